@@ -1,0 +1,66 @@
+"""The ``store-gateway`` command line.
+
+Each subcommand lives in the module of the capability it belongs to and is
+imported only when used, so ``store-gateway check-config`` does not pay for
+bleak or aiohttp. A subcommand module exposes ``add_arguments(parser)`` and
+``run(args) -> int`` (the process exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from gateway import __version__
+
+# name -> (module, one-line help). Modules are imported lazily.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("gateway.daemon.cli", "run the gateway daemon in the foreground"),
+    "check-config": ("gateway.config.cli", "validate a configuration file (exit 78 if invalid)"),
+    "devices": ("gateway.registry.cli", "print the device registry"),
+    "simulate": ("gateway.sim.cli", "serve a virtual store: a BlueZ double on a private D-Bus"),
+    "keygen": ("gateway.commands.keygen", "create an Ed25519 key pair for signing commands"),
+    "sign-command": ("gateway.commands.sign", "sign a JSON command from stdin as a compact JWS"),
+    "hash-password": ("gateway.web.passwords", "print a password hash for the web users list"),
+}
+
+
+def _build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction[argparse.ArgumentParser]]:
+    parser = argparse.ArgumentParser(
+        prog="store-gateway",
+        description="In-store IoT edge gateway: BLE devices bridged to the retail cloud over MQTT.",
+    )
+    parser.add_argument("--version", action="version", version=f"store-gateway {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    return parser, sub
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser, sub = _build_parser()
+    # Only the chosen subcommand's module is imported; the others are listed by name.
+    chosen = next((a for a in args_list if not a.startswith("-")), None)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name is not None and module_name.startswith(exc.name):
+                    print(f"store-gateway: '{name}' is not available in this build", file=sys.stderr)
+                    return 2
+                raise
+            module.add_arguments(sp)
+            sp.set_defaults(_run=module.run)
+    args = parser.parse_args(args_list)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    code: int = args._run(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,45 @@
+# Shared set-up for scripts/test and scripts/demo: a local virtual environment
+# with the project installed from the lock file, and the system packages the
+# virtual store and the broker need. Sourced, not run.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${STOREGW_VENV:-$ROOT/.venv}"
+PY="${PYTHON:-python3}"
+
+need_apt=()
+ensure_cmd() {  # ensure_cmd COMMAND DEBIAN_PACKAGE
+    command -v "$1" >/dev/null 2>&1 || need_apt+=("$2")
+}
+
+install_system_packages() {
+    if [ ${#need_apt[@]} -eq 0 ]; then
+        return 0
+    fi
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 && [ -z "${STOREGW_NO_APT:-}" ]; then
+        echo "installing system packages: ${need_apt[*]}" >&2
+        if [ ! -f /tmp/.storegw-apt-updated ]; then
+            apt-get update -qq && touch /tmp/.storegw-apt-updated
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    else
+        echo "missing system packages: ${need_apt[*]}" >&2
+        echo "install them (e.g. sudo apt-get install ${need_apt[*]}) and run again" >&2
+        exit 1
+    fi
+}
+
+ensure_venv() {
+    local stamp="$VENV/.storegw-installed"
+    if [ ! -x "$VENV/bin/python" ]; then
+        "$PY" -m venv "$VENV"
+    fi
+    # Reinstall only when the lock file or the project metadata changed.
+    local want
+    want="$(cat "$ROOT/requirements.lock" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/requirements.lock"
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$ROOT"
+        echo "$want" > "$stamp"
+    fi
+}
