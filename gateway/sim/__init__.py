@@ -1,0 +1,1 @@
+"""The virtual store: a double of BlueZ's D-Bus API serving simulated BLE devices."""

@@ -1,0 +1,133 @@
+"""The seam between the BlueZ double (the bus side) and the simulated devices.
+
+The bus side (``gateway.sim.bluez``) presents adapters and devices on D-Bus the
+way bluetoothd does. It knows nothing about formats: it asks each
+:class:`SimDevice` what it advertises now and forwards GATT operations to the
+device's :class:`GattSession`. The device side (``gateway.sim.devices``,
+``gateway.sim.scenario``) knows the formats, values over time and label
+protocols, and nothing about D-Bus.
+
+Times are seconds on the simulator's monotonic clock (``time.monotonic()``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+class SimError(Exception):
+    """An error the double answers with, as BlueZ names it.
+
+    ``name`` is the D-Bus error name, e.g. ``org.bluez.Error.Failed``;
+    ``message`` is BlueZ's text, e.g. ``le-connection-abort-by-local``.
+    """
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class AdvertFrame:
+    """What a device advertises at one moment (the AD fields BlueZ exposes)."""
+
+    manufacturer_data: dict[int, bytes] = field(default_factory=dict)
+    service_data: dict[str, bytes] = field(default_factory=dict)  # 128-bit UUID -> bytes
+    service_uuids: tuple[str, ...] = ()
+    tx_power: int | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CharacteristicSpec:
+    uuid: str  # 128-bit, lowercase
+    flags: tuple[str, ...]  # BlueZ flags: "read", "write", "write-without-response", "notify", ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    uuid: str
+    characteristics: tuple[CharacteristicSpec, ...]
+
+
+Notifier = Callable[[str, bytes], None]  # (characteristic uuid, value)
+
+
+class GattSession:
+    """One GATT connection to a simulated device. Created by :meth:`SimDevice.connect`."""
+
+    def set_notifier(self, notifier: Notifier) -> None:
+        """The bus side calls this once; the device calls it to send notifications."""
+        raise NotImplementedError
+
+    async def read(self, char_uuid: str) -> bytes:
+        raise SimError("org.bluez.Error.NotPermitted", "Read not permitted")
+
+    async def write(self, char_uuid: str, data: bytes, with_response: bool) -> None:
+        raise SimError("org.bluez.Error.NotPermitted", "Write not permitted")
+
+    def start_notify(self, char_uuid: str) -> None:
+        """Notifications for this characteristic are wanted from now on."""
+
+    def stop_notify(self, char_uuid: str) -> None:
+        pass
+
+    def close(self) -> None:
+        """The connection is gone (disconnect, adapter down, out of range)."""
+
+
+class SimDevice:
+    """A simulated BLE device. Subclasses implement the formats and behaviours."""
+
+    address: str  # "AA:BB:CC:DD:EE:FF"
+    address_type: Literal["public", "random"] = "public"
+    connectable: bool = False
+    advert_interval_s: float = 1.0
+    services: tuple[ServiceSpec, ...] = ()
+
+    def advert(self, now: float) -> AdvertFrame:
+        raise NotImplementedError
+
+    def in_range(self, now: float) -> bool:
+        """False while the device is away (it sends nothing and refuses connections)."""
+        return True
+
+    def rssi(self, adapter: str, now: float) -> int | None:
+        """RSSI as heard by ``adapter`` now, or None if that adapter does not hear it."""
+        raise NotImplementedError
+
+    async def connect(self) -> GattSession:
+        """Open a GATT connection (may sleep for the connect latency, may raise SimError)."""
+        raise SimError("org.bluez.Error.NotSupported", "Operation is not supported")
+
+    # ---- run-time control (tests and benchmarks) ---------------------------------------
+
+    def set_reading(self, name: str, value: float) -> None:
+        """Force a sensor reading (e.g. ``temperature_c``) from now on."""
+        raise SimError("org.bluez.Error.NotSupported", f"{self.address} has no reading {name}")
+
+    def set_in_range(self, in_range: bool) -> None:
+        """Move the device out of range (False) or back (True)."""
+        raise NotImplementedError
+
+    def label_image(self) -> bytes | None:
+        """For shelf labels: the content bytes the label holds now (None if none/not a label)."""
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterSpec:
+    name: str  # "hci0"
+    address: str  # "00:1A:7D:DA:71:13"
+    connection_slots: int = 5
+
+
+@dataclass
+class Scenario:
+    name: str
+    adapters: list[AdapterSpec]
+    devices: list[SimDevice]
+    seed: int = 0

@@ -1,0 +1,1 @@
+-- Schema of outbox (filled in by its component).

@@ -1,0 +1,1 @@
+-- Schema of commands (filled in by its component).

@@ -1,0 +1,1 @@
+-- Schema of registry (filled in by its component).

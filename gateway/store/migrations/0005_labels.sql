@@ -1,0 +1,1 @@
+-- Schema of labels (filled in by its component).

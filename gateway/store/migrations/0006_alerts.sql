@@ -1,0 +1,1 @@
+-- Schema of alerts (filled in by its component).
