@@ -72,6 +72,7 @@ def _statements(sql: str) -> list[str]:
             if buf.strip():
                 out.append(buf)
             buf = ""
-    if buf.strip():
+    leftover = "\n".join(ln for ln in buf.splitlines() if not ln.strip().startswith("--"))
+    if leftover.strip():
         raise RuntimeError(f"incomplete SQL statement at the end of a migration: {buf.strip()[:60]}")
     return out
