@@ -1,0 +1,54 @@
+"""One device as the registry knows it, and the changes it reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from drivers.types import BeaconInfo, DeviceKind, LabelAdvert
+
+
+class ChangeKind(StrEnum):
+    NEW = "new"  # first time this device was ever seen
+    ONLINE = "online"  # was offline (or unknown after a restart), now heard again
+    OFFLINE = "offline"  # silent beyond its margin
+    READINGS = "readings"  # a reading moved beyond its dead-band
+    BATTERY = "battery"
+    INFO = "info"  # kind, model, name, beacon identity or label advert changed
+
+
+@dataclass(slots=True)
+class DeviceRecord:
+    """Mutable state of one device. Owned by the registry; read, don't write, elsewhere."""
+
+    device_id: str
+    address: str
+    kind: DeviceKind
+    model: str
+    first_seen: float  # wall clock, POSIX seconds
+    last_seen: float  # wall clock, POSIX seconds
+    last_seen_mono: float  # monotonic seconds (timers)
+    name: str | None = None
+    rssi: float | None = None  # smoothed
+    battery_pct: float | None = None
+    battery_mv: int | None = None
+    readings: dict[str, float] = field(default_factory=dict)
+    readings_at: float | None = None  # wall clock of the newest readings
+    reported: dict[str, float] = field(default_factory=dict)  # values last reported as a change
+    beacon: BeaconInfo | None = None
+    label: LabelAdvert | None = None
+    tags: tuple[str, ...] = ()
+    online: bool = True
+    interval_s: float | None = None  # learned advertising interval (EWMA of gaps)
+    adverts: int = 0  # adverts heard since start (not persisted)
+
+    @property
+    def rssi_int(self) -> int | None:
+        return None if self.rssi is None else round(self.rssi)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceChange:
+    device: DeviceRecord
+    kinds: frozenset[ChangeKind]
+    readings: tuple[str, ...] = ()  # names of readings beyond their dead-band
