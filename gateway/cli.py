@@ -27,7 +27,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction[argparse.ArgumentParser]]:
+def _build_parser() -> tuple[
+    argparse.ArgumentParser, argparse._SubParsersAction[argparse.ArgumentParser]
+]:
     parser = argparse.ArgumentParser(
         prog="store-gateway",
         description="In-store IoT edge gateway: BLE devices bridged to the retail cloud over MQTT.",
@@ -49,7 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 module = importlib.import_module(module_name)
             except ModuleNotFoundError as exc:
                 if exc.name is not None and module_name.startswith(exc.name):
-                    print(f"store-gateway: '{name}' is not available in this build", file=sys.stderr)
+                    print(
+                        f"store-gateway: '{name}' is not available in this build", file=sys.stderr
+                    )
                     return 2
                 raise
             module.add_arguments(sp)

@@ -28,7 +28,9 @@ SCHEMA_NAMES: tuple[SchemaName, ...] = (
 
 @cache
 def validator(name: SchemaName) -> Draft202012Validator:
-    text = resources.files(__package__).joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
+    text = (
+        resources.files(__package__).joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
+    )
     schema = json.loads(text)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)

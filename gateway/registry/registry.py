@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from drivers.types import Advertisement, DeviceKind, Observation, address_to_device_id
+from drivers.types import Advertisement, BeaconFormat, DeviceKind, Observation, address_to_device_id
 from gateway.registry.device import ChangeKind, DeviceChange, DeviceRecord
 
 Listener = Callable[[DeviceChange], None]
@@ -140,18 +140,23 @@ class Registry:
         if adv.name and adv.name != device.name:
             device.name = adv.name
             kinds.add(ChangeKind.INFO)
-        if obs.beacon is not None and obs.beacon != device.beacon:
-            # Eddystone TLM frames carry no identity: keep the UID/URL identity we have.
-            if device.beacon is None or obs.beacon.format.value != "eddystone-tlm":
-                device.beacon = obs.beacon
-                kinds.add(ChangeKind.INFO)
+        # Eddystone TLM frames carry no identity: keep the UID/URL identity we have.
+        if (
+            obs.beacon is not None
+            and obs.beacon != device.beacon
+            and (device.beacon is None or obs.beacon.format is not BeaconFormat.EDDYSTONE_TLM)
+        ):
+            device.beacon = obs.beacon
+            kinds.add(ChangeKind.INFO)
         if obs.label is not None and obs.label != device.label:
             device.label = obs.label
             kinds.add(ChangeKind.INFO)
         if obs.battery_pct is not None or obs.battery_mv is not None:
             if _battery_changed(device, obs):
                 kinds.add(ChangeKind.BATTERY)
-            device.battery_pct = obs.battery_pct if obs.battery_pct is not None else device.battery_pct
+            device.battery_pct = (
+                obs.battery_pct if obs.battery_pct is not None else device.battery_pct
+            )
             device.battery_mv = obs.battery_mv if obs.battery_mv is not None else device.battery_mv
 
         changed_readings: tuple[str, ...] = ()
@@ -169,7 +174,9 @@ class Registry:
             listener(change)
         return change
 
-    def _touch(self, device: DeviceRecord, rssi: int | None, now_mono: float, now_wall: float) -> None:
+    def _touch(
+        self, device: DeviceRecord, rssi: int | None, now_mono: float, now_wall: float
+    ) -> None:
         gap = now_mono - device.last_seen_mono
         if gap > 0:
             if device.interval_s is None:
@@ -180,9 +187,15 @@ class Registry:
         device.last_seen_mono = now_mono
         device.last_seen = now_wall
         if rssi is not None:
-            device.rssi = float(rssi) if device.rssi is None else device.rssi + _RSSI_WEIGHT * (rssi - device.rssi)
+            device.rssi = (
+                float(rssi)
+                if device.rssi is None
+                else device.rssi + _RSSI_WEIGHT * (rssi - device.rssi)
+            )
 
-    def _fold_readings(self, device: DeviceRecord, readings: Mapping[str, float]) -> tuple[str, ...]:
+    def _fold_readings(
+        self, device: DeviceRecord, readings: Mapping[str, float]
+    ) -> tuple[str, ...]:
         deadbands = self._options.deadbands
         default = self._options.default_deadband
         changed: list[str] = []

@@ -53,7 +53,9 @@ async def test_concurrent_jobs_are_serialised(tmp_path: Path) -> None:
         d.execute("INSERT OR REPLACE INTO gateway_meta(key, value) VALUES ('n', ?)", [str(n + 1)])
 
     await asyncio.gather(*(db.run(incr) for _ in range(50)))
-    n = await db.read(lambda d: d.execute("SELECT value FROM gateway_meta WHERE key='n'").fetchone()[0])
+    n = await db.read(
+        lambda d: d.execute("SELECT value FROM gateway_meta WHERE key='n'").fetchone()[0]
+    )
     assert n == "50"
     await db.close()
 

@@ -100,7 +100,12 @@ async def test_persisted_across_restart(tmp_path: Path) -> None:
     reg = Registry(RegistryOptions())
     uid = BeaconInfo(format=BeaconFormat.EDDYSTONE_UID, namespace="ab" * 10, instance="cd" * 6)
     reg.observe(adv(), sensor(3.9), 0.0, 1000.0)
-    reg.observe(Advertisement(address="C0:00:00:00:00:01"), Observation(DeviceKind.BEACON, "eddystone", beacon=uid), 0, 1000)
+    reg.observe(
+        Advertisement(address="C0:00:00:00:00:01"),
+        Observation(DeviceKind.BEACON, "eddystone", beacon=uid),
+        0,
+        1000,
+    )
     assert await flush_dirty(db, reg) == 2
     assert await flush_dirty(db, reg) == 0
     await db.close()

@@ -31,7 +31,9 @@ def load_migrations() -> list[Migration]:
     found.sort(key=lambda mig: mig.version)
     for expected, mig in enumerate(found, start=1):
         if mig.version != expected:
-            raise RuntimeError(f"migration numbers must be 1..n without gaps; {mig.name} is out of place")
+            raise RuntimeError(
+                f"migration numbers must be 1..n without gaps; {mig.name} is out of place"
+            )
     return found
 
 
@@ -74,5 +76,7 @@ def _statements(sql: str) -> list[str]:
             buf = ""
     leftover = "\n".join(ln for ln in buf.splitlines() if not ln.strip().startswith("--"))
     if leftover.strip():
-        raise RuntimeError(f"incomplete SQL statement at the end of a migration: {buf.strip()[:60]}")
+        raise RuntimeError(
+            f"incomplete SQL statement at the end of a migration: {buf.strip()[:60]}"
+        )
     return out
