@@ -1,0 +1,1 @@
+"""BLE: BlueZ supervision, one continuous scanner per adapter, advert ingest."""
