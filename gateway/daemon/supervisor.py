@@ -71,9 +71,9 @@ class Supervisor:
     def status(self, name: str) -> ComponentStatus:
         return self._status[name]
 
-    async def stop(self, timeout: float) -> None:
-        """Cancel every component in reverse order of addition, within ``timeout`` overall."""
-        deadline = time.monotonic() + timeout
+    async def stop(self, budget_s: float) -> None:
+        """Cancel every component in reverse order of addition, within ``budget_s`` overall."""
+        deadline = time.monotonic() + budget_s
         for name in reversed(list(self._tasks)):
             task = self._tasks[name]
             task.cancel()

@@ -23,7 +23,7 @@ async def test_failing_component_is_restarted_and_reported() -> None:
     assert status.restarts == 2
     assert status.last_error == "RuntimeError: boom 2"
     assert status.state is ComponentState.RUNNING
-    await sup.stop(timeout=1)
+    await sup.stop(budget_s=1)
     assert status.state is ComponentState.STOPPED
 
 
@@ -55,5 +55,5 @@ async def test_other_components_keep_running_and_stop_is_bounded() -> None:
     assert sup.status("broken").restarts >= 2
     loop = asyncio.get_running_loop()
     t0 = loop.time()
-    await sup.stop(timeout=0.5)
+    await sup.stop(budget_s=0.5)
     assert loop.time() - t0 < 2
