@@ -153,3 +153,26 @@ def test_selector_and_acknowledge() -> None:
     engine.silence(alert.id, "tech-li", until_wall=500)
     assert engine.firing()[0].acknowledged_by == "tech-li"
     assert engine.firing()[0].silenced_until == 500
+
+
+async def test_alerts_persist_and_restore(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from gateway.alerts.persistence import load_alerts, save_alerts
+    from gateway.store import Database
+
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    engine = AlertEngine([FRIDGE])
+    engine.evaluate_device(fridge(6), 0, 1000)
+    fired = engine.evaluate_device(fridge(6), 300, 1300)
+    await db.run(lambda d: save_alerts(d, [t.alert for t in fired]))
+    restored = await load_alerts(db, AlertPhase.FIRING)
+    assert [a.id for a in restored] == ["fridge-too-warm/c4d912ab0f31/1000"]
+    fresh = AlertEngine([FRIDGE])
+    fresh.restore(restored)
+    assert fresh.evaluate_device(fridge(6), 0, 2000) == []
+    out = fresh.evaluate_device(fridge(4), 1, 2001)
+    await db.run(lambda d: save_alerts(d, [t.alert for t in out]))
+    assert await load_alerts(db, AlertPhase.FIRING) == []
+    resolved = await load_alerts(db, AlertPhase.RESOLVED)
+    assert resolved[0].resolved_at == 2001
+    await db.close()
