@@ -18,6 +18,8 @@ _COLUMNS = (
     "battery_pct, battery_mv, readings, readings_at, beacon, label"
 )
 
+SELECT_DEVICES = f"SELECT {_COLUMNS} FROM devices"
+
 
 def _row(d: DeviceRecord) -> tuple[object, ...]:
     return (
@@ -39,7 +41,7 @@ def _row(d: DeviceRecord) -> tuple[object, ...]:
     )
 
 
-def _record(row: tuple[Any, ...]) -> DeviceRecord:
+def row_to_record(row: tuple[Any, ...]) -> DeviceRecord:
     (device_id, address, kind, model, name, first_seen, last_seen, interval_s, rssi,
      battery_pct, battery_mv, readings, readings_at, beacon, label) = row  # fmt: skip
     values = {str(k): float(v) for k, v in json.loads(readings).items()}
@@ -77,7 +79,7 @@ def _record(row: tuple[Any, ...]) -> DeviceRecord:
 
 async def load_devices(db: Database) -> list[DeviceRecord]:
     def fetch(d: sqlite_utils.Database) -> list[DeviceRecord]:
-        return [_record(r) for r in d.execute(f"SELECT {_COLUMNS} FROM devices").fetchall()]
+        return [row_to_record(r) for r in d.execute(SELECT_DEVICES).fetchall()]
 
     return await db.read(fetch)
 

@@ -1,0 +1,1 @@
+"""The local web page and JSON API for store technicians."""
