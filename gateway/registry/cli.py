@@ -107,7 +107,7 @@ def _print_table(devices: list[dict[str, Any]], source: str) -> None:
                 rssi,
                 battery,
                 readings,
-            )  # fmt: skip
+            )
         )
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
     for row in (headers, *rows):
