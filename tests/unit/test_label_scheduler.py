@@ -1,0 +1,169 @@
+import asyncio
+from collections import defaultdict
+
+from gateway.labels.scheduler import (
+    AttemptResult,
+    ConnectGate,
+    LabelJob,
+    LabelScheduler,
+    Outcome,
+    Priority,
+    SchedulerOptions,
+)
+
+FAST = SchedulerOptions(
+    max_attempts=3,
+    budget_s=30,
+    backoff_min_s=0.01,
+    backoff_max_s=0.02,
+    defer_s=0.05,
+    requeue_s=0.01,
+)
+
+
+class Harness:
+    def __init__(self, outcomes=None, where=None):  # type: ignore[no-untyped-def]
+        self.outcomes = outcomes or {}
+        self.where = where or {}
+        self.finished: dict[str, AttemptResult] = {}
+        self.order: list[str] = []
+        self.concurrent = defaultdict(int)
+        self.max_concurrent = defaultdict(int)
+        self.connecting = defaultdict(int)
+        self.max_connecting = defaultdict(int)
+        self.done = asyncio.Event()
+        self.expected = 0
+
+    async def runner(self, job: LabelJob, adapter: str, gate: ConnectGate) -> AttemptResult:
+        self.order.append(job.label_id)
+        self.concurrent[adapter] += 1
+        self.max_concurrent[adapter] = max(self.max_concurrent[adapter], self.concurrent[adapter])
+        try:
+            async with gate.connecting():
+                self.connecting[adapter] += 1
+                self.max_connecting[adapter] = max(
+                    self.max_connecting[adapter], self.connecting[adapter]
+                )
+                await asyncio.sleep(0.002)
+                self.connecting[adapter] -= 1
+            await asyncio.sleep(0.01)
+            script = self.outcomes.get(job.label_id)
+            if script:
+                return script.pop(0)
+            return AttemptResult(Outcome.DONE)
+        finally:
+            self.concurrent[adapter] -= 1
+
+    def locate(self, label_id: str) -> str | None:
+        return self.where.get(label_id, "hci0")
+
+    def on_finished(self, job: LabelJob, result: AttemptResult) -> None:
+        self.finished[job.label_id] = result
+        if len(self.finished) >= self.expected:
+            self.done.set()
+
+
+async def run_until_done(h: Harness, sched: LabelScheduler, expected: int) -> None:
+    h.expected = expected
+    task = asyncio.create_task(sched.run())
+    try:
+        await asyncio.wait_for(h.done.wait(), timeout=10)
+    finally:
+        task.cancel()
+
+
+def job(label: str, prio: Priority = Priority.PRICE, kind: str = "content") -> LabelJob:
+    return LabelJob(label_id=label, priority=prio, kind=kind, payload=None)
+
+
+async def test_slots_and_one_connect_per_adapter() -> None:
+    h = Harness(where={f"l{i}": ("hci0" if i % 2 else "hci1") for i in range(40)})
+    sched = LabelScheduler({"hci0": 3, "hci1": 2}, h.runner, h.locate, h.on_finished, FAST)
+    for i in range(40):
+        sched.submit(job(f"l{i}"))
+    await run_until_done(h, sched, 40)
+    assert all(r.outcome is Outcome.DONE for r in h.finished.values())
+    assert h.max_concurrent["hci0"] == 3 and h.max_concurrent["hci1"] == 2
+    assert h.max_connecting["hci0"] == 1 and h.max_connecting["hci1"] == 1
+
+
+async def test_flash_goes_first() -> None:
+    h = Harness()
+    sched = LabelScheduler({"hci0": 1}, h.runner, h.locate, h.on_finished, FAST)
+    for i in range(5):
+        sched.submit(job(f"p{i}"))
+    sched.submit(job("f0", Priority.FLASH, kind="flash"))
+    await run_until_done(h, sched, 6)
+    assert h.order[0] == "f0"
+
+
+async def test_retries_then_gives_up_with_reason() -> None:
+    bad = [AttemptResult(Outcome.RETRY, "timeout waiting for part request")] * 5
+    h = Harness(outcomes={"flaky": [AttemptResult(Outcome.RETRY, "x")], "dead": list(bad)})
+    sched = LabelScheduler({"hci0": 2}, h.runner, h.locate, h.on_finished, FAST)
+    sched.submit(job("flaky"))
+    sched.submit(job("dead"))
+    await run_until_done(h, sched, 2)
+    assert h.finished["flaky"].outcome is Outcome.DONE
+    assert h.finished["dead"].outcome is Outcome.FAILED
+    assert h.finished["dead"].reason == "gave up after 3 attempts: timeout waiting for part request"
+    assert h.order.count("dead") == 3
+
+
+async def test_requeue_costs_no_attempt() -> None:
+    busy = [AttemptResult(Outcome.REQUEUE, "InProgress")] * 6
+    h = Harness(outcomes={"a": busy})
+    sched = LabelScheduler({"hci0": 1}, h.runner, h.locate, h.on_finished, FAST)
+    sched.submit(job("a"))
+    await run_until_done(h, sched, 1)
+    assert h.finished["a"].outcome is Outcome.DONE  # 6 requeues > max_attempts, still fine
+
+
+async def test_unseen_label_waits_until_seen() -> None:
+    h = Harness(where={"away": None})
+    sched = LabelScheduler({"hci0": 1}, h.runner, h.locate, h.on_finished, FAST)
+    sched.submit(job("away"))
+    h.expected = 1
+    task = asyncio.create_task(sched.run())
+    await asyncio.sleep(0.1)
+    assert h.order == [] and sched.queued == 1
+    h.where["away"] = "hci0"
+    sched.label_seen("away")
+    await asyncio.wait_for(h.done.wait(), timeout=5)
+    task.cancel()
+    assert h.finished["away"].outcome is Outcome.DONE
+
+
+async def test_budget_expiry_fails_unseen_label() -> None:
+    h = Harness(where={"gone": None})
+    opts = SchedulerOptions(budget_s=0.1, backoff_min_s=0.01)
+    sched = LabelScheduler({"hci0": 1}, h.runner, h.locate, h.on_finished, opts)
+    sched.submit(job("gone"))
+    await run_until_done(h, sched, 1)
+    assert h.finished["gone"].outcome is Outcome.FAILED
+    assert "label not seen recently" in (h.finished["gone"].reason or "")
+
+
+async def test_newer_job_replaces_queued_and_supersedes_running() -> None:
+    h = Harness(outcomes={"a": [AttemptResult(Outcome.RETRY, "timeout")]})
+    results: list[tuple[LabelJob, Outcome]] = []
+    two = asyncio.Event()
+
+    def record(j: LabelJob, r: AttemptResult) -> None:
+        results.append((j, r.outcome))
+        if len(results) == 2:
+            two.set()
+
+    sched = LabelScheduler({"hci0": 1}, h.runner, h.locate, record, FAST)
+    first = job("a")
+    assert sched.submit(first) is None
+    second = job("a")
+    assert sched.submit(second) is first  # replaced while queued
+    task = asyncio.create_task(sched.run())
+    while sched.running == 0:
+        await asyncio.sleep(0.001)
+    third = job("a")
+    assert sched.submit(third) is None  # second is running, not queued
+    await asyncio.wait_for(two.wait(), timeout=5)
+    task.cancel()
+    assert results == [(second, Outcome.SUPERSEDED), (third, Outcome.DONE)]
