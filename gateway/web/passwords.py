@@ -62,7 +62,8 @@ def _parse(stored: str) -> tuple[int, int, int, bytes, bytes]:
     parts = stored.split("$")
     if len(parts) != 6 or parts[0] != "scrypt":
         raise BadHash(
-            "expected scrypt$<log2 n>$<r>$<p>$<salt>$<hash> (make one with store-gateway hash-password)"
+            "expected scrypt$<log2 n>$<r>$<p>$<salt>$<hash> "
+            "(make one with store-gateway hash-password)"
         )
     try:
         return int(parts[1]), int(parts[2]), int(parts[3]), _unb64(parts[4]), _unb64(parts[5])
