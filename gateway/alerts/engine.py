@@ -103,8 +103,13 @@ class AlertEngine:
     def evaluate_device(
         self, device: DeviceRecord, now_mono: float, now_wall: float
     ) -> list[AlertTransition]:
+        return self._evaluate(self._device_rules, device, now_mono, now_wall)
+
+    def _evaluate(
+        self, rules: Sequence[Rule], device: DeviceRecord, now_mono: float, now_wall: float
+    ) -> list[AlertTransition]:
         out: list[AlertTransition] = []
-        for rule in self._device_rules:
+        for rule in rules:
             if not rule.selector.matches(device):
                 continue
             if not device.online and rule.metric not in _SILENCE_METRICS:
@@ -132,10 +137,20 @@ class AlertEngine:
         now_mono: float,
         now_wall: float,
     ) -> list[AlertTransition]:
-        """Periodic evaluation (about once a second): time-based metrics and timers."""
+        """Periodic evaluation (about once a second): timers and time-based metrics.
+
+        Only devices with a pending or firing alert are evaluated in full (their
+        phases advance with time); other devices only for rules on
+        ``seconds_since_seen``. Value changes arrive through :meth:`evaluate_device`.
+        """
         out = self.evaluate_gateway(gateway_metrics, now_mono, now_wall)
+        subjects = {a.subject for a in self._active.values()}
+        timed = [r for r in self._device_rules if r.metric == "seconds_since_seen"]
         for device in devices:
-            out.extend(self.evaluate_device(device, now_mono, now_wall))
+            if device.device_id in subjects:
+                out.extend(self.evaluate_device(device, now_mono, now_wall))
+            elif timed:
+                out.extend(self._evaluate(timed, device, now_mono, now_wall))
         return out
 
     def _step(

@@ -9,14 +9,20 @@ what must not be lost.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
+from aiohttp import web
 
+from gateway import __version__
+from gateway.alerts import Rule
+from gateway.alerts.service import AlertService
 from gateway.ble.ingest import AdvertIngest, IngestOptions
 from gateway.ble.manager import BleManager
 from gateway.ble.scanner import ScannerOptions
@@ -25,11 +31,21 @@ from gateway.registry import Registry, RegistryOptions
 from gateway.registry.persistence import flush_dirty, load_devices
 from gateway.store import Database
 from gateway.store.database import Synchronous
+from gateway.timeutil import format_epoch
+from gateway.web.keys import LIVE_KEY
+from gateway.web.local_api import SOCKET_NAME, serve_local_api
+from gateway.web.security import Auth, LoginLimiter, WebUser
+from gateway.web.server import WebOptions, build_app, serve
 
 log = structlog.get_logger("gateway.daemon")
 
 REGISTRY_FLUSH_S = 5.0
 SWEEP_S = 1.0
+RATE_WINDOW_S = 10.0
+
+
+class AlreadyRunning(RuntimeError):
+    """Another gateway process holds this data directory."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +59,16 @@ class GatewaySettings:
     scanner: ScannerOptions = field(default_factory=ScannerOptions)
     ingest: IngestOptions = field(default_factory=IngestOptions)
     registry: RegistryOptions = field(default_factory=RegistryOptions)
+    alert_rules: tuple[Rule, ...] = ()
     synchronous: Synchronous = "full"
+    web: WebOptions | None = None
+    web_users: Mapping[str, WebUser] = field(default_factory=dict)
+    session_lifetime_s: float = 8 * 3600
+    secure_cookies: bool = False
+    login_max_failures: int = 5
+    login_window_s: float = 300.0
     stop_budget_s: float = 10.0
+    redacted_config: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def database_path(self) -> Path:
@@ -59,15 +83,30 @@ class Gateway:
         self.registry = Registry(settings.registry)
         self.ingest = AdvertIngest(self.registry, settings.ingest)
         self.ble = BleManager(settings.adapters, self.ingest.handle, settings.scanner)
+        self.alerts = AlertService(
+            self.db, self.registry, settings.alert_rules, self.gateway_metrics
+        )
         self.supervisor = Supervisor()
-        self._stopping = asyncio.Event()
-        self._on_ready: list[Callable[[], None]] = []
+        self.auth = Auth(
+            settings.web_users,
+            settings.session_lifetime_s,
+            LoginLimiter(settings.login_max_failures, settings.login_window_s),
+            settings.secure_cookies,
+        )
+        self._runners: list[web.AppRunner] = []
+        self._lock_fd: int | None = None
+        self._rates: dict[str, tuple[float, int, float]] = {}
+
+    # ---- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._lock_data_dir()
         await self.db.open()
         self.registry.load(await load_devices(self.db), now_mono=time.monotonic())
+        await self.alerts.restore()
         log.info(
             "starting",
+            version=__version__,
             store_id=self.settings.store_id,
             gateway_id=self.settings.gateway_id,
             devices_known=len(self.registry),
@@ -76,22 +115,53 @@ class Gateway:
         self.supervisor.add("ble", self.ble.run)
         self.supervisor.add("registry-sweep", self._sweep_loop)
         self.supervisor.add("registry-flush", self._flush_loop)
+        self.supervisor.add("alerts", self.alerts.run)
+        self._runners.append(await serve_local_api(self, self.settings.data_dir / SOCKET_NAME))
+        if self.settings.web is not None:
+            app = build_app(self, self.auth, self.settings.web)
+            self.supervisor.add("web-live", app[LIVE_KEY].run, critical=False)
+            self._runners.append(await serve(app, self.settings.web))
+            log.info("web page", url=f"http://{self.settings.web.bind}:{self.settings.web.port}/")
         self.supervisor.start()
 
     async def stop(self) -> None:
         log.info("stopping")
+        for runner in self._runners:
+            await runner.cleanup()
         await self.supervisor.stop(budget_s=self.settings.stop_budget_s / 2)
         try:
             await flush_dirty(self.db, self.registry)
         finally:
             await self.db.close()
+            self._unlock_data_dir()
         log.info("stopped")
 
     def reconfigure(self, settings: GatewaySettings) -> None:
-        """Apply what can change at run time (SIGHUP): tags, dead-bands, filters."""
+        """Apply what can change at run time (SIGHUP): tags, dead-bands, filters, rules, users."""
         self.settings = settings
         self.registry.reconfigure(settings.registry)
         self.ingest.reconfigure(settings.ingest)
+        self.alerts.set_rules(settings.alert_rules)
+        self.auth.set_users(settings.web_users)
+
+    def _lock_data_dir(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.settings.data_dir / "gateway.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise AlreadyRunning(
+                f"another store-gateway is running with data directory {self.settings.data_dir}"
+            ) from exc
+        self._lock_fd = fd
+
+    def _unlock_data_dir(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # ---- periodic work ----------------------------------------------------------------
 
     async def _sweep_loop(self) -> None:
         while True:
@@ -102,3 +172,76 @@ class Gateway:
         while True:
             await asyncio.sleep(REGISTRY_FLUSH_S)
             await flush_dirty(self.db, self.registry)
+
+    # ---- views --------------------------------------------------------------------------
+
+    def gateway_metrics(self) -> dict[str, float | None]:
+        """Values of the gateway itself that alert rules can watch."""
+        statuses = self.ble.statuses()
+        return {
+            "adapters_down": float(sum(1 for s in statuses if s.state != "up")),
+        }
+
+    def extra_metrics(self) -> list[tuple[str, float, str]]:
+        return [
+            ("storegw_uptime_seconds", time.time() - self.started_at, "Seconds since start"),
+        ]
+
+    def _adverts_per_s(self, name: str, count: int) -> float:
+        now = time.monotonic()
+        previous = self._rates.get(name)
+        if previous is None or now - previous[0] >= RATE_WINDOW_S:
+            rate = 0.0 if previous is None else (count - previous[1]) / (now - previous[0])
+            self._rates[name] = (now, count, rate)
+            return rate
+        return previous[2]
+
+    def status_view(self) -> dict[str, Any]:
+        engine = self.alerts.engine
+        return {
+            "store_id": self.settings.store_id,
+            "gateway_id": self.settings.gateway_id,
+            "version": __version__,
+            "started_at": format_epoch(self.started_at),
+            "devices": {"total": len(self.registry), "online": self.registry.online_count()},
+            "adapters": [
+                {
+                    "name": s.name,
+                    "address": s.address,
+                    "state": s.state,
+                    "mode": s.mode,
+                    "adverts": s.adverts,
+                    "adverts_per_s": round(self._adverts_per_s(s.name, s.adverts), 2),
+                    "restarts": s.restarts,
+                    "last_error": s.last_error,
+                }
+                for s in self.ble.statuses()
+            ],
+            "components": [
+                {
+                    "name": c.name,
+                    "state": c.state.value,
+                    "restarts": c.restarts,
+                    "last_error": c.last_error,
+                    "critical": c.critical,
+                }
+                for c in self.supervisor.statuses()
+            ],
+            "broker": None,
+            "buffer": None,
+            "alerts": {
+                "firing": len(engine.firing()),
+                "pending": sum(1 for a in engine.alerts() if a.phase.value == "pending"),
+            },
+        }
+
+    def health(self) -> tuple[bool, list[str]]:
+        problems = [
+            f"{c.name}: {c.state.value} ({c.last_error})"
+            for c in self.supervisor.statuses()
+            if c.critical and c.state.value != "running"
+        ]
+        return (not problems, problems)
+
+    def redacted_config(self) -> dict[str, Any]:
+        return dict(self.settings.redacted_config)

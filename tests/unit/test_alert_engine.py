@@ -103,16 +103,26 @@ def test_below_rules_and_gateway_metrics() -> None:
     engine = AlertEngine([battery, buffer])
     device = fridge(3)
     device.battery_pct = 10
-    out = engine.tick([device], {"buffer_share": 0.9}, 0, 0)
+    out = engine.evaluate_device(device, 0, 0) + engine.tick([device], {"buffer_share": 0.9}, 0, 0)
     assert sorted((t.alert.rule, t.alert.subject) for t in out) == [
         ("buffer-filling", "gateway"),
         ("low-battery", "c4d912ab0f31"),
     ]
-    device.battery_pct = 18  # inside the band
+    device.battery_pct = 18  # inside the band; the tick re-evaluates devices with alerts
     assert engine.tick([device], {"buffer_share": 0.75}, 1, 1) == []
     device.battery_pct = 25
     out = engine.tick([device], {"buffer_share": 0.5}, 2, 2)
     assert sorted(t.kind for t in out) == ["resolved", "resolved"]
+
+
+def test_tick_evaluates_seconds_since_seen_for_quiet_devices() -> None:
+    stale = Rule(name="stale", metric="seconds_since_seen", op="above", threshold=600)
+    engine = AlertEngine([stale, FRIDGE])
+    device = fridge(9)  # would fire FRIDGE if evaluated in full, but nothing changed
+    device.last_seen = 1000
+    assert engine.tick([device], {}, 0, 1500) == []
+    out = engine.tick([device], {}, 1, 1700)
+    assert [(t.kind, t.alert.rule) for t in out] == [("firing", "stale")]
 
 
 def test_restored_alert_is_not_announced_again_and_still_resolves() -> None:

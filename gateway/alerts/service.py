@@ -1,0 +1,113 @@
+"""The alert service: the engine fed by the registry and a clock, its results made durable.
+
+Device changes are evaluated as they happen (a reading beyond its dead-band,
+online/offline); a tick every ``TICK_S`` advances time-based phases and the
+gateway's own metrics. Each transition is first handed to ``emit`` (which makes
+it an event in the durable outbox) and then saved: a crash in between can at
+worst announce an alert twice, never lose one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from functools import partial
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+import structlog
+
+from gateway.alerts.engine import AlertEngine, AlertTransition
+from gateway.alerts.model import Alert, AlertPhase
+from gateway.alerts.persistence import load_alerts, save_alerts
+from gateway.alerts.rules import Rule
+from gateway.registry import ChangeKind, DeviceChange, Registry
+from gateway.store import Database
+
+log = structlog.get_logger("gateway.alerts")
+
+TICK_S = 0.5
+_EVALUATE_ON = frozenset(
+    {ChangeKind.READINGS, ChangeKind.BATTERY, ChangeKind.ONLINE, ChangeKind.OFFLINE, ChangeKind.NEW}
+)
+
+Emit = Callable[[AlertTransition], Awaitable[None]]
+GatewayMetrics = Callable[[], Mapping[str, float | None]]
+
+
+class AlertService:
+    def __init__(
+        self,
+        db: Database,
+        registry: Registry,
+        rules: Sequence[Rule],
+        gateway_metrics: GatewayMetrics,
+        emit: Emit | None = None,
+    ) -> None:
+        self._db = db
+        self._registry = registry
+        self.engine = AlertEngine(rules)
+        self._gateway_metrics = gateway_metrics
+        self._emit = emit
+        self._pending: list[AlertTransition] = []
+        self._wake = asyncio.Event()
+        self.last_progress = time.monotonic()
+        registry.subscribe(self._on_change)
+
+    def set_emit(self, emit: Emit) -> None:
+        self._emit = emit
+
+    async def restore(self) -> None:
+        self.engine.restore(await load_alerts(self._db, AlertPhase.FIRING))
+        for alert in reversed(await load_alerts(self._db, AlertPhase.RESOLVED, limit=50)):
+            self.engine.recent_resolved.appendleft(alert)
+
+    def set_rules(self, rules: Sequence[Rule]) -> None:
+        orphans = self.engine.set_rules(rules)
+        if orphans:
+            log.warning("alerts of removed rules stay firing until resolved", alerts=orphans)
+
+    def _on_change(self, change: DeviceChange) -> None:
+        if _EVALUATE_ON.isdisjoint(change.kinds):
+            return
+        out = self.engine.evaluate_device(change.device, time.monotonic(), time.time())
+        if out:
+            self._pending.extend(out)
+            self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=TICK_S)
+            self._wake.clear()
+            self._pending.extend(
+                self.engine.tick(
+                    self._registry, self._gateway_metrics(), time.monotonic(), time.time()
+                )
+            )
+            await self._flush()
+            self.last_progress = time.monotonic()
+
+    async def _flush(self) -> None:
+        while self._pending:
+            transition = self._pending[0]
+            if self._emit is not None:
+                await self._emit(transition)
+            await self._db.run(partial(save_alerts, alerts=[transition.alert]))
+            self._pending.pop(0)
+            log.info(
+                f"alert {transition.kind}",
+                alert_id=transition.alert.id,
+                severity=transition.alert.severity,
+                message=transition.alert.message,
+            )
+
+    async def acknowledge(self, alert_id: str, who: str) -> Alert:
+        alert = self.engine.acknowledge(alert_id, who)
+        await self._db.run(lambda d: save_alerts(d, [alert]))
+        return alert
+
+    async def silence(self, alert_id: str, who: str, until_wall: float) -> Alert:
+        alert = self.engine.silence(alert_id, who, until_wall)
+        await self._db.run(lambda d: save_alerts(d, [alert]))
+        return alert

@@ -1,0 +1,181 @@
+"""The JSON API under ``/api/`` (described by ``/api/openapi.json``)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+from gateway.alerts import Alert
+from gateway.registry.views import device_view
+from gateway.timeutil import format_epoch
+from gateway.web.keys import AUTH_KEY, GATEWAY_KEY, LIVE_KEY, SESSION_KEY
+from gateway.web.openapi import OPENAPI
+from gateway.web.security import Role, Session
+
+MAX_SILENCE_S = 7 * 24 * 3600
+
+
+def _error(exc: type[web.HTTPException], message: str) -> web.HTTPException:
+    return exc(text=json.dumps({"error": message}), content_type="application/json")
+
+
+def _require(request: web.Request, role: Role) -> Session:
+    session = request[SESSION_KEY]
+    if session.role < role:
+        raise _error(web.HTTPForbidden, f"needs the {role.name.lower()} role")
+    return session
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _error(web.HTTPBadRequest, "the body must be a JSON object") from exc
+    if not isinstance(body, dict):
+        raise _error(web.HTTPBadRequest, "the body must be a JSON object")
+    return body
+
+
+def _session_view(session: Session) -> dict[str, str]:
+    return {"user": session.user, "role": session.role.name.lower(), "csrf": session.csrf}
+
+
+async def login(request: web.Request) -> web.Response:
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.split("://", 1)[-1] != request.host:
+        raise _error(web.HTTPForbidden, "cross-origin login refused")
+    body = await _json_body(request)
+    user, password = body.get("user"), body.get("password")
+    if not isinstance(user, str) or not isinstance(password, str):
+        raise _error(web.HTTPBadRequest, "give user and password as strings")
+    auth = request.app[AUTH_KEY]
+    result = await auth.login(request.remote or "?", user, password)
+    if isinstance(result, float):
+        raise web.HTTPTooManyRequests(
+            text=json.dumps({"error": "too many failed logins; try again later"}),
+            content_type="application/json",
+            headers={"Retry-After": str(int(result) + 1)},
+        )
+    if result is None:
+        raise _error(web.HTTPUnauthorized, "wrong user or password")
+    response = web.json_response(_session_view(result))
+    auth.set_cookie(response, result)
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    session = request[SESSION_KEY]
+    auth = request.app[AUTH_KEY]
+    auth.logout(session.token)
+    response = web.json_response({"ok": True})
+    auth.clear_cookie(response)
+    return response
+
+
+async def session_info(request: web.Request) -> web.Response:
+    return web.json_response(_session_view(request[SESSION_KEY]))
+
+
+async def status(request: web.Request) -> web.Response:
+    return web.json_response(request.app[GATEWAY_KEY].status_view())
+
+
+async def devices(request: web.Request) -> web.Response:
+    rows = sorted(
+        (device_view(d) for d in request.app[GATEWAY_KEY].registry), key=lambda r: r["device_id"]
+    )
+    return web.json_response({"devices": rows})
+
+
+def alert_view(a: Alert) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "rule": a.rule,
+        "device_id": a.device_id,
+        "phase": a.phase.value,
+        "severity": a.severity,
+        "metric": a.metric,
+        "value": a.value,
+        "threshold": a.threshold,
+        "started_at": format_epoch(a.started_at),
+        "resolved_at": None if a.resolved_at is None else format_epoch(a.resolved_at),
+        "message": a.message,
+        "acknowledged_by": a.acknowledged_by,
+        "silenced_until": None if a.silenced_until is None else format_epoch(a.silenced_until),
+        "silenced_by": a.silenced_by,
+    }
+
+
+async def alerts(request: web.Request) -> web.Response:
+    engine = request.app[GATEWAY_KEY].alerts.engine
+    active = engine.alerts()
+    return web.json_response(
+        {
+            "pending": [alert_view(a) for a in active if a.phase.value == "pending"],
+            "firing": [alert_view(a) for a in active if a.phase.value == "firing"],
+            "resolved": [alert_view(a) for a in list(engine.recent_resolved)[:50]],
+        }
+    )
+
+
+async def acknowledge_alert(request: web.Request) -> web.Response:
+    session = _require(request, Role.TECHNICIAN)
+    service = request.app[GATEWAY_KEY].alerts
+    try:
+        alert = await service.acknowledge(request.match_info["alert_id"], session.user)
+    except KeyError as exc:
+        raise _error(web.HTTPNotFound, str(exc.args[0])) from exc
+    return web.json_response(alert_view(alert))
+
+
+async def silence_alert(request: web.Request) -> web.Response:
+    session = _require(request, Role.TECHNICIAN)
+    body = await _json_body(request)
+    duration = body.get("duration_s")
+    if (
+        not isinstance(duration, int)
+        or isinstance(duration, bool)
+        or not (60 <= duration <= MAX_SILENCE_S)
+    ):
+        raise _error(
+            web.HTTPBadRequest, f"duration_s must be an integer from 60 to {MAX_SILENCE_S}"
+        )
+    service = request.app[GATEWAY_KEY].alerts
+    try:
+        alert = await service.silence(
+            request.match_info["alert_id"], session.user, time.time() + duration
+        )
+    except KeyError as exc:
+        raise _error(web.HTTPNotFound, str(exc.args[0])) from exc
+    return web.json_response(alert_view(alert))
+
+
+async def config_view(request: web.Request) -> web.Response:
+    _require(request, Role.ADMIN)
+    return web.json_response(request.app[GATEWAY_KEY].redacted_config())
+
+
+async def openapi(_: web.Request) -> web.Response:
+    return web.json_response(OPENAPI)
+
+
+async def live(request: web.Request) -> web.StreamResponse:
+    return await request.app[LIVE_KEY].stream(request)
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/api/login", login)
+    r.add_post("/api/logout", logout)
+    r.add_get("/api/session", session_info)
+    r.add_get("/api/status", status)
+    r.add_get("/api/devices", devices)
+    r.add_get("/api/alerts", alerts)
+    r.add_post("/api/alerts/{alert_id:.+}/acknowledge", acknowledge_alert)
+    r.add_post("/api/alerts/{alert_id:.+}/silence", silence_alert)
+    r.add_get("/api/config", config_view)
+    r.add_get("/api/openapi.json", openapi)
+    r.add_get("/api/live", live)

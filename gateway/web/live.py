@@ -1,0 +1,75 @@
+"""The live feed: server-sent events with changed devices and the status, once a second.
+
+Registry changes only mark device ids dirty (cheap, on the hot path); a ticker
+turns them into one batch per second for every open stream. A slow client's
+queue is bounded: it misses batches rather than holding memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from gateway.registry import DeviceChange
+from gateway.registry.views import device_view
+
+if TYPE_CHECKING:
+    from gateway.daemon.app import Gateway
+
+TICK_S = 1.0
+QUEUE_BATCHES = 5
+KEEPALIVE_S = 15.0
+
+
+class LiveFeed:
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+        self._dirty: set[str] = set()
+        self._queues: set[asyncio.Queue[str]] = set()
+        gateway.registry.subscribe(self._on_change)
+
+    def _on_change(self, change: DeviceChange) -> None:
+        if self._queues:
+            self._dirty.add(change.device.device_id)
+
+    async def run(self) -> None:
+        """Supervised task: publish a batch every tick while anyone listens."""
+        while True:
+            await asyncio.sleep(TICK_S)
+            if not self._queues:
+                self._dirty.clear()
+                continue
+            ids, self._dirty = self._dirty, set()
+            devices = [device_view(d) for i in ids if (d := self._gateway.registry.get(i))]
+            batch: dict[str, Any] = {"status": self._gateway.status_view(), "devices": devices}
+            message = f"event: update\ndata: {json.dumps(batch, ensure_ascii=False)}\n\n"
+            for queue in self._queues:
+                if queue.qsize() < QUEUE_BATCHES:
+                    queue.put_nowait(message)
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
+        )
+        await response.prepare(request)
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        self._queues.add(queue)
+        try:
+            await response.write(b": connected\n\n")
+            while True:
+                try:
+                    message = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_S)
+                except TimeoutError:
+                    message = ": keepalive\n\n"
+                await response.write(message.encode())
+        except ConnectionResetError:
+            pass
+        finally:
+            self._queues.discard(queue)
+            with contextlib.suppress(Exception):
+                await response.write_eof()
+        return response

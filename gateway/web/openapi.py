@@ -1,0 +1,305 @@
+"""The OpenAPI 3.1 description of the local JSON API (served at /api/openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway import __version__
+
+_TS = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"}
+_NTS = {"oneOf": [{"type": "null"}, _TS]}
+_NUM = {"type": ["number", "null"]}
+_STR = {"type": ["string", "null"]}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    "401": _json(_ref("Error"), "Not logged in"),
+    "403": _json(_ref("Error"), "Missing CSRF token or role"),
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "string"}},
+    },
+    "Session": {
+        "type": "object",
+        "required": ["user", "role", "csrf"],
+        "properties": {
+            "user": {"type": "string"},
+            "role": {"enum": ["viewer", "technician", "admin"]},
+            "csrf": {"type": "string", "minLength": 20},
+        },
+        "additionalProperties": False,
+    },
+    "Device": {
+        "type": "object",
+        "required": [
+            "device_id",
+            "address",
+            "kind",
+            "model",
+            "name",
+            "online",
+            "first_seen",
+            "last_seen",
+            "rssi",
+            "battery_pct",
+            "battery_mv",
+            "readings",
+            "tags",
+        ],
+        "properties": {
+            "device_id": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
+            "address": {"type": "string", "pattern": "^[0-9A-F]{2}(:[0-9A-F]{2}){5}$"},
+            "kind": {"enum": ["beacon", "sensor", "label", "unknown"]},
+            "model": {"type": "string"},
+            "name": _STR,
+            "online": {"type": ["boolean", "null"]},
+            "first_seen": _TS,
+            "last_seen": _TS,
+            "rssi": {"type": ["integer", "null"]},
+            "battery_pct": _NUM,
+            "battery_mv": {"type": ["integer", "null"]},
+            "readings": {"type": "object", "additionalProperties": {"type": "number"}},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "interval_s": _NUM,
+            "beacon": {"type": ["object", "null"]},
+            "label": {"type": ["object", "null"]},
+        },
+    },
+    "Alert": {
+        "type": "object",
+        "required": ["id", "rule", "device_id", "phase", "severity", "metric", "started_at"],
+        "properties": {
+            "id": _STR,
+            "rule": {"type": "string"},
+            "device_id": _STR,
+            "phase": {"enum": ["pending", "firing", "resolved"]},
+            "severity": {"enum": ["info", "warning", "critical"]},
+            "metric": {"type": "string"},
+            "value": _NUM,
+            "threshold": {"type": "number"},
+            "started_at": _TS,
+            "resolved_at": _NTS,
+            "message": {"type": "string"},
+            "acknowledged_by": _STR,
+            "silenced_until": _NTS,
+            "silenced_by": _STR,
+        },
+    },
+    "Status": {
+        "type": "object",
+        "required": [
+            "store_id",
+            "gateway_id",
+            "version",
+            "started_at",
+            "devices",
+            "adapters",
+            "components",
+        ],
+        "properties": {
+            "store_id": {"type": "string"},
+            "gateway_id": {"type": "string"},
+            "version": {"type": "string"},
+            "started_at": _TS,
+            "devices": {
+                "type": "object",
+                "required": ["total", "online"],
+                "properties": {
+                    "total": {"type": "integer", "minimum": 0},
+                    "online": {"type": "integer", "minimum": 0},
+                },
+            },
+            "adapters": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "state", "adverts", "adverts_per_s"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "address": _STR,
+                        "state": {"enum": ["up", "down", "recovering"]},
+                        "mode": _STR,
+                        "adverts": {"type": "integer"},
+                        "adverts_per_s": {"type": "number"},
+                        "restarts": {"type": "integer"},
+                        "last_error": _STR,
+                    },
+                },
+            },
+            "components": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "state", "restarts"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "state": {"enum": ["starting", "running", "restarting", "stopped"]},
+                        "restarts": {"type": "integer"},
+                        "last_error": _STR,
+                        "critical": {"type": "boolean"},
+                    },
+                },
+            },
+            "broker": {"type": ["object", "null"]},
+            "buffer": {"type": ["object", "null"]},
+            "alerts": {"type": "object"},
+        },
+    },
+}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "store-gateway local API", "version": __version__},
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {
+            "session": {"type": "apiKey", "in": "cookie", "name": "sgw_session"},
+            "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
+        },
+    },
+    "security": [{"session": []}],
+    "paths": {
+        "/api/login": {
+            "post": {
+                "security": [],
+                "summary": "Log in; sets the session cookie and returns the CSRF token",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["user", "password"],
+                                "properties": {
+                                    "user": {"type": "string"},
+                                    "password": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(_ref("Session")),
+                    "401": _json(_ref("Error"), "Wrong user or password"),
+                    "429": _json(_ref("Error"), "Too many failed logins"),
+                },
+            }
+        },
+        "/api/logout": {
+            "post": {
+                "security": [{"session": [], "csrf": []}],
+                "responses": {"200": _json({"type": "object"}), **_ERRORS},
+            }
+        },
+        "/api/session": {"get": {"responses": {"200": _json(_ref("Session")), **_ERRORS}}},
+        "/api/status": {"get": {"responses": {"200": _json(_ref("Status")), **_ERRORS}}},
+        "/api/devices": {
+            "get": {
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["devices"],
+                            "properties": {"devices": {"type": "array", "items": _ref("Device")}},
+                        }
+                    ),
+                    **_ERRORS,
+                }
+            }
+        },
+        "/api/alerts": {
+            "get": {
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["pending", "firing", "resolved"],
+                            "properties": {
+                                k: {"type": "array", "items": _ref("Alert")}
+                                for k in ("pending", "firing", "resolved")
+                            },
+                        }
+                    ),
+                    **_ERRORS,
+                }
+            }
+        },
+        "/api/alerts/{alert_id}/acknowledge": {
+            "post": {
+                "security": [{"session": [], "csrf": []}],
+                "summary": "Acknowledge an alert (technician)",
+                "parameters": [
+                    {
+                        "name": "alert_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {"200": _json(_ref("Alert")), "404": _json(_ref("Error")), **_ERRORS},
+            }
+        },
+        "/api/alerts/{alert_id}/silence": {
+            "post": {
+                "security": [{"session": [], "csrf": []}],
+                "summary": "Silence an alert for a duration (technician)",
+                "parameters": [
+                    {
+                        "name": "alert_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["duration_s"],
+                                "properties": {
+                                    "duration_s": {
+                                        "type": "integer",
+                                        "minimum": 60,
+                                        "maximum": 604800,
+                                    }
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(_ref("Alert")),
+                    "400": _json(_ref("Error")),
+                    "404": _json(_ref("Error")),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/api/config": {
+            "get": {
+                "summary": "The running configuration, secrets removed (admin)",
+                "responses": {"200": _json({"type": "object"}), **_ERRORS},
+            }
+        },
+        "/api/live": {
+            "get": {
+                "summary": "Server-sent events: 'update' with status and changed devices",
+                "responses": {"200": {"description": "text/event-stream"}, **_ERRORS},
+            }
+        },
+    },
+}

@@ -1,0 +1,101 @@
+"""The technicians' web app: static page, JSON API, live feed, health and metrics.
+
+Everything under ``/api/`` needs a session except ``/api/login``; pages and
+their assets are static files served from this package (nothing from the
+internet). ``/healthz`` is open; ``/metrics`` is open to localhost only or needs
+a session, per configuration.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from aiohttp import web
+
+from gateway.web import api
+from gateway.web.keys import AUTH_KEY, GATEWAY_KEY, LIVE_KEY, METRICS_ACCESS_KEY, SESSION_KEY
+from gateway.web.live import LiveFeed
+from gateway.web.metrics import metrics_handler
+from gateway.web.security import Auth, Handler, csrf_ok, security_headers
+
+if TYPE_CHECKING:
+    from gateway.daemon.app import Gateway
+
+STATIC = Path(str(resources.files("gateway.web").joinpath("static")))
+
+OPEN_PATHS = frozenset({"/", "/healthz", "/api/login", "/favicon.ico"})
+
+
+@dataclass(frozen=True)
+class WebOptions:
+    bind: str = "127.0.0.1"
+    port: int = 8080
+    metrics_access: Literal["localhost", "authenticated"] = "localhost"
+
+
+def _is_local(request: web.Request) -> bool:
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False
+
+
+@web.middleware
+async def require_session(request: web.Request, handler: Handler) -> web.StreamResponse:
+    path = request.path
+    if path in OPEN_PATHS or path.startswith("/static/"):
+        return await handler(request)
+    if path == "/metrics" and request.app[METRICS_ACCESS_KEY] == "localhost" and _is_local(request):
+        return await handler(request)
+    session = request.app[AUTH_KEY].session_for(request)
+    if session is None:
+        raise web.HTTPUnauthorized(
+            text=json.dumps({"error": "login required"}), content_type="application/json"
+        )
+    if not csrf_ok(request, session):
+        raise web.HTTPForbidden(
+            text=json.dumps({"error": "missing or wrong CSRF token"}),
+            content_type="application/json",
+        )
+    request[SESSION_KEY] = session
+    return await handler(request)
+
+
+def build_app(gateway: Gateway, auth: Auth, options: WebOptions) -> web.Application:
+    app = web.Application(
+        middlewares=[security_headers, require_session], client_max_size=64 * 1024
+    )
+    app[GATEWAY_KEY] = gateway
+    app[AUTH_KEY] = auth
+    app[METRICS_ACCESS_KEY] = options.metrics_access
+    app[LIVE_KEY] = LiveFeed(gateway)
+
+    async def index(_: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / "index.html")
+
+    async def healthz(_: web.Request) -> web.Response:
+        healthy, problems = gateway.health()
+        return web.json_response(
+            {"status": "ok" if healthy else "degraded", "problems": problems},
+            status=200 if healthy else 503,
+        )
+
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_static("/static/", STATIC, append_version=False)
+    api.add_routes(app)
+    return app
+
+
+async def serve(app: web.Application, options: WebOptions) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, options.bind, options.port)
+    await site.start()
+    return runner

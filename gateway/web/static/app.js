@@ -1,0 +1,180 @@
+"use strict";
+// The technicians' page: log in, then render status, devices, labels and alerts,
+// kept current by the server-sent event stream /api/live.
+(function () {
+  const state = { session: null, devices: new Map(), status: null, alerts: null,
+                  sort: "device_id", asc: true, tab: "overview",
+                  lang: localStorage.getItem("lang") || (navigator.language.startsWith("zh") ? "zh" : "en") };
+  const $ = (sel) => document.querySelector(sel);
+  const t = (key) => (window.I18N[state.lang] || window.I18N.en)[key] || key;
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") node.className = v; else node.setAttribute(k, v);
+    }
+    for (const c of children) node.append(c === null || c === undefined ? "" : c);
+    return node;
+  }
+
+  async function api(method, path, body) {
+    const headers = { "Accept": "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (state.session && method !== "GET") headers["X-CSRF-Token"] = state.session.csrf;
+    const resp = await fetch(path, { method, headers, credentials: "same-origin",
+                                     body: body === undefined ? undefined : JSON.stringify(body) });
+    if (resp.status === 401 && path !== "/api/login") { showLogin(); throw new Error("login required"); }
+    const data = await resp.json().catch(() => ({}));
+    if (!resp.ok) { const e = new Error(data.error || resp.statusText); e.status = resp.status; throw e; }
+    return data;
+  }
+
+  function applyLanguage() {
+    document.documentElement.lang = state.lang === "zh" ? "zh-CN" : "en";
+    document.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(n.dataset.i18n); });
+    $("#lang").textContent = state.lang === "zh" ? "English" : "中文";
+    render();
+  }
+
+  function showLogin() {
+    state.session = null;
+    $("#login").hidden = false; $("#tabs").hidden = true; $("#logout").hidden = true;
+    document.querySelectorAll(".tab").forEach((s) => { s.hidden = true; });
+  }
+
+  function showApp() {
+    $("#login").hidden = true; $("#tabs").hidden = false; $("#logout").hidden = false;
+    showTab(state.tab);
+  }
+
+  function showTab(name) {
+    state.tab = name;
+    document.querySelectorAll(".tab").forEach((s) => { s.hidden = s.id !== name; });
+    document.querySelectorAll("#tabs button").forEach((b) => {
+      b.setAttribute("aria-current", b.dataset.tab === name ? "page" : "false");
+    });
+    if (name === "alerts") refreshAlerts();
+  }
+
+  const fmtNum = (v, digits) => (v === null || v === undefined ? "" : Number(v).toFixed(digits));
+  const fmtTime = (ts) => (ts ? new Date(ts).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB") : "");
+  const yesNo = (v) => (v === null || v === undefined ? "–" : t(v ? "yes" : "no"));
+
+  function renderOverview() {
+    const s = state.status; if (!s) return;
+    $("#gw-id").textContent = `${s.store_id} / ${s.gateway_id}`;
+    const broker = s.broker ? t(s.broker.connected ? "connected" : "disconnected") : t("not_configured");
+    const buffer = s.buffer ? `${s.buffer.pending} / ${s.buffer.bytes} B` : t("none");
+    const cards = [
+      [t("card.devices"), `${s.devices.online} / ${s.devices.total}`],
+      [t("card.broker"), broker],
+      [t("card.buffer"), buffer],
+      [t("card.alerts"), String((s.alerts && s.alerts.firing) || 0)],
+    ];
+    $("#cards").replaceChildren(...cards.map(([k, v]) => el("div", { class: "card" }, el("span", {}, k), el("strong", {}, v))));
+    $("#adapters tbody").replaceChildren(...s.adapters.map((a) => el("tr", {},
+      el("td", {}, a.name), el("td", { class: `state-${a.state}` }, a.state), el("td", {}, a.mode || ""),
+      el("td", {}, fmtNum(a.adverts_per_s, 1)), el("td", {}, a.last_error || ""))));
+    $("#components tbody").replaceChildren(...s.components.map((c) => el("tr", {},
+      el("td", {}, c.name), el("td", { class: `state-${c.state}` }, c.state), el("td", {}, String(c.restarts)),
+      el("td", {}, c.last_error || ""))));
+  }
+
+  function deviceRows() {
+    const q = ($("#filter").value || "").toLowerCase();
+    const rows = [...state.devices.values()].filter((d) => !q ||
+      [d.device_id, d.kind, d.model, d.name || "", d.tags.join(" ")].join(" ").toLowerCase().includes(q));
+    const k = state.sort, dir = state.asc ? 1 : -1;
+    rows.sort((a, b) => {
+      const x = a[k], y = b[k];
+      if (x === y) return 0; if (x === null || x === undefined) return 1; if (y === null || y === undefined) return -1;
+      return (x > y ? 1 : -1) * dir;
+    });
+    return rows;
+  }
+
+  function renderDevices() {
+    $("#device-table tbody").replaceChildren(...deviceRows().map((d) => el("tr", { "data-device": d.device_id },
+      el("td", {}, d.device_id), el("td", {}, d.kind), el("td", {}, d.model), el("td", {}, d.name || ""),
+      el("td", {}, d.tags.join(", ")), el("td", {}, yesNo(d.online)), el("td", {}, fmtTime(d.last_seen)),
+      el("td", {}, d.rssi === null ? "" : String(d.rssi)),
+      el("td", {}, d.battery_pct === null ? "" : `${fmtNum(d.battery_pct, 0)}%`),
+      el("td", { class: "readings" }, Object.entries(d.readings).map(([k, v]) => `${k}=${Number(v).toFixed(2)}`).join(" ")))));
+    const labels = [...state.devices.values()].filter((d) => d.kind === "label");
+    $("#label-table tbody").replaceChildren(...labels.map((d) => el("tr", {},
+      el("td", {}, d.device_id), el("td", {}, d.model), el("td", {}, yesNo(d.online)),
+      el("td", {}, d.battery_pct === null ? "" : `${fmtNum(d.battery_pct, 0)}%`),
+      el("td", {}, d.label ? `${d.label.width}×${d.label.height} ${d.label.colors.join("/")}` : ""))));
+  }
+
+  function alertItem(a, actions) {
+    const li = el("li", { class: `alert sev-${a.severity}` }, el("strong", {}, a.rule), " ",
+      a.device_id || "gateway", " — ", a.message || "", " ", el("small", {}, fmtTime(a.started_at)));
+    if (a.acknowledged_by) li.append(" · ", `${t("acked_by")} ${a.acknowledged_by}`);
+    if (a.silenced_until) li.append(" · ", `${t("silenced_until")} ${fmtTime(a.silenced_until)}`);
+    if (actions && state.session && state.session.role !== "viewer" && a.id) {
+      const ack = el("button", { type: "button" }, t("ack"));
+      ack.addEventListener("click", () => act(`/api/alerts/${encodeURIComponent(a.id)}/acknowledge`, {}));
+      const silence = el("button", { type: "button" }, t("silence"));
+      silence.addEventListener("click", () => act(`/api/alerts/${encodeURIComponent(a.id)}/silence`, { duration_s: 3600 }));
+      li.append(" ", ack, " ", silence);
+    }
+    return li;
+  }
+
+  async function act(path, body) { await api("POST", path, body); await refreshAlerts(); }
+
+  function renderAlerts() {
+    const a = state.alerts; if (!a) return;
+    $("#firing-list").replaceChildren(...(a.firing.length ? a.firing.map((x) => alertItem(x, false)) : [el("li", {}, t("none"))]));
+    const group = (title, items, actions) => el("div", {}, el("h3", {}, title),
+      el("ul", {}, ...(items.length ? items.map((x) => alertItem(x, actions)) : [el("li", {}, t("none"))])));
+    $("#alert-groups").replaceChildren(group(t("firing"), a.firing, true), group(t("pending"), a.pending, false),
+      group(t("resolved"), a.resolved, false));
+  }
+
+  function render() { renderOverview(); renderDevices(); renderAlerts(); }
+
+  async function refreshAlerts() { try { state.alerts = await api("GET", "/api/alerts"); renderAlerts(); } catch (e) { /* shown by login */ } }
+
+  async function start() {
+    try { state.session = await api("GET", "/api/session"); } catch (e) { return; }
+    showApp();
+    state.status = await api("GET", "/api/status");
+    (await api("GET", "/api/devices")).devices.forEach((d) => state.devices.set(d.device_id, d));
+    await refreshAlerts();
+    render();
+    const live = new EventSource("/api/live");
+    live.addEventListener("update", (ev) => {
+      const batch = JSON.parse(ev.data);
+      state.status = batch.status;
+      batch.devices.forEach((d) => state.devices.set(d.device_id, d));
+      render();
+    });
+    setInterval(refreshAlerts, 10000);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("#lang").addEventListener("click", () => {
+      state.lang = state.lang === "zh" ? "en" : "zh"; localStorage.setItem("lang", state.lang); applyLanguage();
+    });
+    $("#tabs").addEventListener("click", (ev) => { if (ev.target.dataset.tab) showTab(ev.target.dataset.tab); });
+    $("#filter").addEventListener("input", renderDevices);
+    $("#device-table thead").addEventListener("click", (ev) => {
+      const k = ev.target.dataset.sort; if (!k) return;
+      state.asc = state.sort === k ? !state.asc : true; state.sort = k; renderDevices();
+    });
+    $("#logout").addEventListener("click", async () => { await api("POST", "/api/logout", {}); location.reload(); });
+    $("#login-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        state.session = await api("POST", "/api/login", { user: $("#user").value, password: $("#password").value });
+        $("#login-error").textContent = ""; await start();
+      } catch (e) {
+        $("#login-error").textContent = t(e.status === 429 ? "login.limited" : "login.failed");
+      }
+    });
+    applyLanguage();
+    start();
+  });
+})();
