@@ -1,0 +1,162 @@
+"""The local API: access control, CSRF, rate limiting, headers, and OpenAPI conformance."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from gateway.web.openapi import OPENAPI
+from tests.web.conftest import FRIDGE_ID, PASSWORD, WebHarness
+
+
+def check_openapi(path: str, method: str, status: int, body: Any) -> None:
+    """Validate a response body against the schema the OpenAPI document gives for it."""
+    schema = OPENAPI["paths"][path][method]["responses"][str(status)]["content"][
+        "application/json"
+    ]["schema"]
+    wrapped = {**schema, "components": OPENAPI["components"]}
+    errors = [e.message for e in Draft202012Validator(wrapped).iter_errors(body)]
+    assert errors == [], f"{method.upper()} {path} {status}: {errors}"
+
+
+async def test_unauthenticated_requests_are_refused(web_harness: WebHarness) -> None:
+    c = web_harness.client
+    for path in ("/api/devices", "/api/status", "/api/alerts", "/api/session", "/api/live"):
+        resp = await c.get(path)
+        assert resp.status == 401, path
+        check_openapi(
+            path if path != "/api/live" else "/api/devices", "get", 401, await resp.json()
+        )
+    health = await c.get("/healthz")
+    assert health.status == 200 and (await health.json())["status"] == "ok"
+    page = await c.get("/")
+    assert page.status == 200 and "store-gateway" in await page.text()
+
+
+async def test_security_headers(web_harness: WebHarness) -> None:
+    for path in ("/", "/api/devices", "/static/app.js"):
+        resp = await web_harness.client.get(path)
+        csp = resp.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert resp.headers["Referrer-Policy"] == "no-referrer"
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_login_cookie_and_csrf(web_harness: WebHarness) -> None:
+    c = web_harness.client
+    resp = await c.post("/api/login", json={"user": "tom", "password": PASSWORD})
+    assert resp.status == 200
+    check_openapi("/api/login", "post", 200, await resp.json())
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    csrf = (await resp.json())["csrf"]
+    session = await c.get("/api/session")
+    check_openapi("/api/session", "get", 200, await session.json())
+    no_token = await c.post("/api/logout", json={})
+    assert no_token.status == 403
+    assert "CSRF" in (await no_token.json())["error"]
+    wrong_origin = await c.post(
+        "/api/logout", json={}, headers={"X-CSRF-Token": csrf, "Origin": "http://evil.example"}
+    )
+    assert wrong_origin.status == 403
+    ok = await c.post("/api/logout", json={}, headers={"X-CSRF-Token": csrf})
+    assert ok.status == 200
+    assert (await c.get("/api/session")).status == 401
+
+
+async def test_login_rate_limited(web_harness: WebHarness) -> None:
+    c = web_harness.client
+    for _ in range(5):
+        resp = await c.post("/api/login", json={"user": "tom", "password": "wrong"})
+        assert resp.status == 401
+        check_openapi("/api/login", "post", 401, await resp.json())
+    limited = await c.post("/api/login", json={"user": "tom", "password": PASSWORD})
+    assert limited.status == 429 and int(limited.headers["Retry-After"]) > 0
+    check_openapi("/api/login", "post", 429, await limited.json())
+
+
+async def test_devices_status_and_alert_actions_by_role(web_harness: WebHarness) -> None:
+    c = web_harness.client
+    web_harness.feed(3.9)
+    await web_harness.login("vera")
+    devices = await (await c.get("/api/devices")).json()
+    check_openapi("/api/devices", "get", 200, devices)
+    assert [d["device_id"] for d in devices["devices"]] == [FRIDGE_ID]
+    assert devices["devices"][0]["tags"] == ["fridge"]
+    status = await (await c.get("/api/status")).json()
+    check_openapi("/api/status", "get", 200, status)
+    assert status["devices"] == {"total": 1, "online": 1}
+
+    web_harness.feed(7.0)  # fridge too warm: fires at once (no "for")
+    for _ in range(50):
+        alerts = await (await c.get("/api/alerts")).json()
+        if alerts["firing"]:
+            break
+        await asyncio.sleep(0.05)
+    check_openapi("/api/alerts", "get", 200, alerts)
+    alert_id = alerts["firing"][0]["id"]
+    assert alert_id.startswith(f"fridge-too-warm/{FRIDGE_ID}/")
+
+    csrf = (await (await c.get("/api/session")).json())["csrf"]
+    path = f"/api/alerts/{alert_id}/silence"
+    refused = await c.post(path, json={"duration_s": 3600}, headers={"X-CSRF-Token": csrf})
+    assert refused.status == 403 and "technician" in (await refused.json())["error"]
+
+    csrf = await web_harness.login("tom")
+    bad = await c.post(path, json={"duration_s": 5}, headers={"X-CSRF-Token": csrf})
+    assert bad.status == 400
+    check_openapi("/api/alerts/{alert_id}/silence", "post", 400, await bad.json())
+    silenced = await c.post(path, json={"duration_s": 3600}, headers={"X-CSRF-Token": csrf})
+    body = await silenced.json()
+    check_openapi("/api/alerts/{alert_id}/silence", "post", 200, body)
+    assert body["silenced_by"] == "tom" and body["silenced_until"] is not None
+    acked = await c.post(
+        f"/api/alerts/{alert_id}/acknowledge", json={}, headers={"X-CSRF-Token": csrf}
+    )
+    assert (await acked.json())["acknowledged_by"] == "tom"
+    missing = await c.post("/api/alerts/nope/acknowledge", json={}, headers={"X-CSRF-Token": csrf})
+    assert missing.status == 404
+
+    assert (await c.get("/api/config")).status == 403
+    await web_harness.login("ada")
+    config = await (await c.get("/api/config")).json()
+    assert config["mqtt"]["password_file"] == "<redacted>"
+
+
+async def test_live_feed_pushes_changed_devices(web_harness: WebHarness) -> None:
+    c = web_harness.client
+    await web_harness.login("vera")
+    resp = await c.get("/api/live")
+    assert resp.headers["Content-Type"].startswith("text/event-stream")
+    await resp.content.readline()  # ": connected"
+    web_harness.feed(4.4)
+    seen = None
+    async with asyncio.timeout(10):
+        while seen is None:
+            line = (await resp.content.readline()).decode()
+            if line.startswith("data: "):
+                batch = json.loads(line[6:])
+                hits = [d for d in batch["devices"] if d["device_id"] == FRIDGE_ID]
+                if hits:
+                    seen = hits[0]
+    assert seen["readings"]["temperature_c"] == 4.4
+    resp.close()
+
+
+async def test_metrics_open_to_localhost(web_harness: WebHarness) -> None:
+    web_harness.feed(3.0)
+    resp = await web_harness.client.get("/metrics")
+    text = await resp.text()
+    assert resp.status == 200
+    assert 'storegw_devices{state="online"} 1.0' in text
+
+
+async def test_openapi_document_is_valid_json_schema(web_harness: WebHarness) -> None:
+    await web_harness.login("vera")
+    doc = await (await web_harness.client.get("/api/openapi.json")).json()
+    assert doc["openapi"].startswith("3.1")
+    for schema in doc["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
