@@ -18,10 +18,21 @@ KEEP_RESOLVED = 1000
 
 def _row(a: Alert) -> tuple[object, ...]:
     return (
-        a.id, a.rule, a.subject, a.phase.value, a.severity, a.metric, a.threshold, a.value,
-        a.started_at, a.resolved_at, a.message, a.acknowledged_by, a.silenced_until,
+        a.id,
+        a.rule,
+        a.subject,
+        a.phase.value,
+        a.severity,
+        a.metric,
+        a.threshold,
+        a.value,
+        a.started_at,
+        a.resolved_at,
+        a.message,
+        a.acknowledged_by,
+        a.silenced_until,
         a.silenced_by,
-    )  # fmt: skip
+    )
 
 
 def save_alerts(d: sqlite_utils.Database, alerts: Sequence[Alert]) -> None:
@@ -49,8 +60,22 @@ async def load_alerts(db: Database, phase: AlertPhase, limit: int = 1000) -> lis
 
 
 def _alert(r: tuple[object, ...]) -> Alert:
-    (alert_id, rule, subject, phase, severity, metric, threshold, value, started_at,
-     resolved_at, message, acknowledged_by, silenced_until, silenced_by) = r  # fmt: skip
+    (
+        alert_id,
+        rule,
+        subject,
+        phase,
+        severity,
+        metric,
+        threshold,
+        value,
+        started_at,
+        resolved_at,
+        message,
+        acknowledged_by,
+        silenced_until,
+        silenced_by,
+    ) = r
     return Alert(
         id=str(alert_id),
         rule=str(rule),

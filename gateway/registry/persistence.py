@@ -42,8 +42,23 @@ def _row(d: DeviceRecord) -> tuple[object, ...]:
 
 
 def row_to_record(row: tuple[Any, ...]) -> DeviceRecord:
-    (device_id, address, kind, model, name, first_seen, last_seen, interval_s, rssi,
-     battery_pct, battery_mv, readings, readings_at, beacon, label) = row  # fmt: skip
+    (
+        device_id,
+        address,
+        kind,
+        model,
+        name,
+        first_seen,
+        last_seen,
+        interval_s,
+        rssi,
+        battery_pct,
+        battery_mv,
+        readings,
+        readings_at,
+        beacon,
+        label,
+    ) = row
     values = {str(k): float(v) for k, v in json.loads(readings).items()}
     beacon_info = None
     if beacon:

@@ -139,8 +139,9 @@ class Auth:
             return None
         self._limiter.succeeded(client)
         token = secrets.token_urlsafe(32)
-        session = Session(token, user.name, user.level, secrets.token_urlsafe(32),
-                          now + self._lifetime)  # fmt: skip
+        session = Session(
+            token, user.name, user.level, secrets.token_urlsafe(32), now + self._lifetime
+        )
         if len(self._sessions) > 1000:
             self._expire(now)
         self._sessions[token] = session
@@ -163,9 +164,14 @@ class Auth:
 
     def set_cookie(self, response: web.StreamResponse, session: Session) -> None:
         response.set_cookie(
-            COOKIE, session.token, httponly=True, samesite="Strict", secure=self._secure,
-            path="/", max_age=int(self._lifetime),
-        )  # fmt: skip
+            COOKIE,
+            session.token,
+            httponly=True,
+            samesite="Strict",
+            secure=self._secure,
+            path="/",
+            max_age=int(self._lifetime),
+        )
 
     def clear_cookie(self, response: web.StreamResponse) -> None:
         response.del_cookie(COOKIE, path="/")

@@ -28,11 +28,18 @@ def test_bad_formats_are_named() -> None:
 def test_cli_prints_a_verifiable_hash() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "gateway", "hash-password", "--stdin"],
-        input="s3cret-pass\n", capture_output=True, text=True, cwd=ROOT, check=True,
-    )  # fmt: skip
+        input="s3cret-pass\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
     assert verify_password("s3cret-pass", out.stdout.strip())
     short = subprocess.run(
         [sys.executable, "-m", "gateway", "hash-password", "--stdin"],
-        input="short\n", capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
+        input="short\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert short.returncode == 1 and "8 characters" in short.stderr and short.stdout == ""

@@ -35,9 +35,11 @@ class WebHarness:
     def feed(self, temp: float, address: str = "C4:D9:12:AB:0F:31") -> None:
         adv = Advertisement(address=address, rssi=-70, name="Fridge 1")
         obs = Observation(
-            kind=DeviceKind.SENSOR, model="ruuvi-rawv2", readings={"temperature_c": temp},
+            kind=DeviceKind.SENSOR,
+            model="ruuvi-rawv2",
+            readings={"temperature_c": temp},
             battery_pct=80.0,
-        )  # fmt: skip
+        )
         self.gateway.registry.observe(adv, obs, time.monotonic(), time.time())
 
     async def login(self, user: str) -> str:
@@ -69,7 +71,7 @@ async def web_harness(tmp_path: Path) -> AsyncIterator[WebHarness]:
                 severity="critical",
                 selector=Selector(tags=frozenset({"fridge"})),
             ),
-        ),  # fmt: skip
+        ),
         web=WebOptions(bind="127.0.0.1", port=0),
         web_users=users,
         redacted_config={"store_id": "store-0042", "mqtt": {"password_file": "<redacted>"}},
