@@ -9,7 +9,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from gateway.web.openapi import OPENAPI
-from tests.web.conftest import FRIDGE_ID, PASSWORD, WebHarness
+from tests.helpers.web import FRIDGE_ID, PASSWORD, WebHarness
 
 
 def check_openapi(path: str, method: str, status: int, body: Any) -> None:

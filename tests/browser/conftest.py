@@ -1,0 +1,3 @@
+from tests.helpers.web import web_harness
+
+__all__ = ["web_harness"]
