@@ -1,0 +1,349 @@
+"""The label planner: from commands to desired content per label, jobs and results.
+
+It keeps bindings, the newest price item per SKU and every label's twin
+(desired vs displayed) in memory, mirrored in SQLite before anything is
+acknowledged. Rendering needs the label's panel, known from its adverts; a
+label never seen yet is planned when it first shows up.
+
+Results per target are stored as they are decided and reported by the campaign
+reporter (``campaign.py``): ``skipped-stale`` and ``unbound`` at once,
+``unchanged`` when the label already shows the exact content, ``superseded``
+when a newer version replaced one not yet shown, ``displayed`` / ``failed``
+when the transfer ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import sqlite_utils
+import structlog
+
+from gateway.labels import store
+from gateway.labels.model import (
+    Binding,
+    ContentRef,
+    LabelResult,
+    LabelTwin,
+    PriceItem,
+    ResultStatus,
+    TwinStatus,
+)
+from gateway.labels.scheduler import AttemptResult, LabelJob, LabelScheduler, Outcome, Priority
+from gateway.store import Database
+
+log = structlog.get_logger("gateway.labels")
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    content_hash: str
+    model: str
+    packed: bytes
+    preview_png: bytes
+
+
+class Renderer(Protocol):
+    def __call__(self, label_id: str, item: PriceItem, template: str | None) -> Rendered | None:
+        """Render ``item`` for ``label_id``'s panel, or None if the panel is not known yet."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ContentWork:
+    """Payload of a content job: which command wants which content on the label."""
+
+    command_id: str | None
+    content: ContentRef
+
+
+@dataclass(frozen=True, slots=True)
+class FlashWork:
+    command_id: str
+    color: str
+    duration_s: int
+
+
+class LabelPlanner:
+    def __init__(
+        self,
+        db: Database,
+        scheduler: LabelScheduler,
+        render: Renderer,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = db
+        self._scheduler = scheduler
+        self._render = render
+        self._clock = clock
+        self.bindings: dict[str, Binding] = {}
+        self.items: dict[str, PriceItem] = {}
+        self.twins: dict[str, LabelTwin] = {}
+        self._waiting_for_panel: dict[str, str | None] = {}  # label -> command id
+        self._scheduled: list[tuple[float, str, str]] = []  # (valid_from, sku, command id)
+        self.on_twin_change: Callable[[LabelTwin], None] | None = None
+
+    # ---- start-up --------------------------------------------------------------------
+
+    async def load(self) -> None:
+        def read(
+            d: sqlite_utils.Database,
+        ) -> tuple[list[Binding], list[PriceItem], list[LabelTwin]]:
+            return store.load_bindings(d), store.load_items(d), store.load_twins(d)
+
+        bindings, items, twins = await self._db.read(read)
+        self.bindings = {b.label_id: b for b in bindings}
+        self.items = {i.sku: i for i in items}
+        self.twins = {t.label_id: t for t in twins}
+        now = self._clock()
+        for item in items:
+            if item.valid_from is not None and item.valid_from > now:
+                self._scheduled.append((item.valid_from, item.sku, ""))
+
+    async def reconcile(self) -> int:
+        """Queue every label whose displayed content differs from its desired content."""
+        queued = 0
+        for twin in self.twins.values():
+            if twin.desired is not None and twin.desired != twin.displayed:
+                self._submit(twin, twin.desired_command_id, Priority.RESYNC)
+                queued += 1
+            elif twin.label_id in self.bindings and twin.desired is None:
+                await self._plan_label(twin.label_id, twin.desired_command_id, Priority.RESYNC)
+        return queued
+
+    # ---- commands ----------------------------------------------------------------------
+
+    async def bind(self, command_id: str, bindings: Sequence[Binding]) -> None:
+        now = self._clock()
+        for b in bindings:
+            self.bindings[b.label_id] = b
+        await self._db.run(lambda d: store.save_bindings(d, bindings, now))
+        await self._register(command_id, [(b.label_id, b.sku, None) for b in bindings])
+        for b in bindings:
+            if b.sku in self.items:
+                await self._plan_label(b.label_id, command_id, Priority.PRICE)
+            else:
+                # Bound, but no price known for the SKU yet: nothing to show.
+                await self._result(
+                    command_id,
+                    b.label_id,
+                    b.sku,
+                    None,
+                    ResultStatus.UNBOUND,
+                    "no price received for this SKU yet",
+                )
+
+    async def unbind(self, command_id: str, label_ids: Sequence[str]) -> None:
+        now = self._clock()
+        for label_id in label_ids:
+            self.bindings.pop(label_id, None)
+            self._scheduler.cancel(label_id, "content")
+            twin = self.twins.setdefault(label_id, LabelTwin(label_id))
+            twin.desired, twin.desired_command_id = None, None
+            twin.status = TwinStatus.UNBOUND
+            self._changed(twin)
+        twins = [self.twins[i] for i in label_ids]
+
+        def write(d: sqlite_utils.Database) -> None:
+            store.delete_bindings(d, label_ids)
+            store.save_twins(d, twins, now)
+
+        await self._db.run(write)
+
+    async def price_update(self, command_id: str, items: Sequence[PriceItem]) -> None:
+        now = self._clock()
+        targets: list[tuple[str | None, str | None, int | None]] = []
+        immediate: list[LabelResult] = []
+        plan: list[tuple[str, PriceItem]] = []
+        for item in items:
+            current = self.items.get(item.sku)
+            if current is not None and current.version >= item.version:
+                targets.append((None, item.sku, item.version))
+                immediate.append(
+                    LabelResult(
+                        command_id,
+                        None,
+                        item.sku,
+                        item.version,
+                        ResultStatus.SKIPPED_STALE,
+                        now,
+                        f"version {current.version} already received",
+                    )
+                )
+                continue
+            self.items[item.sku] = item
+            labels = sorted(b.label_id for b in self.bindings.values() if b.sku == item.sku)
+            if not labels:
+                targets.append((None, item.sku, item.version))
+                immediate.append(
+                    LabelResult(
+                        command_id, None, item.sku, item.version, ResultStatus.UNBOUND, now, None
+                    )
+                )
+            for label_id in labels:
+                targets.append((label_id, item.sku, item.version))
+                plan.append((label_id, item))
+
+        def write(d: sqlite_utils.Database) -> None:
+            for item in items:
+                if self.items.get(item.sku) is item:
+                    store.save_item(d, item, command_id, now)
+            store.add_targets(d, command_id, targets)
+            for r in immediate:
+                store.set_result(d, r)
+
+        await self._db.run(write)
+        for label_id, item in plan:
+            if item.valid_from is not None and item.valid_from > now:
+                self._scheduled.append((item.valid_from, item.sku, command_id))
+            else:
+                await self._plan_label(label_id, command_id, Priority.PRICE)
+
+    async def due(self) -> None:
+        """Plan items whose ``valid_from`` has come (call about once a second)."""
+        now = self._clock()
+        ready = [s for s in self._scheduled if s[0] <= now]
+        if not ready:
+            return
+        self._scheduled = [s for s in self._scheduled if s[0] > now]
+        for _, sku, command_id in ready:
+            for b in [b for b in self.bindings.values() if b.sku == sku]:
+                await self._plan_label(b.label_id, command_id or None, Priority.PRICE)
+
+    def label_seen(self, label_id: str) -> list[str | None]:
+        """A label advertised; returns command ids waiting for its panel (to plan now)."""
+        self._scheduler.label_seen(label_id)
+        if label_id in self._waiting_for_panel:
+            return [self._waiting_for_panel.pop(label_id)]
+        return []
+
+    async def plan_seen(self, label_id: str, command_id: str | None) -> None:
+        await self._plan_label(label_id, command_id, Priority.PRICE)
+
+    # ---- planning ------------------------------------------------------------------------
+
+    async def _plan_label(self, label_id: str, command_id: str | None, priority: Priority) -> None:
+        binding = self.bindings.get(label_id)
+        if binding is None:
+            return
+        item = self.items.get(binding.sku)
+        if item is None:
+            return
+        rendered = self._render(label_id, item, binding.template)
+        twin = self.twins.setdefault(label_id, LabelTwin(label_id))
+        if rendered is None:
+            self._waiting_for_panel[label_id] = command_id
+            twin.status = TwinStatus.PENDING
+            self._changed(twin)
+            return
+        now = self._clock()
+        ref = ContentRef(item.sku, item.version, rendered.content_hash)
+        twin.desired, twin.desired_command_id = ref, command_id
+        if twin.displayed is not None and twin.displayed.content_hash == ref.content_hash:
+            twin.status = TwinStatus.IN_SYNC
+            twin.last_error = None
+            self._scheduler.cancel(label_id, "content")
+            await self._db.run(lambda d: store.save_twins(d, [twin], now))
+            if command_id:
+                await self._result(
+                    command_id, label_id, item.sku, item.version, ResultStatus.UNCHANGED, None
+                )
+            self._changed(twin)
+            return
+        twin.status = TwinStatus.PENDING
+
+        def write(d: sqlite_utils.Database) -> None:
+            store.save_content(
+                d, rendered.content_hash, rendered.model, rendered.packed, rendered.preview_png, now
+            )
+            store.save_twins(d, [twin], now)
+
+        await self._db.run(write)
+        self._changed(twin)
+        replaced = self._submit(twin, command_id, priority)
+        if replaced is not None:
+            await self._report_superseded(label_id, replaced)
+
+    def _submit(
+        self, twin: LabelTwin, command_id: str | None, priority: Priority
+    ) -> LabelJob | None:
+        assert twin.desired is not None
+        job = LabelJob(twin.label_id, priority, "content", ContentWork(command_id, twin.desired))
+        return self._scheduler.submit(job)
+
+    async def _report_superseded(self, label_id: str, replaced: LabelJob) -> None:
+        work = replaced.payload
+        if isinstance(work, ContentWork) and work.command_id:
+            await self._result(
+                work.command_id,
+                label_id,
+                work.content.sku,
+                work.content.version,
+                ResultStatus.SUPERSEDED,
+                "a newer version replaced it",
+            )
+
+    # ---- outcomes ------------------------------------------------------------------------
+
+    async def finished(self, job: LabelJob, result: AttemptResult) -> None:
+        """A content job ended (called by the pipeline for the scheduler's callback)."""
+        work = job.payload
+        if not isinstance(work, ContentWork):
+            return
+        now = self._clock()
+        twin = self.twins.setdefault(job.label_id, LabelTwin(job.label_id))
+        status: ResultStatus
+        if result.outcome is Outcome.DONE:
+            twin.displayed, twin.displayed_at = work.content, now
+            twin.last_error = None
+            twin.status = TwinStatus.IN_SYNC if twin.desired == work.content else TwinStatus.PENDING
+            status = ResultStatus.DISPLAYED
+        elif result.outcome is Outcome.SUPERSEDED:
+            status = ResultStatus.SUPERSEDED
+        else:
+            twin.status = TwinStatus.FAILED if twin.desired == work.content else twin.status
+            twin.last_error = result.reason
+            status = ResultStatus.FAILED
+        await self._db.run(lambda d: store.save_twins(d, [twin], now))
+        self._changed(twin)
+        if work.command_id:
+            await self._result(
+                work.command_id,
+                job.label_id,
+                work.content.sku,
+                work.content.version,
+                status,
+                None if status is not ResultStatus.FAILED else result.reason,
+            )
+
+    def mark_updating(self, label_id: str) -> None:
+        twin = self.twins.get(label_id)
+        if twin is not None:
+            twin.status = TwinStatus.UPDATING
+            self._changed(twin)
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    async def _register(
+        self, command_id: str, targets: list[tuple[str | None, str | None, int | None]]
+    ) -> None:
+        await self._db.run(lambda d: store.add_targets(d, command_id, targets))
+
+    async def _result(
+        self,
+        command_id: str,
+        label_id: str | None,
+        sku: str | None,
+        version: int | None,
+        status: ResultStatus,
+        error: str | None,
+    ) -> None:
+        result = LabelResult(command_id, label_id, sku, version, status, self._clock(), error)
+        await self._db.run(lambda d: store.set_result(d, result))
+
+    def _changed(self, twin: LabelTwin) -> None:
+        if self.on_twin_change is not None:
+            self.on_twin_change(twin)

@@ -1,0 +1,243 @@
+"""Label pipeline rows in SQLite. Functions take a ``sqlite_utils.Database`` and run
+inside the caller's transaction (``await db.run(...)``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Sequence
+
+import sqlite_utils
+
+from gateway.labels.model import (
+    Binding,
+    ContentRef,
+    LabelResult,
+    LabelTwin,
+    PriceItem,
+    ResultStatus,
+    TwinStatus,
+)
+
+# ---- bindings --------------------------------------------------------------------------
+
+
+def load_bindings(d: sqlite_utils.Database) -> list[Binding]:
+    rows = d.execute("SELECT label_id, sku, template FROM label_bindings").fetchall()
+    return [Binding(r[0], r[1], r[2]) for r in rows]
+
+
+def save_bindings(d: sqlite_utils.Database, bindings: Sequence[Binding], now: float) -> None:
+    d.conn.executemany(
+        "INSERT OR REPLACE INTO label_bindings (label_id, sku, template, bound_at) "
+        "VALUES (?, ?, ?, ?)",
+        [(b.label_id, b.sku, b.template, now) for b in bindings],
+    )
+
+
+def delete_bindings(d: sqlite_utils.Database, label_ids: Iterable[str]) -> None:
+    d.conn.executemany("DELETE FROM label_bindings WHERE label_id = ?", [(i,) for i in label_ids])
+
+
+# ---- price items ---------------------------------------------------------------------------
+
+
+def load_items(d: sqlite_utils.Database) -> list[PriceItem]:
+    return [
+        PriceItem(**json.loads(r[0])) for r in d.execute("SELECT item FROM sku_items").fetchall()
+    ]
+
+
+def save_item(d: sqlite_utils.Database, item: PriceItem, command_id: str, now: float) -> None:
+    d.execute(
+        "INSERT OR REPLACE INTO sku_items (sku, version, item, command_id, valid_from, "
+        "received_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            item.sku,
+            item.version,
+            json.dumps(dataclasses.asdict(item)),
+            command_id,
+            item.valid_from,
+            now,
+        ],
+    )
+
+
+# ---- twins -------------------------------------------------------------------------------
+
+_TWIN_COLUMNS = (
+    "label_id, desired_sku, desired_version, desired_hash, desired_command_id, displayed_sku, "
+    "displayed_version, displayed_hash, displayed_at, status, last_error"
+)
+
+
+def _ref(sku: str | None, version: int | None, content_hash: str | None) -> ContentRef | None:
+    if sku is None or version is None or content_hash is None:
+        return None
+    return ContentRef(sku, version, content_hash)
+
+
+def load_twins(d: sqlite_utils.Database) -> list[LabelTwin]:
+    out = []
+    for r in d.execute(f"SELECT {_TWIN_COLUMNS} FROM label_twins").fetchall():
+        out.append(
+            LabelTwin(
+                label_id=r[0],
+                desired=_ref(r[1], r[2], r[3]),
+                desired_command_id=r[4],
+                displayed=_ref(r[5], r[6], r[7]),
+                displayed_at=r[8],
+                status=TwinStatus(r[9]),
+                last_error=r[10],
+            )
+        )
+    return out
+
+
+def save_twins(d: sqlite_utils.Database, twins: Iterable[LabelTwin], now: float) -> None:
+    rows = []
+    for t in twins:
+        ds, dv, dh = (
+            (t.desired.sku, t.desired.version, t.desired.content_hash)
+            if t.desired
+            else (None, None, None)
+        )
+        xs, xv, xh = (
+            (t.displayed.sku, t.displayed.version, t.displayed.content_hash)
+            if t.displayed
+            else (None, None, None)
+        )
+        rows.append(
+            (
+                t.label_id,
+                ds,
+                dv,
+                dh,
+                t.desired_command_id,
+                xs,
+                xv,
+                xh,
+                t.displayed_at,
+                t.status.value,
+                t.last_error,
+                now,
+            )
+        )
+    d.conn.executemany(
+        f"INSERT OR REPLACE INTO label_twins ({_TWIN_COLUMNS}, updated_at) "
+        f"VALUES ({', '.join('?' * 12)})",
+        rows,
+    )
+
+
+# ---- rendered content ---------------------------------------------------------------------
+
+
+def save_content(
+    d: sqlite_utils.Database, content_hash: str, model: str, packed: bytes, png: bytes, now: float
+) -> None:
+    d.execute(
+        "INSERT OR IGNORE INTO label_content (content_hash, model, packed, preview_png, "
+        "created_at) VALUES (?, ?, ?, ?, ?)",
+        [content_hash, model, packed, png, now],
+    )
+
+
+def load_preview(d: sqlite_utils.Database, content_hash: str) -> bytes | None:
+    row = d.execute(
+        "SELECT preview_png FROM label_content WHERE content_hash = ?", [content_hash]
+    ).fetchone()
+    return None if row is None else bytes(row[0])
+
+
+def prune_content(d: sqlite_utils.Database) -> None:
+    """Drop rendered content no twin refers to any more."""
+    d.execute(
+        "DELETE FROM label_content WHERE content_hash NOT IN "
+        "(SELECT desired_hash FROM label_twins WHERE desired_hash IS NOT NULL "
+        " UNION SELECT displayed_hash FROM label_twins WHERE displayed_hash IS NOT NULL)"
+    )
+
+
+# ---- results -------------------------------------------------------------------------------
+
+
+def add_targets(
+    d: sqlite_utils.Database,
+    command_id: str,
+    targets: Sequence[tuple[str | None, str | None, int | None]],
+) -> list[int]:
+    """Register targets (label, sku, version) of a command with no result yet; return seqs."""
+    row = d.execute(
+        "SELECT COALESCE(MAX(seq), 0) FROM label_results WHERE command_id = ?", [command_id]
+    ).fetchone()
+    start = int(row[0]) + 1
+    d.conn.executemany(
+        "INSERT INTO label_results (command_id, seq, label_id, sku, version) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(command_id, start + i, *t) for i, t in enumerate(targets)],
+    )
+    return list(range(start, start + len(targets)))
+
+
+def set_result(d: sqlite_utils.Database, result: LabelResult) -> None:
+    """Record the outcome of a command's open target for this label (or SKU for unlabelled)."""
+    key: str | None
+    if result.label_id is not None:
+        where, key = "label_id = ?", result.label_id
+    else:
+        where, key = "label_id IS NULL AND sku = ?", result.sku
+    d.execute(
+        f"UPDATE label_results SET status = ?, at = ?, error = ?, version = COALESCE(?, version) "
+        f"WHERE command_id = ? AND {where} AND status IS NULL",
+        [result.status.value, result.at, result.error, result.version, result.command_id, key],
+    )
+
+
+def open_commands(d: sqlite_utils.Database) -> list[str]:
+    rows = d.execute("SELECT DISTINCT command_id FROM label_results WHERE acked = 0").fetchall()
+    return [r[0] for r in rows]
+
+
+def command_counts(d: sqlite_utils.Database, command_id: str) -> dict[str, int]:
+    rows = d.execute(
+        "SELECT COALESCE(status, 'in-progress'), COUNT(*) FROM label_results "
+        "WHERE command_id = ? GROUP BY 1",
+        [command_id],
+    ).fetchall()
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+def unacked_results(
+    d: sqlite_utils.Database, command_id: str, limit: int
+) -> list[tuple[int, LabelResult]]:
+    rows = d.execute(
+        "SELECT seq, label_id, sku, version, status, at, error FROM label_results "
+        "WHERE command_id = ? AND status IS NOT NULL AND acked = 0 ORDER BY seq LIMIT ?",
+        [command_id, limit],
+    ).fetchall()
+    return [
+        (
+            int(r[0]),
+            LabelResult(command_id, r[1], r[2], r[3], ResultStatus(r[4]), float(r[5]), r[6]),
+        )
+        for r in rows
+    ]
+
+
+def mark_acked(d: sqlite_utils.Database, command_id: str, seqs: Sequence[int]) -> None:
+    d.conn.executemany(
+        "UPDATE label_results SET acked = 1 WHERE command_id = ? AND seq = ?",
+        [(command_id, s) for s in seqs],
+    )
+
+
+def open_targets(d: sqlite_utils.Database, command_id: str) -> int:
+    row = d.execute(
+        "SELECT COUNT(*) FROM label_results WHERE command_id = ? AND status IS NULL", [command_id]
+    ).fetchone()
+    return int(row[0])
+
+
+def forget_command(d: sqlite_utils.Database, command_id: str) -> None:
+    d.execute("DELETE FROM label_results WHERE command_id = ?", [command_id])

@@ -1,0 +1,160 @@
+import asyncio
+import hashlib
+from pathlib import Path
+
+import sqlite_utils
+
+from gateway.labels import store
+from gateway.labels.model import Binding, PriceItem, ResultStatus, TwinStatus
+from gateway.labels.planner import ContentWork, LabelPlanner, Rendered
+from gateway.labels.scheduler import (
+    AttemptResult,
+    ConnectGate,
+    LabelJob,
+    LabelScheduler,
+    Outcome,
+    SchedulerOptions,
+)
+from gateway.store import Database
+
+FAST = SchedulerOptions(backoff_min_s=0.01, requeue_s=0.01)
+L1, L2, L3 = "ff0012a3b4c5", "ff0012a3b4c6", "ff0012a3b4c7"
+
+
+def render(label_id: str, item: PriceItem, template: str | None) -> Rendered | None:
+    if label_id == "ff00000000ee":  # a label whose panel is not known yet
+        return None
+    digest = hashlib.sha256(f"{item.price}|{item.currency}|{template}".encode()).hexdigest()
+    return Rendered(digest[:16], "gicisky-bwr-2.9", digest.encode(), b"png")
+
+
+class Rig:
+    def __init__(self, db: Database) -> None:
+        self.written: list[tuple[str, str]] = []
+        self.hold = asyncio.Event()
+        self.hold.set()
+        self.visible = True
+        self.scheduler = LabelScheduler(
+            {"hci0": 2}, self.run, lambda _: "hci0" if self.visible else None, self.done, FAST
+        )
+        self.planner = LabelPlanner(db, self.scheduler, render)
+        self.pending: set[asyncio.Task[None]] = set()
+
+    async def run(self, job: LabelJob, adapter: str, gate: ConnectGate) -> AttemptResult:
+        await self.hold.wait()
+        assert isinstance(job.payload, ContentWork)
+        self.written.append((job.label_id, job.payload.content.content_hash))
+        return AttemptResult(Outcome.DONE)
+
+    def done(self, job: LabelJob, result: AttemptResult) -> None:
+        task = asyncio.get_running_loop().create_task(self.planner.finished(job, result))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    async def settle(self) -> None:
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if self.scheduler.is_idle() and not self.pending:
+                return
+        raise AssertionError("label jobs did not settle")
+
+
+def results(db_path: Path, command_id: str) -> list[tuple[str | None, str | None, str | None]]:
+    d = sqlite_utils.Database(db_path)
+    rows = d.execute(
+        "SELECT label_id, sku, status FROM label_results WHERE command_id = ? ORDER BY seq",
+        [command_id],
+    ).fetchall()
+    return sorted((tuple(r) for r in rows), key=lambda r: (r[0] or "", r[1] or ""))  # type: ignore[misc]
+
+
+def item(sku: str, version: int, price: str) -> PriceItem:
+    return PriceItem(sku=sku, version=version, price=price, currency="CNY")
+
+
+async def test_price_update_campaign(tmp_path: Path) -> None:
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    rig = Rig(db)
+    await rig.planner.load()
+    run = asyncio.create_task(rig.scheduler.run())
+    await rig.planner.bind("bind-1", [Binding(L1, "A"), Binding(L2, "A"), Binding(L3, "B")])
+    assert results(tmp_path / "gw.db", "bind-1") == [
+        (L1, "A", "unbound"),
+        (L2, "A", "unbound"),
+        (L3, "B", "unbound"),
+    ]
+    await rig.planner.price_update(
+        "cmd-1", [item("A", 1, "12.90"), item("B", 1, "3.50"), item("Z", 1, "1.00")]
+    )
+    await rig.settle()
+    assert results(tmp_path / "gw.db", "cmd-1") == [
+        (None, "Z", "unbound"),
+        (L1, "A", "displayed"),
+        (L2, "A", "displayed"),
+        (L3, "B", "displayed"),
+    ]
+    assert all(t.status is TwinStatus.IN_SYNC for t in rig.planner.twins.values())
+    assert len(rig.written) == 3
+
+    # Stale version, and the same picture under a newer version.
+    await rig.planner.price_update("cmd-2", [item("A", 1, "9.99"), item("B", 2, "3.50")])
+    await rig.settle()
+    assert results(tmp_path / "gw.db", "cmd-2") == [
+        (None, "A", "skipped-stale"),
+        (L3, "B", "unchanged"),
+    ]
+    assert len(rig.written) == 3  # nothing was written again
+    run.cancel()
+    await db.close()
+
+
+async def test_newer_version_supersedes_queued_one(tmp_path: Path) -> None:
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    rig = Rig(db)
+    await rig.planner.load()
+    await rig.planner.bind("bind", [Binding(L1, "A")])
+    rig.visible = False  # the label is away: both versions stay queued
+    run = asyncio.create_task(rig.scheduler.run())
+    await rig.planner.price_update("old", [item("A", 1, "10.00")])
+    await rig.planner.price_update("new", [item("A", 2, "11.00")])
+    rig.visible = True
+    rig.planner.label_seen(L1)
+    await rig.settle()
+    assert results(tmp_path / "gw.db", "old") == [(L1, "A", "superseded")]
+    assert results(tmp_path / "gw.db", "new") == [(L1, "A", "displayed")]
+    assert len(rig.written) == 1
+    twin = rig.planner.twins[L1]
+    assert twin.displayed is not None and twin.displayed.version == 2
+    run.cancel()
+    await db.close()
+
+
+async def test_restart_resumes_without_rewriting(tmp_path: Path) -> None:
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    rig = Rig(db)
+    await rig.planner.load()
+    await rig.planner.bind("bind", [Binding(L1, "A"), Binding(L2, "A")])
+    rig.hold.clear()  # the "crash" happens before any label is written
+    await rig.planner.price_update("cmd", [item("A", 1, "5.00")])
+    await db.close()
+
+    db2 = Database(tmp_path / "gw.db")
+    await db2.open()
+    rig2 = Rig(db2)
+    await rig2.planner.load()
+    assert {t.status for t in rig2.planner.twins.values()} == {TwinStatus.PENDING}
+    run = asyncio.create_task(rig2.scheduler.run())
+    assert await rig2.planner.reconcile() == 2
+    await rig2.settle()
+    assert (results(tmp_path / "gw.db", "cmd")) == [
+        (L1, "A", "displayed"),
+        (L2, "A", "displayed"),
+    ]
+    assert await rig2.planner.reconcile() == 0  # in sync: nothing to write again
+    run.cancel()
+    rows = await db2.read(lambda d: store.unacked_results(d, "cmd", 10))
+    assert [r.status for _, r in rows] == [ResultStatus.DISPLAYED] * 2
+    await db2.close()
