@@ -158,3 +158,46 @@ async def test_restart_resumes_without_rewriting(tmp_path: Path) -> None:
     rows = await db2.read(lambda d: store.unacked_results(d, "cmd", 10))
     assert [r.status for _, r in rows] == [ResultStatus.DISPLAYED] * 2
     await db2.close()
+
+
+async def test_campaign_acks_progress_then_final_once(tmp_path: Path) -> None:
+    from gateway.labels.campaign import CampaignAck, CampaignReporter
+
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    rig = Rig(db)
+    await rig.planner.load()
+    acks: list[CampaignAck] = []
+
+    async def sink(ack: CampaignAck) -> None:
+        acks.append(ack)
+
+    reporter = CampaignReporter(db, sink)
+    await rig.planner.bind("bind", [Binding(L1, "A"), Binding(L2, "A")])
+    rig.visible = False
+    run = asyncio.create_task(rig.scheduler.run())
+    await rig.planner.price_update("cmd", [item("A", 1, "2.00"), item("Q", 1, "1.00")])
+    await reporter.report()
+    progress = [a for a in acks if a.command_id == "cmd"]
+    assert [(a.status, dict(a.counts)) for a in progress] == [
+        ("progress", {"in-progress": 2, "unbound": 1})
+    ]
+    await reporter.report()  # nothing changed: no second progress ack
+    assert len([a for a in acks if a.command_id == "cmd"]) == 1
+    rig.visible = True
+    rig.planner.label_seen(L1)
+    rig.planner.label_seen(L2)
+    await rig.settle()
+    await reporter.report()
+    final = [a for a in acks if a.command_id == "cmd" and a.status != "progress"]
+    assert [a.status for a in final] == ["completed"]
+    assert sorted((r.label_id or "", r.status.value) for r in final[0].results) == [
+        ("", "unbound"),
+        (L1, "displayed"),
+        (L2, "displayed"),
+    ]
+    count = len(acks)
+    await reporter.report()
+    assert len(acks) == count  # each result reported once
+    run.cancel()
+    await db.close()

@@ -1,0 +1,89 @@
+"""Acknowledging label commands per contract: progress, then completed or partial.
+
+Every ``PROGRESS_S`` the reporter looks at commands with unreported results:
+while targets are open it sends a ``progress`` ack with counts (at most once per
+``PROGRESS_S``, and only when something changed); once every target has a
+result it sends the final ``completed`` (nothing failed) or ``partial`` ack,
+with the results spread over several acks if needed so that each stays far
+below the contract's 128 KiB. A result is marked reported only after its ack was
+accepted by the outbox, so after a crash it is reported again, never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+import sqlite_utils
+import structlog
+
+from gateway.labels import store
+from gateway.labels.model import LabelResult, ResultStatus
+from gateway.store import Database
+
+log = structlog.get_logger("gateway.labels")
+
+PROGRESS_S = 10.0
+RESULTS_PER_ACK = 400  # ~160 bytes each: ~64 KiB per ack
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignAck:
+    command_id: str
+    status: str  # progress | completed | partial
+    counts: Mapping[str, int]
+    results: Sequence[LabelResult]
+
+
+AckSink = Callable[[CampaignAck], Awaitable[None]]
+
+
+class CampaignReporter:
+    def __init__(self, db: Database, emit: AckSink, period_s: float = PROGRESS_S) -> None:
+        self._db = db
+        self._emit = emit
+        self._period = period_s
+        self._last_counts: dict[str, dict[str, int]] = {}
+        self._wake = asyncio.Event()
+
+    def poke(self) -> None:
+        """Something finished: report soon (final acks need not wait for the period)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._period)
+            self._wake.clear()
+            await self.report()
+
+    async def report(self, *, progress: bool = True) -> None:
+        for command_id in await self._db.read(store.open_commands):
+            await self._report_one(command_id, progress)
+
+    async def _report_one(self, command_id: str, progress: bool) -> None:
+        def read(d: sqlite_utils.Database) -> tuple[int, dict[str, int]]:
+            return store.open_targets(d, command_id), store.command_counts(d, command_id)
+
+        open_targets, counts = await self._db.read(read)
+        if open_targets:
+            if progress and counts != self._last_counts.get(command_id):
+                self._last_counts[command_id] = counts
+                await self._emit(CampaignAck(command_id, "progress", counts, ()))
+            return
+        final = "partial" if counts.get(ResultStatus.FAILED.value) else "completed"
+        while True:
+            batch = await self._db.read(
+                lambda d: store.unacked_results(d, command_id, RESULTS_PER_ACK)
+            )
+            if not batch:
+                break
+            await self._emit(CampaignAck(command_id, final, counts, [r for _, r in batch]))
+            seqs = [s for s, _ in batch]
+            await self._db.run(partial(store.mark_acked, command_id=command_id, seqs=seqs))
+        await self._db.run(lambda d: store.forget_command(d, command_id))
+        self._last_counts.pop(command_id, None)
+        log.info("label command finished", command_id=command_id, status=final, counts=counts)
