@@ -1,0 +1,143 @@
+"""Running a label protocol's state machine over a real BLE GATT connection.
+
+The protocol (in ``drivers.labels``) is pure: it says which bytes to write to
+which characteristic and consumes notifications. This module does the I/O with
+bleak: connect (holding the adapter's connect gate only while connecting),
+enable notifications, perform the machine's writes, feed it the notifications,
+enforce its timeouts, disconnect — and classify what went wrong for the
+scheduler (requeue, wait until seen, retry with backoff, defer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+from bleak import BleakClient
+from bleak.exc import BleakDBusError, BleakDeviceNotFoundError, BleakError
+
+from drivers.types import device_id_to_address
+from gateway.labels.scheduler import AttemptResult, ConnectGate, Outcome
+
+log = structlog.get_logger("gateway.labels")
+
+CONNECT_TIMEOUT_S = 20.0
+DEFAULT_STEP_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    char_uuid: str
+    data: bytes
+    with_response: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimeout:
+    seconds: float
+
+
+class Machine(Protocol):
+    """What this runner needs of a label protocol state machine."""
+
+    @property
+    def notify_characteristics(self) -> Sequence[str]: ...
+
+    @property
+    def finished(self) -> bool: ...
+
+    @property
+    def failure(self) -> tuple[str, str] | None:
+        """(class, human text) when the transfer failed; class as in ``classify``."""
+        ...
+
+    def start(self) -> Sequence[Write | SetTimeout]: ...
+
+    def receive_notification(self, char_uuid: str, data: bytes) -> Sequence[Write | SetTimeout]: ...
+
+    def timeout(self) -> Sequence[Write | SetTimeout]: ...
+
+
+# Protocol failure classes -> scheduler outcomes.
+_FAILURE_OUTCOME = {
+    "busy": Outcome.DEFER,
+    "low-battery": Outcome.DEFER,
+    "protocol": Outcome.RETRY,
+    "timeout": Outcome.RETRY,
+    "rejected": Outcome.FAILED,
+}
+
+
+def classify_bleak_error(exc: BaseException) -> AttemptResult:
+    """Map a BlueZ/bleak error during connect or transfer to what the scheduler should do."""
+    if isinstance(exc, BleakDBusError):
+        name, details = exc.dbus_error, exc.dbus_error_details or ""
+        if name == "org.bluez.Error.InProgress":
+            return AttemptResult(Outcome.REQUEUE, "adapter busy connecting (InProgress)")
+        if name in ("org.bluez.Error.NotReady", "org.bluez.Error.NotAvailable"):
+            return AttemptResult(Outcome.REQUEUE, f"adapter not ready ({name})")
+        if name == "org.bluez.Error.DoesNotExist":
+            return AttemptResult(Outcome.NOT_SEEN, "label not known to BlueZ (not seen recently)")
+        return AttemptResult(Outcome.RETRY, f"{name}: {details}".rstrip(": "))
+    if isinstance(exc, BleakDeviceNotFoundError):
+        return AttemptResult(Outcome.NOT_SEEN, "label not seen recently")
+    if isinstance(exc, TimeoutError):
+        return AttemptResult(Outcome.RETRY, "timed out")
+    return AttemptResult(Outcome.RETRY, f"{type(exc).__name__}: {exc}")
+
+
+async def run_machine(
+    machine: Machine,
+    label_id: str,
+    adapter: str,
+    gate: ConnectGate,
+    *,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
+) -> AttemptResult:
+    """Connect to the label, drive ``machine`` to its end, disconnect."""
+    address = device_id_to_address(label_id)
+    notifications: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=64)
+    client = BleakClient(address, bluez={"adapter": adapter}, timeout=connect_timeout_s)
+    try:
+        async with gate.connecting():
+            await client.connect()
+        for uuid in machine.notify_characteristics:
+
+            def on_notify(char: object, data: bytearray, uuid: str = uuid) -> None:
+                with contextlib.suppress(asyncio.QueueFull):  # a flooding label is dropped
+                    notifications.put_nowait((uuid, bytes(data)))
+
+            await client.start_notify(uuid, on_notify)
+        deadline = DEFAULT_STEP_TIMEOUT_S
+        actions = list(machine.start())
+        while True:
+            for action in actions:
+                if isinstance(action, Write):
+                    await client.write_gatt_char(
+                        action.char_uuid, action.data, response=action.with_response
+                    )
+                else:
+                    deadline = action.seconds
+            if machine.finished:
+                break
+            try:
+                uuid, data = await asyncio.wait_for(notifications.get(), timeout=deadline)
+                actions = list(machine.receive_notification(uuid, data))
+            except TimeoutError:
+                actions = list(machine.timeout())
+            if machine.finished and not actions:
+                break
+        failure = machine.failure
+        if failure is None:
+            return AttemptResult(Outcome.DONE)
+        kind, text = failure
+        return AttemptResult(_FAILURE_OUTCOME.get(kind, Outcome.RETRY), text)
+    except (BleakError, TimeoutError, OSError, EOFError) as exc:
+        return classify_bleak_error(exc)
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.disconnect(), timeout=10)
