@@ -1,0 +1,1 @@
+"""Advertisement decoders, one module per format. Pure: bytes in, typed values out."""

@@ -1,0 +1,1 @@
+"""Shelf-label models and write protocols, as pure code."""
