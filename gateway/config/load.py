@@ -1,0 +1,115 @@
+"""Reading the configuration: TOML file, then ``STOREGW_...`` environment overrides.
+
+Environment variables override the file; nesting uses ``__``
+(``STOREGW_MQTT__PORT=8883`` sets ``mqtt.port``). Every problem is reported at
+once, one line each, naming the key, the bad value and what is expected.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_settings import EnvSettingsSource
+
+from gateway.config.model import GatewayConfig
+
+ENV_PREFIX = "STOREGW_"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` has one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:
+    data = read_toml(path)
+    env = os.environ if environ is None else environ
+    problems = _unknown_env(env)
+    merged = _merge(data, _env_overrides(env))
+    try:
+        config = GatewayConfig.model_validate(merged)
+    except ValidationError as exc:
+        problems.extend(format_errors(exc))
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    # pydantic-settings would silently ignore a missing file: check it ourselves.
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot be read ({exc.strerror})"]) from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: TOML syntax error: {exc}"]) from None
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    source = EnvSettingsSource(
+        GatewayConfig,  # type: ignore[arg-type]
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        case_sensitive=False,
+    )
+    source.env_vars = {k.lower(): v for k, v in env.items()}
+    return dict(source())
+
+
+def _unknown_env(env: Mapping[str, str]) -> list[str]:
+    fields = set(GatewayConfig.model_fields)
+    out = []
+    for name in sorted(env):
+        if name.upper().startswith(ENV_PREFIX):
+            top = name[len(ENV_PREFIX) :].lower().split("__", 1)[0]
+            if top not in fields:
+                out.append(
+                    f"environment {name}: unknown setting {top!r} "
+                    f"(known: {', '.join(sorted(fields))})"
+                )
+    return out
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def format_errors(exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
+        # Drop pydantic's union/tag branch names from the path (e.g. "list[...]").
+        key = ".".join(p for p in loc if "[" not in p) or "(top level)"
+        kind = err["type"]
+        if kind == "missing":
+            lines.append(f"{key}: missing; this setting is required")
+        elif kind == "extra_forbidden":
+            lines.append(
+                f"{key}: unknown key (check the spelling; every key is listed in "
+                "config/gateway.example.toml)"
+            )
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{key}: {err['input']!r} is not valid: {msg}")
+    return sorted(set(lines), key=lines.index)

@@ -1,0 +1,285 @@
+"""The gateway's configuration model. Every default lives here, and only here.
+
+Unknown keys are errors everywhere (a typo must not silently fall back to a
+default). Durations accept seconds or text such as "90s", "5m", "1h".
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gateway.config.durations import Duration
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+DEVICE_ID = Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]
+_HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BleConfig(Section):
+    adapters: Literal["auto"] | list[Annotated[str, Field(pattern=r"^hci[0-9]+$")]] = Field(
+        "auto", description='adapter names like "hci0", or "auto" for every adapter BlueZ has'
+    )
+    scan_mode: Literal["auto", "passive", "active"] = "auto"
+    accept_unknown: bool = Field(False, description="keep devices of no known format too")
+    allow: list[DEVICE_ID] = Field(default_factory=list, description="only these device ids")
+    deny: list[DEVICE_ID] = Field(default_factory=list, description="never these device ids")
+    min_rssi: int | None = Field(None, ge=-127, le=20)
+    silence_timeout: Duration = Field(60.0, gt=0)
+    restart_backoff_min: Duration = Field(1.0, gt=0)
+    restart_backoff_max: Duration = Field(60.0, gt=0)
+    bthome_keys: dict[str, str] = Field(
+        default_factory=dict, description="device id -> BTHome bind key (32 hex digits)"
+    )
+
+    @field_validator("bthome_keys")
+    @classmethod
+    def _keys(cls, keys: dict[str, str]) -> dict[str, str]:
+        for device_id, key in keys.items():
+            if not re.fullmatch(r"[0-9a-f]{12}", device_id):
+                raise ValueError(f"{device_id!r} is not a device id (12 lowercase hex digits)")
+            if not _HEX32.match(key):
+                raise ValueError(f"the bind key of {device_id} must be 32 hex digits")
+        return keys
+
+
+class RegistryConfig(Section):
+    offline_factor: float = Field(5.0, gt=1, description="missed intervals before offline")
+    offline_floor: Duration = Field(30.0, gt=0)
+    offline_ceiling: Duration = Field(900.0, gt=0)
+    default_deadband: float = Field(0.0, ge=0)
+    deadbands: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: {"temperature_c": 0.1, "humidity_pct": 1.0, "pressure_hpa": 0.5}
+    )
+    tags: dict[str, list[str]] = Field(
+        default_factory=dict, description="device id -> tags, e.g. fridge"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> RegistryConfig:
+        if self.offline_floor > self.offline_ceiling:
+            raise ValueError("offline_floor must not be above offline_ceiling")
+        for device_id in self.tags:
+            if not re.fullmatch(r"[0-9a-f]{12}", device_id):
+                raise ValueError(f"tags: {device_id!r} is not a device id (12 lowercase hex)")
+        return self
+
+
+class TlsConfig(Section):
+    enabled: bool = False
+    ca_file: Path | None = Field(None, description="CA bundle; the system's when unset")
+    cert_file: Path | None = Field(None, description="client certificate (mutual TLS)")
+    key_file: Path | None = None
+    verify_hostname: bool = True
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (mutual TLS)")
+        return self
+
+
+class MqttConfig(Section):
+    enabled: bool = True
+    host: str = "localhost"
+    port: int = Field(1883, ge=1, le=65535)
+    client_id: str | None = Field(None, description="default: storegw-<store>-<gateway>")
+    topic_prefix: str = "retail/v1"
+    protocol: Literal["5", "3.1.1"] = "5"
+    keepalive: Duration = Field(30.0, ge=5, le=3600)
+    session_expiry: Duration = Field(86400.0, ge=0)
+    username: str | None = None
+    password_file: Path | None = None
+    inflight: int = Field(100, ge=1, le=65535)
+    reconnect_min: Duration = Field(1.0, gt=0)
+    reconnect_max: Duration = Field(300.0, gt=0)
+    tls: TlsConfig = Field(default_factory=TlsConfig)
+
+
+class BufferTtl(Section):
+    telemetry: Duration = 7 * 86400.0
+    events: Duration = 30 * 86400.0
+    acks: Duration = 30 * 86400.0
+    device_state: Duration = 86400.0
+
+
+class BufferConfig(Section):
+    max_bytes: int = Field(256 * 1024 * 1024, ge=1024 * 1024)
+    warn_share: float = Field(0.8, gt=0, lt=1)
+    synchronous: Literal["normal", "full"] = "full"
+    ttl: BufferTtl = Field(default_factory=BufferTtl)
+
+
+class TelemetryConfig(Section):
+    sample_interval: Duration = Field(60.0, gt=0)
+    batch_max_readings: int = Field(500, ge=1)
+    batch_max_bytes: int = Field(65536, ge=1024, le=128 * 1024)
+    batch_max_delay: Duration = Field(10.0, gt=0)
+
+
+class DeviceStateConfig(Section):
+    min_interval: Duration = Field(5.0, ge=0)
+    heartbeat: Duration = Field(900.0, gt=0, le=900)
+    status_heartbeat: Duration = Field(60.0, gt=0, le=60)
+
+
+class TrustedKey(Section):
+    kid: str = Field(min_length=1)
+    x: str | None = Field(None, description="Ed25519 public key, JWK 'x' (base64url)")
+    pem_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> TrustedKey:
+        if (self.x is None) == (self.pem_file is None):
+            raise ValueError("give exactly one of x (base64url) or pem_file")
+        return self
+
+
+class SecurityConfig(Section):
+    trusted_keys: list[TrustedKey] = Field(default_factory=list)
+    allow_unsigned_commands: bool = False
+    max_command_bytes: int = Field(256 * 1024, ge=1024)
+
+
+class LabelsConfig(Section):
+    slots_per_adapter: int = Field(3, ge=1, le=10)
+    max_attempts: int = Field(8, ge=1)
+    budget: Duration = Field(1800.0, gt=0)
+    backoff_min: Duration = Field(5.0, gt=0)
+    backoff_max: Duration = Field(300.0, gt=0)
+    defer: Duration = Field(600.0, gt=0)
+    not_seen_after: Duration = Field(600.0, gt=0)
+    default_template: str = "price"
+    font_path: Path | None = None
+
+
+Severity = Literal["info", "warning", "critical"]
+
+
+class DeviceSelector(Section):
+    kinds: list[Literal["beacon", "sensor", "label", "unknown"]] = Field(default_factory=list)
+    models: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    ids: list[DEVICE_ID] = Field(default_factory=list)
+
+
+class AlertRuleConfig(Section):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    metric: str = Field(min_length=1)
+    above: float | None = None
+    below: float | None = None
+    clear: float | None = None
+    for_: Duration = Field(0.0, alias="for")
+    keep_firing_for: Duration = 0.0
+    severity: Severity = "warning"
+    message: str | None = None
+    devices: DeviceSelector = Field(default_factory=DeviceSelector)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _threshold(self) -> AlertRuleConfig:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("give exactly one of above or below")
+        if self.clear is not None:
+            if self.above is not None and self.clear > self.above:
+                raise ValueError(
+                    f"clear ({self.clear}) must not be above the threshold ({self.above})"
+                )
+            if self.below is not None and self.clear < self.below:
+                raise ValueError(
+                    f"clear ({self.clear}) must not be below the threshold ({self.below})"
+                )
+        return self
+
+
+class BuiltinAlerts(Section):
+    device_offline: bool = True
+    low_battery_pct: float | None = Field(15.0, ge=0, le=100)
+    label_failing: bool = True
+    buffer_share: float | None = Field(0.8, gt=0, lt=1)
+    broker_down_for: Duration | None = 600.0
+    adapter_down_for: Duration | None = 120.0
+
+
+class WebhookConfig(Section):
+    url: str = Field(pattern=r"^https?://")
+    timeout: Duration = 5.0
+    retries: int = Field(5, ge=0)
+
+
+class AlertsConfig(Section):
+    builtin: BuiltinAlerts = Field(default_factory=BuiltinAlerts)
+    rules: list[AlertRuleConfig] = Field(default_factory=list)
+    webhook: WebhookConfig | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> AlertsConfig:
+        names = [r.name for r in self.rules]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"alert rule names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+class WebUserConfig(Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    role: Literal["viewer", "technician", "admin"]
+    password_hash: str = Field(description="from store-gateway hash-password")
+
+    @field_validator("password_hash")
+    @classmethod
+    def _hash(cls, value: str) -> str:
+        from gateway.web.passwords import check_hash_format
+
+        problem = check_hash_format(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+
+class WebConfig(Section):
+    enabled: bool = True
+    bind: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    session_lifetime: Duration = Field(8 * 3600.0, gt=0)
+    secure_cookies: bool = False
+    metrics_access: Literal["localhost", "authenticated"] = "localhost"
+    login_max_failures: int = Field(5, ge=1)
+    login_window: Duration = Field(300.0, gt=0)
+    users: list[WebUserConfig] = Field(default_factory=list)
+
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+_QUIET_LIBRARIES: dict[str, LogLevel] = {"bleak": "warning", "aiohttp.access": "warning"}
+
+
+class LoggingConfig(Section):
+    level: LogLevel = "info"
+    format: Literal["auto", "console", "json"] = "auto"
+    journald: bool = Field(False, description="syslog priority prefixes, no own timestamps")
+    levels: dict[str, LogLevel] = Field(default_factory=lambda: dict(_QUIET_LIBRARIES))
+
+
+class GatewayConfig(Section):
+    store_id: str = Field(pattern=ID_PATTERN)
+    gateway_id: str = Field(pattern=ID_PATTERN)
+    data_dir: Path
+    ble: BleConfig = Field(default_factory=BleConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    buffer: BufferConfig = Field(default_factory=BufferConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    device_state: DeviceStateConfig = Field(default_factory=DeviceStateConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    labels: LabelsConfig = Field(default_factory=LabelsConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)

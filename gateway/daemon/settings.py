@@ -1,0 +1,173 @@
+"""From the validated configuration to the components' own option values."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from gateway.alerts import Rule, Selector
+from gateway.ble.ingest import IngestOptions
+from gateway.ble.scanner import ScannerOptions
+from gateway.config.model import AlertRuleConfig, GatewayConfig
+from gateway.daemon.app import GatewaySettings
+from gateway.registry import RegistryOptions
+from gateway.web.security import WebUser
+from gateway.web.server import WebOptions
+
+REDACTED = "<redacted>"
+
+
+def alert_rules(config: GatewayConfig) -> tuple[Rule, ...]:
+    b = config.alerts.builtin
+    rules: list[Rule] = []
+    if b.device_offline:
+        rules.append(
+            Rule(
+                name="device-offline",
+                metric="offline",
+                op="above",
+                threshold=0.5,
+                severity="warning",
+                message="{name} is offline",
+                selector=Selector(kinds=frozenset({"beacon", "sensor", "label"})),
+            )
+        )
+    if b.low_battery_pct is not None:
+        rules.append(
+            Rule(
+                name="low-battery",
+                metric="battery_pct",
+                op="below",
+                threshold=b.low_battery_pct,
+                clear=min(100.0, b.low_battery_pct + 5),
+                severity="warning",
+                message="{name}: battery {value}% below {threshold}%",
+            )
+        )
+    if b.label_failing:
+        rules.append(
+            Rule(
+                name="label-update-failing",
+                metric="label_failed",
+                op="above",
+                threshold=0.5,
+                severity="warning",
+                message="{name}: the label will not update",
+                selector=Selector(kinds=frozenset({"label"})),
+            )
+        )
+    if b.buffer_share is not None:
+        rules.append(
+            Rule(
+                name="buffer-filling",
+                metric="buffer_share",
+                op="above",
+                threshold=b.buffer_share,
+                clear=max(0.0, b.buffer_share - 0.1),
+                severity="critical",
+                message="buffer {value} of its cap used",
+                selector=Selector(gateway=True),
+            )
+        )
+    if b.broker_down_for is not None:
+        rules.append(
+            Rule(
+                name="broker-unreachable",
+                metric="broker_down_s",
+                op="above",
+                threshold=b.broker_down_for,
+                clear=0.5,
+                severity="critical",
+                message="cloud broker unreachable for {value} s",
+                selector=Selector(gateway=True),
+            )
+        )
+    if b.adapter_down_for is not None:
+        rules.append(
+            Rule(
+                name="ble-adapter-down",
+                metric="adapters_down",
+                op="above",
+                threshold=0.5,
+                for_s=b.adapter_down_for,
+                severity="critical",
+                message="{value} Bluetooth adapter(s) down",
+                selector=Selector(gateway=True),
+            )
+        )
+    rules.extend(_user_rule(r) for r in config.alerts.rules)
+    return tuple(rules)
+
+
+def _user_rule(r: AlertRuleConfig) -> Rule:
+    above = r.above is not None
+    threshold = r.above if r.above is not None else r.below
+    assert threshold is not None  # the model guarantees exactly one
+    op: Literal["above", "below"] = "above" if above else "below"
+    return Rule(
+        name=r.name,
+        metric=r.metric,
+        op=op,
+        threshold=threshold,
+        clear=r.clear,
+        for_s=r.for_,
+        keep_firing_for_s=r.keep_firing_for,
+        severity=r.severity,
+        message=r.message or f"{{rule}}: {{metric}} {{value}} {op} {{threshold}} for {{for}}",
+        selector=Selector(
+            kinds=frozenset(r.devices.kinds),
+            models=frozenset(r.devices.models),
+            tags=frozenset(r.devices.tags),
+            device_ids=frozenset(r.devices.ids),
+        ),
+    )
+
+
+def redacted(config: GatewayConfig) -> dict[str, object]:
+    data = config.model_dump(mode="json", by_alias=True)
+    for user in data["web"]["users"]:
+        user["password_hash"] = REDACTED
+    data["ble"]["bthome_keys"] = {k: REDACTED for k in data["ble"]["bthome_keys"]}
+    return data
+
+
+def settings_from_config(config: GatewayConfig) -> GatewaySettings:
+    ble = config.ble
+    web = config.web
+    return GatewaySettings(
+        store_id=config.store_id,
+        gateway_id=config.gateway_id,
+        data_dir=config.data_dir,
+        adapters="auto" if ble.adapters == "auto" else tuple(ble.adapters),
+        scanner=ScannerOptions(
+            mode=ble.scan_mode,
+            silence_timeout_s=ble.silence_timeout,
+            backoff_min_s=ble.restart_backoff_min,
+            backoff_max_s=ble.restart_backoff_max,
+        ),
+        ingest=IngestOptions(
+            bthome_keys={k: bytes.fromhex(v) for k, v in ble.bthome_keys.items()},
+            accept_unknown=ble.accept_unknown,
+            allow=frozenset(ble.allow),
+            deny=frozenset(ble.deny),
+            min_rssi=ble.min_rssi,
+        ),
+        registry=RegistryOptions(
+            offline_factor=config.registry.offline_factor,
+            offline_floor_s=config.registry.offline_floor,
+            offline_ceiling_s=config.registry.offline_ceiling,
+            default_deadband=config.registry.default_deadband,
+            deadbands=dict(config.registry.deadbands),
+            tags={k: tuple(v) for k, v in config.registry.tags.items()},
+        ),
+        alert_rules=alert_rules(config),
+        synchronous=config.buffer.synchronous,
+        web=WebOptions(bind=web.bind, port=web.port, metrics_access=web.metrics_access)
+        if web.enabled
+        else None,
+        web_users={u.name: WebUser(u.name, u.role, u.password_hash) for u in web.users},
+        session_lifetime_s=web.session_lifetime,
+        secure_cookies=web.secure_cookies,
+        login_max_failures=web.login_max_failures,
+        login_window_s=web.login_window,
+        redacted_config=redacted(config),
+    )
