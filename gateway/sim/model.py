@@ -59,6 +59,17 @@ Notifier = Callable[[str, bytes], None]  # (characteristic uuid, value)
 class GattSession:
     """One GATT connection to a simulated device. Created by :meth:`SimDevice.connect`."""
 
+    _on_drop: Callable[[], None] | None = None
+
+    def set_drop_handler(self, handler: Callable[[], None]) -> None:
+        """The bus side calls this once; the device calls :meth:`drop` to end the link."""
+        self._on_drop = handler
+
+    def drop(self) -> None:
+        """The device ends the connection (it rebooted, aborted, walked away)."""
+        if self._on_drop is not None:
+            self._on_drop()
+
     def set_notifier(self, notifier: Notifier) -> None:
         """The bus side calls this once; the device calls it to send notifications."""
         raise NotImplementedError

@@ -1,0 +1,765 @@
+"""The BlueZ double: adapters, discovery, device objects, connections and GATT.
+
+It serves a :class:`~gateway.sim.model.Scenario` on ``org.bluez`` exactly as
+bluetoothd would: device objects appear with ``InterfacesAdded`` when an adapter
+that is discovering (actively, or passively through an advertisement monitor)
+first hears them, then change with ``PropertiesChanged`` (RSSI,
+ManufacturerData, ServiceData) as they advertise, and disappear with
+``InterfacesRemoved`` after ``device_timeout_s`` without adverts. One
+scheduler (a heap of due times) drives every device's advertising.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import random
+import time
+from dataclasses import dataclass, field
+from functools import partial
+
+import structlog
+from dbus_fast import Message, MessageType, Variant
+from dbus_fast.aio import MessageBus
+
+from gateway.sim.bluez.dispatch import ObjectServer, Props
+from gateway.sim.model import AdapterSpec, AdvertFrame, GattSession, Scenario, SimDevice, SimError
+
+log = structlog.get_logger("gateway.sim")
+
+BLUEZ = "org.bluez"
+ADAPTER = "org.bluez.Adapter1"
+MONITOR_MANAGER = "org.bluez.AdvertisementMonitorManager1"
+MONITOR = "org.bluez.AdvertisementMonitor1"
+DEVICE = "org.bluez.Device1"
+GATT_SERVICE = "org.bluez.GattService1"
+GATT_CHAR = "org.bluez.GattCharacteristic1"
+GATT_DESC = "org.bluez.GattDescriptor1"
+CCCD = "00002902-0000-1000-8000-00805f9b34fb"
+
+DEVICE_TIMEOUT_S = 180.0  # bluetoothd removes temporary devices after this
+CONNECT_TIMEOUT_S = 5.0  # an unreachable device fails after this
+MTU = 247
+JITTER = 0.1
+
+
+def _err(name: str, message: str) -> SimError:
+    return SimError(f"org.bluez.Error.{name}", message)
+
+
+@dataclass
+class DeviceObject:
+    """A device as one adapter knows it (bluetoothd has one object per adapter)."""
+
+    device: SimDevice
+    path: str
+    last_seen: float
+    frame: AdvertFrame | None = None
+    rssi: int | None = None
+    session: GattSession | None = None
+    gatt_paths: list[str] = field(default_factory=list)
+    char_uuid_by_path: dict[str, str] = field(default_factory=dict)
+    notifying: set[str] = field(default_factory=set)
+    connecting: bool = False
+
+
+@dataclass
+class AdapterState:
+    spec: AdapterSpec
+    path: str
+    slots: int
+    powered: bool = True
+    sessions: set[str] = field(default_factory=set)  # senders discovering
+    filters: dict[str, dict[str, Variant]] = field(default_factory=dict)
+    monitors: set[tuple[str, str]] = field(default_factory=set)  # (sender, path)
+    fail_next_discovery: int = 0
+    silent: bool = False
+    connect_in_progress: bool = False
+    devices: dict[str, DeviceObject] = field(default_factory=dict)  # address -> object
+    adverts_sent: int = 0
+
+    @property
+    def scanning(self) -> bool:
+        return self.powered and bool(self.sessions or self.monitors)
+
+    def connected(self) -> int:
+        return sum(1 for d in self.devices.values() if d.session is not None or d.connecting)
+
+
+@dataclass
+class ConnectFault:
+    mode: str  # "fail" or "hang"
+    error: str = "org.bluez.Error.Failed"
+    message: str = "le-connection-abort-by-local"
+
+
+class BlueZDouble:
+    def __init__(
+        self,
+        scenario: Scenario,
+        bus_address: str,
+        *,
+        device_timeout_s: float = DEVICE_TIMEOUT_S,
+        rate: float = 1.0,
+    ) -> None:
+        self.scenario = scenario
+        self.bus_address = bus_address
+        self.device_timeout_s = device_timeout_s
+        self.rate = rate
+        self.devices = {d.address: d for d in scenario.devices}
+        self.adapters: dict[str, AdapterState] = {}
+        for spec in scenario.adapters:
+            self.adapters[spec.name] = AdapterState(
+                spec, f"/org/bluez/{spec.name}", spec.connection_slots
+            )
+        self.connect_faults: dict[str, ConnectFault] = {}
+        self.server: ObjectServer | None = None
+        self._bus: MessageBus | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._rng = random.Random(scenario.seed)
+        self._wake = asyncio.Event()
+        self.restarts = 0
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._serve()
+        self._tasks = [
+            asyncio.create_task(self._advertise(), name="sim-advertise"),
+            asyncio.create_task(self._expire_devices(), name="sim-expire"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._bus is not None:
+            self._bus.disconnect()
+            self._bus = None
+
+    async def _serve(self) -> None:
+        bus = await MessageBus(bus_address=self.bus_address).connect()
+        server = ObjectServer(bus)
+        for member in (
+            "StartDiscovery",
+            "StopDiscovery",
+            "SetDiscoveryFilter",
+            "GetDiscoveryFilters",
+            "RemoveDevice",
+        ):
+            server.method(ADAPTER, member, getattr(self, f"_m_{member}"))
+        server.method(MONITOR_MANAGER, "RegisterMonitor", self._m_RegisterMonitor)
+        server.method(MONITOR_MANAGER, "UnregisterMonitor", self._m_UnregisterMonitor)
+        for member in ("Connect", "Disconnect", "Pair", "CancelPairing", "ConnectProfile"):
+            server.method(DEVICE, member, getattr(self, f"_m_{member}"))
+        for member in ("ReadValue", "WriteValue", "StartNotify", "StopNotify"):
+            server.method(GATT_CHAR, member, getattr(self, f"_m_{member}"))
+        server.method(GATT_DESC, "ReadValue", self._m_DescReadValue)
+        server.setter(
+            ADAPTER,
+            "Powered",
+            lambda path, v: self.set_powered(path.rsplit("/", 1)[1], bool(v.value)),
+        )
+        server.setter(ADAPTER, "Alias", self._set_alias)
+        for adapter in self.adapters.values():
+            server.add(adapter.path, self._adapter_interfaces(adapter), announce=False)
+        bus.add_message_handler(self._on_name_owner_changed)
+        self.server = server
+        self._bus = bus
+        await bus.request_name(BLUEZ)
+
+    async def restart_bluez(self) -> None:
+        """bluetoothd leaves the bus and comes back: new owner, every object recreated."""
+        self.restarts += 1
+        old = self._bus
+        for adapter in self.adapters.values():
+            for obj in adapter.devices.values():
+                if obj.session is not None:
+                    obj.session.close()
+            adapter.devices.clear()
+            adapter.sessions.clear()
+            adapter.filters.clear()
+            adapter.monitors.clear()
+            adapter.silent = False
+            adapter.connect_in_progress = False
+        self.server = None
+        self._bus = None
+        if old is not None:
+            old.disconnect()
+        await asyncio.sleep(0.2)
+        await self._serve()
+
+    # ---- adapters (also driven by the control interface) --------------------------------
+
+    def _adapter_interfaces(self, a: AdapterState) -> dict[str, Props]:
+        return {
+            ADAPTER: {
+                "Address": Variant("s", a.spec.address),
+                "AddressType": Variant("s", "public"),
+                "Name": Variant("s", f"store-gateway-{a.spec.name}"),
+                "Alias": Variant("s", f"store-gateway-{a.spec.name}"),
+                "Class": Variant("u", 0),
+                "Powered": Variant("b", a.powered),
+                "PowerState": Variant("s", "on" if a.powered else "off"),
+                "Discoverable": Variant("b", False),
+                "DiscoverableTimeout": Variant("u", 180),
+                "Pairable": Variant("b", False),
+                "PairableTimeout": Variant("u", 0),
+                "Discovering": Variant("b", bool(a.sessions) and a.powered),
+                "UUIDs": Variant("as", []),
+                "Modalias": Variant("s", "usb:v1D6Bp0246d0554"),
+                "Roles": Variant("as", ["central", "peripheral"]),
+                "ExperimentalFeatures": Variant("as", []),
+            },
+            MONITOR_MANAGER: {
+                "SupportedMonitorTypes": Variant("as", ["or_patterns"]),
+                "SupportedFeatures": Variant("as", []),
+            },
+        }
+
+    def _adapter(self, path: str) -> AdapterState:
+        for a in self.adapters.values():
+            if a.path == path:
+                return a
+        raise SimError("org.freedesktop.DBus.Error.UnknownObject", f"no adapter at {path}")
+
+    def _set_alias(self, path: str, value: Variant) -> None:
+        if self.server is not None:
+            self.server.changed(path, ADAPTER, {"Alias": Variant("s", str(value.value))})
+
+    def set_powered(self, name: str, powered: bool) -> None:
+        a = self.adapters.get(name)
+        if a is None:
+            raise _err("DoesNotExist", f"no adapter {name}")
+        if a.powered == powered:
+            return
+        a.powered = powered
+        server = self.server
+        if not powered:
+            for obj in list(a.devices.values()):
+                self._drop_connection(a, obj)
+            a.sessions.clear()
+            a.filters.clear()
+        if server is not None:
+            server.changed(
+                a.path,
+                ADAPTER,
+                {
+                    "Powered": Variant("b", powered),
+                    "PowerState": Variant("s", "on" if powered else "off"),
+                    "Discovering": Variant("b", False),
+                },
+            )
+        self._wake.set()
+
+    def remove_adapter(self, name: str) -> None:
+        a = self.adapters.pop(name, None)
+        if a is None:
+            raise _err("DoesNotExist", f"no adapter {name}")
+        for obj in list(a.devices.values()):
+            self._drop_connection(a, obj)
+            if self.server is not None:
+                self.server.remove(obj.path)
+        if self.server is not None:
+            self.server.remove(a.path)
+
+    def add_adapter(self, spec: AdapterSpec) -> None:
+        if spec.name in self.adapters:
+            raise _err("AlreadyExists", f"adapter {spec.name} exists")
+        a = AdapterState(spec, f"/org/bluez/{spec.name}", spec.connection_slots)
+        self.adapters[spec.name] = a
+        if self.server is not None:
+            self.server.add(a.path, self._adapter_interfaces(a))
+
+    # ---- discovery ------------------------------------------------------------------------
+
+    async def _m_StartDiscovery(self, msg: Message) -> None:
+        a = self._adapter(msg.path or "")
+        if not a.powered:
+            raise _err("NotReady", "Resource Not Ready")
+        if a.fail_next_discovery > 0:
+            a.fail_next_discovery -= 1
+            raise _err("InProgress", "Operation already in progress")
+        sender = msg.sender or ""
+        if sender in a.sessions:
+            raise _err("InProgress", "Operation already in progress")
+        was = bool(a.sessions)
+        a.sessions.add(sender)
+        if not was and self.server is not None:
+            self.server.changed(a.path, ADAPTER, {"Discovering": Variant("b", True)})
+        self._wake.set()
+
+    async def _m_StopDiscovery(self, msg: Message) -> None:
+        a = self._adapter(msg.path or "")
+        if not a.powered:
+            raise _err("NotReady", "Resource Not Ready")
+        sender = msg.sender or ""
+        if sender not in a.sessions:
+            raise _err("Failed", "No discovery started")
+        a.sessions.discard(sender)
+        a.filters.pop(sender, None)
+        if not a.sessions:
+            a.silent = False  # the controller's scan is really restarted next time
+            if self.server is not None:
+                self.server.changed(a.path, ADAPTER, {"Discovering": Variant("b", False)})
+
+    async def _m_SetDiscoveryFilter(self, msg: Message) -> None:
+        a = self._adapter(msg.path or "")
+        filters: dict[str, Variant] = msg.body[0]
+        allowed = {
+            "UUIDs",
+            "RSSI",
+            "Pathloss",
+            "Transport",
+            "DuplicateData",
+            "Discoverable",
+            "Pattern",
+        }
+        unknown = set(filters) - allowed
+        transport = filters.get("Transport")
+        if unknown or (transport is not None and transport.value not in ("auto", "bredr", "le")):
+            raise _err("InvalidArguments", "Invalid arguments in method call")
+        if filters:
+            a.filters[msg.sender or ""] = filters
+        else:
+            a.filters.pop(msg.sender or "", None)
+
+    async def _m_GetDiscoveryFilters(self, msg: Message) -> Message:
+        return Message.new_method_return(
+            msg,
+            "as",
+            [
+                [
+                    "UUIDs",
+                    "RSSI",
+                    "Pathloss",
+                    "Transport",
+                    "DuplicateData",
+                    "Discoverable",
+                    "Pattern",
+                ]
+            ],
+        )
+
+    async def _m_RemoveDevice(self, msg: Message) -> None:
+        a = self._adapter(msg.path or "")
+        path = msg.body[0]
+        obj = next((o for o in a.devices.values() if o.path == path), None)
+        if obj is None:
+            raise _err("DoesNotExist", "Does Not Exist")
+        self._drop_connection(a, obj)
+        del a.devices[obj.device.address]
+        if self.server is not None:
+            self.server.remove(obj.path)
+
+    async def _m_RegisterMonitor(self, msg: Message) -> None:
+        a = self._adapter(msg.path or "")
+        key = (msg.sender or "", msg.body[0])
+        if key in a.monitors:
+            raise _err("AlreadyExists", "Already Exists")
+        a.monitors.add(key)
+        asyncio.get_running_loop().create_task(self._activate_monitor(key))
+        self._wake.set()
+
+    async def _activate_monitor(self, key: tuple[str, str]) -> None:
+        await asyncio.sleep(0.05)  # the client exports its monitor after our reply
+        if self._bus is not None and self._bus.connected:
+            with contextlib.suppress(Exception):
+                await self._bus.call(
+                    Message(destination=key[0], path=key[1], interface=MONITOR, member="Activate")
+                )
+
+    async def _m_UnregisterMonitor(self, msg: Message) -> None:
+        a = self._adapter(msg.path or "")
+        key = (msg.sender or "", msg.body[0])
+        if key not in a.monitors:
+            raise _err("DoesNotExist", "Does Not Exist")
+        a.monitors.discard(key)
+
+    def _on_name_owner_changed(self, msg: Message) -> None:
+        # A client that leaves the bus ends its discovery sessions and monitors.
+        if msg.message_type != MessageType.SIGNAL or msg.member != "NameOwnerChanged":
+            return
+        name, _old, new = msg.body
+        if new or not name.startswith(":"):
+            return
+        for a in self.adapters.values():
+            if name in a.sessions:
+                a.sessions.discard(name)
+                a.filters.pop(name, None)
+                if not a.sessions and self.server is not None:
+                    self.server.changed(a.path, ADAPTER, {"Discovering": Variant("b", False)})
+            a.monitors = {m for m in a.monitors if m[0] != name}
+
+    # ---- advertising ------------------------------------------------------------------------
+
+    async def _advertise(self) -> None:
+        now = time.monotonic()
+        heap = [
+            (now + self._rng.random() * d.advert_interval_s, i)
+            for i, d in enumerate(self.scenario.devices)
+        ]
+        heapq.heapify(heap)
+        devices = self.scenario.devices
+        while True:
+            if not heap:
+                await asyncio.sleep(1)
+                continue
+            due, i = heap[0]
+            now = time.monotonic()
+            if due > now:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=min(due - now, 1.0))
+                continue
+            sent = 0
+            while heap and heap[0][0] <= now and sent < 500:
+                due, i = heapq.heappop(heap)
+                device = devices[i]
+                self._emit(device, now)
+                interval = device.advert_interval_s / max(self.rate, 1e-6)
+                nxt = due + interval * (1 + JITTER * (2 * self._rng.random() - 1))
+                heapq.heappush(heap, (max(nxt, now), i))
+                sent += 1
+            await asyncio.sleep(0)  # let D-Bus calls in between
+
+    def _emit(self, device: SimDevice, now: float) -> None:
+        server = self.server
+        if server is None or not device.in_range(now):
+            return
+        frame: AdvertFrame | None = None
+        for a in self.adapters.values():
+            if not a.scanning or a.silent:
+                continue
+            rssi = device.rssi(a.spec.name, now)
+            if rssi is None:
+                continue
+            if frame is None:
+                frame = device.advert(now)
+            self._deliver(server, a, device, frame, rssi, now)
+
+    def _deliver(
+        self,
+        server: ObjectServer,
+        a: AdapterState,
+        device: SimDevice,
+        frame: AdvertFrame,
+        rssi: int,
+        now: float,
+    ) -> None:
+        a.adverts_sent += 1
+        obj = a.devices.get(device.address)
+        if obj is None:
+            path = f"{a.path}/dev_{device.address.replace(':', '_')}"
+            obj = DeviceObject(device, path, now, frame, rssi)
+            a.devices[device.address] = obj
+            server.add(path, {DEVICE: self._device_props(a, obj)})
+            return
+        obj.last_seen = now
+        changes: Props = {}
+        if rssi != obj.rssi:
+            changes["RSSI"] = Variant("n", rssi)
+            obj.rssi = rssi
+        old = obj.frame
+        if old is None or frame.manufacturer_data != old.manufacturer_data:
+            changes["ManufacturerData"] = _manufacturer(frame)
+        if old is None or frame.service_data != old.service_data:
+            changes["ServiceData"] = _service_data(frame)
+        if old is None or frame.service_uuids != old.service_uuids:
+            changes["UUIDs"] = Variant("as", list(frame.service_uuids))
+        if frame.name and (old is None or frame.name != old.name):
+            changes["Name"] = Variant("s", frame.name)
+            changes["Alias"] = Variant("s", frame.name)
+        if frame.tx_power is not None and (old is None or frame.tx_power != old.tx_power):
+            changes["TxPower"] = Variant("n", frame.tx_power)
+        obj.frame = frame
+        if changes:
+            server.changed(obj.path, DEVICE, changes)
+
+    def _device_props(self, a: AdapterState, obj: DeviceObject) -> Props:
+        d, frame = obj.device, obj.frame
+        assert frame is not None
+        props: Props = {
+            "Address": Variant("s", d.address),
+            "AddressType": Variant("s", d.address_type),
+            "Alias": Variant("s", frame.name or d.address.replace(":", "-")),
+            "Paired": Variant("b", False),
+            "Bonded": Variant("b", False),
+            "Trusted": Variant("b", False),
+            "Blocked": Variant("b", False),
+            "LegacyPairing": Variant("b", False),
+            "Connected": Variant("b", False),
+            "ServicesResolved": Variant("b", False),
+            "Adapter": Variant("o", a.path),
+            "UUIDs": Variant("as", list(frame.service_uuids)),
+            "ManufacturerData": _manufacturer(frame),
+            "ServiceData": _service_data(frame),
+        }
+        if frame.name:
+            props["Name"] = Variant("s", frame.name)
+        if obj.rssi is not None:
+            props["RSSI"] = Variant("n", obj.rssi)
+        if frame.tx_power is not None:
+            props["TxPower"] = Variant("n", frame.tx_power)
+        return props
+
+    async def _expire_devices(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self.device_timeout_s / 4))
+            now = time.monotonic()
+            server = self.server
+            if server is None:
+                continue
+            for a in self.adapters.values():
+                for address, obj in list(a.devices.items()):
+                    if (
+                        obj.session is None
+                        and not obj.connecting
+                        and (now - obj.last_seen > self.device_timeout_s)
+                    ):
+                        del a.devices[address]
+                        server.remove(obj.path)
+
+    # ---- connections ------------------------------------------------------------------------
+
+    def _device_object(self, path: str) -> tuple[AdapterState, DeviceObject]:
+        adapter_path = path.rsplit("/", 1)[0]
+        a = self._adapter(adapter_path)
+        for obj in a.devices.values():
+            if obj.path == path:
+                return a, obj
+        raise SimError("org.freedesktop.DBus.Error.UnknownObject", f"no device at {path}")
+
+    async def _m_Connect(self, msg: Message) -> None:
+        a, obj = self._device_object(msg.path or "")
+        server = self.server
+        assert server is not None
+        if not a.powered:
+            raise _err("NotReady", "Resource Not Ready")
+        if obj.session is not None:
+            raise _err("AlreadyConnected", "Already Connected")
+        if a.connect_in_progress or obj.connecting:
+            raise _err("InProgress", "In Progress")
+        if a.connected() >= a.slots:
+            raise _err("Failed", "Connection rejected due to limited resources (0x0d)")
+        a.connect_in_progress = True
+        obj.connecting = True
+        try:
+            fault = self.connect_faults.get(obj.device.address)
+            if fault is not None and fault.mode == "hang":
+                await asyncio.Event().wait()  # until the client gives up (cancelled with us)
+            if fault is not None and fault.mode == "fail":
+                await asyncio.sleep(0.05)
+                raise SimError(fault.error, fault.message)
+            if not obj.device.connectable:
+                raise _err("NotSupported", "Operation is not supported")
+            if not obj.device.in_range(time.monotonic()):
+                await asyncio.sleep(CONNECT_TIMEOUT_S / max(self.rate, 1.0))
+                raise _err("Failed", "le-connection-abort-by-local")
+            session = await obj.device.connect()
+        except SimError as exc:
+            if exc.message == "le-connection-abort-by-local":
+                # bluetoothd reports the aborted connection; bleak waits for it.
+                server.changed(obj.path, DEVICE, {"Connected": Variant("b", False)})
+            raise
+        finally:
+            a.connect_in_progress = False
+            obj.connecting = False
+        if not a.powered or self.server is not server:
+            session.close()
+            raise _err("Failed", "Software caused connection abort")
+        obj.session = session
+        session.set_notifier(partial(self._notify, obj))
+        session.set_drop_handler(partial(self._drop_connection, a, obj))
+        server.changed(obj.path, DEVICE, {"Connected": Variant("b", True)})
+        self._export_gatt(server, obj)
+        server.changed(obj.path, DEVICE, {"ServicesResolved": Variant("b", True)})
+
+    def _export_gatt(self, server: ObjectServer, obj: DeviceObject) -> None:
+        handle = 1
+        for spec in obj.device.services:
+            spath = f"{obj.path}/service{handle:04x}"
+            server.add(
+                spath,
+                {
+                    GATT_SERVICE: {
+                        "UUID": Variant("s", spec.uuid),
+                        "Device": Variant("o", obj.path),
+                        "Primary": Variant("b", True),
+                        "Includes": Variant("ao", []),
+                        "Handle": Variant("q", handle),
+                    }
+                },
+            )
+            obj.gatt_paths.append(spath)
+            handle += 1
+            for char in spec.characteristics:
+                cpath = f"{spath}/char{handle:04x}"
+                server.add(
+                    cpath,
+                    {
+                        GATT_CHAR: {
+                            "UUID": Variant("s", char.uuid),
+                            "Service": Variant("o", spath),
+                            "Value": Variant("ay", b""),
+                            "Notifying": Variant("b", False),
+                            "Flags": Variant("as", list(char.flags)),
+                            "MTU": Variant("q", MTU),
+                            "Handle": Variant("q", handle + 1),
+                        }
+                    },
+                )
+                obj.gatt_paths.append(cpath)
+                obj.char_uuid_by_path[cpath] = char.uuid
+                handle += 2
+                if "notify" in char.flags or "indicate" in char.flags:
+                    dpath = f"{cpath}/desc{handle:04x}"
+                    server.add(
+                        dpath,
+                        {
+                            GATT_DESC: {
+                                "UUID": Variant("s", CCCD),
+                                "Characteristic": Variant("o", cpath),
+                                "Value": Variant("ay", b""),
+                                "Handle": Variant("q", handle),
+                            }
+                        },
+                    )
+                    obj.gatt_paths.append(dpath)
+                    handle += 1
+
+    def _drop_connection(self, a: AdapterState, obj: DeviceObject) -> None:
+        session, obj.session = obj.session, None
+        if session is None:
+            return
+        session.close()
+        obj.notifying.clear()
+        server = self.server
+        if server is None:
+            return
+        for path in reversed(obj.gatt_paths):
+            server.remove(path)
+        obj.gatt_paths.clear()
+        obj.char_uuid_by_path.clear()
+        server.changed(
+            obj.path,
+            DEVICE,
+            {
+                "Connected": Variant("b", False),
+                "ServicesResolved": Variant("b", False),
+            },
+        )
+
+    async def _m_Disconnect(self, msg: Message) -> None:
+        a, obj = self._device_object(msg.path or "")
+        self._drop_connection(a, obj)
+
+    async def _m_Pair(self, msg: Message) -> None:
+        raise _err("NotSupported", "Operation is not supported")
+
+    async def _m_CancelPairing(self, msg: Message) -> None:
+        raise _err("DoesNotExist", "Does Not Exist")
+
+    async def _m_ConnectProfile(self, msg: Message) -> None:
+        raise _err("NotSupported", "Operation is not supported")
+
+    # ---- GATT ------------------------------------------------------------------------------
+
+    def _char(self, path: str) -> tuple[DeviceObject, str, list[str]]:
+        device_path = path.rsplit("/", 2)[0]
+        _, obj = self._device_object(device_path)
+        uuid = obj.char_uuid_by_path.get(path)
+        if obj.session is None or uuid is None:
+            raise _err("NotConnected", "Not Connected")
+        props = self.server.objects[path][GATT_CHAR] if self.server else {}
+        return obj, uuid, list(props["Flags"].value)
+
+    async def _m_ReadValue(self, msg: Message) -> Message:
+        obj, uuid, flags = self._char(msg.path or "")
+        if "read" not in flags:
+            raise _err("NotPermitted", "Read not permitted")
+        assert obj.session is not None
+        value = await obj.session.read(uuid)
+        return Message.new_method_return(msg, "ay", [value])
+
+    async def _m_WriteValue(self, msg: Message) -> None:
+        obj, uuid, flags = self._char(msg.path or "")
+        value: bytes = bytes(msg.body[0])
+        options: dict[str, Variant] = msg.body[1]
+        kind = options["type"].value if "type" in options else "request"
+        with_response = kind != "command"
+        if with_response and "write" not in flags:
+            raise _err("NotPermitted", "Write not permitted")
+        if not with_response and "write-without-response" not in flags and "write" not in flags:
+            raise _err("NotPermitted", "Write not permitted")
+        if len(value) > MTU - 3 and not with_response:
+            raise _err("InvalidArguments", "Invalid Length")
+        assert obj.session is not None
+        await obj.session.write(uuid, value, with_response)
+
+    async def _m_StartNotify(self, msg: Message) -> None:
+        obj, uuid, flags = self._char(msg.path or "")
+        if "notify" not in flags and "indicate" not in flags:
+            raise _err("NotSupported", "Operation is not supported")
+        path = msg.path or ""
+        if path in obj.notifying:
+            return
+        obj.notifying.add(path)
+        assert obj.session is not None and self.server is not None
+        obj.session.start_notify(uuid)
+        self.server.changed(path, GATT_CHAR, {"Notifying": Variant("b", True)})
+
+    async def _m_StopNotify(self, msg: Message) -> None:
+        obj, uuid, _ = self._char(msg.path or "")
+        path = msg.path or ""
+        if path not in obj.notifying:
+            raise _err("Failed", "No notify session started")
+        obj.notifying.discard(path)
+        assert obj.session is not None and self.server is not None
+        obj.session.stop_notify(uuid)
+        self.server.changed(path, GATT_CHAR, {"Notifying": Variant("b", False)})
+
+    async def _m_DescReadValue(self, msg: Message) -> Message:
+        return Message.new_method_return(msg, "ay", [b"\x00\x00"])
+
+    def _notify(self, obj: DeviceObject, uuid: str, value: bytes) -> None:
+        if self.server is None or obj.session is None:
+            return
+        for path, char_uuid in obj.char_uuid_by_path.items():
+            if char_uuid == uuid and path in obj.notifying:
+                self.server.changed(path, GATT_CHAR, {"Value": Variant("ay", value)})
+
+    # ---- views for the control interface ------------------------------------------------------
+
+    def device_table(self) -> list[dict[str, object]]:
+        now = time.monotonic()
+        rows = []
+        for d in self.scenario.devices:
+            rows.append(
+                {
+                    "address": d.address,
+                    "type": type(d).__name__,
+                    "in_range": d.in_range(now),
+                    "adapters": {
+                        name: {
+                            "known": d.address in a.devices,
+                            "connected": (o := a.devices.get(d.address)) is not None
+                            and o.session is not None,
+                        }
+                        for name, a in self.adapters.items()
+                    },
+                }
+            )
+        return rows
+
+
+def _manufacturer(frame: AdvertFrame) -> Variant:
+    return Variant("a{qv}", {k: Variant("ay", v) for k, v in frame.manufacturer_data.items()})
+
+
+def _service_data(frame: AdvertFrame) -> Variant:
+    return Variant("a{sv}", {k: Variant("ay", v) for k, v in frame.service_data.items()})

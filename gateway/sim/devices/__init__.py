@@ -1,0 +1,1 @@
+"""Simulated BLE devices: beacons, sensor tags and shelf labels."""

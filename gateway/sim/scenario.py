@@ -1,0 +1,290 @@
+"""Scenario files (TOML): the adapters and device groups of a virtual store.
+
+Each group has a ``count`` and an ``address_prefix`` of three bytes; device i
+gets the address ``<prefix>:00:HH:LL`` with i = 1..count. Per-device variation
+(RSSI noise, value noise, door openings, failures) comes from a random
+generator seeded by the scenario's ``seed`` and the device's address, so a
+scenario plays out the same way every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal, TypedDict
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from drivers.labels.models import PANELS_BY_MODEL
+from gateway.config.durations import Duration
+from gateway.config.load import format_errors
+from gateway.sim.devices.beacons import BeaconDevice
+from gateway.sim.devices.labels import LabelBehaviour, LabelDevice
+from gateway.sim.devices.sensors import Climate, SensorDevice
+from gateway.sim.model import AdapterSpec, Scenario, SimDevice
+
+PREFIX = Annotated[str, Field(pattern=r"^[0-9A-F]{2}:[0-9A-F]{2}:[0-9A-F]{2}$")]
+ADDRESS = Annotated[str, Field(pattern=r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")]
+
+
+class ScenarioError(ValueError):
+    """The scenario file cannot be used; ``problems`` has one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AdapterConfig(_Model):
+    name: str = Field(pattern=r"^hci[0-9]+$")
+    address: ADDRESS
+    connection_slots: int = Field(5, ge=1, le=16)
+
+
+class GroupConfig(_Model):
+    count: int = Field(ge=1, le=20000)
+    address_prefix: PREFIX
+    interval: Duration = Field(1.0, gt=0)
+    heard_by: dict[str, int] = Field(description="adapter name -> base RSSI (dBm)")
+    rssi_noise: float = Field(2.0, ge=0)
+    away: list[tuple[Duration, Duration]] = Field(
+        default_factory=list, description="out-of-range windows after start: [from, to]"
+    )
+    away_share: float = Field(0.0, ge=0, le=1, description="share of the group that is away")
+
+
+class BeaconGroup(GroupConfig):
+    kind: Literal["ibeacon", "altbeacon", "eddystone-uid", "eddystone-url"]
+    tx_power: int = Field(-59, ge=-100, le=20)
+    uuid: str = "e2c56db5-dffb-48d2-b060-d0f5a71096e0"
+    major: int = Field(1, ge=0, le=65535)
+    namespace: str = Field("8b0ca750e7a74e14bd99", pattern=r"^[0-9a-f]{20}$")
+    url: str = "https://example.com/"
+
+
+class SensorGroup(GroupConfig):
+    format: Literal["ruuvi", "bthome", "bthome-encrypted"]
+    temperature_c: float = 20.0
+    temperature_noise: float = Field(0.1, ge=0)
+    wave_amplitude: float = Field(0.3, ge=0)
+    humidity_pct: float = Field(50.0, ge=0, le=100)
+    door_opens_per_hour: float = Field(0.0, ge=0)
+    door_rise_c: float = 3.0
+    battery_mv: int = Field(3000, ge=2000, le=3600)
+    drain_mv_per_day: float = Field(2.0, ge=0)
+    name: str | None = None
+
+
+class LabelGroup(GroupConfig):
+    panel: str = "gicisky-bwr-2.9"
+    firmware: int = Field(7, ge=0, le=65535)
+    battery_mv: int = Field(2900, ge=2000, le=3600)
+    chunk_latency: Duration = 0.004
+    refresh: Duration = 0.5
+    connect_latency: Duration = 0.05
+    failure_probability: float = Field(0.0, ge=0, le=1)
+    connect_failure_probability: float = Field(0.0, ge=0, le=1)
+    flaky_share: float = Field(0.0, ge=0, le=1, description="share with failure_probability")
+
+    @model_validator(mode="after")
+    def _panel(self) -> LabelGroup:
+        if self.panel not in PANELS_BY_MODEL:
+            raise ValueError(f"panel {self.panel!r} unknown; known: {', '.join(PANELS_BY_MODEL)}")
+        return self
+
+
+class ScenarioFile(_Model):
+    name: str
+    seed: int = 0
+    adapters: list[AdapterConfig] = Field(min_length=1)
+    beacons: list[BeaconGroup] = Field(default_factory=list)
+    sensors: list[SensorGroup] = Field(default_factory=list)
+    labels: list[LabelGroup] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> ScenarioFile:
+        names = {a.name for a in self.adapters}
+        for group in (*self.beacons, *self.sensors, *self.labels):
+            unknown = set(group.heard_by) - names
+            if unknown:
+                raise ValueError(f"heard_by names unknown adapters: {', '.join(sorted(unknown))}")
+        prefixes = [g.address_prefix for g in (*self.beacons, *self.sensors, *self.labels)]
+        if len(set(prefixes)) != len(prefixes):
+            raise ValueError("every device group needs its own address_prefix")
+        return self
+
+
+@dataclass(frozen=True)
+class ExpectedDevice:
+    """What the gateway should make of a scenario device."""
+
+    address: str
+    kind: str
+    model: str
+    group: str
+
+
+def device_address(prefix: str, index: int) -> str:
+    return f"{prefix}:00:{index >> 8 & 0xFF:02X}:{index & 0xFF:02X}"
+
+
+def bthome_key(seed: int, address: str) -> bytes:
+    """The bind key of an encrypted BTHome sensor (deterministic per scenario)."""
+    return hashlib.sha256(f"storegw-sim:{seed}:{address.upper()}".encode()).digest()[:16]
+
+
+def _seed(seed: int, address: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}:{address}".encode()).digest()[:8], "big")
+
+
+def read_scenario(path: Path) -> ScenarioFile:
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError([f"{path}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([f"{path}: cannot be read ({exc})"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([f"{path}: TOML syntax error: {exc}"]) from None
+    try:
+        return ScenarioFile.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError([f"{path}: {p}" for p in format_errors(exc)]) from None
+
+
+def load_scenario(path: Path) -> Scenario:
+    spec = read_scenario(path)
+    epoch = time.monotonic()
+    devices: list[SimDevice] = []
+    for i, bg in enumerate(spec.beacons):
+        for n in range(1, bg.count + 1):
+            addr = device_address(bg.address_prefix, n)
+            devices.append(
+                BeaconDevice(
+                    kind=bg.kind,
+                    tx_power=bg.tx_power,
+                    beacon_uuid=bg.uuid,
+                    major=bg.major,
+                    minor=n,
+                    namespace=bg.namespace,
+                    instance=f"{i:04x}{n:08x}",
+                    url=bg.url,
+                    **_radio(spec, bg, addr, n),
+                )
+            )
+    for sg in spec.sensors:
+        climate = Climate(
+            temperature_c=sg.temperature_c,
+            temperature_noise=sg.temperature_noise,
+            wave_amplitude=sg.wave_amplitude,
+            humidity_pct=sg.humidity_pct,
+            door_opens_per_hour=sg.door_opens_per_hour,
+            door_rise_c=sg.door_rise_c,
+        )
+        for n in range(1, sg.count + 1):
+            addr = device_address(sg.address_prefix, n)
+            devices.append(
+                SensorDevice(
+                    fmt=sg.format,
+                    climate=climate,
+                    battery_mv=sg.battery_mv,
+                    drain_mv_per_day=sg.drain_mv_per_day,
+                    bind_key=bthome_key(spec.seed, addr)
+                    if sg.format == "bthome-encrypted"
+                    else None,
+                    **_radio(spec, sg, addr, n, sg.name),
+                )
+            )
+    for lg in spec.labels:
+        panel = PANELS_BY_MODEL[lg.panel]
+        flaky_every = round(1 / lg.flaky_share) if lg.flaky_share else 0
+        for n in range(1, lg.count + 1):
+            addr = device_address(lg.address_prefix, n)
+            flaky = bool(flaky_every) and n % flaky_every == 0
+            behaviour = LabelBehaviour(
+                chunk_latency_s=lg.chunk_latency,
+                refresh_s=lg.refresh,
+                connect_latency_s=lg.connect_latency,
+                failure_probability=lg.failure_probability if flaky or not flaky_every else 0,
+                connect_failure_probability=lg.connect_failure_probability,
+            )
+            devices.append(
+                LabelDevice(
+                    panel_type=panel.panel_type,
+                    firmware=lg.firmware,
+                    battery_mv=lg.battery_mv,
+                    behaviour=behaviour,
+                    **_radio(spec, lg, addr, n),
+                )
+            )
+    for device in devices:
+        if isinstance(device, BeaconDevice | SensorDevice | LabelDevice):
+            device.epoch = epoch
+    adapters = [AdapterSpec(a.name, a.address, a.connection_slots) for a in spec.adapters]
+    return Scenario(name=spec.name, adapters=adapters, devices=devices, seed=spec.seed)
+
+
+class RadioArgs(TypedDict):
+    address: str
+    name: str | None
+    interval_s: float
+    heard_by: dict[str, int]
+    rssi_noise: float
+    away: list[tuple[float, float]]
+    seed: int
+
+
+def _radio(
+    spec: ScenarioFile, group: GroupConfig, address: str, n: int, name: str | None = None
+) -> RadioArgs:
+    away_every = round(1 / group.away_share) if group.away_share else 0
+    away = group.away if not away_every or n % away_every == 0 else []
+    if group.away_share and away_every and n % away_every == 0 and not group.away:
+        away = [(0.0, float("inf"))]  # away for the whole run
+    return RadioArgs(
+        address=address,
+        name=f"{name} {n}" if name else None,
+        interval_s=group.interval,
+        heard_by=dict(group.heard_by),
+        rssi_noise=group.rssi_noise,
+        away=list(away),
+        seed=_seed(spec.seed, address),
+    )
+
+
+def expected_devices(path: Path) -> list[ExpectedDevice]:
+    """Every device of a scenario file with the kind and model the gateway should find."""
+    spec = read_scenario(path)
+    out: list[ExpectedDevice] = []
+    beacon_models = {
+        "ibeacon": "ibeacon",
+        "altbeacon": "altbeacon",
+        "eddystone-uid": "eddystone",
+        "eddystone-url": "eddystone",
+    }
+    for bg in spec.beacons:
+        out += [
+            ExpectedDevice(
+                device_address(bg.address_prefix, n), "beacon", beacon_models[bg.kind], bg.kind
+            )
+            for n in range(1, bg.count + 1)
+        ]
+    for sg in spec.sensors:
+        model = "ruuvi-rawv2" if sg.format == "ruuvi" else "bthome-v2"
+        out += [
+            ExpectedDevice(device_address(sg.address_prefix, n), "sensor", model, sg.format)
+            for n in range(1, sg.count + 1)
+        ]
+    for lg in spec.labels:
+        out += [
+            ExpectedDevice(device_address(lg.address_prefix, n), "label", lg.panel, "label")
+            for n in range(1, lg.count + 1)
+        ]
+    return out
