@@ -1,0 +1,219 @@
+"""Run-time control of the virtual store, over D-Bus, for tests, benchmarks and demos.
+
+The double exports ``org.storegw.VirtualStore1`` at ``/org/storegw/VirtualStore``
+under the bus name ``org.storegw.VirtualStore`` on its own connection, so it
+stays reachable while ``org.bluez`` restarts. :class:`VirtualStoreClient` is
+the Python side.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dbus_fast import Message, MessageType
+from dbus_fast.aio import MessageBus
+
+from gateway.sim.bluez.dispatch import ObjectServer
+from gateway.sim.bluez.double import BlueZDouble, ConnectFault
+from gateway.sim.model import AdapterSpec, SimError
+
+NAME = "org.storegw.VirtualStore"
+PATH = "/org/storegw/VirtualStore"
+IFACE = "org.storegw.VirtualStore1"
+
+
+class ControlServer:
+    def __init__(self, double: BlueZDouble) -> None:
+        self._double = double
+        self._bus: MessageBus | None = None
+
+    async def start(self) -> None:
+        bus = await MessageBus(bus_address=self._double.bus_address).connect()
+        server = ObjectServer(bus, root=PATH)
+        server.add(PATH, {IFACE: {}}, announce=False)
+        d = self._double
+
+        def device(address: str) -> Any:
+            dev = d.devices.get(address.upper())
+            if dev is None:
+                raise SimError("org.storegw.Error.UnknownDevice", f"no device {address}")
+            return dev
+
+        async def set_reading(msg: Message) -> None:
+            address, name, value = msg.body
+            device(address).set_reading(name, value)
+
+        async def set_in_range(msg: Message) -> None:
+            address, in_range = msg.body
+            device(address).set_in_range(in_range)
+
+        async def set_powered(msg: Message) -> None:
+            d.set_powered(msg.body[0], msg.body[1])
+
+        async def remove_adapter(msg: Message) -> None:
+            d.remove_adapter(msg.body[0])
+
+        async def add_adapter(msg: Message) -> None:
+            name, address, slots = msg.body
+            d.add_adapter(AdapterSpec(name, address, slots))
+
+        async def fail_discovery(msg: Message) -> None:
+            name, count = msg.body
+            d.adapters[name].fail_next_discovery = count
+
+        async def set_silent(msg: Message) -> None:
+            name, silent = msg.body
+            d.adapters[name].silent = silent
+
+        async def restart_bluez(msg: Message) -> None:
+            await d.restart_bluez()
+
+        async def set_connect_fault(msg: Message) -> None:
+            address, mode, error, text = msg.body
+            device(address)
+            if mode == "none":
+                d.connect_faults.pop(address.upper(), None)
+            elif mode in ("fail", "hang"):
+                d.connect_faults[address.upper()] = ConnectFault(mode, error, text)
+            else:
+                raise SimError("org.storegw.Error.InvalidArgs", "mode: none, fail or hang")
+
+        async def set_slots(msg: Message) -> None:
+            name, slots = msg.body
+            d.adapters[name].slots = slots
+
+        async def label_image(msg: Message) -> Message:
+            image = device(msg.body[0]).label_image()
+            return Message.new_method_return(msg, "ay", [image or b""])
+
+        async def set_rate(msg: Message) -> None:
+            if not 0 < msg.body[0] <= 10000:
+                raise SimError("org.storegw.Error.InvalidArgs", "rate must be in (0, 10000]")
+            d.rate = msg.body[0]
+
+        async def status(msg: Message) -> Message:
+            body = {
+                "rate": d.rate,
+                "bluez_restarts": d.restarts,
+                "adapters": {
+                    n: {
+                        "powered": a.powered,
+                        "discovering": bool(a.sessions),
+                        "monitors": len(a.monitors),
+                        "silent": a.silent,
+                        "adverts_sent": a.adverts_sent,
+                        "devices": len(a.devices),
+                        "slots": a.slots,
+                    }
+                    for n, a in d.adapters.items()
+                },
+                "devices": d.device_table(),
+            }
+            return Message.new_method_return(msg, "s", [json.dumps(body)])
+
+        for member, fn in {
+            "SetReading": set_reading,
+            "SetInRange": set_in_range,
+            "SetPowered": set_powered,
+            "RemoveAdapter": remove_adapter,
+            "AddAdapter": add_adapter,
+            "FailNextDiscovery": fail_discovery,
+            "SetSilent": set_silent,
+            "RestartBluez": restart_bluez,
+            "SetConnectFault": set_connect_fault,
+            "SetSlots": set_slots,
+            "LabelImage": label_image,
+            "SetRate": set_rate,
+            "Status": status,
+        }.items():
+            server.method(IFACE, member, fn)
+        await bus.request_name(NAME)
+        self._bus = bus
+
+    async def stop(self) -> None:
+        if self._bus is not None:
+            self._bus.disconnect()
+            self._bus = None
+
+
+class VirtualStoreError(RuntimeError):
+    pass
+
+
+class VirtualStoreClient:
+    """``client = await VirtualStoreClient.connect(address)``; one method per operation."""
+
+    def __init__(self, bus: MessageBus) -> None:
+        self._bus = bus
+
+    @classmethod
+    async def connect(cls, bus_address: str) -> VirtualStoreClient:
+        return cls(await MessageBus(bus_address=bus_address).connect())
+
+    async def close(self) -> None:
+        self._bus.disconnect()
+
+    async def _call(self, member: str, signature: str = "", *body: Any) -> Message:
+        reply = await self._bus.call(
+            Message(
+                destination=NAME,
+                path=PATH,
+                interface=IFACE,
+                member=member,
+                signature=signature,
+                body=list(body),
+            )
+        )
+        if reply is None or reply.message_type == MessageType.ERROR:
+            detail = reply.body[0] if reply is not None and reply.body else ""
+            raise VirtualStoreError(
+                f"{member}: {reply.error_name if reply else 'no reply'}: {detail}"
+            )
+        return reply
+
+    async def set_reading(self, address: str, name: str, value: float) -> None:
+        await self._call("SetReading", "ssd", address, name, float(value))
+
+    async def set_in_range(self, address: str, in_range: bool) -> None:
+        await self._call("SetInRange", "sb", address, in_range)
+
+    async def set_powered(self, adapter: str, powered: bool) -> None:
+        await self._call("SetPowered", "sb", adapter, powered)
+
+    async def remove_adapter(self, adapter: str) -> None:
+        await self._call("RemoveAdapter", "s", adapter)
+
+    async def add_adapter(self, adapter: str, address: str, slots: int = 5) -> None:
+        await self._call("AddAdapter", "ssu", adapter, address, slots)
+
+    async def fail_next_discovery(self, adapter: str, count: int = 1) -> None:
+        await self._call("FailNextDiscovery", "su", adapter, count)
+
+    async def set_silent(self, adapter: str, silent: bool) -> None:
+        await self._call("SetSilent", "sb", adapter, silent)
+
+    async def restart_bluez(self) -> None:
+        await self._call("RestartBluez")
+
+    async def set_connect_fault(
+        self,
+        address: str,
+        mode: str,
+        error: str = "org.bluez.Error.Failed",
+        message: str = "le-connection-abort-by-local",
+    ) -> None:
+        await self._call("SetConnectFault", "ssss", address, mode, error, message)
+
+    async def set_slots(self, adapter: str, slots: int) -> None:
+        await self._call("SetSlots", "su", adapter, slots)
+
+    async def label_image(self, address: str) -> bytes:
+        return bytes((await self._call("LabelImage", "s", address)).body[0])
+
+    async def set_rate(self, rate: float) -> None:
+        await self._call("SetRate", "d", float(rate))
+
+    async def status(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((await self._call("Status")).body[0])
+        return data
