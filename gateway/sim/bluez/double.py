@@ -379,6 +379,8 @@ class BlueZDouble:
         if key not in a.monitors:
             raise _err("DoesNotExist", "Does Not Exist")
         a.monitors.discard(key)
+        if not a.monitors and not a.sessions:
+            a.silent = False  # the controller's scan is really restarted next time
 
     def _on_name_owner_changed(self, msg: Message) -> None:
         # A client that leaves the bus ends its discovery sessions and monitors.

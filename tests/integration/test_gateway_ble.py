@@ -1,0 +1,130 @@
+"""The gateway's BLE side against the virtual store: registry, offline/online, recoveries."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from drivers.types import address_to_device_id
+from gateway.ble.ingest import IngestOptions
+from gateway.ble.scanner import ScannerOptions
+from gateway.daemon.app import Gateway, GatewaySettings
+from gateway.registry import RegistryOptions
+from gateway.sim.control import VirtualStoreClient
+from gateway.sim.runner import RunningStore
+from gateway.sim.scenario import bthome_key, expected_devices
+from tests.integration.conftest import SMALL_STORE
+
+FRIDGE = "C4:01:01:00:00:01"
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    t0 = time.monotonic()
+    while not condition():
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        await asyncio.sleep(0.1)
+    return time.monotonic() - t0
+
+
+@pytest.fixture
+async def gateway(store: RunningStore, tmp_path: Path) -> AsyncIterator[Gateway]:
+    keys = {
+        address_to_device_id(e.address): bthome_key(42, e.address)
+        for e in expected_devices(SMALL_STORE)
+        if e.group == "bthome-encrypted"
+    }
+    settings = GatewaySettings(
+        store_id="demo-store",
+        gateway_id="gw-1",
+        data_dir=tmp_path,
+        adapters=("hci0",),
+        scanner=ScannerOptions(mode="auto", silence_timeout_s=3.0, backoff_min_s=0.2),
+        ingest=IngestOptions(bthome_keys=keys),
+        registry=RegistryOptions(offline_factor=3, offline_floor_s=2.0, offline_ceiling_s=30),
+    )
+    gw = Gateway(settings)
+    await gw.start()
+    yield gw
+    await gw.stop()
+
+
+def online(gw: Gateway, address: str) -> bool:
+    d = gw.registry.get(address_to_device_id(address))
+    return d is not None and d.online
+
+
+async def test_every_device_in_the_registry_within_10_s(gateway: Gateway) -> None:
+    expected = expected_devices(SMALL_STORE)
+    await wait_for(lambda: len(gateway.registry) >= len(expected), 10, "all devices")
+    for e in expected:
+        d = gateway.registry.get(address_to_device_id(e.address))
+        assert d is not None, e
+        assert (d.kind.value, d.model) == (e.kind, e.model), e
+        if e.kind == "sensor":
+            assert "temperature_c" in d.readings, e
+        if e.kind == "beacon":
+            assert d.beacon is not None, e
+        if e.kind == "label":
+            assert d.label is not None and d.label.width == 296, e
+    fridge = gateway.registry.get(address_to_device_id(FRIDGE))
+    assert fridge is not None and 1.0 < fridge.readings["temperature_c"] < 9.0
+    assert gateway.ble.statuses()[0].mode == "passive"
+
+
+async def test_device_goes_offline_and_comes_back(
+    gateway: Gateway, control: VirtualStoreClient
+) -> None:
+    await wait_for(lambda: online(gateway, FRIDGE), 10, "fridge online")
+    await asyncio.sleep(3)  # learn the interval
+    await control.set_in_range(FRIDGE, False)
+    took = await wait_for(lambda: not online(gateway, FRIDGE), 15, "fridge offline")
+    assert took >= 2.0  # not before its margin (floor 2 s)
+    await control.set_in_range(FRIDGE, True)
+    await wait_for(lambda: online(gateway, FRIDGE), 10, "fridge back online")
+
+
+async def test_recovers_from_bluez_restart(gateway: Gateway, control: VirtualStoreClient) -> None:
+    await wait_for(lambda: len(gateway.registry) > 40, 10, "devices")
+    await control.restart_bluez()
+    before = gateway.ingest.counters.received
+    await wait_for(lambda: gateway.ingest.counters.received > before + 100, 30, "adverts again")
+    assert gateway.ble.bluez_restarts == 1
+
+
+async def test_silent_scanner_is_restarted_by_the_watchdog(
+    gateway: Gateway, control: VirtualStoreClient
+) -> None:
+    await wait_for(lambda: gateway.ingest.counters.received > 100, 10, "adverts")
+    scanner = gateway.ble.scanners()["hci0"]
+    await control.set_silent("hci0", True)
+    await wait_for(lambda: scanner.restarts >= 1, 15, "watchdog restart")
+    before = gateway.ingest.counters.received
+    await wait_for(lambda: gateway.ingest.counters.received > before + 50, 10, "adverts again")
+
+
+async def test_adapter_power_cycle(gateway: Gateway, control: VirtualStoreClient) -> None:
+    await wait_for(lambda: gateway.ingest.counters.received > 100, 10, "adverts")
+    await control.set_powered("hci0", False)
+    await wait_for(lambda: gateway.ble.statuses()[0].state != "up", 5, "adapter down")
+    await asyncio.sleep(1)
+    await control.set_powered("hci0", True)
+    before = gateway.ingest.counters.received
+    await wait_for(lambda: gateway.ingest.counters.received > before + 50, 10, "adverts again")
+    assert gateway.ble.statuses()[0].state == "up"
+
+
+async def test_discovery_in_progress_is_retried(
+    gateway: Gateway, control: VirtualStoreClient
+) -> None:
+    await wait_for(lambda: gateway.ingest.counters.received > 50, 10, "adverts")
+    await control.fail_next_discovery("hci0", 2)
+    await control.set_silent("hci0", True)  # forces a restart, which meets InProgress twice
+    scanner = gateway.ble.scanners()["hci0"]
+    await wait_for(lambda: scanner.restarts >= 1, 15, "restart")
+    before = gateway.ingest.counters.received
+    await wait_for(lambda: gateway.ingest.counters.received > before + 50, 15, "adverts again")
