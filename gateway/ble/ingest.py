@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import structlog
-from drivers.decode import decode, payload_fingerprint
 
+from drivers.decode import decode, payload_fingerprint
 from drivers.types import Advertisement, DecodeError, DeviceKind, Observation
 from gateway.registry import Registry
 
