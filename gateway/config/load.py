@@ -41,6 +41,9 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Gateway
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)
+    if not config.data_dir.is_absolute():
+        # Relative paths are relative to the configuration file, not the working directory.
+        config = config.model_copy(update={"data_dir": (path.parent / config.data_dir).resolve()})
     return config
 
 
