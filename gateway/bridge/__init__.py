@@ -1,0 +1,1 @@
+"""The cloud bridge: MQTT connection, durable outbox, publisher, contract lifecycle."""

@@ -1,0 +1,447 @@
+"""The durable outbox: a message is produced once committed, deleted once PUBACKed.
+
+Every gateway -> cloud message goes through here. At production (one SQLite
+transaction per batch, on the database's writer thread) a reliable-stream
+message gets its ``msg_id`` and its per-stream ``seq`` (read and advanced in
+the same transaction, so a crash can never leave a gap); a device state gets
+its per-device ``seq`` and replaces an unsent older state of the same device
+(conflation); status is conflated the same way.
+
+Capacity (the contract's policy): above ``max_bytes`` the oldest telemetry is
+evicted to make room, never events or acks; above the hard cap
+(``HARD_CAP_FACTOR`` x ``max_bytes``) new telemetry and device states are
+refused. Every eviction produces a ``gateway.data-dropped`` event naming the
+exact seq ranges lost, in the same transaction. Messages past their stream's
+TTL are dropped and reported the same way. A message that can never be
+published (over 128 KiB) goes to the dead-letter table instead.
+
+``historical`` is decided when a message is sent: true if it was produced
+while the broker was unreachable or is older than ``HISTORICAL_AFTER_S``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import sqlite_utils
+import structlog
+
+from gateway.bridge import payloads
+from gateway.contract.topics import Topics
+from gateway.store import Database
+
+log = structlog.get_logger("gateway.bridge")
+
+Stream = Literal["status", "acks", "events", "state", "telemetry"]
+RELIABLE: frozenset[str] = frozenset({"telemetry", "events", "acks"})
+PRIORITY: dict[str, int] = {"status": 0, "acks": 0, "events": 1, "state": 2, "telemetry": 3}
+MAX_PAYLOAD = 128 * 1024
+HARD_CAP_FACTOR = 1.25
+HISTORICAL_AFTER_S = 10.0
+_LIVE = b'"historical":false'
+_HISTORICAL = b'"historical":true'
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    stream: Stream
+    topic: str
+    body: dict[str, Any]
+    retain: bool = False
+    conflate: str | None = None  # status / device state: newest per key wins
+    device_id: str | None = None  # device state: the per-device seq
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    id: int
+    stream: str
+    topic: str
+    payload: bytes
+    retain: bool
+    created: float
+    offline: bool
+
+    def wire_payload(self, now: float) -> bytes:
+        if self.offline or now - self.created > HISTORICAL_AFTER_S:
+            return self.payload.replace(_LIVE, _HISTORICAL, 1)
+        return self.payload
+
+
+@dataclass
+class OutboxStatus:
+    pending: int = 0
+    bytes: int = 0
+    dropped: int = 0
+    refused: int = 0
+    dead: int = 0
+    oldest_created: float | None = None
+
+
+def _dump(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _ranges(seqs: Sequence[int]) -> list[list[int]]:
+    out: list[list[int]] = []
+    for s in sorted(seqs):
+        if out and s == out[-1][1] + 1:
+            out[-1][1] = s
+        else:
+            out.append([s, s])
+    return out
+
+
+class Outbox:
+    def __init__(
+        self,
+        db: Database,
+        identity: payloads.Identity,
+        topics: Topics,
+        *,
+        max_bytes: int,
+        ttl: Mapping[str, float],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = db
+        self._ident = identity
+        self._topics = topics
+        self.max_bytes = max_bytes
+        self._ttl = dict(ttl)
+        self._clock = clock
+        self.status = OutboxStatus()
+        self.connected = False
+        self.inflight: set[int] = set()  # ids published and awaiting PUBACK (loop thread)
+        self._protected: frozenset[int] = frozenset()  # snapshot for the writer thread
+        self.on_produced: Callable[[], None] | None = None
+
+    async def open(self) -> None:
+        def load(d: sqlite_utils.Database) -> tuple[int, int, float | None, int]:
+            row = d.execute(
+                "SELECT COUNT(*), COALESCE(SUM(bytes), 0), MIN(created) FROM outbox"
+            ).fetchone()
+            dead = d.execute("SELECT COUNT(*) FROM outbox_dead").fetchone()[0]
+            return int(row[0]), int(row[1]), row[2], int(dead)
+
+        pending, size, oldest, dead = await self._db.read(load)
+        self.status = OutboxStatus(pending=pending, bytes=size, oldest_created=oldest, dead=dead)
+
+    # ---- producing ---------------------------------------------------------------------
+
+    async def produce(self, items: Sequence[Outgoing]) -> None:
+        """Store ``items`` durably (one transaction). Returns once committed."""
+        if not items:
+            return
+        self._protected = frozenset(self.inflight)
+        await self._db.run(lambda d: self._produce(d, items))
+        if self.on_produced is not None:
+            self.on_produced()
+
+    def _produce(self, d: sqlite_utils.Database, items: Sequence[Outgoing]) -> None:
+        now = self._clock()
+        conn = d.conn
+        seqs = self._read_seqs(d)
+        st = self.status
+        dropped_events: list[Outgoing] = []
+        for item in items:
+            body = dict(item.body)
+            seq: int | None = None
+            if item.stream in RELIABLE:
+                body["msg_id"] = str(uuid.uuid4())
+            if item.stream == "state":
+                assert item.device_id is not None
+                row = conn.execute(
+                    "SELECT seq FROM device_seq WHERE device_id = ?", [item.device_id]
+                ).fetchone()
+                seq = (int(row[0]) if row else 0) + 1
+                conn.execute(
+                    "INSERT OR REPLACE INTO device_seq (device_id, seq) VALUES (?, ?)",
+                    [item.device_id, seq],
+                )
+                body["seq"] = seq
+            if item.stream in RELIABLE:
+                # Size check before a seq is spent: an oversized message is dead, not a gap.
+                payload = _dump({**body, "seq": 0})
+            else:
+                payload = _dump(body)
+            if len(payload) > MAX_PAYLOAD:
+                self._dead(d, item, payload, seq, "payload over 128 KiB", now)
+                continue
+            size = len(payload) + 8  # room for the real seq's digits
+            if not self._make_room(d, item.stream, size, seqs, dropped_events, now):
+                st.refused += 1
+                continue
+            if item.stream in RELIABLE:
+                seqs[item.stream] += 1
+                seq = seqs[item.stream]
+                body["seq"] = seq
+                payload = _dump(body)
+            self._insert(d, item, payload, seq, now)
+        self._report_drops(d, dropped_events, seqs, now)
+        self._write_seqs(d, seqs)
+
+    def _report_drops(
+        self,
+        d: sqlite_utils.Database,
+        events: Sequence[Outgoing],
+        seqs: dict[str, int],
+        now: float,
+    ) -> None:
+        """Add data-dropped events; an unsent one for the same stream is extended instead,
+        so a long outage yields one report with many ranges, not thousands of reports."""
+        for ev in events:
+            stream = ev.body["dropped"]["stream"]
+            key = f"dropped:{stream}:{ev.body['dropped']['reason']}"
+            row = d.conn.execute(
+                "SELECT id, payload, bytes FROM outbox WHERE conflate = ?", [key]
+            ).fetchone()
+            if row is not None and int(row[0]) not in self._protected:
+                body = json.loads(row[1])
+                seen = [s for a, b in body["dropped"]["ranges"] for s in range(a, b + 1)]
+                new = [s for a, b in ev.body["dropped"]["ranges"] for s in range(a, b + 1)]
+                body["dropped"]["ranges"] = _ranges(seen + new)
+                body["message"] = (
+                    f"{body['dropped']['reason']}: dropped {len(seen) + len(new)} {stream} messages"
+                )
+                payload = _dump(body)
+                d.conn.execute(
+                    "UPDATE outbox SET payload = ?, bytes = ? WHERE id = ?",
+                    [payload, len(payload), row[0]],
+                )
+                self.status.bytes += len(payload) - int(row[2])
+                continue
+            seqs["events"] += 1
+            body = {**ev.body, "msg_id": str(uuid.uuid4()), "seq": seqs["events"]}
+            self._insert(
+                d,
+                Outgoing("events", ev.topic, body, conflate=key),
+                _dump(body),
+                seqs["events"],
+                now,
+            )
+
+    def _insert(
+        self, d: sqlite_utils.Database, item: Outgoing, payload: bytes, seq: int | None, now: float
+    ) -> None:
+        st = self.status
+        if item.conflate is not None:
+            old = d.conn.execute(
+                "SELECT id, bytes FROM outbox WHERE conflate = ?", [item.conflate]
+            ).fetchone()
+            if old is not None and int(old[0]) not in self._protected:
+                d.conn.execute("DELETE FROM outbox WHERE id = ?", [old[0]])
+                st.pending -= 1
+                st.bytes -= int(old[1])
+            elif old is not None:
+                # The older one is on the wire: keep it, and let the new one follow.
+                d.conn.execute("UPDATE outbox SET conflate = NULL WHERE id = ?", [old[0]])
+        d.conn.execute(
+            "INSERT INTO outbox (stream, priority, topic, payload, retain, seq, conflate, "
+            "created, offline, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                item.stream,
+                PRIORITY[item.stream],
+                item.topic,
+                payload,
+                int(item.retain),
+                seq,
+                item.conflate,
+                now,
+                int(not self.connected),
+                len(payload),
+            ],
+        )
+        st.pending += 1
+        st.bytes += len(payload)
+        if st.oldest_created is None:
+            st.oldest_created = now
+
+    def _make_room(
+        self,
+        d: sqlite_utils.Database,
+        stream: str,
+        size: int,
+        seqs: dict[str, int],
+        dropped_events: list[Outgoing],
+        now: float,
+    ) -> bool:
+        st = self.status
+        if st.bytes + size <= self.max_bytes:
+            return True
+        if stream in ("telemetry", "state") and st.bytes + size > self.max_bytes * HARD_CAP_FACTOR:
+            return False
+        need = st.bytes + size - self.max_bytes
+        rows = d.conn.execute(
+            "SELECT id, seq, bytes FROM outbox WHERE stream = 'telemetry' ORDER BY id LIMIT ?",
+            [max(64, len(self._protected) + 64)],
+        ).fetchall()
+        evicted: list[int] = []
+        freed = 0
+        for row_id, seq, nbytes in rows:
+            if freed >= need:
+                break
+            if row_id in self._protected:
+                continue
+            d.conn.execute("DELETE FROM outbox WHERE id = ?", [row_id])
+            evicted.append(int(seq))
+            freed += int(nbytes)
+            st.pending -= 1
+            st.bytes -= int(nbytes)
+        if evicted:
+            st.dropped += len(evicted)
+            dropped_events.append(self._dropped_event(evicted, "buffer-full", now))
+        if st.bytes + size <= self.max_bytes:
+            return True
+        # Nothing (more) to evict: events and acks still go in up to the hard cap.
+        return stream not in ("telemetry", "state")
+
+    def _dropped_event(self, seqs: Sequence[int], reason: str, now: float) -> Outgoing:
+        ranges = _ranges(seqs)
+        body = payloads.event(
+            self._ident,
+            type="gateway.data-dropped",
+            severity="warning",
+            message=f"{reason}: dropped {len(seqs)} telemetry messages",
+            now=now,
+            dropped={"stream": "telemetry", "ranges": ranges, "reason": reason},
+        )
+        return Outgoing("events", self._topics.events, body)
+
+    def _dead(
+        self,
+        d: sqlite_utils.Database,
+        item: Outgoing,
+        payload: bytes,
+        seq: int | None,
+        reason: str,
+        now: float,
+    ) -> None:
+        d.conn.execute(
+            "INSERT INTO outbox_dead (stream, topic, payload, seq, created, reason, dead_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [item.stream, item.topic, payload, seq, now, reason, now],
+        )
+        self.status.dead += 1
+        log.error("message can never be published", stream=item.stream, reason=reason)
+
+    def _read_seqs(self, d: sqlite_utils.Database) -> dict[str, int]:
+        rows = d.conn.execute(
+            "SELECT key, value FROM gateway_meta WHERE key LIKE 'seq.%'"
+        ).fetchall()
+        seqs = {s: 0 for s in RELIABLE}
+        for key, value in rows:
+            seqs[key[4:]] = int(value)
+        return seqs
+
+    def _write_seqs(self, d: sqlite_utils.Database, seqs: Mapping[str, int]) -> None:
+        d.conn.executemany(
+            "INSERT OR REPLACE INTO gateway_meta (key, value) VALUES (?, ?)",
+            [(f"seq.{s}", str(v)) for s, v in seqs.items()],
+        )
+
+    # ---- sending ------------------------------------------------------------------------
+
+    async def next_batch(self, limit: int) -> list[Queued]:
+        """Up to ``limit`` ready messages by priority then age, skipping those in flight."""
+        skip = set(self.inflight)
+
+        def fetch(d: sqlite_utils.Database) -> list[Queued]:
+            rows = d.conn.execute(
+                "SELECT id, stream, topic, payload, retain, created, offline FROM outbox "
+                "ORDER BY priority, id LIMIT ?",
+                [limit + len(skip)],
+            ).fetchall()
+            return [
+                Queued(int(r[0]), r[1], r[2], bytes(r[3]), bool(r[4]), float(r[5]), bool(r[6]))
+                for r in rows
+                if int(r[0]) not in skip
+            ][:limit]
+
+        return await self._db.read(fetch)
+
+    async def delivered(self, ids: Sequence[int]) -> None:
+        """PUBACKs arrived: delete in one transaction."""
+        if not ids:
+            return
+
+        def delete(d: sqlite_utils.Database) -> None:
+            sizes = d.conn.execute(
+                f"SELECT COALESCE(SUM(bytes), 0), COUNT(*) FROM outbox WHERE id IN "
+                f"({','.join('?' * len(ids))})",
+                list(ids),
+            ).fetchone()
+            d.conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+            self.status.bytes -= int(sizes[0])
+            self.status.pending -= int(sizes[1])
+            oldest = d.conn.execute("SELECT MIN(created) FROM outbox").fetchone()[0]
+            self.status.oldest_created = oldest
+
+        await self._db.run(delete)
+
+    async def bury(self, message: Queued, reason: str) -> None:
+        """The broker refused a message for good: move it to the dead letters."""
+
+        def move(d: sqlite_utils.Database) -> None:
+            d.conn.execute(
+                "INSERT INTO outbox_dead (stream, topic, payload, seq, created, reason, dead_at) "
+                "SELECT stream, topic, payload, seq, created, ?, ? FROM outbox WHERE id = ?",
+                [reason, self._clock(), message.id],
+            )
+            d.conn.execute("DELETE FROM outbox WHERE id = ?", [message.id])
+            self.status.pending -= 1
+            self.status.bytes -= len(message.payload)
+            self.status.dead += 1
+
+        await self._db.run(move)
+
+    async def expire(self) -> int:
+        """Drop messages past their stream's TTL; telemetry losses are reported as such."""
+        now = self._clock()
+        self._protected = frozenset(self.inflight)
+
+        def purge(d: sqlite_utils.Database) -> int:
+            removed = 0
+            seqs = self._read_seqs(d)
+            events: list[Outgoing] = []
+            for stream, ttl in self._ttl.items():
+                rows = d.conn.execute(
+                    "SELECT id, seq, bytes FROM outbox WHERE stream = ? AND created < ?",
+                    [stream, now - ttl],
+                ).fetchall()
+                rows = [r for r in rows if r[0] not in self._protected]
+                if not rows:
+                    continue
+                d.conn.executemany("DELETE FROM outbox WHERE id = ?", [(r[0],) for r in rows])
+                self.status.pending -= len(rows)
+                self.status.bytes -= sum(int(r[2]) for r in rows)
+                removed += len(rows)
+                if stream in RELIABLE:
+                    self.status.dropped += len(rows)
+                    ev = self._dropped_event([int(r[1]) for r in rows], "expired", now)
+                    ev.body["dropped"]["stream"] = stream
+                    ev.body["message"] = f"expired: dropped {len(rows)} {stream} messages"
+                    events.append(ev)
+            self._report_drops(d, events, seqs, now)
+            self._write_seqs(d, seqs)
+            return removed
+
+        return await self._db.run(purge)
+
+    def view(self, now: float) -> dict[str, Any]:
+        st = self.status
+        oldest = (
+            None
+            if st.oldest_created is None or st.pending == 0
+            else max(0.0, round(now - st.oldest_created, 3))
+        )
+        return {
+            "pending": max(0, st.pending),
+            "bytes": max(0, st.bytes),
+            "dropped": st.dropped + st.refused,
+            "oldest_age_s": oldest,
+        }

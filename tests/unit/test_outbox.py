@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.bridge import payloads
+from gateway.bridge.outbox import HISTORICAL_AFTER_S, Outbox, Outgoing
+from gateway.contract import schema_errors
+from gateway.contract.topics import Topics
+from gateway.store import Database
+
+IDENT = payloads.Identity("store-0042", "gw-1")
+TOPICS = Topics("retail/v1", "store-0042", "gw-1")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def telemetry(i: int, clock: Clock, size: int = 1) -> Outgoing:
+    readings = [("c4d912ab0f31", clock.t, "temperature_c", float(i))] * size
+    return Outgoing("telemetry", TOPICS.telemetry, payloads.telemetry(IDENT, readings, clock.t))
+
+
+def event(clock: Clock, msg: str = "x") -> Outgoing:
+    body = payloads.event(
+        IDENT,
+        type="device.new",
+        severity="info",
+        message=msg,
+        now=clock.t,
+        device_id="c4d912ab0f31",
+    )
+    return Outgoing("events", TOPICS.events, body)
+
+
+@pytest.fixture
+async def db(tmp_path: Path):  # type: ignore[no-untyped-def]
+    database = Database(tmp_path / "gw.db")
+    await database.open()
+    yield database
+    await database.close()
+
+
+async def drain(box: Outbox) -> list[dict]:  # type: ignore[type-arg]
+    out = []
+    while batch := await box.next_batch(100):
+        out += [json.loads(m.wire_payload(box._clock())) for m in batch]
+        await box.delivered([m.id for m in batch])
+    return out
+
+
+async def test_seq_and_msg_id_per_stream_survive_restart(db: Database, tmp_path: Path) -> None:
+    clock = Clock()
+    box = Outbox(db, IDENT, TOPICS, max_bytes=10**7, ttl={}, clock=clock)
+    await box.open()
+    await box.produce([telemetry(1, clock), event(clock), telemetry(2, clock)])
+    got = await drain(box)
+    assert [(m["schema"], m["seq"]) for m in got] == [
+        ("event/1", 1),
+        ("telemetry/1", 1),
+        ("telemetry/1", 2),
+    ]
+    assert len({m["msg_id"] for m in got}) == 3
+    for m in got:
+        name = "event" if m["schema"] == "event/1" else "telemetry"
+        assert schema_errors(name, m) == []
+    box2 = Outbox(db, IDENT, TOPICS, max_bytes=10**7, ttl={}, clock=clock)
+    await box2.open()
+    await box2.produce([telemetry(3, clock)])
+    assert [m["seq"] for m in await drain(box2)] == [3]
+
+
+async def test_device_state_is_conflated_and_seq_increases(db: Database) -> None:
+    clock = Clock()
+    box = Outbox(db, IDENT, TOPICS, max_bytes=10**7, ttl={}, clock=clock)
+    await box.open()
+    for i in range(3):
+        await box.produce(
+            [
+                Outgoing(
+                    "state",
+                    TOPICS.device_state("aa"),
+                    {"n": i},
+                    retain=True,
+                    conflate="state:aa",
+                    device_id="aa",
+                )
+            ]
+        )
+    assert box.status.pending == 1
+    [only] = await box.next_batch(10)
+    assert json.loads(only.payload) == {"n": 2, "seq": 3} and only.retain
+
+
+async def test_in_flight_state_is_not_replaced(db: Database) -> None:
+    clock = Clock()
+    box = Outbox(db, IDENT, TOPICS, max_bytes=10**7, ttl={}, clock=clock)
+    await box.open()
+    state = Outgoing("state", "t", {"n": 1}, retain=True, conflate="state:aa", device_id="aa")
+    await box.produce([state])
+    [first] = await box.next_batch(10)
+    box.inflight.add(first.id)
+    await box.produce([Outgoing("state", "t", {"n": 2}, True, "state:aa", "aa")])
+    assert box.status.pending == 2
+
+
+async def test_buffer_full_evicts_oldest_telemetry_and_reports_ranges(db: Database) -> None:
+    clock = Clock()
+    box = Outbox(db, IDENT, TOPICS, max_bytes=20_000, ttl={}, clock=clock)
+    await box.open()
+    for i in range(1, 201):
+        await box.produce([telemetry(i, clock)])
+        if i % 50 == 0:
+            await box.produce([event(clock, f"e{i}")])
+    got = await drain(box)
+    tele = [m["seq"] for m in got if m["schema"] == "telemetry/1"]
+    events = [m for m in got if m["schema"] == "event/1"]
+    dropped = [e for e in events if e["type"] == "gateway.data-dropped"]
+    lost = set(range(1, 201)) - set(tele)
+    assert lost and max(lost) < min(tele)  # the oldest went first
+    reported = {s for e in dropped for a, b in e["dropped"]["ranges"] for s in range(a, b + 1)}
+    assert reported == lost
+    assert [e["message"] for e in events if e["type"] == "device.new"] == [
+        "e50",
+        "e100",
+        "e150",
+        "e200",
+    ]
+    assert sorted(e["seq"] for e in events) == list(range(1, len(events) + 1))
+    for e in dropped:
+        assert schema_errors("event", e) == []
+
+
+async def test_hard_cap_refuses_telemetry_but_keeps_events(db: Database) -> None:
+    clock = Clock()
+    box = Outbox(db, IDENT, TOPICS, max_bytes=4_000, ttl={}, clock=clock)
+    await box.open()
+    for _ in range(40):
+        await box.produce([event(clock, "x" * 200)])
+    before = box.status.pending
+    await box.produce([telemetry(1, clock)])
+    assert box.status.pending == before and box.status.refused == 1
+    await box.produce([event(clock)])
+    assert box.status.pending == before + 1
+
+
+async def test_oversized_message_goes_to_dead_letters_without_a_gap(db: Database) -> None:
+    clock = Clock()
+    box = Outbox(db, IDENT, TOPICS, max_bytes=10**7, ttl={}, clock=clock)
+    await box.open()
+    await box.produce([telemetry(1, clock), telemetry(2, clock, size=3000), telemetry(3, clock)])
+    assert [m["seq"] for m in await drain(box)] == [1, 2]
+    assert box.status.dead == 1
+
+
+async def test_ttl_expiry_is_reported(db: Database) -> None:
+    clock = Clock()
+    box = Outbox(db, IDENT, TOPICS, max_bytes=10**7, ttl={"telemetry": 60.0}, clock=clock)
+    await box.open()
+    await box.produce([telemetry(1, clock), telemetry(2, clock)])
+    clock.t += 120
+    await box.produce([telemetry(3, clock)])
+    assert await box.expire() == 2
+    got = await drain(box)
+    [ev] = [m for m in got if m["schema"] == "event/1"]
+    assert ev["dropped"] == {"stream": "telemetry", "ranges": [[1, 2]], "reason": "expired"}
+
+
+async def test_historical_flag(db: Database) -> None:
+    clock = Clock()
+    box = Outbox(db, IDENT, TOPICS, max_bytes=10**7, ttl={}, clock=clock)
+    await box.open()
+    box.connected = True
+    await box.produce([telemetry(1, clock)])
+    box.connected = False
+    await box.produce([telemetry(2, clock)])
+    box.connected = True
+    await box.produce([telemetry(3, clock)])
+    batch = await box.next_batch(10)
+    flags = [json.loads(m.wire_payload(clock.t))["historical"] for m in batch]
+    assert flags == [False, True, False]
+    later = [
+        json.loads(m.wire_payload(clock.t + HISTORICAL_AFTER_S + 1))["historical"] for m in batch
+    ]
+    assert later == [True, True, True]
