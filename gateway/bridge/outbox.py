@@ -142,6 +142,11 @@ class Outbox:
         if self.on_produced is not None:
             self.on_produced()
 
+    def produce_in(self, d: sqlite_utils.Database, items: Sequence[Outgoing]) -> None:
+        """Produce inside the caller's transaction (on the writer thread), so that the
+        messages commit together with the caller's own rows, or not at all."""
+        self._produce(d, items)
+
     def _produce(self, d: sqlite_utils.Database, items: Sequence[Outgoing]) -> None:
         now = self._clock()
         conn = d.conn
@@ -164,11 +169,8 @@ class Outbox:
                     [item.device_id, seq],
                 )
                 body["seq"] = seq
-            if item.stream in RELIABLE:
-                # Size check before a seq is spent: an oversized message is dead, not a gap.
-                payload = _dump({**body, "seq": 0})
-            else:
-                payload = _dump(body)
+            # Size check before a seq is spent: an oversized message is dead, not a gap.
+            payload = _dump({**body, "seq": 0}) if item.stream in RELIABLE else _dump(body)
             if len(payload) > MAX_PAYLOAD:
                 self._dead(d, item, payload, seq, "payload over 128 KiB", now)
                 continue

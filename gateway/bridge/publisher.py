@@ -1,0 +1,143 @@
+"""The publisher: the outbox drained to the broker at QoS 1 through an in-flight window.
+
+Up to ``window`` messages are on the wire at once. A message stays marked in
+flight until its row is deleted after the PUBACK (deletions are batched), so it
+is never fetched twice while acknowledged; on a lost connection the in-flight
+set is cleared and those messages go out again on the next connection
+(duplicates possible, never loss). A message the broker refuses for good
+(MQTT 5 failure reason) is moved to the dead letters instead of blocking the
+queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from functools import partial
+
+import structlog
+
+from gateway.bridge.mqtt import MqttConnection, NotConnected, PublishRefused
+from gateway.bridge.outbox import Outbox, Queued
+
+log = structlog.get_logger("gateway.bridge")
+
+DELETE_BATCH = 512
+DELETE_EVERY_S = 0.05
+
+
+class Publisher:
+    def __init__(
+        self,
+        outbox: Outbox,
+        connection: MqttConnection,
+        window: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._outbox = outbox
+        self._conn = connection
+        self._window = window
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._online = asyncio.Event()
+        self._acked: list[int] = []
+        self._epoch = 0  # bumps on every disconnect: late callbacks of old sessions are ignored
+        self.published = 0
+        self.delivered = 0
+        self.last_progress = time.monotonic()
+        self.latency_s: float | None = None
+        outbox.on_produced = self._wake.set
+
+    def online(self) -> None:
+        self._epoch += 1
+        self._outbox.inflight.clear()
+        self._online.set()
+        self._wake.set()
+
+    def offline(self) -> None:
+        self._epoch += 1
+        self._online.clear()
+        self._outbox.inflight.clear()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        deleter = asyncio.create_task(self._delete_loop())
+        try:
+            while True:
+                self.last_progress = time.monotonic()
+                await self._online.wait()
+                free = self._window - len(self._outbox.inflight)
+                batch = await self._outbox.next_batch(free) if free > 0 else []
+                if not batch:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                    continue
+                now = self._clock()
+                epoch = self._epoch
+                for message in batch:
+                    if epoch != self._epoch:
+                        break
+                    try:
+                        fut = self._conn.publish(
+                            message.topic, message.wire_payload(now), 1, message.retain
+                        )
+                    except NotConnected:
+                        break
+                    self._outbox.inflight.add(message.id)
+                    self.published += 1
+                    sent = time.monotonic()
+                    fut.add_done_callback(
+                        partial(self._settled, message=message, epoch=epoch, sent=sent)
+                    )
+        finally:
+            deleter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await deleter
+
+    def _settled(self, fut: asyncio.Future[None], message: Queued, epoch: int, sent: float) -> None:
+        if epoch != self._epoch:
+            return
+        exc = fut.exception() if not fut.cancelled() else NotConnected("cancelled")
+        if exc is None:
+            self._acked.append(message.id)
+            self.latency_s = time.monotonic() - sent
+            if len(self._acked) >= DELETE_BATCH:
+                self._wake.set()
+        elif isinstance(exc, PublishRefused):
+            asyncio.get_running_loop().create_task(self._bury(message, str(exc)))
+        else:
+            self._outbox.inflight.discard(message.id)
+
+    async def _bury(self, message: Queued, reason: str) -> None:
+        log.error(
+            "broker refused a message; moved to dead letters", topic=message.topic, reason=reason
+        )
+        await self._outbox.bury(message, f"refused by the broker: {reason}")
+        self._outbox.inflight.discard(message.id)
+        self._wake.set()
+
+    async def _delete_loop(self) -> None:
+        while True:
+            await asyncio.sleep(DELETE_EVERY_S)
+            if not self._acked:
+                continue
+            ids, self._acked = self._acked, []
+            await self._outbox.delivered(ids)
+            self.delivered += len(ids)
+            for i in ids:
+                self._outbox.inflight.discard(i)
+            self._wake.set()
+
+    async def drained(self, budget_s: float) -> bool:
+        """Wait until nothing is pending (bounded); True if the outbox emptied."""
+        deadline = time.monotonic() + budget_s
+        while time.monotonic() < deadline:
+            if self._outbox.status.pending <= 0 and not self._outbox.inflight:
+                return True
+            await asyncio.sleep(0.05)
+        return False

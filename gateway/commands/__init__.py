@@ -1,0 +1,1 @@
+"""Signed commands from the cloud: verification, validation, the durable inbox, tools."""
