@@ -349,6 +349,19 @@ class Bridge:
             + [Outgoing("events", self.topics.events, e) for e in events]
         )
 
+    async def resync(self, command_id: str) -> None:
+        """The ``resync`` command: status, every device state, then the completed ack."""
+        await self._produce_status("online", "heartbeat")
+        await self._produce_states([d.device_id for d in self._registry], force=True)
+        ack = payloads.ack(
+            self.ident,
+            command_id=command_id,
+            command_type="resync",
+            status="completed",
+            now=time.time(),
+        )
+        await self.produce_acks([ack])
+
     # ---- views -----------------------------------------------------------------------------
 
     def view(self) -> dict[str, Any]:

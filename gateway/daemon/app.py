@@ -26,6 +26,11 @@ from gateway.alerts.service import AlertService
 from gateway.ble.ingest import AdvertIngest, IngestOptions
 from gateway.ble.manager import BleManager
 from gateway.ble.scanner import ScannerOptions
+from gateway.bridge import payloads
+from gateway.bridge.bridge import Bridge, BridgeOptions
+from gateway.bridge.mqtt import Inbound
+from gateway.commands.inbox import Inbox, InboxOptions
+from gateway.commands.model import Command
 from gateway.daemon.supervisor import Supervisor
 from gateway.registry import Registry, RegistryOptions
 from gateway.registry.persistence import flush_dirty, load_devices
@@ -68,6 +73,8 @@ class GatewaySettings:
     login_max_failures: int = 5
     login_window_s: float = 300.0
     stop_budget_s: float = 10.0
+    bridge: BridgeOptions | None = None
+    inbox: InboxOptions | None = None
     redacted_config: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -87,6 +94,25 @@ class Gateway:
             self.db, self.registry, settings.alert_rules, self.gateway_metrics
         )
         self.supervisor = Supervisor()
+        self.bridge: Bridge | None = None
+        self.inbox: Inbox | None = None
+        if settings.bridge is not None and settings.inbox is not None:
+            ident = payloads.Identity(settings.store_id, settings.gateway_id)
+            self.bridge = Bridge(
+                self.db,
+                self.registry,
+                ident,
+                settings.bridge,
+                __version__,
+                self.started_at,
+                self._bridge_status,
+                self._on_command,
+            )
+            self.inbox = Inbox(
+                self.db, ident, settings.inbox, self.bridge.outbox, self.bridge.topics
+            )
+            self.inbox.register("resync", self._resync)
+            self.alerts.set_emit(self.bridge.alert_event)
         self.auth = Auth(
             settings.web_users,
             settings.session_lifetime_s,
@@ -104,6 +130,8 @@ class Gateway:
         await self.db.open()
         self.registry.load(await load_devices(self.db), now_mono=time.monotonic())
         await self.alerts.restore()
+        if self.bridge is not None:
+            await self.bridge.open()
         log.info(
             "starting",
             version=__version__,
@@ -116,6 +144,12 @@ class Gateway:
         self.supervisor.add("registry-sweep", self._sweep_loop)
         self.supervisor.add("registry-flush", self._flush_loop)
         self.supervisor.add("alerts", self.alerts.run)
+        if self.bridge is not None:
+            for name, task in self.bridge.tasks().items():
+                self.supervisor.add(name, task)
+            await self.bridge.gateway_event(
+                "gateway.started", "info", f"store-gateway {__version__} started"
+            )
         self._runners.append(await serve_local_api(self, self.settings.data_dir / SOCKET_NAME))
         if self.settings.web is not None:
             app = build_app(self, self.auth, self.settings.web)
@@ -128,6 +162,12 @@ class Gateway:
         log.info("stopping")
         for runner in self._runners:
             await runner.cleanup()
+        if self.bridge is not None:
+            try:
+                await self.bridge.gateway_event("gateway.stopping", "info", "stopping")
+                await asyncio.wait_for(self.bridge.shutdown(), self.settings.stop_budget_s / 2)
+            except (TimeoutError, Exception) as exc:  # never block the stop
+                log.warning("could not say goodbye to the broker", error=repr(exc))
         await self.supervisor.stop(budget_s=self.settings.stop_budget_s / 2)
         try:
             await flush_dirty(self.db, self.registry)
@@ -178,9 +218,31 @@ class Gateway:
     def gateway_metrics(self) -> dict[str, float | None]:
         """Values of the gateway itself that alert rules can watch."""
         statuses = self.ble.statuses()
-        return {
+        metrics: dict[str, float | None] = {
             "adapters_down": float(sum(1 for s in statuses if s.state != "up")),
         }
+        if self.bridge is not None:
+            outbox = self.bridge.outbox
+            metrics["buffer_share"] = outbox.status.bytes / max(1, outbox.max_bytes)
+            metrics["broker_down_s"] = self.bridge.broker_down_s()
+        return metrics
+
+    # ---- commands and the bridge ------------------------------------------------------------
+
+    async def _on_command(self, inbound: Inbound) -> None:
+        assert self.inbox is not None
+        await self.inbox.receive(inbound.payload)
+
+    async def _resync(self, command: Command) -> None:
+        assert self.bridge is not None and self.inbox is not None
+        await self.bridge.resync(command.id)
+        await self.inbox.mark(command.id, "done")
+
+    def _bridge_status(self) -> tuple[list[dict[str, Any]], tuple[int, int]]:
+        adapters = [
+            {"name": s.name, "address": s.address, "state": s.state} for s in self.ble.statuses()
+        ]
+        return adapters, (len(self.registry), self.registry.online_count())
 
     def extra_metrics(self) -> list[tuple[str, float, str]]:
         return [
@@ -227,8 +289,8 @@ class Gateway:
                 }
                 for c in self.supervisor.statuses()
             ],
-            "broker": None,
-            "buffer": None,
+            "broker": None if self.bridge is None else self.bridge.view(),
+            "buffer": None if self.bridge is None else self.bridge.outbox.view(time.time()),
             "alerts": {
                 "firing": len(engine.firing()),
                 "pending": sum(1 for a in engine.alerts() if a.phase.value == "pending"),

@@ -7,6 +7,11 @@ from typing import Literal
 from gateway.alerts import Rule, Selector
 from gateway.ble.ingest import IngestOptions
 from gateway.ble.scanner import ScannerOptions
+from gateway.bridge.bridge import BridgeOptions
+from gateway.bridge.mqtt import MqttOptions
+from gateway.bridge.telemetry import TelemetryOptions
+from gateway.commands.inbox import InboxOptions
+from gateway.commands.jws import public_key_from_pem, public_key_from_x
 from gateway.config.model import AlertRuleConfig, GatewayConfig
 from gateway.daemon.app import GatewaySettings
 from gateway.registry import RegistryOptions
@@ -130,6 +135,58 @@ def redacted(config: GatewayConfig) -> dict[str, object]:
     return data
 
 
+def bridge_options(config: GatewayConfig) -> BridgeOptions | None:
+    m = config.mqtt
+    if not m.enabled:
+        return None
+    t = config.telemetry
+    return BridgeOptions(
+        mqtt=MqttOptions(
+            host=m.host,
+            port=m.port,
+            client_id=m.client_id or f"storegw-{config.store_id}-{config.gateway_id}",
+            protocol=m.protocol,
+            keepalive_s=m.keepalive,
+            session_expiry_s=m.session_expiry,
+            username=m.username,
+            password_file=m.password_file,
+            tls=m.tls.enabled,
+            ca_file=m.tls.ca_file,
+            cert_file=m.tls.cert_file,
+            key_file=m.tls.key_file,
+            verify_hostname=m.tls.verify_hostname,
+            inflight=m.inflight,
+            reconnect_min_s=m.reconnect_min,
+            reconnect_max_s=m.reconnect_max,
+        ),
+        topic_prefix=m.topic_prefix,
+        status_heartbeat_s=config.device_state.status_heartbeat,
+        state_min_interval_s=config.device_state.min_interval,
+        state_heartbeat_s=config.device_state.heartbeat,
+        max_bytes=config.buffer.max_bytes,
+        ttl=config.buffer.ttl.model_dump() | {"state": config.buffer.ttl.device_state},
+        telemetry=TelemetryOptions(
+            sample_interval_s=t.sample_interval,
+            max_readings=t.batch_max_readings,
+            max_bytes=t.batch_max_bytes,
+            max_delay_s=t.batch_max_delay,
+        ),
+    )
+
+
+def inbox_options(config: GatewayConfig) -> InboxOptions:
+    keys = {}
+    for k in config.security.trusted_keys:
+        keys[k.kid] = public_key_from_x(k.x) if k.x is not None else public_key_from_pem(k.pem_file)  # type: ignore[arg-type]
+    return InboxOptions(
+        store_id=config.store_id,
+        gateway_id=config.gateway_id,
+        trusted_keys=keys,
+        allow_unsigned=config.security.allow_unsigned_commands,
+        max_bytes=config.security.max_command_bytes,
+    )
+
+
 def settings_from_config(config: GatewayConfig) -> GatewaySettings:
     ble = config.ble
     web = config.web
@@ -169,5 +226,7 @@ def settings_from_config(config: GatewayConfig) -> GatewaySettings:
         secure_cookies=web.secure_cookies,
         login_max_failures=web.login_max_failures,
         login_window_s=web.login_window,
+        bridge=bridge_options(config),
+        inbox=inbox_options(config),
         redacted_config=redacted(config),
     )

@@ -215,6 +215,7 @@ def test_keygen_sign_command_round_trip(tmp_path: Path) -> None:
             cwd=ROOT,
             **kw,
         )
+
     out = run("keygen", "--out", str(tmp_path), "--kid", "cloud-test")
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "cloud-test.private.pem").stat().st_mode & 0o777 == 0o600

@@ -1,0 +1,121 @@
+"""The cloud side in tests: subscribe to everything, validate every payload, check seqs."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gateway.contract import schema_errors
+
+_SCHEMA_BY_SUFFIX = {
+    "/status": "gateway-status",
+    "/telemetry": "telemetry",
+    "/events": "event",
+    "/acks": "ack",
+    "/state": "device-state",
+}
+
+
+@dataclass
+class Received:
+    topic: str
+    payload: dict[str, Any]
+    retain: bool
+
+
+@dataclass
+class Cloud:
+    port: int
+    prefix: str = "retail/v1/#"
+    messages: list[Received] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _client: paho.Client | None = None
+
+    def start(self) -> None:
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"cloud-{time.time_ns()}", protocol=paho.MQTTv5
+        )
+        client.on_message = self._on_message
+        client.on_connect = lambda c, *_: c.subscribe(self.prefix, qos=1)
+        client.reconnect_delay_set(0.1, 1)
+        client.connect_async("127.0.0.1", self.port, keepalive=10)
+        client.loop_start()
+        self._client = client
+
+    def stop(self) -> None:
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        assert self._client is not None
+        self._client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+    def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+        if msg.topic.endswith("/commands"):
+            return
+        try:
+            payload = json.loads(msg.payload)
+        except ValueError:
+            with self._lock:
+                self.violations.append(f"{msg.topic}: not JSON")
+            return
+        schema = next(
+            (s for suffix, s in _SCHEMA_BY_SUFFIX.items() if msg.topic.endswith(suffix)), None
+        )
+        errors = (
+            [f"{msg.topic}: unknown topic"]
+            if schema is None
+            else [
+                f"{msg.topic}: {e}"
+                for e in schema_errors(schema, payload)  # type: ignore[arg-type]
+            ]
+        )
+        with self._lock:
+            self.violations.extend(errors)
+            self.messages.append(Received(msg.topic, payload, bool(msg.retain)))
+
+    # ---- views ------------------------------------------------------------------------
+
+    def of(self, suffix: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [m.payload for m in self.messages if m.topic.endswith(suffix)]
+
+    def seqs(self, stream: str) -> tuple[set[int], int]:
+        """(distinct seqs received, duplicates) for telemetry/events/acks."""
+        seen = [m["seq"] for m in self.of(f"/{stream}")]
+        return set(seen), len(seen) - len(set(seen))
+
+    def gaps(self, stream: str) -> list[int]:
+        got, _ = self.seqs(stream)
+        if not got:
+            return []
+        explained: set[int] = set()
+        if stream == "telemetry":
+            for e in self.of("/events"):
+                if e["type"] == "gateway.data-dropped" and e["dropped"]["stream"] == stream:
+                    for a, b in e["dropped"]["ranges"]:
+                        explained.update(range(a, b + 1))
+        return sorted(set(range(1, max(got) + 1)) - got - explained)
+
+    def wait(self, predicate: Any, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"not within {timeout} s: {what}")
+
+    def by_stream(self) -> dict[str, int]:
+        out: dict[str, int] = defaultdict(int)
+        for m in self.messages:
+            out[m.topic.rsplit("/", 1)[1]] += 1
+        return dict(out)

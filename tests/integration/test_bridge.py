@@ -1,0 +1,193 @@
+"""The gateway against a real mosquitto (and the virtual store): contract conformance,
+lifecycle, outages, commands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from joserfc.jwk import OKPKey
+
+from drivers.types import address_to_device_id
+from gateway.ble.ingest import IngestOptions
+from gateway.ble.scanner import ScannerOptions
+from gateway.bridge.bridge import BridgeOptions
+from gateway.bridge.mqtt import MqttOptions
+from gateway.bridge.telemetry import TelemetryOptions
+from gateway.commands.inbox import InboxOptions
+from gateway.commands.jws import sign
+from gateway.daemon.app import Gateway, GatewaySettings
+from gateway.registry import RegistryOptions
+from gateway.sim.runner import RunningStore
+from gateway.sim.scenario import bthome_key, expected_devices
+from gateway.timeutil import format_epoch
+from tests.helpers.broker import Mosquitto
+from tests.helpers.cloud import Cloud
+from tests.integration.conftest import SMALL_STORE
+
+KEY = OKPKey.generate_key("Ed25519")
+PREFIX = "retail/v1/demo-store"
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    (tmp_path / "broker").mkdir()
+    m = Mosquitto(tmp_path / "broker")
+    m.start()
+    yield m
+    m.stop()
+
+
+@pytest.fixture
+def cloud(broker: Mosquitto) -> Iterator[Cloud]:
+    c = Cloud(broker.port)
+    c.start()
+    yield c
+    c.stop()
+    assert c.violations == [], c.violations[:5]
+
+
+def settings(tmp_path: Path, port: int) -> GatewaySettings:
+    keys = {
+        address_to_device_id(e.address): bthome_key(42, e.address)
+        for e in expected_devices(SMALL_STORE)
+        if e.group == "bthome-encrypted"
+    }
+    return GatewaySettings(
+        store_id="demo-store",
+        gateway_id="gw-1",
+        data_dir=tmp_path / "data",
+        adapters=("hci0",),
+        scanner=ScannerOptions(silence_timeout_s=10),
+        ingest=IngestOptions(bthome_keys=keys),
+        registry=RegistryOptions(offline_floor_s=5),
+        bridge=BridgeOptions(
+            mqtt=MqttOptions(
+                host="127.0.0.1",
+                port=port,
+                client_id="storegw-demo-store-gw-1",
+                keepalive_s=5,
+                reconnect_min_s=0.2,
+                reconnect_max_s=1.0,
+            ),
+            status_heartbeat_s=2.0,
+            state_min_interval_s=1.0,
+            telemetry=TelemetryOptions(sample_interval_s=1.0, max_delay_s=1.0),
+        ),
+        inbox=InboxOptions(
+            "demo-store", "gw-1", {"cloud-1": OKPKey.import_key(KEY.as_dict(private=False))}
+        ),
+    )
+
+
+@pytest.fixture
+async def gateway(store: RunningStore, broker: Mosquitto, tmp_path: Path) -> AsyncIterator[Gateway]:
+    gw = Gateway(settings(tmp_path, broker.port))
+    await gw.start()
+    yield gw
+    await gw.stop()
+
+
+async def until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        await asyncio.sleep(0.1)
+
+
+async def test_birth_states_telemetry_and_events_conform(gateway: Gateway, cloud: Cloud) -> None:
+    n = len(expected_devices(SMALL_STORE))
+    await until(lambda: len({m["device_id"] for m in cloud.of("/state")}) >= n, 20, "all states")
+    await until(lambda: len(cloud.of("/telemetry")) >= 2, 20, "telemetry")
+    births = [s for s in cloud.of("/status") if s["reason"] == "connected"]
+    assert births and births[0]["session"] == 1 and births[0]["state"] == "online"
+    await until(
+        lambda: any(s["reason"] == "heartbeat" for s in cloud.of("/status")), 10, "heartbeat"
+    )
+    events = cloud.of("/events")
+    assert {e["type"] for e in events} >= {"gateway.started", "device.new"}
+    assert len([e for e in events if e["type"] == "device.new"]) == n
+    for stream in ("telemetry", "events"):
+        assert cloud.gaps(stream) == [], stream
+    fridge = [s for s in cloud.of("/state") if s["device_id"] == "c40101000001"][-1]
+    assert fridge["kind"] == "sensor" and "temperature_c" in fridge["readings"]
+    label = [s for s in cloud.of("/state") if s["device_id"] == "ff0101000001"][-1]
+    assert label["label"]["status"] == "unbound"
+    assert all(not t["historical"] for t in cloud.of("/telemetry"))
+
+
+async def test_broker_outage_loses_nothing(
+    gateway: Gateway, broker: Mosquitto, cloud: Cloud
+) -> None:
+    await until(lambda: len(cloud.of("/telemetry")) >= 2, 20, "telemetry before")
+    broker.kill()
+    await until(
+        lambda: gateway.bridge is not None and not gateway.bridge.view()["connected"],
+        15,
+        "gateway notices",
+    )
+    await asyncio.sleep(4)  # sensors keep producing while the broker is away
+    assert gateway.bridge is not None and gateway.bridge.outbox.status.pending > 0
+    broker.start()
+    cloud.start()
+    await until(
+        lambda: gateway.bridge is not None and gateway.bridge.outbox.status.pending == 0,
+        30,
+        "drained",
+    )
+    await asyncio.sleep(1)
+    for stream in ("telemetry", "events"):
+        assert cloud.gaps(stream) == [], stream
+    assert any(t["historical"] for t in cloud.of("/telemetry"))
+    sessions = sorted({s["session"] for s in cloud.of("/status")})
+    assert sessions[-1] == 2
+
+
+async def test_signed_commands_over_mqtt(gateway: Gateway, cloud: Cloud) -> None:
+    await until(lambda: bool(cloud.of("/status")), 20, "online")
+    now = time.time()
+    command = {
+        "schema": "command/1",
+        "id": str(uuid.uuid4()),
+        "store_id": "demo-store",
+        "gateway_id": "gw-1",
+        "type": "resync",
+        "issued_at": format_epoch(now - 1),
+        "expires_at": format_epoch(now + 600),
+        "body": {},
+    }
+    token = sign(json.dumps(command).encode(), KEY, "cloud-1").encode()
+    cloud.publish(f"{PREFIX}/gw/gw-1/commands", token)
+    cloud.publish(f"{PREFIX}/commands", b"{not even json")
+    await until(lambda: len(cloud.of("/acks")) >= 3, 15, "acks")
+    acks = cloud.of("/acks")
+    mine = [a["status"] for a in acks if a["command_id"] == command["id"]]
+    assert mine == ["accepted", "completed"]
+    rejected = [a for a in acks if a["status"] == "rejected"]
+    assert rejected[0]["error"]["code"] == "bad-signature" and rejected[0]["command_id"] is None
+    cloud.publish(f"{PREFIX}/gw/gw-1/commands", token)  # the same message again
+    await asyncio.sleep(1.5)
+    assert [a["status"] for a in cloud.of("/acks") if a["command_id"] == command["id"]] == mine
+    assert cloud.gaps("acks") == []
+
+
+async def test_session_counter_survives_restart(
+    store: RunningStore, broker: Mosquitto, cloud: Cloud, tmp_path: Path
+) -> None:
+    for expected in (1, 2):
+        gw = Gateway(settings(tmp_path, broker.port))
+        await gw.start()
+        await until(
+            lambda e=expected: any(s["session"] == e for s in cloud.of("/status")),
+            15,
+            f"session {expected}",
+        )
+        await gw.stop()
+    shutdowns = [s for s in cloud.of("/status") if s["reason"] == "shutdown"]
+    assert [s["session"] for s in shutdowns] == [1, 2]
