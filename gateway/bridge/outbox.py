@@ -43,6 +43,10 @@ PRIORITY: dict[str, int] = {"status": 0, "acks": 0, "events": 1, "state": 2, "te
 MAX_PAYLOAD = 128 * 1024
 HARD_CAP_FACTOR = 1.25
 HISTORICAL_AFTER_S = 10.0
+_INSERT = (
+    "INSERT INTO outbox (stream, priority, topic, payload, retain, seq, conflate, created, "
+    "offline, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _LIVE = b'"historical":false'
 _HISTORICAL = b'"historical":true'
 
@@ -153,6 +157,8 @@ class Outbox:
         seqs = self._read_seqs(d)
         st = self.status
         dropped_events: list[Outgoing] = []
+        plain: list[tuple[object, ...]] = []
+        offline = int(not self.connected)
         for item in items:
             body = dict(item.body)
             seq: int | None = None
@@ -169,21 +175,44 @@ class Outbox:
                     [item.device_id, seq],
                 )
                 body["seq"] = seq
-            # Size check before a seq is spent: an oversized message is dead, not a gap.
-            payload = _dump({**body, "seq": 0}) if item.stream in RELIABLE else _dump(body)
-            if len(payload) > MAX_PAYLOAD:
-                self._dead(d, item, payload, seq, "payload over 128 KiB", now)
-                continue
-            size = len(payload) + 8  # room for the real seq's digits
-            if not self._make_room(d, item.stream, size, seqs, dropped_events, now):
-                st.refused += 1
-                continue
             if item.stream in RELIABLE:
                 seqs[item.stream] += 1
                 seq = seqs[item.stream]
                 body["seq"] = seq
-                payload = _dump(body)
-            self._insert(d, item, payload, seq, now)
+            payload = _dump(body)
+            if len(payload) > MAX_PAYLOAD:
+                if item.stream in RELIABLE:
+                    seqs[item.stream] -= 1  # not spent: no gap for a message never queued
+                self._dead(d, item, payload, seq, "payload over 128 KiB", now)
+                continue
+            if not self._make_room(d, item.stream, len(payload), seqs, dropped_events, now):
+                if item.stream in RELIABLE:
+                    seqs[item.stream] -= 1
+                st.refused += 1
+                continue
+            if item.conflate is None:
+                plain.append(
+                    (
+                        item.stream,
+                        PRIORITY[item.stream],
+                        item.topic,
+                        payload,
+                        int(item.retain),
+                        seq,
+                        None,
+                        now,
+                        offline,
+                        len(payload),
+                    )
+                )
+                st.pending += 1
+                st.bytes += len(payload)
+            else:
+                self._insert(d, item, payload, seq, now)
+        if plain:
+            conn.executemany(_INSERT, plain)
+            if st.oldest_created is None:
+                st.oldest_created = now
         self._report_drops(d, dropped_events, seqs, now)
         self._write_seqs(d, seqs)
 
@@ -243,8 +272,7 @@ class Outbox:
                 # The older one is on the wire: keep it, and let the new one follow.
                 d.conn.execute("UPDATE outbox SET conflate = NULL WHERE id = ?", [old[0]])
         d.conn.execute(
-            "INSERT INTO outbox (stream, priority, topic, payload, retain, seq, conflate, "
-            "created, offline, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _INSERT,
             [
                 item.stream,
                 PRIORITY[item.stream],

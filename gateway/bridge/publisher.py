@@ -24,7 +24,6 @@ from gateway.bridge.outbox import Outbox, Queued
 
 log = structlog.get_logger("gateway.bridge")
 
-DELETE_BATCH = 512
 DELETE_EVERY_S = 0.05
 
 
@@ -43,6 +42,7 @@ class Publisher:
         self._wake = asyncio.Event()
         self._online = asyncio.Event()
         self._acked: list[int] = []
+        self._outstanding = 0  # published, awaiting PUBACK
         self._epoch = 0  # bumps on every disconnect: late callbacks of old sessions are ignored
         self.published = 0
         self.delivered = 0
@@ -52,12 +52,14 @@ class Publisher:
 
     def online(self) -> None:
         self._epoch += 1
+        self._outstanding = 0
         self._outbox.inflight.clear()
         self._online.set()
         self._wake.set()
 
     def offline(self) -> None:
         self._epoch += 1
+        self._outstanding = 0
         self._online.clear()
         self._outbox.inflight.clear()
 
@@ -70,7 +72,7 @@ class Publisher:
             while True:
                 self.last_progress = time.monotonic()
                 await self._online.wait()
-                free = self._window - len(self._outbox.inflight)
+                free = self._window - self._outstanding
                 batch = await self._outbox.next_batch(free) if free > 0 else []
                 if not batch:
                     self._wake.clear()
@@ -89,6 +91,7 @@ class Publisher:
                     except NotConnected:
                         break
                     self._outbox.inflight.add(message.id)
+                    self._outstanding += 1
                     self.published += 1
                     sent = time.monotonic()
                     fut.add_done_callback(
@@ -102,12 +105,13 @@ class Publisher:
     def _settled(self, fut: asyncio.Future[None], message: Queued, epoch: int, sent: float) -> None:
         if epoch != self._epoch:
             return
+        self._outstanding -= 1
+        if self._outstanding <= self._window // 2:
+            self._wake.set()  # refill the window; acked rows stay skipped until deleted
         exc = fut.exception() if not fut.cancelled() else NotConnected("cancelled")
         if exc is None:
             self._acked.append(message.id)
             self.latency_s = time.monotonic() - sent
-            if len(self._acked) >= DELETE_BATCH:
-                self._wake.set()
         elif isinstance(exc, PublishRefused):
             asyncio.get_running_loop().create_task(self._bury(message, str(exc)))
         else:

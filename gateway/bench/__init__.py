@@ -1,0 +1,1 @@
+"""Benchmarks: figures printed beside a baseline measured in the same run (ratios)."""

@@ -1,0 +1,199 @@
+"""Outbox benchmarks.
+
+- commit: messages/s produced into the outbox (batches of 500 per transaction,
+  synchronous=FULL) beside a bare sqlite3 insert loop with the same batching;
+- drain: messages/s from a 100,000-message backlog to a local mosquitto at
+  QoS 1 through the publisher's in-flight window, beside a bare paho loop that
+  publishes the same count at QoS 1 with the same window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gateway.bench.report import report
+from gateway.bridge import payloads
+from gateway.bridge.mqtt import MqttConnection, MqttOptions, Will
+from gateway.bridge.outbox import Outbox, Outgoing
+from gateway.bridge.publisher import Publisher
+from gateway.contract.topics import Topics
+from gateway.store import Database
+
+IDENT = payloads.Identity("bench-store", "gw-1")
+TOPICS = Topics("retail/v1", "bench-store", "gw-1")
+BATCH = 500
+WINDOW = 200
+
+
+def _message(i: int) -> Outgoing:
+    body = payloads.telemetry(
+        IDENT, [("c4d912ab0f31", time.time(), "temperature_c", i * 0.01)], time.time()
+    )
+    return Outgoing("telemetry", TOPICS.telemetry, body)
+
+
+async def _fill(db_path: Path, count: int) -> tuple[float, Outbox, Database]:
+    db = Database(db_path, synchronous="full")
+    await db.open()
+    box = Outbox(db, IDENT, TOPICS, max_bytes=2**40, ttl={})
+    await box.open()
+    batches = [
+        [_message(i) for i in range(start, min(count, start + BATCH))]
+        for start in range(0, count, BATCH)
+    ]
+    t0 = time.perf_counter()
+    for batch in batches:
+        await box.produce(batch)
+    return count / (time.perf_counter() - t0), box, db
+
+
+def _bare_sqlite(path: Path, count: int) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, topic TEXT, payload BLOB)")
+    payload = b'{"schema":"telemetry/1",' + b"x" * 250 + b"}"
+    t0 = time.perf_counter()
+    for start in range(0, count, BATCH):
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO t (topic, payload) VALUES (?, ?)",
+            [("t", payload)] * min(BATCH, count - start),
+        )
+        conn.execute("COMMIT")
+    rate = count / (time.perf_counter() - t0)
+    conn.close()
+    return rate
+
+
+def _bare_paho(port: int, count: int) -> float:
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=paho.MQTTv5)
+    client.max_inflight_messages_set(WINDOW)
+    client.max_queued_messages_set(0)
+    done = threading.Event()
+    acked = 0
+    window = threading.Semaphore(WINDOW)
+
+    def on_publish(*_: Any) -> None:
+        nonlocal acked
+        acked += 1
+        window.release()
+        if acked == count:
+            done.set()
+
+    client.on_publish = on_publish
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    payload = b'{"schema":"telemetry/1",' + b"x" * 250 + b"}"
+    t0 = time.perf_counter()
+    for _ in range(count):
+        window.acquire()
+        client.publish("bench/bare", payload, qos=1)
+    done.wait(300)
+    rate = count / (time.perf_counter() - t0)
+    client.disconnect()
+    client.loop_stop()
+    return rate
+
+
+async def _drain(box: Outbox, port: int) -> float:
+    options = MqttOptions(host="127.0.0.1", port=port, client_id="bench-gw", inflight=WINDOW)
+    will = Will(TOPICS.status, b"{}")
+    publisher: Publisher | None = None
+
+    async def on_connected() -> None:
+        assert publisher is not None
+        box.connected = True
+        publisher.online()
+
+    async def ignore(_: Any) -> None:
+        return None
+
+    conn = MqttConnection(options, lambda: will, [], ignore, on_connected, lambda _: None)
+    publisher = Publisher(box, conn, WINDOW)
+    total = box.status.pending
+    tasks = [asyncio.create_task(conn.run()), asyncio.create_task(publisher.run())]
+    t0 = time.perf_counter()
+    while box.status.pending > 0:  # noqa: ASYNC110 - polling a counter is the measurement
+        await asyncio.sleep(0.05)
+    rate = total / (time.perf_counter() - t0)
+    for t in tasks:
+        t.cancel()
+    return rate
+
+
+async def _main(count: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="storegw-bench-"))
+    try:
+        bare_commit = _bare_sqlite(work / "bare.db", count)
+        commit, box, db = await _fill(work / "gw.db", count)
+        report(
+            "outbox-commit",
+            [
+                {
+                    "figure": f"messages/s committed ({count:,}, batches of {BATCH})",
+                    "value": commit,
+                    "unit": "msg/s",
+                    "baseline": "bare sqlite insert loop",
+                    "baseline_value": bare_commit,
+                    "ratio": bare_commit / commit,
+                },
+            ],
+        )
+        binary = shutil.which("mosquitto")
+        if binary is None:
+            print("mosquitto is not installed: drain benchmark skipped")
+            return
+        from tests.helpers.broker import free_port
+
+        port = free_port()
+        conf = work / "m.conf"
+        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n")
+        proc = await asyncio.create_subprocess_exec(
+            binary, "-c", str(conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        await asyncio.sleep(0.5)
+        try:
+            bare = await asyncio.to_thread(_bare_paho, port, count)
+            drain = await _drain(box, port)
+        finally:
+            proc.terminate()
+            await proc.wait()
+        await db.close()
+        report(
+            "outbox-drain",
+            [
+                {
+                    "figure": f"drain rate, {count:,}-message backlog, QoS 1, window {WINDOW}",
+                    "value": drain,
+                    "unit": "msg/s",
+                    "baseline": "bare paho QoS 1 publish loop",
+                    "baseline_value": bare,
+                    "ratio": bare / drain,
+                },
+            ],
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    count = int(argv[0]) if argv else 100_000
+    asyncio.run(_main(count))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
