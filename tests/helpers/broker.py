@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -30,6 +31,9 @@ class Mosquitto:
         conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
             f"persistence_location {self.workdir}/\nmax_queued_messages 100000\n{self.extra}"
+            # As root, mosquitto would drop to its own user, which cannot read the
+            # test's private temporary directory.
+            + ("user root\n" if os.geteuid() == 0 else "")
         )
         with (self.workdir / "mosquitto.log").open("ab") as log:
             self.proc = subprocess.Popen(
