@@ -42,17 +42,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(config_path: Path) -> int:
-    from gateway.config.load import ConfigError, load_config
-    from gateway.daemon.app import Gateway
-    from gateway.daemon.settings import settings_from_config
-    from gateway.logging import configure_logging
-
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     reload_requested = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload_requested.set)
+
+    from gateway.config.load import ConfigError, load_config
+    from gateway.daemon.app import Gateway
+    from gateway.daemon.settings import settings_from_config
+    from gateway.logging import configure_logging
 
     gateway = Gateway(settings_from_config(load_config(config_path)))
     await gateway.start()

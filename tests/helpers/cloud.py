@@ -11,6 +11,8 @@ from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from gateway.contract import schema_errors
 
@@ -39,14 +41,22 @@ class Cloud:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _client: paho.Client | None = None
 
+    client_id: str = field(default_factory=lambda: f"cloud-{time.time_ns()}")
+
     def start(self) -> None:
+        """Connect with a persistent session: what the broker queued for the cloud while it
+        was away (or restarted gracefully) is delivered, like a real cloud consumer."""
         client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"cloud-{time.time_ns()}", protocol=paho.MQTTv5
+            CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=paho.MQTTv5
         )
         client.on_message = self._on_message
         client.on_connect = lambda c, *_: c.subscribe(self.prefix, qos=1)
         client.reconnect_delay_set(0.1, 1)
-        client.connect_async("127.0.0.1", self.port, keepalive=10)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = 3600
+        client.connect_async(
+            "127.0.0.1", self.port, keepalive=10, clean_start=False, properties=props
+        )
         client.loop_start()
         self._client = client
 
@@ -105,6 +115,17 @@ class Cloud:
                     for a, b in e["dropped"]["ranges"]:
                         explained.update(range(a, b + 1))
         return sorted(set(range(1, max(got) + 1)) - got - explained)
+
+    async def until(self, predicate: Any, timeout: float, what: str) -> None:
+        """Like :meth:`wait`, without blocking the event loop (the virtual store runs on it)."""
+        import asyncio
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"not within {timeout} s: {what}")
 
     def wait(self, predicate: Any, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

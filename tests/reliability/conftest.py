@@ -1,0 +1,3 @@
+from tests.integration.conftest import control, store
+
+__all__ = ["control", "store"]
