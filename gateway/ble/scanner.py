@@ -71,6 +71,7 @@ class AdapterScanner:
         self._restart = asyncio.Event()
         self._passive_unsupported = False
         self._scanner: BleakScanner | None = None
+        self.last_progress = time.monotonic()  # for the service watchdog
 
     # ---- control from the BLE manager ----------------------------------------------------
 
@@ -92,9 +93,13 @@ class AdapterScanner:
         backoff = self._options.backoff_min_s
         try:
             while True:
+                self.last_progress = time.monotonic()
                 if not self._usable.is_set():
                     self.state = ScannerState.WAITING
-                    await self._usable.wait()
+                    while not self._usable.is_set():  # waiting is progress, not a hang
+                        self.last_progress = time.monotonic()
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._usable.wait(), timeout=5.0)
                 self._restart.clear()
                 self.state = ScannerState.STARTING
                 try:
@@ -192,6 +197,7 @@ class AdapterScanner:
         started = time.monotonic()
         silence = self._options.silence_timeout_s
         while True:
+            self.last_progress = time.monotonic()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._restart.wait(), timeout=min(silence / 4, 5.0))
             if self._restart.is_set():

@@ -71,7 +71,10 @@ class Publisher:
         try:
             while True:
                 self.last_progress = time.monotonic()
-                await self._online.wait()
+                if not self._online.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._online.wait(), timeout=5.0)
+                    continue
                 free = self._window - self._outstanding
                 batch = await self._outbox.next_batch(free) if free > 0 else []
                 if not batch:

@@ -31,7 +31,9 @@ from gateway.bridge.bridge import Bridge, BridgeOptions
 from gateway.bridge.mqtt import Inbound
 from gateway.commands.inbox import Inbox, InboxOptions
 from gateway.commands.model import Command
+from gateway.daemon.sdnotify import Notifier
 from gateway.daemon.supervisor import Supervisor
+from gateway.daemon.watchdog import Watchdog
 from gateway.registry import Registry, RegistryOptions
 from gateway.registry.persistence import flush_dirty, load_devices
 from gateway.store import Database
@@ -45,6 +47,11 @@ from gateway.web.server import WebOptions, build_app, serve
 log = structlog.get_logger("gateway.daemon")
 
 REGISTRY_FLUSH_S = 5.0
+DB_PROBE_S = 2.0
+READY_WAIT_S = 2.0
+# How long each critical component may go without progress before the
+# watchdog stops pinging systemd.
+WATCHDOG_LIMITS = {"ble": 60.0, "database": 30.0, "publisher": 30.0}
 SWEEP_S = 1.0
 RATE_WINDOW_S = 10.0
 
@@ -119,6 +126,9 @@ class Gateway:
             LoginLimiter(settings.login_max_failures, settings.login_window_s),
             settings.secure_cookies,
         )
+        self.notifier = Notifier()
+        self.watchdog = Watchdog(self.notifier)
+        self._db_alive = time.monotonic()
         self._runners: list[web.AppRunner] = []
         self._lock_fd: int | None = None
         self._rates: dict[str, tuple[float, int, float]] = {}
@@ -156,10 +166,52 @@ class Gateway:
             self.supervisor.add("web-live", app[LIVE_KEY].run, critical=False)
             self._runners.append(await serve(app, self.settings.web))
             log.info("web page", url=f"http://{self.settings.web.bind}:{self.settings.web.port}/")
+        self.supervisor.add("database-probe", self._db_probe_loop)
+        self.watchdog.watch("ble", self._ble_progress, WATCHDOG_LIMITS["ble"])
+        self.watchdog.watch("database", lambda: self._db_alive, WATCHDOG_LIMITS["database"])
+        if self.bridge is not None:
+            publisher = self.bridge.publisher
+            self.watchdog.watch(
+                "publisher", lambda: publisher.last_progress, WATCHDOG_LIMITS["publisher"]
+            )
+        self.watchdog.status_line(self.status_line)
+        self.supervisor.add("watchdog", self.watchdog.run, critical=False)
         self.supervisor.start()
+        # READY once scanning runs (or after a short wait: a missing adapter must not
+        # keep the service from starting; the status line says what is down).
+        deadline = time.monotonic() + READY_WAIT_S
+        while time.monotonic() < deadline and not any(  # noqa: ASYNC110 - a bounded poll
+            s.state == "up" for s in self.ble.statuses()
+        ):
+            await asyncio.sleep(0.05)
+        self.notifier.ready(self.status_line())
+        log.info("ready", status=self.status_line())
+
+    def status_line(self) -> str:
+        parts = [f"{self.registry.online_count()}/{len(self.registry)} devices online"]
+        up = sum(1 for s in self.ble.statuses() if s.state == "up")
+        parts.append(f"{up}/{len(self.ble.statuses())} adapters scanning")
+        if self.bridge is not None:
+            view = self.bridge.outbox.view(time.time())
+            parts.append(f"broker {self.bridge.connection.state.value}")
+            parts.append(f"buffer {view['pending']} msgs")
+        return ", ".join(parts)
+
+    def _ble_progress(self) -> float:
+        scanners = self.ble.scanners().values()
+        return min((s.last_progress for s in scanners), default=time.monotonic())
+
+    async def _db_probe_loop(self) -> None:
+        """The writer thread must keep answering: a trivial read every few seconds."""
+        while True:
+            await self.db.read(lambda d: None)
+            self._db_alive = time.monotonic()
+            await asyncio.sleep(DB_PROBE_S)
 
     async def stop(self) -> None:
         log.info("stopping")
+        self.notifier.stopping()
+        self.notifier.extend_timeout(self.settings.stop_budget_s + 5)
         for runner in self._runners:
             await runner.cleanup()
         if self.bridge is not None:

@@ -75,8 +75,10 @@ async def _serve(config_path: Path) -> int:
                         "reload refused; keeping the running configuration", problems=exc.problems
                     )
                     continue
+                gateway.notifier.reloading()
                 configure_logging(config.logging)
                 gateway.reconfigure(settings_from_config(config))
+                gateway.notifier.ready(gateway.status_line())
                 log.info("configuration reloaded")
     finally:
         await gateway.stop()

@@ -50,7 +50,9 @@ class Cloud:
             CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=paho.MQTTv5
         )
         client.on_message = self._on_message
+        subscribed = threading.Event()
         client.on_connect = lambda c, *_: c.subscribe(self.prefix, qos=1)
+        client.on_subscribe = lambda *_: subscribed.set()
         client.reconnect_delay_set(0.1, 1)
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 3600
@@ -59,6 +61,7 @@ class Cloud:
         )
         client.loop_start()
         self._client = client
+        subscribed.wait(5)  # the tests start producers only once the cloud listens
 
     def stop(self) -> None:
         if self._client is not None:

@@ -86,7 +86,10 @@ def settings(tmp_path: Path, port: int) -> GatewaySettings:
 
 
 @pytest.fixture
-async def gateway(store: RunningStore, broker: Mosquitto, tmp_path: Path) -> AsyncIterator[Gateway]:
+async def gateway(
+    store: RunningStore, broker: Mosquitto, cloud: Cloud, tmp_path: Path
+) -> AsyncIterator[Gateway]:
+    """Started after the cloud subscribed, so the cloud sees the birth."""
     gw = Gateway(settings(tmp_path, broker.port))
     await gw.start()
     yield gw
