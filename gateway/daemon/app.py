@@ -48,7 +48,7 @@ log = structlog.get_logger("gateway.daemon")
 
 REGISTRY_FLUSH_S = 5.0
 DB_PROBE_S = 2.0
-READY_WAIT_S = 2.0
+READY_WAIT_S = 10.0
 # How long each critical component may go without progress before the
 # watchdog stops pinging systemd.
 WATCHDOG_LIMITS = {"ble": 60.0, "database": 30.0, "publisher": 30.0}
@@ -80,6 +80,7 @@ class GatewaySettings:
     login_max_failures: int = 5
     login_window_s: float = 300.0
     stop_budget_s: float = 10.0
+    watchdog_limits: Mapping[str, float] = field(default_factory=lambda: dict(WATCHDOG_LIMITS))
     bridge: BridgeOptions | None = None
     inbox: InboxOptions | None = None
     redacted_config: Mapping[str, Any] = field(default_factory=dict)
@@ -167,12 +168,13 @@ class Gateway:
             self._runners.append(await serve(app, self.settings.web))
             log.info("web page", url=f"http://{self.settings.web.bind}:{self.settings.web.port}/")
         self.supervisor.add("database-probe", self._db_probe_loop)
-        self.watchdog.watch("ble", self._ble_progress, WATCHDOG_LIMITS["ble"])
-        self.watchdog.watch("database", lambda: self._db_alive, WATCHDOG_LIMITS["database"])
+        limits = self.settings.watchdog_limits
+        self.watchdog.watch("ble", self._ble_progress, limits["ble"])
+        self.watchdog.watch("database", lambda: self._db_alive, limits["database"])
         if self.bridge is not None:
             publisher = self.bridge.publisher
             self.watchdog.watch(
-                "publisher", lambda: publisher.last_progress, WATCHDOG_LIMITS["publisher"]
+                "publisher", lambda: publisher.last_progress, limits["publisher"]
             )
         self.watchdog.status_line(self.status_line)
         self.supervisor.add("watchdog", self.watchdog.run, critical=False)
@@ -206,7 +208,7 @@ class Gateway:
         while True:
             await self.db.read(lambda d: None)
             self._db_alive = time.monotonic()
-            await asyncio.sleep(DB_PROBE_S)
+            await asyncio.sleep(min(DB_PROBE_S, self.settings.watchdog_limits["database"] / 3))
 
     async def stop(self) -> None:
         log.info("stopping")
