@@ -130,6 +130,7 @@ class Gateway:
         self.notifier = Notifier()
         self.watchdog = Watchdog(self.notifier)
         self._db_alive = time.monotonic()
+        self.database_replaced: str | None = None
         self._runners: list[web.AppRunner] = []
         self._lock_fd: int | None = None
         self._rates: dict[str, tuple[float, int, float]] = {}
@@ -138,7 +139,7 @@ class Gateway:
 
     async def start(self) -> None:
         self._lock_data_dir()
-        await self.db.open()
+        await self._open_database()
         self.registry.load(await load_devices(self.db), now_mono=time.monotonic())
         await self.alerts.restore()
         if self.bridge is not None:
@@ -173,9 +174,7 @@ class Gateway:
         self.watchdog.watch("database", lambda: self._db_alive, limits["database"])
         if self.bridge is not None:
             publisher = self.bridge.publisher
-            self.watchdog.watch(
-                "publisher", lambda: publisher.last_progress, limits["publisher"]
-            )
+            self.watchdog.watch("publisher", lambda: publisher.last_progress, limits["publisher"])
         self.watchdog.status_line(self.status_line)
         self.supervisor.add("watchdog", self.watchdog.run, critical=False)
         self.supervisor.start()
@@ -188,6 +187,14 @@ class Gateway:
             await asyncio.sleep(0.05)
         self.notifier.ready(self.status_line())
         log.info("ready", status=self.status_line())
+
+    async def _open_database(self) -> None:
+        self.database_replaced = await self.db.open_or_replace()
+        if self.database_replaced is not None:
+            log.critical(
+                "database unusable; moved aside, started with a fresh one",
+                detail=self.database_replaced,
+            )
 
     def status_line(self) -> str:
         parts = [f"{self.registry.online_count()}/{len(self.registry)} devices online"]
@@ -274,6 +281,7 @@ class Gateway:
         statuses = self.ble.statuses()
         metrics: dict[str, float | None] = {
             "adapters_down": float(sum(1 for s in statuses if s.state != "up")),
+            "database_replaced": 0.0 if self.database_replaced is None else 1.0,
         }
         if self.bridge is not None:
             outbox = self.bridge.outbox
@@ -345,6 +353,7 @@ class Gateway:
             ],
             "broker": None if self.bridge is None else self.bridge.view(),
             "buffer": None if self.bridge is None else self.bridge.outbox.view(time.time()),
+            "database_replaced": self.database_replaced,
             "alerts": {
                 "firing": len(engine.firing()),
                 "pending": sum(1 for a in engine.alerts() if a.phase.value == "pending"),

@@ -99,6 +99,17 @@ def alert_rules(config: GatewayConfig) -> tuple[Rule, ...]:
                 selector=Selector(gateway=True),
             )
         )
+    rules.append(
+        Rule(
+            name="database-replaced",
+            metric="database_replaced",
+            op="above",
+            threshold=0.5,
+            severity="critical",
+            message="the gateway's database was damaged: moved aside, started with a fresh one",
+            selector=Selector(gateway=True),
+        )
+    )
     rules.extend(_user_rule(r) for r in config.alerts.rules)
     return tuple(rules)
 

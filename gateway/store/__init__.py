@@ -1,5 +1,5 @@
 """Storage: the one SQLite database, its writer thread and its migrations."""
 
-from gateway.store.database import Database, DatabaseClosed
+from gateway.store.database import Database, DatabaseClosed, DatabaseCorrupt
 
-__all__ = ["Database", "DatabaseClosed"]
+__all__ = ["Database", "DatabaseClosed", "DatabaseCorrupt"]

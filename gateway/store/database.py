@@ -33,6 +33,10 @@ class DatabaseClosed(RuntimeError):
     """The database was closed; nothing more can be run on it."""
 
 
+class DatabaseCorrupt(RuntimeError):
+    """The file is not a usable SQLite database (damaged, or not a database at all)."""
+
+
 class Database:
     def __init__(
         self,
@@ -57,10 +61,30 @@ class Database:
     async def open(self) -> None:
         await self._submit(self._open_in_thread)
 
+    async def open_or_replace(self) -> str | None:
+        """Open; if the file is damaged, move it aside (never delete it) and start a fresh
+        one. Returns what happened to the damaged file, or None if it was fine."""
+        try:
+            await self.open()
+            return None
+        except DatabaseCorrupt as exc:
+            reason = str(exc)
+        aside = await self._submit(self.move_aside)
+        await self.open()
+        return f"{reason}; moved to {aside}"
+
     def _open_in_thread(self) -> None:
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self._target, isolation_level=None, check_same_thread=True)
+        try:
+            check = conn.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise DatabaseCorrupt(f"{self._target}: {exc}") from exc
+        if check != "ok":
+            conn.close()
+            raise DatabaseCorrupt(f"{self._target}: integrity check failed: {check}")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous.upper()}")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -70,6 +94,17 @@ class Database:
             conn.execute(f"PRAGMA max_page_count={max(16, self._max_bytes // page_size)}")
         self._db = sqlite_utils.Database(conn)
         self.schema_version = apply_migrations(conn)
+
+    def move_aside(self) -> Path | None:
+        """Rename a damaged database file (and its WAL) out of the way; never delete it."""
+        if self.path is None or not self.path.exists():
+            return None
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{self.path}{suffix}")
+            if source.exists():
+                source.rename(Path(f"{aside}{suffix}"))
+        return aside
 
     async def close(self) -> None:
         if self._closed:

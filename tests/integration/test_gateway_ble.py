@@ -128,3 +128,36 @@ async def test_discovery_in_progress_is_retried(
     await wait_for(lambda: scanner.restarts >= 1, 15, "restart")
     before = gateway.ingest.counters.received
     await wait_for(lambda: gateway.ingest.counters.received > before + 50, 15, "adverts again")
+
+
+async def test_damaged_database_is_moved_aside_and_reported(
+    store: RunningStore, tmp_path: Path
+) -> None:
+    from gateway.alerts import Rule, Selector
+
+    (tmp_path / "gateway.db").write_bytes(b"garbage, not sqlite" * 50)
+    rule = Rule(
+        name="database-replaced",
+        metric="database_replaced",
+        op="above",
+        threshold=0.5,
+        severity="critical",
+        selector=Selector(gateway=True),
+    )
+    gw = Gateway(
+        GatewaySettings(
+            store_id="s1",
+            gateway_id="gw-1",
+            data_dir=tmp_path,
+            adapters=("hci0",),
+            alert_rules=(rule,),
+        )
+    )
+    await gw.start()
+    try:
+        assert gw.status_view()["database_replaced"] is not None
+        assert any(".corrupt-" in p.name for p in tmp_path.iterdir())
+        await wait_for(lambda: bool(gw.alerts.engine.firing()), 5, "database alert")
+        assert gw.alerts.engine.firing()[0].rule == "database-replaced"
+    finally:
+        await gw.stop()

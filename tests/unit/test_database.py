@@ -69,3 +69,29 @@ def test_migrations_numbered_and_applied(tmp_path: Path) -> None:
     conn.execute("PRAGMA user_version=9999")
     with pytest.raises(RuntimeError, match="newer"):
         apply_migrations(conn)
+
+
+async def test_damaged_file_is_moved_aside_not_deleted(tmp_path: Path) -> None:
+    path = tmp_path / "gw.db"
+    path.write_bytes(b"this is not a database, it is garbage" * 100)
+    db = Database(path)
+    outcome = await db.open_or_replace()
+    assert outcome is not None and "moved to" in outcome
+    kept = [p for p in tmp_path.iterdir() if ".corrupt-" in p.name]
+    assert len(kept) == 1 and kept[0].read_bytes().startswith(b"this is not a database")
+    await db.run(lambda d: d.execute("INSERT INTO gateway_meta VALUES ('k', 'v')"))
+    await db.close()
+    healthy = Database(path)
+    assert await healthy.open_or_replace() is None
+    await healthy.close()
+
+
+def test_every_older_schema_upgrades(tmp_path: Path) -> None:
+    newest = load_migrations()[-1].version
+    for start in range(0, newest):
+        conn = sqlite3.connect(tmp_path / f"v{start}.db", isolation_level=None)
+        assert apply_migrations(conn, target=start) == start  # a database of that version
+        assert apply_migrations(conn) == newest
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"gateway_meta", "outbox", "commands", "devices", "label_twins", "alerts"} <= tables
+        conn.close()
