@@ -50,6 +50,7 @@ class AlertService:
         self._gateway_metrics = gateway_metrics
         self._emit = emit
         self._pending: list[AlertTransition] = []
+        self.listeners: list[Callable[[AlertTransition], None]] = []
         self._wake = asyncio.Event()
         self.last_progress = time.monotonic()
         registry.subscribe(self._on_change)
@@ -95,6 +96,8 @@ class AlertService:
                 await self._emit(transition)
             await self._db.run(partial(save_alerts, alerts=[transition.alert]))
             self._pending.pop(0)
+            for listener in self.listeners:
+                listener(transition)
             log.info(
                 f"alert {transition.kind}",
                 alert_id=transition.alert.id,

@@ -23,6 +23,7 @@ from aiohttp import web
 from gateway import __version__
 from gateway.alerts import Rule
 from gateway.alerts.service import AlertService
+from gateway.alerts.webhook import Webhook, WebhookOptions
 from gateway.ble.ingest import AdvertIngest, IngestOptions
 from gateway.ble.manager import BleManager
 from gateway.ble.scanner import ScannerOptions
@@ -83,6 +84,7 @@ class GatewaySettings:
     watchdog_limits: Mapping[str, float] = field(default_factory=lambda: dict(WATCHDOG_LIMITS))
     bridge: BridgeOptions | None = None
     inbox: InboxOptions | None = None
+    webhook: WebhookOptions | None = None
     redacted_config: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -156,6 +158,10 @@ class Gateway:
         self.supervisor.add("registry-sweep", self._sweep_loop)
         self.supervisor.add("registry-flush", self._flush_loop)
         self.supervisor.add("alerts", self.alerts.run)
+        if self.settings.webhook is not None:
+            hook = Webhook(self.settings.webhook, self.settings.store_id, self.settings.gateway_id)
+            self.alerts.listeners.append(hook.notify)
+            self.supervisor.add("alert-webhook", hook.run, critical=False)
         if self.bridge is not None:
             for name, task in self.bridge.tasks().items():
                 self.supervisor.add(name, task)

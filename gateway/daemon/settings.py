@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from gateway.alerts import Rule, Selector
+from gateway.alerts.webhook import WebhookOptions
 from gateway.ble.ingest import IngestOptions
 from gateway.ble.scanner import ScannerOptions
 from gateway.bridge.bridge import BridgeOptions
@@ -239,5 +240,12 @@ def settings_from_config(config: GatewayConfig) -> GatewaySettings:
         login_window_s=web.login_window,
         bridge=bridge_options(config),
         inbox=inbox_options(config),
+        webhook=None
+        if config.alerts.webhook is None
+        else WebhookOptions(
+            url=config.alerts.webhook.url,
+            timeout_s=config.alerts.webhook.timeout,
+            retries=config.alerts.webhook.retries,
+        ),
         redacted_config=redacted(config),
     )

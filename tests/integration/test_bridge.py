@@ -14,6 +14,7 @@ import pytest
 from joserfc.jwk import OKPKey
 
 from drivers.types import address_to_device_id
+from gateway.alerts import Rule, Selector
 from gateway.ble.ingest import IngestOptions
 from gateway.ble.scanner import ScannerOptions
 from gateway.bridge.bridge import BridgeOptions
@@ -23,6 +24,7 @@ from gateway.commands.inbox import InboxOptions
 from gateway.commands.jws import sign
 from gateway.daemon.app import Gateway, GatewaySettings
 from gateway.registry import RegistryOptions
+from gateway.sim.control import VirtualStoreClient
 from gateway.sim.runner import RunningStore
 from gateway.sim.scenario import bthome_key, expected_devices
 from gateway.timeutil import format_epoch
@@ -65,7 +67,19 @@ def settings(tmp_path: Path, port: int) -> GatewaySettings:
         adapters=("hci0",),
         scanner=ScannerOptions(silence_timeout_s=10),
         ingest=IngestOptions(bthome_keys=keys),
-        registry=RegistryOptions(offline_floor_s=5),
+        registry=RegistryOptions(offline_floor_s=5, tags={"c40101000001": ("fridge",)}),
+        alert_rules=(
+            Rule(
+                name="fridge-too-warm",
+                metric="temperature_c",
+                op="above",
+                threshold=5.0,
+                clear=4.5,
+                for_s=1.0,
+                severity="critical",
+                selector=Selector(tags=frozenset({"fridge"})),
+            ),
+        ),
         bridge=BridgeOptions(
             mqtt=MqttOptions(
                 host="127.0.0.1",
@@ -193,3 +207,30 @@ async def test_session_counter_survives_restart(
         await gw.stop()
     shutdowns = [s for s in cloud.of("/status") if s["reason"] == "shutdown"]
     assert [s["session"] for s in shutdowns] == [1, 2]
+
+
+async def test_alert_during_outage_is_delivered_later_with_original_times(
+    gateway: Gateway, broker: Mosquitto, cloud: Cloud, control: VirtualStoreClient
+) -> None:
+    await until(lambda: len(cloud.of("/telemetry")) >= 1, 20, "online")
+    broker.stop()
+    await until(
+        lambda: gateway.bridge is not None and not gateway.bridge.view()["connected"], 15, "offline"
+    )
+    await control.set_reading("C4:01:01:00:00:01", "temperature_c", 7.5)
+    await until(lambda: bool(gateway.alerts.engine.firing()), 15, "alert fires")
+    await control.set_reading("C4:01:01:00:00:01", "temperature_c", 3.0)
+    await until(lambda: not gateway.alerts.engine.firing(), 15, "alert resolves")
+    broker.start()
+    await until(
+        lambda: len([e for e in cloud.of("/events") if e["type"].startswith("alert.")]) >= 2,
+        30,
+        "alert events",
+    )
+    alerts = [e for e in cloud.of("/events") if e["type"].startswith("alert.")]
+    assert [e["type"] for e in alerts] == ["alert.firing", "alert.resolved"]
+    assert alerts[0]["alert"]["id"] == alerts[1]["alert"]["id"]
+    assert all(e["historical"] for e in alerts)
+    assert alerts[0]["ts"] == alerts[0]["alert"]["started_at"]
+    assert alerts[1]["ts"] == alerts[1]["alert"]["resolved_at"]
+    assert alerts[0]["seq"] < alerts[1]["seq"]
