@@ -31,6 +31,10 @@ install_system_packages() {
 
 ensure_venv() {
     local stamp="$VENV/.storegw-installed"
+    if ! "$PY" -c "import venv, ensurepip" >/dev/null 2>&1; then
+        need_apt+=(python3-venv)
+        install_system_packages
+    fi
     if [ ! -x "$VENV/bin/python" ]; then
         "$PY" -m venv "$VENV"
     fi
