@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
 from bleak import BleakClient
 from bleak.exc import BleakDBusError, BleakDeviceNotFoundError, BleakError
 
+from drivers.labels.base import SetTimeout, Write
 from drivers.types import device_id_to_address
 from gateway.labels.scheduler import AttemptResult, ConnectGate, Outcome
 
@@ -27,18 +27,6 @@ log = structlog.get_logger("gateway.labels")
 
 CONNECT_TIMEOUT_S = 20.0
 DEFAULT_STEP_TIMEOUT_S = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class Write:
-    char_uuid: str
-    data: bytes
-    with_response: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SetTimeout:
-    seconds: float
 
 
 class Machine(Protocol):
