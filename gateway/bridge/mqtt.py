@@ -120,13 +120,16 @@ class MqttConnection:
         self._connected = asyncio.Event()
         self._lost = asyncio.Event()
         self._rng = random.Random()
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Inbound messages are handled one at a time, in the order they arrived:
+        # commands depend on each other (a binding before the price for it).
+        self._inbound: asyncio.Queue[tuple[paho.Client, Inbound]] = asyncio.Queue()
 
     # ---- the supervised task -----------------------------------------------------------
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         attempt = 0
+        consumer = asyncio.create_task(self._consume())
         try:
             while True:
                 self.state = ConnectionState.CONNECTING
@@ -150,6 +153,7 @@ class MqttConnection:
                 log.info("mqtt reconnect", in_s=round(delay, 2), error=self.last_error)
                 await asyncio.sleep(delay)
         finally:
+            consumer.cancel()
             self.state = ConnectionState.STOPPED
             self._teardown()
 
@@ -296,9 +300,13 @@ class MqttConnection:
     def _message_in_loop(self, client: paho.Client, inbound: Inbound) -> None:
         if client is not self._client:
             return  # from a connection that is gone: it will be redelivered
-        task = asyncio.get_running_loop().create_task(self._deliver(client, inbound))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._inbound.put_nowait((client, inbound))
+
+    async def _consume(self) -> None:
+        while True:
+            client, inbound = await self._inbound.get()
+            if client is self._client:
+                await self._deliver(client, inbound)
 
     async def _deliver(self, client: paho.Client, inbound: Inbound) -> None:
         try:

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +36,7 @@ from gateway.commands.model import Command
 from gateway.daemon.sdnotify import Notifier
 from gateway.daemon.supervisor import Supervisor
 from gateway.daemon.watchdog import Watchdog
+from gateway.labels.pipeline import LabelOptions, LabelPipeline
 from gateway.registry import Registry, RegistryOptions
 from gateway.registry.persistence import flush_dirty, load_devices
 from gateway.store import Database
@@ -85,6 +87,7 @@ class GatewaySettings:
     bridge: BridgeOptions | None = None
     inbox: InboxOptions | None = None
     webhook: WebhookOptions | None = None
+    labels: LabelOptions = field(default_factory=LabelOptions)
     redacted_config: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -106,6 +109,7 @@ class Gateway:
         self.supervisor = Supervisor()
         self.bridge: Bridge | None = None
         self.inbox: Inbox | None = None
+        self.labels: LabelPipeline | None = None
         if settings.bridge is not None and settings.inbox is not None:
             ident = payloads.Identity(settings.store_id, settings.gateway_id)
             self.bridge = Bridge(
@@ -123,6 +127,22 @@ class Gateway:
             )
             self.inbox.register("resync", self._resync)
             self.alerts.set_emit(self.bridge.alert_event)
+            self.labels = LabelPipeline(
+                self.db,
+                self.registry,
+                settings.labels,
+                self._up_adapters,
+                partial(payloads.ack, ident),
+                self.bridge.produce_acks,
+            )
+            for kind in ("price-update", "label-bind", "label-unbind", "label-flash"):
+                self.inbox.register(kind, self._label_command)
+            self.bridge.label_view = self.labels.label_view
+            self.labels.on_label_change = self.bridge.mark_device
+            labels = self.labels
+            self.alerts.engine.add_metric(
+                "label_failed", lambda d: _label_failed(labels, d.device_id)
+            )
         self.auth = Auth(
             settings.web_users,
             settings.session_lifetime_s,
@@ -146,6 +166,8 @@ class Gateway:
         await self.alerts.restore()
         if self.bridge is not None:
             await self.bridge.open()
+        if self.labels is not None:
+            await self.labels.start()
         log.info(
             "starting",
             version=__version__,
@@ -168,6 +190,9 @@ class Gateway:
             await self.bridge.gateway_event(
                 "gateway.started", "info", f"store-gateway {__version__} started"
             )
+        if self.labels is not None:
+            for name, task in self.labels.tasks().items():
+                self.supervisor.add(name, task)
         self._runners.append(await serve_local_api(self, self.settings.data_dir / SOCKET_NAME))
         if self.settings.web is not None:
             app = build_app(self, self.auth, self.settings.web)
@@ -301,8 +326,18 @@ class Gateway:
         assert self.inbox is not None
         await self.inbox.receive(inbound.payload)
 
+    async def _label_command(self, command: Command) -> None:
+        assert self.labels is not None and self.inbox is not None
+        await self.labels.execute(command)
+        await self.inbox.mark(command.id, "done")  # its targets are persisted by now
+
+    def _up_adapters(self) -> list[str]:
+        return [s.name for s in self.ble.statuses() if s.state == "up"]
+
     async def _resync(self, command: Command) -> None:
         assert self.bridge is not None and self.inbox is not None
+        if self.labels is not None:
+            await self.labels.planner.reconcile()
         await self.bridge.resync(command.id)
         await self.inbox.mark(command.id, "done")
 
@@ -376,3 +411,8 @@ class Gateway:
 
     def redacted_config(self) -> dict[str, Any]:
         return dict(self.settings.redacted_config)
+
+
+def _label_failed(labels: LabelPipeline, device_id: str) -> float | None:
+    twin = labels.planner.twins.get(device_id)
+    return None if twin is None else (1.0 if twin.status.value == "failed" else 0.0)

@@ -15,6 +15,8 @@ from gateway.commands.inbox import InboxOptions
 from gateway.commands.jws import public_key_from_pem, public_key_from_x
 from gateway.config.model import AlertRuleConfig, GatewayConfig
 from gateway.daemon.app import GatewaySettings
+from gateway.labels.pipeline import LabelOptions
+from gateway.labels.scheduler import SchedulerOptions
 from gateway.registry import RegistryOptions
 from gateway.web.security import WebUser
 from gateway.web.server import WebOptions
@@ -239,6 +241,19 @@ def settings_from_config(config: GatewayConfig) -> GatewaySettings:
         login_max_failures=web.login_max_failures,
         login_window_s=web.login_window,
         bridge=bridge_options(config),
+        labels=LabelOptions(
+            slots_per_adapter=config.labels.slots_per_adapter,
+            scheduler=SchedulerOptions(
+                max_attempts=config.labels.max_attempts,
+                budget_s=config.labels.budget,
+                backoff_min_s=config.labels.backoff_min,
+                backoff_max_s=config.labels.backoff_max,
+                defer_s=config.labels.defer,
+            ),
+            not_seen_after_s=config.labels.not_seen_after,
+            default_template=config.labels.default_template,
+            font_path=None if config.labels.font_path is None else str(config.labels.font_path),
+        ),
         inbox=inbox_options(config),
         webhook=None
         if config.alerts.webhook is None

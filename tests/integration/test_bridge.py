@@ -234,3 +234,65 @@ async def test_alert_during_outage_is_delivered_later_with_original_times(
     assert alerts[0]["ts"] == alerts[0]["alert"]["started_at"]
     assert alerts[1]["ts"] == alerts[1]["alert"]["resolved_at"]
     assert alerts[0]["seq"] < alerts[1]["seq"]
+
+
+def signed_command(type_: str, body: dict[str, object]) -> bytes:
+    now = time.time()
+    command = {
+        "schema": "command/1",
+        "id": str(uuid.uuid4()),
+        "store_id": "demo-store",
+        "gateway_id": None,
+        "type": type_,
+        "issued_at": format_epoch(now - 1),
+        "expires_at": format_epoch(now + 600),
+        "body": body,
+    }
+    return sign(json.dumps(command).encode(), KEY, "cloud-1").encode()
+
+
+async def test_price_update_campaign_reaches_every_label(
+    gateway: Gateway, cloud: Cloud, control: VirtualStoreClient
+) -> None:
+    import hashlib
+
+    labels = [f"ff01010000{n:02x}" for n in range(1, 21)]
+    await until(lambda: all(gateway.registry.get(i) is not None for i in labels), 20, "labels seen")
+    bindings = [{"label_id": lid, "sku": f"sku-{n % 10}"} for n, lid in enumerate(labels)]
+    cloud.publish(f"{PREFIX}/commands", signed_command("label-bind", {"bindings": bindings}))
+    items = [
+        {
+            "sku": f"sku-{n}",
+            "version": 1,
+            "price": f"{n + 1}.90",
+            "currency": "CNY",
+            "name": f"商品 {n}",
+        }
+        for n in range(10)
+    ]
+    cloud.publish(f"{PREFIX}/commands", signed_command("price-update", {"items": items}))
+
+    def finals() -> list[dict[str, object]]:
+        return [
+            a
+            for a in cloud.of("/acks")
+            if a["command_type"] == "price-update" and a["status"] in ("completed", "partial")
+        ]
+
+    await until(lambda: bool(finals()), 90, "campaign finished")
+    results = [r for a in finals() for r in a["results"]]  # type: ignore[attr-defined]
+    assert sorted(r["label_id"] for r in results) == sorted(labels)
+    assert {r["status"] for r in results} == {"displayed"}, [r for r in results if r["status"] != "displayed"]
+    assert finals()[0]["status"] == "completed"
+    assert gateway.labels is not None
+    for lid in labels:
+        twin = gateway.labels.planner.twins[lid]
+        assert twin.displayed is not None
+        image = await control.label_image(":".join(lid[i : i + 2] for i in range(0, 12, 2)).upper())
+        assert hashlib.sha256(image).hexdigest()[:16] == twin.displayed.content_hash
+    await until(
+        lambda: any((s.get("label") or {}).get("status") == "in-sync" for s in cloud.of("/state")),
+        15,
+        "label state",
+    )
+    assert cloud.gaps("acks") == []

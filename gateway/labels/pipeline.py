@@ -1,0 +1,287 @@
+"""The shelf-label pipeline: commands in, label transfers out, results acknowledged.
+
+Wires the planner (bindings, prices, twins), the scheduler (slots, priorities,
+retries), the renderer and the GATT session for the Gicisky protocol, and the
+campaign reporter (acks). Labels are located through the registry: a label
+heard within ``not_seen_after`` is served by the first adapter that is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+import structlog
+
+from drivers.labels.gicisky import GiciskyTransfer
+from drivers.labels.models import PANELS
+from drivers.types import DeviceKind
+from gateway.commands.model import Command, LabelBindBody, LabelUnbindBody, PriceUpdateBody
+from gateway.labels import store
+from gateway.labels.campaign import CampaignAck, CampaignReporter
+from gateway.labels.model import Binding, LabelResult, LabelTwin, PriceItem, ResultStatus
+from gateway.labels.planner import ContentWork, LabelPlanner, Rendered
+from gateway.labels.render import LabelContent, render
+from gateway.labels.scheduler import (
+    AttemptResult,
+    ConnectGate,
+    LabelJob,
+    LabelScheduler,
+    Outcome,
+    SchedulerOptions,
+)
+from gateway.labels.session import run_machine
+from gateway.registry import ChangeKind, DeviceChange, Registry
+from gateway.store import Database
+from gateway.timeutil import format_epoch, parse_ts
+
+log = structlog.get_logger("gateway.labels")
+
+
+@dataclass(frozen=True)
+class LabelOptions:
+    slots_per_adapter: int = 3
+    scheduler: SchedulerOptions = field(default_factory=SchedulerOptions)
+    not_seen_after_s: float = 600.0
+    default_template: str = "price"
+    font_path: str | None = None
+
+
+AckSink = Callable[[list[dict[str, Any]]], Awaitable[None]]
+
+
+class LabelPipeline:
+    def __init__(
+        self,
+        db: Database,
+        registry: Registry,
+        options: LabelOptions,
+        adapters: Callable[[], list[str]],
+        make_ack: Callable[..., dict[str, Any]],
+        produce_acks: AckSink,
+    ) -> None:
+        self._db = db
+        self._registry = registry
+        self._o = options
+        self._adapters = adapters
+        self._make_ack = make_ack
+        self._produce = produce_acks
+        self._packed: dict[str, bytes] = {}
+        self.scheduler = LabelScheduler(
+            {}, self._run, self._locate, self._finished, options.scheduler
+        )
+        self.planner = LabelPlanner(db, self.scheduler, self._render)
+        self.reporter = CampaignReporter(db, self._ack)
+        self.on_label_change: Callable[[str], None] | None = None
+        self.planner.on_twin_change = lambda twin: self._changed(twin.label_id)
+        self._types: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        registry.subscribe(self._on_device)
+
+    async def start(self) -> None:
+        await self.planner.load()
+
+    def tasks(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        return {
+            "label-scheduler": self._scheduler_loop,
+            "label-campaigns": self.reporter.run,
+            "label-due": self._due_loop,
+        }
+
+    async def _scheduler_loop(self) -> None:
+        for name in self._adapters():
+            self.scheduler.set_slots(name, self._o.slots_per_adapter)
+        await self.planner.reconcile()
+        await self.scheduler.run()
+
+    async def _due_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            for name in self._adapters():
+                self.scheduler.set_slots(name, self._o.slots_per_adapter)
+            await self.planner.due()
+
+    # ---- commands -------------------------------------------------------------------------
+
+    async def execute(self, command: Command) -> None:
+        self._types[command.id] = command.type
+        if command.type == "price-update":
+            body = PriceUpdateBody.model_validate(command.body)
+            items = [
+                PriceItem(
+                    i.sku,
+                    i.version,
+                    i.price,
+                    i.currency,
+                    i.original_price,
+                    i.promo_text,
+                    i.unit_price_text,
+                    i.name,
+                    parse_ts(i.valid_from).timestamp() if i.valid_from else None,
+                )
+                for i in body.items
+            ]
+            await self.planner.price_update(command.id, items)
+        elif command.type == "label-bind":
+            bind = LabelBindBody.model_validate(command.body)
+            await self.planner.bind(
+                command.id, [Binding(b.label_id, b.sku, b.template) for b in bind.bindings]
+            )
+        elif command.type == "label-unbind":
+            unbind = LabelUnbindBody.model_validate(command.body)
+            await self.planner.unbind(command.id, unbind.label_ids)
+            await self._immediate(command.id, unbind.label_ids, ResultStatus.UNCHANGED, None)
+        elif command.type == "label-flash":
+            ids = [str(i) for i in command.body.get("label_ids", [])]  # type: ignore[attr-defined]
+            # Gicisky labels have no LED: an honest failure, not a pretend flash.
+            await self._immediate(
+                command.id, ids, ResultStatus.FAILED, "this label model has no LED"
+            )
+        self.reporter.poke()
+
+    async def _immediate(
+        self, command_id: str, label_ids: list[str], status: ResultStatus, error: str | None
+    ) -> None:
+        now = time.time()
+
+        def write(d: sqlite_utils.Database) -> None:
+            store.add_targets(d, command_id, [(i, None, None) for i in label_ids])
+            for i in label_ids:
+                store.set_result(d, LabelResult(command_id, i, None, None, status, now, error))
+
+        await self._db.run(write)
+
+    async def _ack(self, ack: CampaignAck) -> None:
+        results = [
+            {
+                "label_id": r.label_id,
+                "sku": r.sku,
+                "version": r.version,
+                "status": r.status.value,
+                "at": format_epoch(r.at),
+                "error": r.error,
+            }
+            for r in ack.results
+        ]
+        body = self._make_ack(
+            command_id=ack.command_id,
+            command_type=self._types.get(ack.command_id),
+            status=ack.status,
+            now=time.time(),
+            counts=dict(ack.counts),
+            results=results if ack.status != "progress" else None,
+        )
+        await self._produce([body])
+
+    # ---- the scheduler's collaborators --------------------------------------------------------
+
+    def _render(self, label_id: str, item: PriceItem, template: str | None) -> Rendered | None:
+        device = self._registry.get(label_id)
+        if device is None or device.label is None:
+            return None
+        panel = PANELS.get(device.label.panel_type)
+        if panel is None:
+            return None
+        content = LabelContent(
+            sku=item.sku,
+            price=item.price,
+            currency=item.currency,
+            name=item.name,
+            original_price=item.original_price,
+            promo_text=item.promo_text,
+            unit_price_text=item.unit_price_text,
+            template=template or self._o.default_template,
+        )
+        from pathlib import Path
+
+        out = render(content, panel, Path(self._o.font_path) if self._o.font_path else None)
+        self._packed[out.content_hash] = out.packed
+        return Rendered(out.content_hash, panel.model, out.packed, out.preview_png)
+
+    def _locate(self, label_id: str) -> str | None:
+        device = self._registry.get(label_id)
+        if device is None or not device.online:
+            return None
+        if time.time() - device.last_seen > self._o.not_seen_after_s:
+            return None
+        adapters = self._adapters()
+        return adapters[0] if adapters else None
+
+    async def _run(self, job: LabelJob, adapter: str, gate: ConnectGate) -> AttemptResult:
+        work = job.payload
+        if not isinstance(work, ContentWork):
+            return AttemptResult(Outcome.FAILED, "unknown job")
+        packed = self._packed.get(work.content.content_hash)
+        if packed is None:
+            packed = await self._db.read(
+                lambda d: d.execute(
+                    "SELECT packed FROM label_content WHERE content_hash = ?",
+                    [work.content.content_hash],
+                ).fetchone()
+            )
+            packed = None if packed is None else bytes(packed[0])
+        if packed is None:
+            return AttemptResult(Outcome.FAILED, "rendered content is missing")
+        self.planner.mark_updating(job.label_id)
+        return await run_machine(GiciskyTransfer(packed), job.label_id, adapter, gate)
+
+    def _finished(self, job: LabelJob, result: AttemptResult) -> None:
+        task = asyncio.get_running_loop().create_task(self._settle(job, result))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _settle(self, job: LabelJob, result: AttemptResult) -> None:
+        await self.planner.finished(job, result)
+        self.reporter.poke()
+
+    # ---- registry and views ------------------------------------------------------------------
+
+    def _on_device(self, change: DeviceChange) -> None:
+        device = change.device
+        if device.kind is not DeviceKind.LABEL:
+            return
+        if change.kinds & {ChangeKind.NEW, ChangeKind.ONLINE, ChangeKind.INFO}:
+            for command_id in self.planner.label_seen(device.device_id):
+                task = asyncio.get_running_loop().create_task(
+                    self.planner.plan_seen(device.device_id, command_id)
+                )
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    def _changed(self, label_id: str) -> None:
+        if self.on_label_change is not None:
+            self.on_label_change(label_id)
+
+    def label_view(self, label_id: str) -> Mapping[str, Any] | None:
+        twin = self.planner.twins.get(label_id)
+        binding = self.planner.bindings.get(label_id)
+        if twin is None and binding is None:
+            return None
+        twin = twin or LabelTwin(label_id)
+
+        def ref(r: Any) -> dict[str, Any] | None:
+            return (
+                None
+                if r is None
+                else {"sku": r.sku, "version": r.version, "content_hash": r.content_hash}
+            )
+
+        return {
+            "sku": binding.sku if binding else None,
+            "desired": ref(twin.desired),
+            "displayed": ref(twin.displayed),
+            "displayed_at": None if twin.displayed_at is None else format_epoch(twin.displayed_at),
+            "status": twin.status.value,
+            "last_error": twin.last_error,
+        }
+
+
+def _stored_content(d: sqlite_utils.Database, content_hash: str) -> bytes | None:
+    row = d.execute(
+        "SELECT packed FROM label_content WHERE content_hash = ?", [content_hash]
+    ).fetchone()
+    return None if row is None else bytes(row[0])
