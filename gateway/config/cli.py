@@ -6,9 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gateway.config.load import ConfigError, load_config
-
-EX_CONFIG = 78
+from gateway.config.load import EX_CONFIG, ConfigError, load_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

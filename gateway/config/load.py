@@ -19,6 +19,7 @@ from pydantic_settings import EnvSettingsSource
 from gateway.config.model import GatewayConfig
 
 ENV_PREFIX = "STOREGW_"
+EX_CONFIG = 78  # sysexits.h: configuration error
 
 
 class ConfigError(Exception):
@@ -45,6 +46,18 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Gateway
         # Relative paths are relative to the configuration file, not the working directory.
         config = config.model_copy(update={"data_dir": (path.parent / config.data_dir).resolve()})
     return config
+
+
+def load_or_report(path: Path) -> GatewayConfig | None:
+    """For commands: the configuration, or None after printing one line per problem."""
+    import sys
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{path}: {problem}", file=sys.stderr)
+        return None
 
 
 def read_toml(path: Path) -> dict[str, Any]:

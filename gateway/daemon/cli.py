@@ -9,14 +9,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import sys
 from pathlib import Path
 
 import structlog
 
 log = structlog.get_logger("gateway.daemon")
-
-EX_CONFIG = 78
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,13 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gateway.config.load import ConfigError, load_config
+    from gateway.config.load import EX_CONFIG, load_or_report
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"{args.config}: {problem}", file=sys.stderr)
+    config = load_or_report(args.config)
+    if config is None:
         return EX_CONFIG
     from gateway.logging import configure_logging
 

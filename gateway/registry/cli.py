@@ -23,14 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gateway.config.load import ConfigError, load_config
+    from gateway.config.load import EX_CONFIG, load_or_report
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"{args.config}: {problem}", file=sys.stderr)
-        return 78
+    config = load_or_report(args.config)
+    if config is None:
+        return EX_CONFIG
     data_dir = Path(config.data_dir)
     source = "daemon"
     socket_path = data_dir / SOCKET_NAME
