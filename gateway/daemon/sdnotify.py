@@ -39,6 +39,8 @@ class Notifier:
             address = "\0" + address[1:]
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                # Never block the event loop: if the receiver's queue is full, drop it.
+                sock.setblocking(False)
                 sock.connect(address)
                 sock.sendall("\n".join(fields).encode())
             return True

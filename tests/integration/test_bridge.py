@@ -282,7 +282,9 @@ async def test_price_update_campaign_reaches_every_label(
     await until(lambda: bool(finals()), 90, "campaign finished")
     results = [r for a in finals() for r in a["results"]]  # type: ignore[attr-defined]
     assert sorted(r["label_id"] for r in results) == sorted(labels)
-    assert {r["status"] for r in results} == {"displayed"}, [r for r in results if r["status"] != "displayed"]
+    assert {r["status"] for r in results} == {"displayed"}, [
+        r for r in results if r["status"] != "displayed"
+    ]
     assert finals()[0]["status"] == "completed"
     assert gateway.labels is not None
     for lid in labels:

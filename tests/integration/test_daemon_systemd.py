@@ -113,3 +113,48 @@ def test_unit_verifies_and_is_hardened(tmp_path: Path) -> None:
     line = next(x for x in security.stdout.splitlines() if "Overall exposure level" in x)
     exposure = float(line.split(":")[1].split()[0])
     assert exposure <= 2.0, line
+
+
+async def test_watchdog_stops_pinging_while_the_database_writer_hangs(
+    store: RunningStore,
+    notify,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    from gateway.daemon.app import Gateway, GatewaySettings
+
+    sock, address = notify
+    monkeypatch.setenv("NOTIFY_SOCKET", address)
+    monkeypatch.setenv("WATCHDOG_USEC", "1000000")
+    gw = Gateway(
+        GatewaySettings(
+            store_id="s1",
+            gateway_id="gw-1",
+            data_dir=tmp_path / "d",
+            adapters=("hci0",),
+            watchdog_limits={"ble": 60, "database": 1.5, "publisher": 60},
+        )
+    )
+
+    async def pings_during(seconds: float) -> int:
+        count = 0
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                count += (await recv(sock, max(0.05, deadline - time.monotonic()))).count(
+                    "WATCHDOG=1"
+                )
+            except TimeoutError:
+                break
+        return count
+
+    await gw.start()
+    try:
+        assert await pings_during(2.0) >= 2
+        freeze = asyncio.create_task(gw.db.run(lambda d: time.sleep(5)))  # the writer hangs
+        await pings_during(2.0)  # the database's 1.5 s limit passes
+        assert await pings_during(2.0) == 0 and gw.watchdog.stale == ["database"]
+        await freeze
+        assert await pings_during(2.0) >= 1 and gw.watchdog.stale == []
+    finally:
+        await gw.stop()
