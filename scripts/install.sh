@@ -76,6 +76,12 @@ if [ "$MAKE_VENV" -eq 1 ]; then
     # The service's file system is read-only: compile the bytecode now.
     "$STAGE/venv/bin/python" -m compileall -q "$STAGE/venv" >/dev/null
 fi
+# The environment is built here and moved into place, so its console-script
+# shebangs would point at the staging directory: the command is a small wrapper
+# that runs the module with the environment's interpreter (which moves fine).
+mkdir -p "$STAGE/bin"
+printf '#!/bin/sh\nexec %s/venv/bin/python -m gateway "$@"\n' "$PREFIX" > "$STAGE/bin/store-gateway"
+chmod 0755 "$STAGE/bin/store-gateway"
 cp "$SRC/README.md" "$STAGE/README.md"
 rm -rf "$APP.old"
 [ -e "$APP" ] && mv "$APP" "$APP.old"

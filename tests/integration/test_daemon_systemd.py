@@ -99,9 +99,7 @@ def test_unit_verifies_and_is_hardened(tmp_path: Path) -> None:
     stub.write_text("#!/bin/sh\n")
     stub.chmod(0o755)
     unit = tmp_path / "store-gateway.service"
-    unit.write_text(
-        UNIT.read_text().replace("/opt/store-gateway/venv/bin/store-gateway", str(stub))
-    )
+    unit.write_text(UNIT.read_text().replace("/opt/store-gateway/bin/store-gateway", str(stub)))
     verify = subprocess.run(
         ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True
     )

@@ -60,3 +60,22 @@ def test_uninstall_keeps_data_unless_purged(tmp_path: Path) -> None:
 def test_unknown_option_is_refused(tmp_path: Path) -> None:
     out = install(tmp_path, "--frobnicate")
     assert out.returncode == 2 and "unknown option --frobnicate" in out.stderr
+
+
+def test_install_builds_a_working_environment(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    out = subprocess.run(
+        ["bash", str(SCRIPT), "--root", str(root)], capture_output=True, text=True, timeout=900
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    app = root / "opt/store-gateway"
+    assert list((app / "venv").rglob("gateway/__pycache__/*.pyc"))  # compiled at install
+    version = subprocess.run(
+        [str(app / "venv/bin/python"), "-m", "gateway", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert version.returncode == 0 and version.stdout.startswith("store-gateway ")
+    wrapper = (app / "bin/store-gateway").read_text()
+    assert "/opt/store-gateway/venv/bin/python -m gateway" in wrapper
