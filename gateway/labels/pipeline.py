@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import sqlite_utils
@@ -255,6 +256,9 @@ class LabelPipeline:
     def _changed(self, label_id: str) -> None:
         if self.on_label_change is not None:
             self.on_label_change(label_id)
+
+    async def preview(self, content_hash: str) -> bytes | None:
+        return await self._db.read(partial(store.load_preview, content_hash=content_hash))
 
     def label_view(self, label_id: str) -> Mapping[str, Any] | None:
         twin = self.planner.twins.get(label_id)

@@ -319,6 +319,16 @@ class LabelPlanner:
                 None if status is not ResultStatus.FAILED else result.reason,
             )
 
+    def repush(self, label_id: str) -> bool:
+        """Write the desired content again (a technician's request). False if there is none."""
+        twin = self.twins.get(label_id)
+        if twin is None or twin.desired is None:
+            return False
+        twin.status = TwinStatus.PENDING
+        self._submit(twin, None, Priority.PRICE)
+        self._changed(twin)
+        return True
+
     def mark_updating(self, label_id: str) -> None:
         twin = self.twins.get(label_id)
         if twin is not None:

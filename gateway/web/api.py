@@ -153,6 +153,51 @@ async def silence_alert(request: web.Request) -> web.Response:
     return web.json_response(alert_view(alert))
 
 
+async def labels(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY_KEY]
+    rows = []
+    for device in gateway.registry:
+        if device.kind.value != "label":
+            continue
+        view = gateway.labels.label_view(device.device_id) if gateway.labels else None
+        rows.append(
+            {
+                "label_id": device.device_id,
+                "model": device.model,
+                "online": device.online,
+                "battery_pct": device.battery_pct,
+                "label": dict(view) if view else None,
+            }
+        )
+    rows.sort(key=lambda r: str(r["label_id"]))
+    return web.json_response({"labels": rows})
+
+
+async def label_preview(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY_KEY]
+    which = request.match_info["which"]
+    view = gateway.labels.label_view(request.match_info["label_id"]) if gateway.labels else None
+    ref = (view or {}).get(which)
+    png = await gateway.labels.preview(ref["content_hash"]) if gateway.labels and ref else None
+    if png is None:
+        raise _error(web.HTTPNotFound, f"no {which} content for this label")
+    return web.Response(body=png, content_type="image/png")
+
+
+async def label_repush(request: web.Request) -> web.Response:
+    _require(request, Role.TECHNICIAN)
+    gateway = request.app[GATEWAY_KEY]
+    label_id = request.match_info["label_id"]
+    if gateway.labels is None or not gateway.labels.planner.repush(label_id):
+        raise _error(web.HTTPConflict, "this label has no content to write (bind it and price it)")
+    return web.json_response({"label_id": label_id, "status": "pending"})
+
+
+async def label_flash(request: web.Request) -> web.Response:
+    _require(request, Role.TECHNICIAN)
+    raise _error(web.HTTPConflict, "this label model has no LED to flash")
+
+
 async def config_view(request: web.Request) -> web.Response:
     _require(request, Role.ADMIN)
     return web.json_response(request.app[GATEWAY_KEY].redacted_config())
@@ -176,6 +221,10 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/alerts", alerts)
     r.add_post("/api/alerts/{alert_id:.+}/acknowledge", acknowledge_alert)
     r.add_post("/api/alerts/{alert_id:.+}/silence", silence_alert)
+    r.add_get("/api/labels", labels)
+    r.add_get("/api/labels/{label_id}/{which:desired|displayed}.png", label_preview)
+    r.add_post("/api/labels/{label_id}/repush", label_repush)
+    r.add_post("/api/labels/{label_id}/flash", label_flash)
     r.add_get("/api/config", config_view)
     r.add_get("/api/openapi.json", openapi)
     r.add_get("/api/live", live)

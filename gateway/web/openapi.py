@@ -289,6 +289,55 @@ OPENAPI: dict[str, Any] = {
                 },
             }
         },
+        "/api/labels": {
+            "get": {
+                "summary": "Shelf labels with desired and displayed content",
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["labels"],
+                            "properties": {
+                                "labels": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["label_id", "model", "online", "label"],
+                                        "properties": {
+                                            "label_id": {"type": "string"},
+                                            "model": {"type": "string"},
+                                            "online": {"type": "boolean"},
+                                            "battery_pct": _NUM,
+                                            "label": {"type": ["object", "null"]},
+                                        },
+                                    },
+                                }
+                            },
+                        }
+                    ),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/api/labels/{label_id}/repush": {
+            "post": {
+                "security": [{"session": [], "csrf": []}],
+                "summary": "Write the label's desired content again (technician)",
+                "parameters": [
+                    {
+                        "name": "label_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {
+                    "200": _json({"type": "object"}),
+                    "409": _json(_ref("Error")),
+                    **_ERRORS,
+                },
+            }
+        },
         "/api/config": {
             "get": {
                 "summary": "The running configuration, secrets removed (admin)",

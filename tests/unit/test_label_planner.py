@@ -105,6 +105,10 @@ async def test_price_update_campaign(tmp_path: Path) -> None:
         (L3, "B", "unchanged"),
     ]
     assert len(rig.written) == 3  # nothing was written again
+    assert rig.planner.repush(L1) is True  # a technician asks for it anyway
+    await rig.settle()
+    assert len(rig.written) == 4 and rig.planner.twins[L1].status is TwinStatus.IN_SYNC
+    assert rig.planner.repush("ff00000000aa") is False
     run.cancel()
     await db.close()
 

@@ -160,3 +160,26 @@ async def test_openapi_document_is_valid_json_schema(web_harness: WebHarness) ->
     assert doc["openapi"].startswith("3.1")
     for schema in doc["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)
+
+
+async def test_labels_api_and_actions(web_harness: WebHarness) -> None:
+    c = web_harness.client
+    csrf = await web_harness.login("tom")
+    body = await (await c.get("/api/labels")).json()
+    check_openapi("/api/labels", "get", 200, body)
+    assert body == {"labels": []}  # the fridge sensor is not a label
+    nothing = await c.post(
+        "/api/labels/ff0012a3b4c5/repush", json={}, headers={"X-CSRF-Token": csrf}
+    )
+    assert nothing.status == 409 and "no content" in (await nothing.json())["error"]
+    check_openapi("/api/labels/{label_id}/repush", "post", 409, await nothing.json())
+    flash = await c.post("/api/labels/ff0012a3b4c5/flash", json={}, headers={"X-CSRF-Token": csrf})
+    assert flash.status == 409 and "no LED" in (await flash.json())["error"]
+    missing = await c.get("/api/labels/ff0012a3b4c5/desired.png")
+    assert missing.status == 404
+    await web_harness.login("vera")
+    viewer_csrf = (await (await c.get("/api/session")).json())["csrf"]
+    refused = await c.post(
+        "/api/labels/ff0012a3b4c5/repush", json={}, headers={"X-CSRF-Token": viewer_csrf}
+    )
+    assert refused.status == 403

@@ -54,6 +54,7 @@
       b.setAttribute("aria-current", b.dataset.tab === name ? "page" : "false");
     });
     if (name === "alerts") refreshAlerts();
+    if (name === "labels") refreshLabels();
   }
 
   const fmtNum = (v, digits) => (v === null || v === undefined ? "" : Number(v).toFixed(digits));
@@ -100,11 +101,41 @@
       el("td", {}, d.rssi === null ? "" : String(d.rssi)),
       el("td", {}, d.battery_pct === null ? "" : `${fmtNum(d.battery_pct, 0)}%`),
       el("td", { class: "readings" }, Object.entries(d.readings).map(([k, v]) => `${k}=${Number(v).toFixed(2)}`).join(" ")))));
-    const labels = [...state.devices.values()].filter((d) => d.kind === "label");
-    $("#label-table tbody").replaceChildren(...labels.map((d) => el("tr", {},
-      el("td", {}, d.device_id), el("td", {}, d.model), el("td", {}, yesNo(d.online)),
-      el("td", {}, d.battery_pct === null ? "" : `${fmtNum(d.battery_pct, 0)}%`),
-      el("td", {}, d.label ? `${d.label.width}×${d.label.height} ${d.label.colors.join("/")}` : ""))));
+  }
+
+  function contentCell(label, which) {
+    const ref = label.label && label.label[which];
+    if (!ref) return el("td", {}, "–");
+    const img = el("img", { src: `/api/labels/${label.label_id}/${which}.png?h=${ref.content_hash}`,
+                            alt: `${t("preview")} ${ref.sku} v${ref.version}`, class: "preview" });
+    return el("td", {}, img, el("br", {}), `${ref.sku} v${ref.version}`);
+  }
+
+  function renderLabels() {
+    const rows = state.labels || [];
+    $("#label-table tbody").replaceChildren(...rows.map((l) => {
+      const actions = el("td", {});
+      if (state.session && state.session.role !== "viewer") {
+        const repush = el("button", { type: "button", "data-repush": l.label_id }, t("repush"));
+        repush.addEventListener("click", async () => {
+          try { await api("POST", `/api/labels/${l.label_id}/repush`, {}); } catch (e) { alert(e.message); }
+          refreshLabels();
+        });
+        const flash = el("button", { type: "button" }, t("flash"));
+        flash.addEventListener("click", async () => {
+          try { await api("POST", `/api/labels/${l.label_id}/flash`, {}); } catch (e) { alert(e.message); }
+        });
+        actions.append(repush, " ", flash);
+      }
+      const info = l.label || {};
+      return el("tr", { "data-label": l.label_id }, el("td", {}, l.label_id), el("td", {}, info.sku || ""),
+        contentCell(l, "desired"), contentCell(l, "displayed"),
+        el("td", { class: "label-status" }, info.status || "unbound"), el("td", {}, info.last_error || ""), actions);
+    }));
+  }
+
+  async function refreshLabels() {
+    try { state.labels = (await api("GET", "/api/labels")).labels; renderLabels(); } catch (e) { /* login */ }
   }
 
   function alertItem(a, actions) {
@@ -152,6 +183,7 @@
       render();
     });
     setInterval(refreshAlerts, 10000);
+    setInterval(() => { if (state.tab === "labels") refreshLabels(); }, 2000);
   }
 
   document.addEventListener("DOMContentLoaded", () => {

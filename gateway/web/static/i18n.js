@@ -17,7 +17,9 @@ window.I18N = {
     "card.alerts": "Firing alerts", "yes": "yes", "no": "no", "none": "none",
     "pending": "Pending", "resolved": "Recently resolved", "ack": "Acknowledge",
     "silence": "Silence 1 h", "acked_by": "acknowledged by", "silenced_until": "silenced until",
-    "connected": "connected", "disconnected": "disconnected", "not_configured": "not configured"
+    "connected": "connected", "disconnected": "disconnected", "not_configured": "not configured",
+    "col.desired": "Desired", "col.displayed": "Displayed", "col.actions": "Actions",
+    "repush": "Re-push", "flash": "Flash", "preview": "preview"
   },
   zh: {
     "title": "门店网关", "tab.overview": "概览", "tab.devices": "设备",
@@ -35,6 +37,8 @@ window.I18N = {
     "card.alerts": "正在告警", "yes": "是", "no": "否", "none": "无",
     "pending": "待定", "resolved": "最近解除", "ack": "确认",
     "silence": "静音 1 小时", "acked_by": "确认人", "silenced_until": "静音至",
-    "connected": "已连接", "disconnected": "未连接", "not_configured": "未配置"
+    "connected": "已连接", "disconnected": "未连接", "not_configured": "未配置",
+    "col.desired": "目标内容", "col.displayed": "当前显示", "col.actions": "操作",
+    "repush": "重新推送", "flash": "闪烁", "preview": "预览"
   }
 };
