@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
@@ -197,8 +198,6 @@ class LabelPipeline:
             unit_price_text=item.unit_price_text,
             template=template or self._o.default_template,
         )
-        from pathlib import Path
-
         out = render(content, panel, Path(self._o.font_path) if self._o.font_path else None)
         self._packed[out.content_hash] = out.packed
         return Rendered(out.content_hash, panel.model, out.packed, out.preview_png)
