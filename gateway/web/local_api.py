@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from gateway.daemon.app import Gateway
 
 SOCKET_NAME = "api.sock"
+SHUTDOWN_S = 2.0
 
 
 def build_local_app(gateway: Gateway) -> web.Application:
@@ -38,7 +39,7 @@ def _prepare_socket_path(socket_path: Path) -> None:
 
 
 async def serve_local_api(gateway: Gateway, socket_path: Path) -> web.AppRunner:
-    runner = web.AppRunner(build_local_app(gateway), access_log=None)
+    runner = web.AppRunner(build_local_app(gateway), access_log=None, shutdown_timeout=SHUTDOWN_S)
     await runner.setup()
     _prepare_socket_path(socket_path)
     site = web.UnixSite(runner, str(socket_path))

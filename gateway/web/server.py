@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 STATIC = Path(str(resources.files("gateway.web").joinpath("static")))
 
+SHUTDOWN_S = 2.0
 OPEN_PATHS = frozenset({"/", "/healthz", "/api/login", "/favicon.ico"})
 
 
@@ -94,7 +95,8 @@ def build_app(gateway: Gateway, auth: Auth, options: WebOptions) -> web.Applicat
 
 
 async def serve(app: web.Application, options: WebOptions) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None)
+    # Open live feeds would hold a stop for aiohttp's 60 s default: keep it short.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_S)
     await runner.setup()
     site = web.TCPSite(runner, options.bind, options.port)
     await site.start()

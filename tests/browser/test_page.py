@@ -3,6 +3,7 @@ language switch, screenshots of every page, and an accessibility check (axe-core
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,7 +34,11 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is n
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        # Chromium must not talk to a test's private D-Bus (the BlueZ double's bus).
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DBUS_")}
+        b = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, env=env
+        )
         try:
             yield b
         finally:

@@ -1,0 +1,131 @@
+"""The labels page against a real campaign: previews, status, re-push, in Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from gateway.commands.jws import sign
+from gateway.daemon.app import Gateway
+from gateway.sim.runner import RunningStore
+from gateway.timeutil import format_epoch
+from gateway.web.passwords import hash_password
+from gateway.web.security import WebUser
+from gateway.web.server import WebOptions
+from tests.browser.test_page import CHROMIUM, browser, shot
+from tests.helpers.broker import Mosquitto, free_port
+from tests.integration.conftest import store
+from tests.integration.test_bridge import KEY, settings
+
+__all__ = ["browser", "store"]
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+LABELS = ["ff0101000001", "ff0101000002"]
+
+
+def command(type_: str, body: dict[str, object]) -> bytes:
+    now = time.time()
+    c = {
+        "schema": "command/1",
+        "id": str(uuid.uuid4()),
+        "store_id": "demo-store",
+        "gateway_id": None,
+        "type": type_,
+        "issued_at": format_epoch(now - 1),
+        "expires_at": format_epoch(now + 600),
+        "body": body,
+    }
+    return sign(json.dumps(c).encode(), KEY, "cloud-1").encode()
+
+
+async def until(predicate, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+
+
+async def test_previews_status_and_repush(
+    browser: Browser, store: RunningStore, tmp_path: Path
+) -> None:
+    (tmp_path / "broker").mkdir()
+    broker = Mosquitto(tmp_path / "broker")
+    broker.start()
+    port = free_port()
+    user = WebUser("tom", "technician", hash_password("technician-pw", log2_n=10))
+    gw = Gateway(
+        replace(
+            settings(tmp_path, broker.port),
+            web=WebOptions("127.0.0.1", port),
+            web_users={"tom": user},
+        )
+    )
+    await gw.start()
+    try:
+        await until(lambda: all(gw.registry.get(i) for i in LABELS), 20)
+        assert gw.inbox is not None and gw.labels is not None
+        labels = gw.labels
+        await gw.inbox.receive(
+            command(
+                "label-bind",
+                {
+                    "bindings": [
+                        {"label_id": i, "sku": "6901234567892", "template": "promo"} for i in LABELS
+                    ]
+                },
+            )
+        )
+        await gw.inbox.receive(
+            command(
+                "price-update",
+                {
+                    "items": [
+                        {
+                            "sku": "6901234567892",
+                            "version": 1,
+                            "price": "12.90",
+                            "currency": "CNY",
+                            "original_price": "15.90",
+                            "promo_text": "会员价",
+                            "name": "乌龙茶 500ml",
+                        }
+                    ]
+                },
+            )
+        )
+        await until(
+            lambda: all(
+                (t := labels.planner.twins.get(i)) is not None and t.status.value == "in-sync"
+                for i in LABELS
+            ),
+            30,
+        )
+
+        page = await browser.new_page(viewport={"width": 1100, "height": 800})
+        await page.goto(f"http://127.0.0.1:{port}/")
+        await page.fill("#user", "tom")
+        await page.fill("#password", "technician-pw")
+        await page.click("#login-form button[type=submit]")
+        await page.click("#tabs button[data-tab=labels]")
+        row = page.locator(f"#label-table tr[data-label='{LABELS[0]}']")
+        await expect(row.locator(".label-status")).to_have_text("in-sync", timeout=10_000)
+        previews = row.locator("img.preview")
+        await expect(previews).to_have_count(2)
+        await page.wait_for_function(
+            "() => [...document.querySelectorAll('img.preview')]"
+            ".every(i => i.complete && i.naturalWidth > 0)"
+        )
+        await shot(page, "labels-campaign")
+        await row.locator("button[data-repush]").click()
+        await expect(row.locator(".label-status")).not_to_have_text("in-sync", timeout=5_000)
+        await expect(row.locator(".label-status")).to_have_text("in-sync", timeout=20_000)
+        twin = labels.planner.twins[LABELS[0]]
+        assert twin.displayed is not None and twin.displayed == twin.desired
+    finally:
+        await gw.stop()
+        broker.stop()
