@@ -14,6 +14,7 @@ when the transfer ends.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,11 @@ class ContentWork:
 
     command_id: str | None
     content: ContentRef
+    also: tuple[str, ...] = ()  # other commands that asked for exactly this content
+
+    @property
+    def command_ids(self) -> tuple[str, ...]:
+        return ((self.command_id,) if self.command_id else ()) + self.also
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +259,18 @@ class LabelPlanner:
                 )
             self._changed(twin)
             return
+        pending = self._scheduler.find(label_id, "content")
+        if (
+            pending is not None
+            and isinstance(pending.payload, ContentWork)
+            and pending.payload.content == ref
+        ):
+            # The same content is already on its way: this command waits for that transfer
+            # rather than replacing it (which would report the other one superseded).
+            work = pending.payload
+            if command_id and command_id not in work.command_ids:
+                pending.payload = dataclasses.replace(work, also=(*work.also, command_id))
+            return
         twin.status = TwinStatus.PENDING
 
         def write(d: sqlite_utils.Database) -> None:
@@ -276,9 +294,11 @@ class LabelPlanner:
 
     async def _report_superseded(self, label_id: str, replaced: LabelJob) -> None:
         work = replaced.payload
-        if isinstance(work, ContentWork) and work.command_id:
+        if not isinstance(work, ContentWork):
+            return
+        for command_id in work.command_ids:
             await self._result(
-                work.command_id,
+                command_id,
                 label_id,
                 work.content.sku,
                 work.content.version,
@@ -309,9 +329,9 @@ class LabelPlanner:
             status = ResultStatus.FAILED
         await self._db.run(lambda d: store.save_twins(d, [twin], now))
         self._changed(twin)
-        if work.command_id:
+        for command_id in work.command_ids:
             await self._result(
-                work.command_id,
+                command_id,
                 job.label_id,
                 work.content.sku,
                 work.content.version,

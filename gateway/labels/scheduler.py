@@ -145,6 +145,10 @@ class LabelScheduler:
         self._wake.set()
         return replaced
 
+    def find(self, label_id: str, kind: str) -> LabelJob | None:
+        """The queued or running job for this label and kind, if any."""
+        return self._queued.get((label_id, kind)) or self._running.get((label_id, kind))
+
     def cancel(self, label_id: str, kind: str) -> LabelJob | None:
         return self._queued.pop((label_id, kind), None)
 

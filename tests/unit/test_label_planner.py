@@ -205,3 +205,23 @@ async def test_campaign_acks_progress_then_final_once(tmp_path: Path) -> None:
     assert len(acks) == count  # each result reported once
     run.cancel()
     await db.close()
+
+
+async def test_same_content_asked_twice_is_written_once_for_both(tmp_path: Path) -> None:
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    rig = Rig(db)
+    await rig.planner.load()
+    await rig.planner.bind("bind-1", [Binding(L1, "A")])
+    await rig.planner.price_update("price", [item("A", 1, "12.90")])
+    rig.visible = False  # the transfer is still queued when the label is bound again
+    run = asyncio.create_task(rig.scheduler.run())
+    await rig.planner.bind("bind-2", [Binding(L1, "A")])
+    rig.visible = True
+    rig.planner.label_seen(L1)
+    await rig.settle()
+    assert len(rig.written) == 1
+    assert results(tmp_path / "gw.db", "price") == [(L1, "A", "displayed")]
+    assert results(tmp_path / "gw.db", "bind-2") == [(L1, "A", "displayed")]
+    run.cancel()
+    await db.close()
