@@ -3,45 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, expect
 
-from gateway.commands.jws import sign
 from gateway.daemon.app import Gateway
 from gateway.sim.runner import RunningStore
-from gateway.timeutil import format_epoch
 from gateway.web.passwords import hash_password
 from gateway.web.security import WebUser
 from gateway.web.server import WebOptions
 from tests.browser.test_page import CHROMIUM, browser, shot
 from tests.helpers.broker import Mosquitto, free_port
+from tests.helpers.commands import signed_command
 from tests.integration.conftest import store
-from tests.integration.test_bridge import KEY, settings
+from tests.integration.test_bridge import settings
 
 __all__ = ["browser", "store"]
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 LABELS = ["ff0101000001", "ff0101000002"]
-
-
-def command(type_: str, body: dict[str, object]) -> bytes:
-    now = time.time()
-    c = {
-        "schema": "command/1",
-        "id": str(uuid.uuid4()),
-        "store_id": "demo-store",
-        "gateway_id": None,
-        "type": type_,
-        "issued_at": format_epoch(now - 1),
-        "expires_at": format_epoch(now + 600),
-        "body": body,
-    }
-    return sign(json.dumps(c).encode(), KEY, "cloud-1").encode()
 
 
 async def until(predicate, timeout: float) -> None:  # type: ignore[no-untyped-def]
@@ -71,7 +53,7 @@ async def test_previews_status_and_repush(
         assert gw.inbox is not None and gw.labels is not None
         labels = gw.labels
         await gw.inbox.receive(
-            command(
+            signed_command(
                 "label-bind",
                 {
                     "bindings": [
@@ -81,7 +63,7 @@ async def test_previews_status_and_repush(
             )
         )
         await gw.inbox.receive(
-            command(
+            signed_command(
                 "price-update",
                 {
                     "items": [

@@ -4,14 +4,11 @@ lifecycle, outages, commands."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from joserfc.jwk import OKPKey
 
 from drivers.types import address_to_device_id
 from gateway.alerts import Rule, Selector
@@ -21,18 +18,16 @@ from gateway.bridge.bridge import BridgeOptions
 from gateway.bridge.mqtt import MqttOptions
 from gateway.bridge.telemetry import TelemetryOptions
 from gateway.commands.inbox import InboxOptions
-from gateway.commands.jws import sign
 from gateway.daemon.app import Gateway, GatewaySettings
 from gateway.registry import RegistryOptions
 from gateway.sim.control import VirtualStoreClient
 from gateway.sim.runner import RunningStore
 from gateway.sim.scenario import bthome_key, expected_devices
-from gateway.timeutil import format_epoch
 from tests.helpers.broker import Mosquitto
 from tests.helpers.cloud import Cloud
+from tests.helpers.commands import command, signed, signed_command, trusted_keys
 from tests.integration.conftest import SMALL_STORE
 
-KEY = OKPKey.generate_key("Ed25519")
 PREFIX = "retail/v1/demo-store"
 
 
@@ -93,9 +88,7 @@ def settings(tmp_path: Path, port: int) -> GatewaySettings:
             state_min_interval_s=1.0,
             telemetry=TelemetryOptions(sample_interval_s=1.0, max_delay_s=1.0),
         ),
-        inbox=InboxOptions(
-            "demo-store", "gw-1", {"cloud-1": OKPKey.import_key(KEY.as_dict(private=False))}
-        ),
+        inbox=InboxOptions("demo-store", "gw-1", trusted_keys()),
     )
 
 
@@ -167,29 +160,20 @@ async def test_broker_outage_loses_nothing(
 
 async def test_signed_commands_over_mqtt(gateway: Gateway, cloud: Cloud) -> None:
     await until(lambda: bool(cloud.of("/status")), 20, "online")
-    now = time.time()
-    command = {
-        "schema": "command/1",
-        "id": str(uuid.uuid4()),
-        "store_id": "demo-store",
-        "gateway_id": "gw-1",
-        "type": "resync",
-        "issued_at": format_epoch(now - 1),
-        "expires_at": format_epoch(now + 600),
-        "body": {},
-    }
-    token = sign(json.dumps(command).encode(), KEY, "cloud-1").encode()
+    cmd = command("resync", {})
+    cmd["gateway_id"] = "gw-1"
+    token = signed(cmd)
     cloud.publish(f"{PREFIX}/gw/gw-1/commands", token)
     cloud.publish(f"{PREFIX}/commands", b"{not even json")
     await until(lambda: len(cloud.of("/acks")) >= 3, 15, "acks")
     acks = cloud.of("/acks")
-    mine = [a["status"] for a in acks if a["command_id"] == command["id"]]
+    mine = [a["status"] for a in acks if a["command_id"] == cmd["id"]]
     assert mine == ["accepted", "completed"]
     rejected = [a for a in acks if a["status"] == "rejected"]
     assert rejected[0]["error"]["code"] == "bad-signature" and rejected[0]["command_id"] is None
     cloud.publish(f"{PREFIX}/gw/gw-1/commands", token)  # the same message again
     await asyncio.sleep(1.5)
-    assert [a["status"] for a in cloud.of("/acks") if a["command_id"] == command["id"]] == mine
+    assert [a["status"] for a in cloud.of("/acks") if a["command_id"] == cmd["id"]] == mine
     assert cloud.gaps("acks") == []
 
 
@@ -234,21 +218,6 @@ async def test_alert_during_outage_is_delivered_later_with_original_times(
     assert alerts[0]["ts"] == alerts[0]["alert"]["started_at"]
     assert alerts[1]["ts"] == alerts[1]["alert"]["resolved_at"]
     assert alerts[0]["seq"] < alerts[1]["seq"]
-
-
-def signed_command(type_: str, body: dict[str, object]) -> bytes:
-    now = time.time()
-    command = {
-        "schema": "command/1",
-        "id": str(uuid.uuid4()),
-        "store_id": "demo-store",
-        "gateway_id": None,
-        "type": type_,
-        "issued_at": format_epoch(now - 1),
-        "expires_at": format_epoch(now + 600),
-        "body": body,
-    }
-    return sign(json.dumps(command).encode(), KEY, "cloud-1").encode()
 
 
 async def test_price_update_campaign_reaches_every_label(
