@@ -50,6 +50,7 @@ class Advertisement:
     manufacturer_data: Mapping[int, bytes] = field(default_factory=dict)
     service_data: Mapping[str, bytes] = field(default_factory=dict)
     service_uuids: tuple[str, ...] = ()
+    adapter: str | None = None  # the local adapter that received it, e.g. "hci0"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,10 @@ Five bytes after the company id (source: github.com/eigger/hass-gicisky,
 gicisky_ble/parser.py): ``[0]`` low byte of the hardware id, ``[1]`` battery
 voltage in tenths of a volt, ``[2:4]`` firmware (big endian), ``[4]`` high byte
 of the hardware id. The panel type is the hardware id's low 14 bits.
+
+The advert has no boot counter. A label restarts when its firmware is updated
+(and then shows its start screen), so the firmware number is its boot marker:
+when it changes, the gateway writes the label's content again.
 """
 
 from __future__ import annotations
@@ -44,5 +48,6 @@ def decode_gicisky(data: bytes) -> Observation:
             height=panel.height,
             colors=panel.colors,
             firmware=firmware,
+            boot_marker=firmware,
         ),
     )

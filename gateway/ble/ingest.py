@@ -67,7 +67,7 @@ class AdvertIngest:
         address = adv.address
         fingerprint = payload_fingerprint(adv)
         if self._fingerprints.get(address) == fingerprint:
-            if self._registry.heard(address, adv.rssi, now_mono, now_wall):
+            if self._registry.heard(address, adv.rssi, now_mono, now_wall, adv.adapter):
                 counters.repeated += 1
                 return
         elif len(self._fingerprints) >= _MAX_FINGERPRINTS:

@@ -221,6 +221,7 @@ class AdapterScanner:
                 manufacturer_data=data.manufacturer_data,
                 service_data=data.service_data,
                 service_uuids=tuple(data.service_uuids),
+                adapter=self.adapter,
             )
         )
 

@@ -251,9 +251,11 @@ class Gateway:
     async def stop(self) -> None:
         log.info("stopping")
         self.notifier.stopping()
-        self.notifier.extend_timeout(self.settings.stop_budget_s + 5)
+        self.notifier.extend_timeout(2 * self.settings.stop_budget_s + 5)
         for runner in self._runners:
             await runner.cleanup()
+        if self.labels is not None:
+            await self.labels.drain(self.settings.stop_budget_s)
         if self.bridge is not None:
             try:
                 await self.bridge.gateway_event("gateway.stopping", "info", "stopping")

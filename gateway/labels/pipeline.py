@@ -3,14 +3,16 @@
 Wires the planner (bindings, prices, twins), the scheduler (slots, priorities,
 retries), the renderer and the GATT session for the Gicisky protocol, and the
 campaign reporter (acks). Labels are located through the registry: a label
-heard within ``not_seen_after`` is served by the first adapter that is up.
+heard within ``not_seen_after`` is served by the adapter (among those up) that
+heard it loudest in that time. A label whose advert says it restarted gets its
+content written again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -81,11 +83,19 @@ class LabelPipeline:
         self.on_label_change: Callable[[str], None] | None = None
         self.planner.on_twin_change = lambda twin: self._changed(twin.label_id)
         self._types: dict[str, str] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         registry.subscribe(self._on_device)
 
     async def start(self) -> None:
         await self.planner.load()
+
+    async def drain(self, timeout_s: float) -> None:
+        """Let running transfers end (starting no new one) and record their results."""
+        finished = await self.scheduler.drain(timeout_s)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5.0)
+        if not finished:
+            log.warning("label transfers still running at stop", running=self.scheduler.running)
 
     def tasks(self) -> dict[str, Callable[[], Awaitable[None]]]:
         return {
@@ -209,6 +219,11 @@ class LabelPipeline:
         if time.time() - device.last_seen > self._o.not_seen_after_s:
             return None
         adapters = self._adapters()
+        best = device.best_adapter(adapters, time.monotonic() - self._o.not_seen_after_s)
+        if best is not None:
+            return best
+        # Heard, but not through an adapter that is up now (or before adapters were
+        # tracked): try the first one up; a failed connect is retried with backoff.
         return adapters[0] if adapters else None
 
     async def _run(self, job: LabelJob, adapter: str, gate: ConnectGate) -> AttemptResult:
@@ -230,9 +245,7 @@ class LabelPipeline:
         return await run_machine(GiciskyTransfer(packed), job.label_id, adapter, gate)
 
     def _finished(self, job: LabelJob, result: AttemptResult) -> None:
-        task = asyncio.get_running_loop().create_task(self._settle(job, result))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._settle(job, result))
 
     async def _settle(self, job: LabelJob, result: AttemptResult) -> None:
         await self.planner.finished(job, result)
@@ -244,13 +257,16 @@ class LabelPipeline:
         device = change.device
         if device.kind is not DeviceKind.LABEL:
             return
+        if ChangeKind.REBOOTED in change.kinds:
+            self._spawn(self.planner.rebooted(device.device_id))
         if change.kinds & {ChangeKind.NEW, ChangeKind.ONLINE, ChangeKind.INFO}:
             for command_id in self.planner.label_seen(device.device_id):
-                task = asyncio.get_running_loop().create_task(
-                    self.planner.plan_seen(device.device_id, command_id)
-                )
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._spawn(self.planner.plan_seen(device.device_id, command_id))
+
+    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _changed(self, label_id: str) -> None:
         if self.on_label_change is not None:

@@ -349,6 +349,23 @@ class LabelPlanner:
         self._changed(twin)
         return True
 
+    async def rebooted(self, label_id: str) -> bool:
+        """The label restarted: what it displays is no longer known, so write it again.
+
+        Returns False when the label has no desired content (nothing to restore).
+        """
+        twin = self.twins.get(label_id)
+        if twin is None or twin.desired is None:
+            return False
+        now = self._clock()
+        twin.displayed, twin.displayed_at = None, None
+        twin.status = TwinStatus.PENDING
+        await self._db.run(lambda d: store.save_twins(d, [twin], now))
+        self._submit(twin, None, Priority.RESYNC)
+        self._changed(twin)
+        log.info("label restarted; writing its content again", label_id=label_id)
+        return True
+
     def mark_updating(self, label_id: str) -> None:
         twin = self.twins.get(label_id)
         if twin is not None:

@@ -128,6 +128,7 @@ class LabelScheduler:
         self._running: dict[tuple[str, str], LabelJob] = {}
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._draining = False
         self.last_progress = clock()
 
     # ---- queue -----------------------------------------------------------------------
@@ -180,6 +181,19 @@ class LabelScheduler:
     def is_idle(self) -> bool:
         return not self._queued and not self._running
 
+    async def drain(self, timeout_s: float) -> bool:
+        """Start no new attempt; wait up to ``timeout_s`` for the running ones to end.
+
+        Used when stopping: a transfer cut off at its last part may already show on
+        the label without the gateway knowing, and would be written again after a
+        restart. Returns True when none is left running.
+        """
+        self._draining = True
+        attempts = list(self._tasks)
+        if attempts:
+            await asyncio.wait(attempts, timeout=timeout_s)
+        return not self._running
+
     # ---- the loop ----------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -219,7 +233,7 @@ class LabelScheduler:
 
     def _dispatch(self, now: float) -> None:
         free = {name: a for name, a in self._adapters.items() if a.busy < a.slots}
-        if not free or not self._queued:
+        if not free or not self._queued or self._draining:
             return
         candidates: dict[str, list[LabelJob]] = {name: [] for name in free}
         for job in self._queued.values():

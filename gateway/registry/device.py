@@ -15,6 +15,7 @@ class ChangeKind(StrEnum):
     READINGS = "readings"  # a reading moved beyond its dead-band
     BATTERY = "battery"
     INFO = "info"  # kind, model, name, beacon identity or label advert changed
+    REBOOTED = "rebooted"  # the device's advert says it restarted (label boot marker)
 
 
 @dataclass(slots=True)
@@ -41,10 +42,23 @@ class DeviceRecord:
     online: bool = True
     interval_s: float | None = None  # learned advertising interval (EWMA of gaps)
     adverts: int = 0  # adverts heard since start (not persisted)
+    # adapter -> (smoothed RSSI, monotonic time last heard); not persisted
+    heard_by: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def rssi_int(self) -> int | None:
         return None if self.rssi is None else round(self.rssi)
+
+    def best_adapter(self, among: list[str], since_mono: float) -> str | None:
+        """The adapter among ``among`` that heard this device loudest since ``since_mono``."""
+        best: tuple[float, str] | None = None
+        for name in among:
+            heard = self.heard_by.get(name)
+            if heard is None or heard[1] < since_mono:
+                continue
+            if best is None or heard[0] > best[0]:
+                best = (heard[0], name)
+        return None if best is None else best[1]
 
 
 @dataclass(frozen=True, slots=True)

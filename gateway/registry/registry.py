@@ -89,7 +89,14 @@ class Registry:
 
     # ---- the hot path ------------------------------------------------------------------
 
-    def heard(self, address: str, rssi: int | None, now_mono: float, now_wall: float) -> bool:
+    def heard(
+        self,
+        address: str,
+        rssi: int | None,
+        now_mono: float,
+        now_wall: float,
+        adapter: str | None = None,
+    ) -> bool:
         """A device repeated its last payload: track presence without decoding.
 
         Returns False when the device is unknown or offline: then the advert must be
@@ -98,7 +105,7 @@ class Registry:
         device = self._devices.get(_device_id(address))
         if device is None or not device.online:
             return False
-        self._touch(device, rssi, now_mono, now_wall)
+        self._touch(device, rssi, now_mono, now_wall, adapter)
         return True
 
     def observe(
@@ -122,12 +129,14 @@ class Registry:
                 rssi=None if adv.rssi is None else float(adv.rssi),
                 tags=self._options.tags.get(device_id, ()),
             )
+            if adv.adapter is not None and adv.rssi is not None:
+                device.heard_by[adv.adapter] = (float(adv.rssi), now_mono)
             self._devices[device_id] = device
             kinds.add(ChangeKind.NEW)
         else:
             if not device.online:
                 kinds.add(ChangeKind.ONLINE)
-            self._touch(device, adv.rssi, now_mono, now_wall)
+            self._touch(device, adv.rssi, now_mono, now_wall, adv.adapter)
         device.adverts += 1
         device.online = True
 
@@ -149,6 +158,13 @@ class Registry:
             device.beacon = obs.beacon
             kinds.add(ChangeKind.INFO)
         if obs.label is not None and obs.label != device.label:
+            before = device.label
+            if (
+                before is not None
+                and before.boot_marker is not None
+                and obs.label.boot_marker != before.boot_marker
+            ):
+                kinds.add(ChangeKind.REBOOTED)
             device.label = obs.label
             kinds.add(ChangeKind.INFO)
         if obs.battery_pct is not None or obs.battery_mv is not None:
@@ -175,7 +191,12 @@ class Registry:
         return change
 
     def _touch(
-        self, device: DeviceRecord, rssi: int | None, now_mono: float, now_wall: float
+        self,
+        device: DeviceRecord,
+        rssi: int | None,
+        now_mono: float,
+        now_wall: float,
+        adapter: str | None,
     ) -> None:
         gap = now_mono - device.last_seen_mono
         if gap > 0:
@@ -192,6 +213,12 @@ class Registry:
                 if device.rssi is None
                 else device.rssi + _RSSI_WEIGHT * (rssi - device.rssi)
             )
+            if adapter is not None:
+                heard = device.heard_by.get(adapter)
+                smoothed = float(rssi)
+                if heard is not None:
+                    smoothed = heard[0] + _RSSI_WEIGHT * (rssi - heard[0])
+                device.heard_by[adapter] = (smoothed, now_mono)
 
     def _fold_readings(
         self, device: DeviceRecord, readings: Mapping[str, float]

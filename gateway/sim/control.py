@@ -16,6 +16,7 @@ from dbus_fast.aio import MessageBus
 
 from gateway.sim.bluez.dispatch import ObjectServer
 from gateway.sim.bluez.double import BlueZDouble, ConnectFault
+from gateway.sim.devices.labels import LabelDevice
 from gateway.sim.model import AdapterSpec, SimError
 
 NAME = "org.storegw.VirtualStore"
@@ -87,6 +88,21 @@ class ControlServer:
             image = device(msg.body[0]).label_image()
             return Message.new_method_return(msg, "ay", [image or b""])
 
+        async def update_label_firmware(msg: Message) -> None:
+            address, firmware = msg.body
+            label = device(address)
+            if not isinstance(label, LabelDevice):
+                raise SimError("org.storegw.Error.InvalidArgs", f"{address} is not a label")
+            label.update_firmware(firmware)
+
+        async def label_stats(msg: Message) -> Message:
+            stats = {
+                dev.address: dev.label_stats()
+                for dev in d.devices.values()
+                if isinstance(dev, LabelDevice)
+            }
+            return Message.new_method_return(msg, "s", [json.dumps(stats)])
+
         async def set_rate(msg: Message) -> None:
             if not 0 < msg.body[0] <= 10000:
                 raise SimError("org.storegw.Error.InvalidArgs", "rate must be in (0, 10000]")
@@ -124,6 +140,8 @@ class ControlServer:
             "SetConnectFault": set_connect_fault,
             "SetSlots": set_slots,
             "LabelImage": label_image,
+            "UpdateLabelFirmware": update_label_firmware,
+            "LabelStats": label_stats,
             "SetRate": set_rate,
             "Status": status,
         }.items():
@@ -210,6 +228,16 @@ class VirtualStoreClient:
 
     async def label_image(self, address: str) -> bytes:
         return bytes((await self._call("LabelImage", "s", address)).body[0])
+
+    async def update_label_firmware(self, address: str, firmware: int) -> None:
+        """Restart a label as after a firmware update: it forgets its image."""
+        await self._call("UpdateLabelFirmware", "sq", address, firmware)
+
+    async def label_stats(self) -> dict[str, dict[str, Any]]:
+        """Per label address: transfers completed, SHA-256 of the image shown, connects
+        per adapter."""
+        data: dict[str, dict[str, Any]] = json.loads((await self._call("LabelStats")).body[0])
+        return data
 
     async def set_rate(self, rate: float) -> None:
         await self._call("SetRate", "d", float(rate))

@@ -114,6 +114,9 @@ class SimDevice:
         """Open a GATT connection (may sleep for the connect latency, may raise SimError)."""
         raise SimError("org.bluez.Error.NotSupported", "Operation is not supported")
 
+    def connected(self, adapter: str) -> None:
+        """A connection through ``adapter`` was established (statistics)."""
+
     # ---- run-time control (tests and benchmarks) ---------------------------------------
 
     def set_reading(self, name: str, value: float) -> None:

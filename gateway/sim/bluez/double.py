@@ -575,6 +575,7 @@ class BlueZDouble:
             session.close()
             raise _err("Failed", "Software caused connection abort")
         obj.session = session
+        obj.device.connected(a.spec.name)
         session.set_notifier(partial(self._notify, obj))
         session.set_drop_handler(partial(self._drop_connection, a, obj))
         server.changed(obj.path, DEVICE, {"Connected": Variant("b", True)})

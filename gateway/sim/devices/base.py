@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from gateway.sim.model import SimDevice, SimError
@@ -33,6 +34,7 @@ class RadioDevice(SimDevice):
         self._forced_range: bool | None = None
         self.rng = random.Random(seed)
         self.epoch = 0.0  # simulator start (monotonic); set by the scenario
+        self.connects: Counter[str] = Counter()  # adapter name -> connections made
 
     def in_range(self, now: float) -> bool:
         if self._forced_range is not None:
@@ -46,6 +48,9 @@ class RadioDevice(SimDevice):
             return None
         noise = self.rng.gauss(0.0, self._rssi_noise) if self._rssi_noise else 0.0
         return max(RSSI_MIN, min(0, round(base + noise)))
+
+    def connected(self, adapter: str) -> None:
+        self.connects[adapter] += 1
 
     def set_in_range(self, in_range: bool) -> None:
         self._forced_range = in_range

@@ -13,11 +13,14 @@ github.com/fpoli/gicisky-tag): service 0xFEF0; command characteristic 0xFEF1
 
 The label keeps the bytes it received once a transfer completes
 (``label_image``), so a test can compare them with what the gateway rendered.
+A firmware update (``update_firmware``) restarts the label: it then shows its
+start screen (no image) and advertises the new firmware number.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -174,10 +177,17 @@ class LabelDevice(RadioDevice):
         self.behaviour = behaviour
         self._image: bytes | None = None
         self.transfers = 0
-        self._frame = AdvertFrame(
-            manufacturer_data={0x5053: encoders.gicisky_advert(panel_type, battery_mv, firmware)},
-            name="PICKSMART",
-        )
+        self._frame = self._make_frame()
+
+    def _make_frame(self) -> AdvertFrame:
+        advert = encoders.gicisky_advert(self.panel_type, self.battery_mv, self.firmware)
+        return AdvertFrame(manufacturer_data={0x5053: advert}, name="PICKSMART")
+
+    def update_firmware(self, firmware: int) -> None:
+        """A firmware update: the label restarts and forgets what it showed."""
+        self.firmware = firmware
+        self._image = None
+        self._frame = self._make_frame()
 
     def advert(self, now: float) -> AdvertFrame:
         return self._frame
@@ -195,3 +205,11 @@ class LabelDevice(RadioDevice):
 
     def label_image(self) -> bytes | None:
         return self._image
+
+    def label_stats(self) -> dict[str, Any]:
+        image = self._image
+        return {
+            "transfers": self.transfers,
+            "image_sha256": None if image is None else hashlib.sha256(image).hexdigest(),
+            "connects": dict(self.connects),
+        }
