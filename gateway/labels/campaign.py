@@ -1,8 +1,9 @@
 """Acknowledging label commands per contract: progress, then completed or partial.
 
-Every ``PROGRESS_S`` the reporter looks at commands with unreported results:
-while targets are open it sends a ``progress`` ack with counts (at most once per
-``PROGRESS_S``, and only when something changed); once every target has a
+Every ``PROGRESS_S`` (and whenever a label finishes) the reporter looks at
+commands with unreported results: while targets are open it sends a
+``progress`` ack with counts (at most once per ``PROGRESS_S`` per command, and
+only when something changed); once every target has a
 result it sends the final ``completed`` (nothing failed) or ``partial`` ack,
 with the results spread over several acks if needed so that each stays far
 below the contract's 128 KiB. A result is marked reported only after its ack was
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -42,11 +44,19 @@ AckSink = Callable[[CampaignAck], Awaitable[None]]
 
 
 class CampaignReporter:
-    def __init__(self, db: Database, emit: AckSink, period_s: float = PROGRESS_S) -> None:
+    def __init__(
+        self,
+        db: Database,
+        emit: AckSink,
+        period_s: float = PROGRESS_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._db = db
         self._emit = emit
         self._period = period_s
+        self._clock = clock
         self._last_counts: dict[str, dict[str, int]] = {}
+        self._last_progress: dict[str, float] = {}
         self._wake = asyncio.Event()
 
     def poke(self) -> None:
@@ -70,8 +80,11 @@ class CampaignReporter:
 
         open_targets, counts = await self._db.read(read)
         if open_targets:
-            if progress and counts != self._last_counts.get(command_id):
+            now = self._clock()
+            due = now - self._last_progress.get(command_id, -self._period) >= self._period
+            if progress and due and counts != self._last_counts.get(command_id):
                 self._last_counts[command_id] = counts
+                self._last_progress[command_id] = now
                 await self._emit(CampaignAck(command_id, "progress", counts, ()))
             return
         final = "partial" if counts.get(ResultStatus.FAILED.value) else "completed"
@@ -86,4 +99,5 @@ class CampaignReporter:
             await self._db.run(partial(store.mark_acked, command_id=command_id, seqs=seqs))
         await self._db.run(lambda d: store.forget_command(d, command_id))
         self._last_counts.pop(command_id, None)
+        self._last_progress.pop(command_id, None)
         log.info("label command finished", command_id=command_id, status=final, counts=counts)

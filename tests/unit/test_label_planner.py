@@ -34,8 +34,13 @@ class Rig:
         self.hold = asyncio.Event()
         self.hold.set()
         self.visible = True
+        self.hidden: set[str] = set()  # labels not visible even when the others are
         self.scheduler = LabelScheduler(
-            {"hci0": 2}, self.run, lambda _: "hci0" if self.visible else None, self.done, FAST
+            {"hci0": 2},
+            self.run,
+            lambda label: "hci0" if self.visible and label not in self.hidden else None,
+            self.done,
+            FAST,
         )
         self.planner = LabelPlanner(db, self.scheduler, render)
         self.pending: set[asyncio.Task[None]] = set()
@@ -203,6 +208,42 @@ async def test_campaign_acks_progress_then_final_once(tmp_path: Path) -> None:
     count = len(acks)
     await reporter.report()
     assert len(acks) == count  # each result reported once
+    run.cancel()
+    await db.close()
+
+
+async def test_progress_acks_at_most_once_per_period(tmp_path: Path) -> None:
+    from gateway.labels.campaign import CampaignAck, CampaignReporter
+
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    rig = Rig(db)
+    await rig.planner.load()
+    acks: list[CampaignAck] = []
+
+    async def sink(ack: CampaignAck) -> None:
+        acks.append(ack)
+
+    now = [1000.0]
+    reporter = CampaignReporter(db, sink, period_s=10.0, clock=lambda: now[0])
+    await rig.planner.bind("bind", [Binding(L1, "A"), Binding(L2, "A")])
+    rig.visible = False
+    run = asyncio.create_task(rig.scheduler.run())
+    await rig.planner.price_update("cmd", [item("A", 1, "2.00")])
+    await reporter.report()
+    rig.visible, rig.hidden = True, {L2}
+    rig.planner.label_seen(L1)
+    for _ in range(200):  # L1 displayed, L2 still open: the counts changed
+        await asyncio.sleep(0.01)
+        if L1 in {w[0] for w in rig.written} and not rig.pending:
+            break
+    now[0] += 9.0
+    await reporter.report()  # changed, but within the period: no ack
+    assert [a.status for a in acks if a.command_id == "cmd"] == ["progress"]
+    now[0] += 1.0
+    await reporter.report()  # the period is over: the new counts go out
+    progress = [dict(a.counts) for a in acks if a.command_id == "cmd"]
+    assert progress == [{"in-progress": 2}, {"in-progress": 1, "displayed": 1}]
     run.cancel()
     await db.close()
 
