@@ -191,7 +191,9 @@ class LabelPipeline:
 
     # ---- the scheduler's collaborators --------------------------------------------------------
 
-    def _render(self, label_id: str, item: PriceItem, template: str | None) -> Rendered | None:
+    async def _render(
+        self, label_id: str, item: PriceItem, template: str | None
+    ) -> Rendered | None:
         device = self._registry.get(label_id)
         if device is None or device.label is None:
             return None
@@ -208,7 +210,8 @@ class LabelPipeline:
             unit_price_text=item.unit_price_text,
             template=template or self._o.default_template,
         )
-        out = render(content, panel, Path(self._o.font_path) if self._o.font_path else None)
+        font = Path(self._o.font_path) if self._o.font_path else None
+        out = await asyncio.to_thread(render, content, panel, font)  # a few ms of Pillow
         self._packed[out.content_hash] = out.packed
         return Rendered(out.content_hash, panel.model, out.packed, out.preview_png)
 

@@ -48,7 +48,9 @@ class Rendered:
 
 
 class Renderer(Protocol):
-    def __call__(self, label_id: str, item: PriceItem, template: str | None) -> Rendered | None:
+    async def __call__(
+        self, label_id: str, item: PriceItem, template: str | None
+    ) -> Rendered | None:
         """Render ``item`` for ``label_id``'s panel, or None if the panel is not known yet."""
         ...
 
@@ -238,7 +240,7 @@ class LabelPlanner:
         item = self.items.get(binding.sku)
         if item is None:
             return
-        rendered = self._render(label_id, item, binding.template)
+        rendered = await self._render(label_id, item, binding.template)
         twin = self.twins.setdefault(label_id, LabelTwin(label_id))
         if rendered is None:
             self._waiting_for_panel[label_id] = command_id

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from drivers.labels.models import PanelModel
 
@@ -130,35 +130,38 @@ def render(
 
 
 def pack(img: Image.Image, panel: PanelModel) -> bytes:
-    """Planes for the panel: rotation, mirroring, 1-bit white plane, red plane."""
+    """Planes for the panel: rotation, mirroring, 1-bit white plane, red plane.
+
+    Pixels go row by row into one continuous bit stream, most significant bit
+    first. White plane: 1 where the luminance (Rec. 709 weights, rounded) is
+    above ``THRESHOLD``; red plane: 1 where red is above and green below it.
+    Done with Pillow's C operations: a per-pixel Python loop costs ~15 ms per
+    label, which a campaign of thousands of labels cannot afford.
+    """
     if panel.compression:
         raise ValueError(f"{panel.model}: compressed image transfers are not supported yet")
+    img = img.convert("RGB")
     if panel.rotation:
         img = img.rotate(panel.rotation, expand=True)
-    width, height = img.size
-    px = img.load()
-    assert px is not None
-    bw = bytearray()
-    red = bytearray()
-    cur = cur_red = 0
-    bit = 7
-    ys = range(height - 1, -1, -1) if panel.mirror_y else range(height)
-    xs = list(range(width - 1, -1, -1) if panel.mirror_x else range(width))
-    for y in ys:
-        for x in xs:
-            r, g, b = px[x, y][:3]  # type: ignore[index]
-            luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
-            if luminance > THRESHOLD:
-                cur |= 1 << bit
-            if r > THRESHOLD and g < THRESHOLD:
-                cur_red |= 1 << bit
-            bit -= 1
-            if bit < 0:
-                bw.append(cur)
-                red.append(cur_red)
-                cur = cur_red = 0
-                bit = 7
-    if bit != 7:
-        bw.append(cur)
-        red.append(cur_red)
-    return bytes(bw + red) if "red" in panel.colors else bytes(bw)
+    if panel.mirror_x:
+        img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    if panel.mirror_y:
+        img = img.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+    luminance = img.convert("L", (0.2126, 0.7152, 0.0722, 0.0))
+    white = _bits(luminance.point(_ABOVE).tobytes())
+    if "red" not in panel.colors:
+        return white
+    r, g, _ = img.split()
+    red = ImageChops.darker(r.point(_ABOVE), g.point(_BELOW))  # both 1 -> 1
+    return white + _bits(red.tobytes())
+
+
+_ABOVE = [0] * (THRESHOLD + 1) + [1] * (255 - THRESHOLD)  # value > THRESHOLD -> 1
+_BELOW = [1] * THRESHOLD + [0] * (256 - THRESHOLD)  # value < THRESHOLD -> 1
+_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
+
+
+def _bits(mask: bytes) -> bytes:
+    """One byte of 0/1 per pixel -> packed bits, MSB first, the last byte padded with 0."""
+    padded = mask + b"\x00" * (-len(mask) % 8)
+    return int(padded.translate(_DIGITS), 2).to_bytes(len(padded) // 8, "big")

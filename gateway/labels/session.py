@@ -17,6 +17,7 @@ from typing import Protocol
 
 import structlog
 from bleak import BleakClient
+from bleak.backends.device import BLEDevice
 from bleak.exc import BleakDBusError, BleakDeviceNotFoundError, BleakError
 
 from drivers.labels.base import SetTimeout, Write
@@ -60,6 +61,14 @@ _FAILURE_OUTCOME = {
 }
 
 
+# BlueZ has no device object (any more) for the label: it was not heard for a while.
+_NO_DEVICE_OBJECT = (
+    "org.bluez.Error.DoesNotExist",
+    "org.freedesktop.DBus.Error.UnknownObject",
+    "org.freedesktop.DBus.Error.UnknownMethod",
+)
+
+
 def classify_bleak_error(exc: BaseException) -> AttemptResult:
     """Map a BlueZ/bleak error during connect or transfer to what the scheduler should do."""
     if isinstance(exc, BleakDBusError):
@@ -68,14 +77,30 @@ def classify_bleak_error(exc: BaseException) -> AttemptResult:
             return AttemptResult(Outcome.REQUEUE, "adapter busy connecting (InProgress)")
         if name in ("org.bluez.Error.NotReady", "org.bluez.Error.NotAvailable"):
             return AttemptResult(Outcome.REQUEUE, f"adapter not ready ({name})")
-        if name == "org.bluez.Error.DoesNotExist":
+        if name in _NO_DEVICE_OBJECT:
             return AttemptResult(Outcome.NOT_SEEN, "label not known to BlueZ (not seen recently)")
         return AttemptResult(Outcome.RETRY, f"{name}: {details}".rstrip(": "))
-    if isinstance(exc, BleakDeviceNotFoundError):
+    if isinstance(exc, BleakDeviceNotFoundError) or (
+        isinstance(exc, BleakError) and str(exc).startswith("device '") and "not found" in str(exc)
+    ):  # bleak's words when BlueZ holds no object for the path
         return AttemptResult(Outcome.NOT_SEEN, "label not seen recently")
     if isinstance(exc, TimeoutError):
         return AttemptResult(Outcome.RETRY, "timed out")
     return AttemptResult(Outcome.RETRY, f"{type(exc).__name__}: {exc}")
+
+
+def known_device(address: str, adapter: str) -> BLEDevice:
+    """The label as the BlueZ device object ``adapter`` holds for it from scanning.
+
+    Given only an address, bleak first scans until the device advertises again
+    (up to a whole advertising interval, seconds for a label) while this adapter's
+    connect gate is held. The scanners keep BlueZ's device objects fresh, so the
+    object path is known; a label BlueZ forgot fails the connect with
+    ``UnknownObject``/``DoesNotExist`` and waits until it is seen again.
+    """
+    path = f"/org/bluez/{adapter}/dev_{address.replace(':', '_')}"
+    props = {"Address": address, "Alias": address, "Adapter": f"/org/bluez/{adapter}"}
+    return BLEDevice(address, None, {"path": path, "props": props})
 
 
 async def run_machine(
@@ -89,7 +114,9 @@ async def run_machine(
     """Connect to the label, drive ``machine`` to its end, disconnect."""
     address = device_id_to_address(label_id)
     notifications: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=64)
-    client = BleakClient(address, bluez={"adapter": adapter}, timeout=connect_timeout_s)
+    client = BleakClient(
+        known_device(address, adapter), bluez={"adapter": adapter}, timeout=connect_timeout_s
+    )
     try:
         async with gate.connecting():
             await client.connect()

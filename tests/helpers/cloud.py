@@ -53,7 +53,7 @@ class Cloud:
         subscribed = threading.Event()
         client.on_connect = lambda c, *_: c.subscribe(self.prefix, qos=1)
         client.on_subscribe = lambda *_: subscribed.set()
-        client.reconnect_delay_set(0.1, 1)
+        client.reconnect_delay_set(0.1, 1)  # type: ignore[arg-type]  # floats work
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 3600
         client.connect_async(

@@ -158,3 +158,19 @@ async def test_a_restarted_label_gets_its_content_again(
     assert hashlib.sha256(image).hexdigest()[:16] == shown.content_hash
     await cloud.until(lambda: twins[restarted].displayed == shown, 10, "twin in sync again")
     assert (await control.label_stats())[address(untouched)]["transfers"] == 1
+
+
+async def test_a_label_bluez_has_no_object_for_waits_until_seen(
+    aisles: RunningStore, control: VirtualStoreClient
+) -> None:
+    """Nothing scans here, so BlueZ holds no device objects: the connect must say
+    "not seen" at once instead of scanning for the label while holding the adapter."""
+    from drivers.labels.gicisky import GiciskyTransfer
+    from gateway.labels.scheduler import ConnectGate, Outcome
+    from gateway.labels.session import run_machine
+
+    assert (await control.status())["adapters"]["hci0"]["devices"] == 0
+    started = asyncio.get_running_loop().time()
+    result = await run_machine(GiciskyTransfer(bytes(480)), LABELS[1], "hci0", ConnectGate())
+    assert result.outcome is Outcome.NOT_SEEN, result
+    assert asyncio.get_running_loop().time() - started < 2.0

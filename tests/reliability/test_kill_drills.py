@@ -8,10 +8,6 @@ duplicates / lost, and lost must be 0.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +16,7 @@ import pytest
 from gateway.sim.runner import RunningStore
 from tests.helpers.broker import Mosquitto
 from tests.helpers.cloud import Cloud
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.processes import GatewayProcess
 
 
 def config(tmp_path: Path, port: int) -> Path:
@@ -53,32 +48,6 @@ level = "warning"
     return path
 
 
-class Daemon:
-    def __init__(self, cfg: Path, bus: str, log: Path) -> None:
-        self.cfg, self.bus, self.log = cfg, bus, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": self.bus, "PYTHONPATH": str(ROOT)}
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "run", "--config", str(self.cfg)],
-                env=env,
-                stdout=log,
-                stderr=log,
-            )
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(20)
-
-
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     (tmp_path / "broker").mkdir()
@@ -106,7 +75,7 @@ async def test_sigkill_publishes_the_will_and_restart_resumes(
 ) -> None:
     cloud = Cloud(broker.port)
     cloud.start()
-    daemon = Daemon(config(tmp_path, broker.port), store.bus_address, tmp_path / "gw.log")
+    daemon = GatewayProcess(config(tmp_path, broker.port), store.bus_address, tmp_path / "gw.log")
     daemon.start()
     try:
         await cloud.until(lambda: len(cloud.of("/telemetry")) >= 3, 30, "telemetry")
@@ -143,7 +112,7 @@ async def test_sigkill_during_drain_loses_nothing(
 ) -> None:
     cloud = Cloud(broker.port)
     cloud.start()
-    daemon = Daemon(config(tmp_path, broker.port), store.bus_address, tmp_path / "gw.log")
+    daemon = GatewayProcess(config(tmp_path, broker.port), store.bus_address, tmp_path / "gw.log")
     daemon.start()
     try:
         await cloud.until(lambda: len(cloud.of("/telemetry")) >= 2, 30, "telemetry")

@@ -21,7 +21,7 @@ FAST = SchedulerOptions(backoff_min_s=0.01, requeue_s=0.01)
 L1, L2, L3 = "ff0012a3b4c5", "ff0012a3b4c6", "ff0012a3b4c7"
 
 
-def render(label_id: str, item: PriceItem, template: str | None) -> Rendered | None:
+async def render(label_id: str, item: PriceItem, template: str | None) -> Rendered | None:
     if label_id == "ff00000000ee":  # a label whose panel is not known yet
         return None
     digest = hashlib.sha256(f"{item.price}|{item.currency}|{template}".encode()).hexdigest()

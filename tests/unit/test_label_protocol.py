@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import struct
 
 import pytest
@@ -11,8 +12,8 @@ from PIL import Image
 
 from drivers.labels.base import SetTimeout, Write
 from drivers.labels.gicisky import COMMAND, IMAGE, PART_BYTES, GiciskyTransfer
-from drivers.labels.models import PANELS_BY_MODEL
-from gateway.labels.render import LabelContent, pack, render
+from drivers.labels.models import PANELS_BY_MODEL, PanelModel
+from gateway.labels.render import THRESHOLD, LabelContent, pack, render
 
 PANEL = PANELS_BY_MODEL["gicisky-bwr-2.9"]
 
@@ -83,6 +84,43 @@ def test_pack_small_image_bits() -> None:
     img.putpixel((0, 0), (0, 0, 0))
     img.putpixel((7, 1), (220, 0, 0))
     assert pack(img, tiny) == bytes([0b01111111, 0b11111110, 0, 0b00000001])
+
+
+def reference_pack(img: Image.Image, panel: PanelModel) -> bytes:
+    """The packing rule pixel by pixel, as written in the module's docstring."""
+    if panel.rotation:
+        img = img.rotate(panel.rotation, expand=True)
+    width, height = img.size
+    white, red = [], []
+    for y in range(height - 1, -1, -1) if panel.mirror_y else range(height):
+        for x in range(width - 1, -1, -1) if panel.mirror_x else range(width):
+            r, g, b = img.getpixel((x, y))  # type: ignore[misc]
+            white.append(round(0.2126 * r + 0.7152 * g + 0.0722 * b) > THRESHOLD)
+            red.append(r > THRESHOLD and g < THRESHOLD)
+
+    def bits(plane: list[bool]) -> bytes:
+        plane = plane + [False] * (-len(plane) % 8)
+        return bytes(
+            sum(bit << (7 - i) for i, bit in enumerate(plane[n : n + 8]))
+            for n in range(0, len(plane), 8)
+        )
+
+    return bits(white) + bits(red) if "red" in panel.colors else bits(white)
+
+
+@pytest.mark.parametrize(
+    "model", sorted(m for m, p in PANELS_BY_MODEL.items() if not p.compression)
+)
+def test_pack_matches_the_pixel_by_pixel_rule(model: str) -> None:
+    panel = PANELS_BY_MODEL[model]
+    noise = Image.frombytes(
+        "RGB",
+        (panel.width, panel.height),
+        random.Random(model).randbytes(panel.width * panel.height * 3),
+    )
+    assert pack(noise, panel) == reference_pack(noise, panel)
+    odd = PanelModel(0, "odd", 13, 5, panel.colors, mirror_x=True, mirror_y=True)
+    assert pack(noise.crop((0, 0, 13, 5)), odd) == reference_pack(noise.crop((0, 0, 13, 5)), odd)
 
 
 def test_render_is_deterministic_and_draws() -> None:

@@ -1,0 +1,89 @@
+"""The virtual store and the gateway as real processes (drills, acceptance runs, benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), **extra}
+
+
+class StoreProcess:
+    """``store-gateway simulate`` in its own process (its own core, like a real radio)."""
+
+    def __init__(self, scenario: Path, log: Path, *, device_timeout_s: float = 30.0) -> None:
+        self.scenario, self.log, self.device_timeout_s = scenario, log, device_timeout_s
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.bus_address = ""
+
+    def start(self, timeout_s: float = 60.0) -> str:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gateway",
+                    "simulate",
+                    "--scenario",
+                    str(self.scenario),
+                    "--device-timeout",
+                    str(self.device_timeout_s),
+                ],
+                env=_env(),
+                stdout=subprocess.PIPE,
+                stderr=log,
+            )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().decode().strip()  # printed once the store is ready
+        if not line.startswith("DBUS_SYSTEM_BUS_ADDRESS="):
+            self.stop()
+            raise RuntimeError(f"virtual store did not start: {line!r}; see {self.log}")
+        self.bus_address = line.split("=", 1)[1]
+        return self.bus_address
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+class GatewayProcess:
+    """``store-gateway run`` against a bus; SIGTERM for a stop, SIGKILL for a crash."""
+
+    def __init__(self, cfg: Path, bus: str, log: Path) -> None:
+        self.cfg, self.bus, self.log = cfg, bus, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gateway", "run", "--config", str(self.cfg)],
+                env=_env(DBUS_SYSTEM_BUS_ADDRESS=self.bus),
+                stdout=log,
+                stderr=log,
+            )
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self, timeout_s: float = 40.0) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout_s)
+
+    def ensure_stopped(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()

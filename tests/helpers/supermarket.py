@@ -1,0 +1,162 @@
+"""Label campaigns in the virtual supermarket, driven from the cloud side.
+
+Used by the acceptance runs (tests/acceptance) and the campaign benchmark
+(``scripts/bench labels``): the store and the gateway run as processes, the
+cloud binds labels and sends signed price updates in chunks that stay under the
+contract's 128 KiB, and reads the results label by label from the acks.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drivers.labels.models import PANELS_BY_MODEL
+from gateway.labels.render import LabelContent, render
+from gateway.sim.scenario import LabelGroup, device_address, read_scenario
+from tests.helpers.cloud import Cloud
+from tests.helpers.commands import command, public_x, signed
+
+ROOT = Path(__file__).resolve().parents[2]
+SUPERMARKET = ROOT / "config" / "scenarios" / "supermarket.toml"
+STORE_ID = "supermarket"
+PREFIX = f"retail/v1/{STORE_ID}"
+CHUNK = 400  # bindings or items per command: ~60 KiB signed, far below 128 KiB
+
+
+def scenario_variant(out: Path, label_keys: str, base: Path = SUPERMARKET) -> Path:
+    """The scenario with extra keys for every label group (e.g. flaky or absent shares)."""
+    header = re.compile(r"^\[\[labels\]\].*$", re.MULTILINE)
+    text = header.sub(lambda m: f"{m.group(0)}\n{label_keys}", base.read_text())
+    out.write_text(text)
+    return out
+
+
+def label_ids(scenario: Path) -> list[str]:
+    spec = read_scenario(scenario)
+    return [
+        device_address(g.address_prefix, n).replace(":", "").lower()
+        for g in spec.labels
+        for n in range(1, g.count + 1)
+    ]
+
+
+def gateway_config(
+    work: Path, port: int, *, slots: int = 5, labels: str = "", extra: str = ""
+) -> Path:
+    path = work / "gateway.toml"
+    path.write_text(f"""
+store_id = "{STORE_ID}"
+gateway_id = "gw-1"
+data_dir = "{work / "data"}"
+[ble]
+adapters = ["hci0", "hci1"]
+[registry]
+offline_floor = "30s"
+[mqtt]
+host = "127.0.0.1"
+port = {port}
+keepalive = "5s"
+reconnect_min = "0.2s"
+reconnect_max = "1s"
+[telemetry]
+sample_interval = "30s"
+[device_state]
+min_interval = "5s"
+[security]
+[[security.trusted_keys]]
+kid = "cloud-1"
+x = "{public_x()}"
+[labels]
+slots_per_adapter = {slots}
+{labels}
+[web]
+enabled = false
+[logging]
+level = "warning"
+{extra}
+""")
+    return path
+
+
+def transfer_seconds(group: LabelGroup) -> float:
+    """One label's transfer in the scenario: connect, three commands and every part
+    (each answered after ``chunk_latency``), the last answered after the refresh."""
+    panel = PANELS_BY_MODEL[group.panel]
+    packed = render(LabelContent(sku="x", price="1.00", currency="EUR"), panel).packed
+    parts = math.ceil(len(packed) / 240)
+    return group.connect_latency + (parts + 2) * group.chunk_latency + group.refresh
+
+
+def ideal_makespan(scenario: Path, slots_per_adapter: int) -> tuple[float, float, int]:
+    """(ideal makespan, mean transfer time, total slots): labels x mean / slots."""
+    spec = read_scenario(scenario)
+    times = [transfer_seconds(g) for g in spec.labels for _ in range(g.count)]
+    slots = sum(min(a.connection_slots, slots_per_adapter) for a in spec.adapters)
+    mean = sum(times) / len(times)
+    return len(times) * mean / slots, mean, slots
+
+
+@dataclass
+class LabelCloud:
+    """The retail cloud's side of label campaigns."""
+
+    cloud: Cloud
+
+    def labels_known(self) -> set[str]:
+        return {s["device_id"] for s in self.cloud.of("/state") if s["kind"] == "label"}
+
+    def bind(self, bindings: list[tuple[str, str]]) -> list[str]:
+        return self._send(
+            "label-bind", "bindings", [{"label_id": lid, "sku": sku} for lid, sku in bindings]
+        )
+
+    def price_update(self, prices: list[tuple[str, int, str]]) -> list[str]:
+        items = [
+            {"sku": sku, "version": v, "price": price, "currency": "CNY", "name": f"商品 {sku}"}
+            for sku, v, price in prices
+        ]
+        return self._send("price-update", "items", items)
+
+    def _send(self, type_: str, key: str, entries: list[dict[str, Any]]) -> list[str]:
+        ids = []
+        for i in range(0, len(entries), CHUNK):
+            cmd = command(type_, {key: entries[i : i + CHUNK]}, store_id=STORE_ID)
+            payload = signed(cmd)
+            assert len(payload) < 128 * 1024, len(payload)
+            self.cloud.publish(f"{PREFIX}/commands", payload)
+            ids.append(cmd["id"])
+        return ids
+
+    def acks(self, command_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        wanted = set(command_ids)
+        out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for a in self.cloud.of("/acks"):
+            if a["command_id"] in wanted:
+                out[a["command_id"]].append(a)
+        return out
+
+    def finished(self, command_ids: list[str]) -> bool:
+        """Every command has its final ack(s), all its results included."""
+        acks = self.acks(command_ids)
+        for cid in command_ids:
+            finals = [a for a in acks.get(cid, []) if a["status"] in ("completed", "partial")]
+            if not finals:
+                return False
+            if sum(len(a["results"]) for a in finals) < sum(finals[-1]["counts"].values()):
+                return False
+        return True
+
+    def results(self, command_ids: list[str]) -> list[dict[str, Any]]:
+        acks = self.acks(command_ids)
+        return [
+            r
+            for cid in command_ids
+            for a in acks.get(cid, [])
+            if a["status"] in ("completed", "partial")
+            for r in a["results"]
+        ]
