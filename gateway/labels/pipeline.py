@@ -28,7 +28,7 @@ from gateway.commands.model import Command, LabelBindBody, LabelUnbindBody, Pric
 from gateway.labels import store
 from gateway.labels.campaign import CampaignAck, CampaignReporter
 from gateway.labels.model import Binding, LabelResult, LabelTwin, PriceItem, ResultStatus
-from gateway.labels.planner import ContentWork, LabelPlanner, Rendered
+from gateway.labels.planner import ContentWork, LabelPlanner, Rendered, UnsupportedLabel
 from gateway.labels.render import LabelContent, render
 from gateway.labels.scheduler import (
     AttemptResult,
@@ -78,7 +78,9 @@ class LabelPipeline:
         self.scheduler = LabelScheduler(
             {}, self._run, self._locate, self._finished, options.scheduler
         )
-        self.planner = LabelPlanner(db, self.scheduler, self._render)
+        self.planner = LabelPlanner(
+            db, self.scheduler, self._render, unseen_budget_s=options.scheduler.budget_s
+        )
         self.reporter = CampaignReporter(db, self._ack)
         self.on_label_change: Callable[[str], None] | None = None
         self.planner.on_twin_change = lambda twin: self._changed(twin.label_id)
@@ -195,11 +197,15 @@ class LabelPipeline:
         self, label_id: str, item: PriceItem, template: str | None
     ) -> Rendered | None:
         device = self._registry.get(label_id)
-        if device is None or device.label is None:
+        if device is None:
             return None
+        if device.label is None:
+            raise UnsupportedLabel(f"{device.model}: not a shelf label this gateway can write")
         panel = PANELS.get(device.label.panel_type)
         if panel is None:
-            return None
+            raise UnsupportedLabel(f"panel type 0x{device.label.panel_type:04x} is not supported")
+        if panel.compression:
+            raise UnsupportedLabel(f"{panel.model}: compressed image transfers are not supported")
         content = LabelContent(
             sku=item.sku,
             price=item.price,

@@ -47,11 +47,18 @@ class Rendered:
     preview_png: bytes
 
 
+class UnsupportedLabel(ValueError):
+    """The label's panel cannot be rendered for (unknown panel type, compressed transfers)."""
+
+
 class Renderer(Protocol):
     async def __call__(
         self, label_id: str, item: PriceItem, template: str | None
     ) -> Rendered | None:
-        """Render ``item`` for ``label_id``'s panel, or None if the panel is not known yet."""
+        """Render ``item`` for ``label_id``'s panel, or None if the label was not seen yet.
+
+        Raises :class:`UnsupportedLabel` when its panel cannot be served.
+        """
         ...
 
 
@@ -82,6 +89,7 @@ class LabelPlanner:
         scheduler: LabelScheduler,
         render: Renderer,
         clock: Callable[[], float] = time.time,
+        unseen_budget_s: float = 1800.0,
     ) -> None:
         self._db = db
         self._scheduler = scheduler
@@ -90,7 +98,9 @@ class LabelPlanner:
         self.bindings: dict[str, Binding] = {}
         self.items: dict[str, PriceItem] = {}
         self.twins: dict[str, LabelTwin] = {}
-        self._waiting_for_panel: dict[str, str | None] = {}  # label -> command id
+        # label -> (command id, since): bound labels never seen, so their panel is unknown
+        self._waiting_for_panel: dict[str, tuple[str | None, float]] = {}
+        self._unseen_budget_s = unseen_budget_s
         self._scheduled: list[tuple[float, str, str]] = []  # (valid_from, sku, command id)
         self.on_twin_change: Callable[[LabelTwin], None] | None = None
 
@@ -211,8 +221,28 @@ class LabelPlanner:
                 await self._plan_label(label_id, command_id, Priority.PRICE)
 
     async def due(self) -> None:
-        """Plan items whose ``valid_from`` has come (call about once a second)."""
+        """Plan items whose ``valid_from`` has come, and give up on bound labels never seen
+        within the budget (call about once a second)."""
         now = self._clock()
+        for label_id, (command_id, since) in list(self._waiting_for_panel.items()):
+            if now - since <= self._unseen_budget_s:
+                continue
+            del self._waiting_for_panel[label_id]
+            reason = f"label not seen for {self._unseen_budget_s:.0f} s since it was bound"
+            twin = self.twins.setdefault(label_id, LabelTwin(label_id))
+            twin.status, twin.last_error = TwinStatus.FAILED, reason
+            self._changed(twin)
+            binding = self.bindings.get(label_id)
+            item = self.items.get(binding.sku) if binding else None
+            if command_id:
+                await self._result(
+                    command_id,
+                    label_id,
+                    binding.sku if binding else None,
+                    item.version if item else None,
+                    ResultStatus.FAILED,
+                    reason,
+                )
         ready = [s for s in self._scheduled if s[0] <= now]
         if not ready:
             return
@@ -225,7 +255,7 @@ class LabelPlanner:
         """A label advertised; returns command ids waiting for its panel (to plan now)."""
         self._scheduler.label_seen(label_id)
         if label_id in self._waiting_for_panel:
-            return [self._waiting_for_panel.pop(label_id)]
+            return [self._waiting_for_panel.pop(label_id)[0]]
         return []
 
     async def plan_seen(self, label_id: str, command_id: str | None) -> None:
@@ -240,10 +270,32 @@ class LabelPlanner:
         item = self.items.get(binding.sku)
         if item is None:
             return
-        rendered = await self._render(label_id, item, binding.template)
         twin = self.twins.setdefault(label_id, LabelTwin(label_id))
+        try:
+            rendered = await self._render(label_id, item, binding.template)
+        except UnsupportedLabel as exc:
+            twin.status, twin.last_error = TwinStatus.FAILED, str(exc)
+            self._changed(twin)
+            if command_id:
+                await self._result(
+                    command_id, label_id, item.sku, item.version, ResultStatus.FAILED, str(exc)
+                )
+            return
         if rendered is None:
-            self._waiting_for_panel[label_id] = command_id
+            previous = self._waiting_for_panel.get(label_id)
+            self._waiting_for_panel[label_id] = (
+                command_id,
+                previous[1] if previous else self._clock(),
+            )
+            if previous and previous[0] and previous[0] != command_id:
+                await self._result(
+                    previous[0],
+                    label_id,
+                    binding.sku,
+                    None,
+                    ResultStatus.SUPERSEDED,
+                    "a newer version replaced it",
+                )
             twin.status = TwinStatus.PENDING
             self._changed(twin)
             return

@@ -16,7 +16,10 @@ Outcomes of an attempt decide what happens next:
 - ``DONE`` / ``FAILED``: finished (``SUPERSEDED`` when a newer job took over).
 
 A job that has not succeeded within its attempt or time budget is finished as
-``FAILED`` with the last reason.
+``FAILED`` with the last reason. The time budget starts with the job's first
+attempt (or when it first had to wait to be seen), not when it was queued: in
+a campaign of thousands of labels most jobs wait their turn for a long time
+without anything being wrong with them.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class LabelJob:
     not_before: float = 0.0
     waiting_for_sight: bool = False
     last_reason: str | None = None
+    started_at: float | None = None  # first attempt, or first wait to be seen: budget start
 
     @property
     def key(self) -> tuple[str, str]:
@@ -214,7 +218,7 @@ class LabelScheduler:
     def _expire(self, now: float) -> None:
         budget = self._options.budget_s
         for key, job in list(self._queued.items()):
-            if now - job.queued_at > budget:
+            if job.started_at is not None and now - job.started_at > budget:
                 del self._queued[key]
                 reason = job.last_reason or "no attempt succeeded"
                 self._on_finished(
@@ -226,7 +230,8 @@ class LabelScheduler:
         budget = self._options.budget_s
         for job in self._queued.values():
             # Budgets expire even for jobs waiting to be seen.
-            soonest = min(soonest, job.queued_at + budget - now)
+            if job.started_at is not None:
+                soonest = min(soonest, job.started_at + budget - now)
             if not job.waiting_for_sight and job.not_before > now:
                 soonest = min(soonest, job.not_before - now)
         return max(0.01, soonest)
@@ -242,6 +247,7 @@ class LabelScheduler:
             adapter = self._locate(job.label_id)
             if adapter is None:
                 job.waiting_for_sight = True
+                job.started_at = job.started_at or now
                 job.last_reason = job.last_reason or "label not seen recently"
                 continue
             if adapter in candidates:
@@ -252,6 +258,7 @@ class LabelScheduler:
             for job in jobs[: adapter_state.slots - adapter_state.busy]:
                 del self._queued[job.key]
                 self._running[job.key] = job
+                job.started_at = job.started_at or now
                 adapter_state.busy += 1
                 task = asyncio.create_task(self._attempt(job, name, adapter_state))
                 self._tasks.add(task)

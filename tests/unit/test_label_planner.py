@@ -1,5 +1,7 @@
 import asyncio
 import hashlib
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlite_utils
@@ -29,7 +31,7 @@ async def render(label_id: str, item: PriceItem, template: str | None) -> Render
 
 
 class Rig:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self.written: list[tuple[str, str]] = []
         self.hold = asyncio.Event()
         self.hold.set()
@@ -42,7 +44,7 @@ class Rig:
             self.done,
             FAST,
         )
-        self.planner = LabelPlanner(db, self.scheduler, render)
+        self.planner = LabelPlanner(db, self.scheduler, render, clock, unseen_budget_s=60)
         self.pending: set[asyncio.Task[None]] = set()
 
     async def run(self, job: LabelJob, adapter: str, gate: ConnectGate) -> AttemptResult:
@@ -265,4 +267,27 @@ async def test_same_content_asked_twice_is_written_once_for_both(tmp_path: Path)
     assert results(tmp_path / "gw.db", "price") == [(L1, "A", "displayed")]
     assert results(tmp_path / "gw.db", "bind-2") == [(L1, "A", "displayed")]
     run.cancel()
+    await db.close()
+
+
+async def test_a_bound_label_never_seen_fails_after_the_budget_and_a_newer_price_supersedes(
+    tmp_path: Path,
+) -> None:
+    unseen = "ff00000000ee"  # the test renderer knows no panel for it
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    now = [1000.0]
+    rig = Rig(db, clock=lambda: now[0])
+    await rig.planner.load()
+    await rig.planner.bind("bind", [Binding(unseen, "A")])
+    await rig.planner.price_update("v1", [item("A", 1, "2.00")])
+    now[0] += 30
+    await rig.planner.price_update("v2", [item("A", 2, "2.10")])
+    await rig.planner.due()
+    assert results(tmp_path / "gw.db", "v1") == [(unseen, "A", "superseded")]
+    assert results(tmp_path / "gw.db", "v2") == [(unseen, "A", None)]
+    now[0] += 31  # 61 s since the label first waited
+    await rig.planner.due()
+    assert results(tmp_path / "gw.db", "v2") == [(unseen, "A", "failed")]
+    assert rig.planner.twins[unseen].status.value == "failed"
     await db.close()

@@ -144,6 +144,17 @@ async def test_budget_expiry_fails_unseen_label() -> None:
     assert "label not seen recently" in (h.finished["gone"].reason or "")
 
 
+async def test_budget_starts_with_the_first_attempt_not_in_the_queue() -> None:
+    """A long campaign: jobs waiting their turn for longer than the budget still run."""
+    h = Harness()
+    opts = SchedulerOptions(budget_s=0.05, backoff_min_s=0.01)
+    sched = LabelScheduler({"hci0": 1}, h.runner, h.locate, h.on_finished, opts)
+    for n in range(12):  # ~12 ms each, one slot: the last waits well beyond 50 ms
+        sched.submit(job(f"l{n}"))
+    await run_until_done(h, sched, 12)
+    assert {r.outcome for r in h.finished.values()} == {Outcome.DONE}
+
+
 async def test_newer_job_replaces_queued_and_supersedes_running() -> None:
     h = Harness(outcomes={"a": [AttemptResult(Outcome.RETRY, "timeout")]})
     results: list[tuple[LabelJob, Outcome]] = []
