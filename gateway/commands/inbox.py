@@ -32,11 +32,12 @@ from typing import Literal
 import sqlite_utils
 import structlog
 from joserfc.jwk import OKPKey
+from pydantic import ValidationError
 
 from gateway.bridge import payloads
 from gateway.bridge.outbox import Outbox, Outgoing
 from gateway.commands.jws import BadSignature, verify
-from gateway.commands.model import SUPPORTED, Command
+from gateway.commands.model import BODIES, SUPPORTED, Command
 from gateway.contract import schema_errors
 from gateway.contract.topics import Topics
 from gateway.store import Database
@@ -129,64 +130,7 @@ class Inbox:
     # ---- checks ------------------------------------------------------------------------
 
     def _check(self, raw: bytes) -> tuple[Command, str]:
-        o = self.options
-        if len(raw) > o.max_bytes:
-            raise Rejected("too-large", f"{len(raw)} bytes; the limit is {o.max_bytes}")
-        stripped = raw.strip()
-        if stripped.startswith(b"{"):
-            if not o.allow_unsigned:
-                raise Rejected("bad-signature", "unsigned command; this gateway requires a JWS")
-            payload = stripped
-        else:
-            try:
-                payload = verify(stripped, o.trusted_keys)
-            except BadSignature as exc:
-                raise Rejected("bad-signature", str(exc)) from None
-        try:
-            data = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
-            raise Rejected("invalid", "the command is not JSON") from None
-        command_id = data.get("id") if isinstance(data, dict) else None
-        if not isinstance(command_id, str) or not _UUID.match(command_id):
-            command_id = None
-        command_type = data.get("type") if isinstance(data, dict) else None
-        command_type = command_type if isinstance(command_type, str) else None
-        errors = schema_errors("command", data)
-        if errors:
-            raise Rejected("invalid", "; ".join(errors[:5]), command_id, command_type)
-        command = Command.model_validate(data)
-        if command.type not in SUPPORTED:
-            raise Rejected(
-                "unsupported",
-                f"command type {command.type!r} is not supported",
-                command.id,
-                command.type,
-            )
-        if command.store_id != o.store_id:
-            raise Rejected(
-                "wrong-target",
-                f"for store {command.store_id}, not {o.store_id}",
-                command.id,
-                command.type,
-            )
-        if command.gateway_id is not None and command.gateway_id != o.gateway_id:
-            raise Rejected(
-                "wrong-target",
-                f"for gateway {command.gateway_id}, not {o.gateway_id}",
-                command.id,
-                command.type,
-            )
-        now = self._clock()
-        if parse_ts(command.expires_at).timestamp() <= now:
-            raise Rejected("expired", f"expired at {command.expires_at}", command.id, command.type)
-        if parse_ts(command.issued_at).timestamp() > now + FUTURE_SKEW_S:
-            raise Rejected(
-                "expired",
-                f"issued at {command.issued_at}, more than {FUTURE_SKEW_S:.0f} s in the future",
-                command.id,
-                command.type,
-            )
-        return command, hashlib.sha256(stripped).hexdigest()
+        return check_command(raw, self.options, self._clock())
 
     def _store(self, d: sqlite_utils.Database, command: Command, digest: str) -> str:
         row = d.execute("SELECT digest FROM commands WHERE id = ?", [command.id]).fetchone()
@@ -267,3 +211,74 @@ class Inbox:
         await self._db.run(
             lambda d: d.execute("UPDATE commands SET state = ? WHERE id = ?", [state, command_id])
         )
+
+
+def check_command(raw: bytes, o: InboxOptions, now: float) -> tuple[Command, str]:
+    """Everything a command must pass before it is stored: size, signature, JSON, schema,
+    type, target, time. Pure (no I/O), so it can be fuzzed. Returns the command and the
+    digest of its bytes; raises :class:`Rejected` with the reason."""
+    if len(raw) > o.max_bytes:
+        raise Rejected("too-large", f"{len(raw)} bytes; the limit is {o.max_bytes}")
+    stripped = raw.strip()
+    if stripped.startswith(b"{"):
+        if not o.allow_unsigned:
+            raise Rejected("bad-signature", "unsigned command; this gateway requires a JWS")
+        payload = stripped
+    else:
+        try:
+            payload = verify(stripped, o.trusted_keys)
+        except BadSignature as exc:
+            raise Rejected("bad-signature", str(exc)) from None
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        raise Rejected("invalid", "the command is not JSON") from None
+    command_id = data.get("id") if isinstance(data, dict) else None
+    if not isinstance(command_id, str) or not _UUID.match(command_id):
+        command_id = None
+    command_type = data.get("type") if isinstance(data, dict) else None
+    command_type = command_type if isinstance(command_type, str) else None
+    errors = schema_errors("command", data)
+    if errors:
+        raise Rejected("invalid", "; ".join(errors[:5]), command_id, command_type)
+    try:
+        command = Command.model_validate(data)
+        body = BODIES.get(command.type)
+        if body is not None:
+            body.model_validate(command.body)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise Rejected("invalid", problems, command_id, command_type) from None
+    if command.type not in SUPPORTED:
+        raise Rejected(
+            "unsupported",
+            f"command type {command.type!r} is not supported",
+            command.id,
+            command.type,
+        )
+    if command.store_id != o.store_id:
+        raise Rejected(
+            "wrong-target",
+            f"for store {command.store_id}, not {o.store_id}",
+            command.id,
+            command.type,
+        )
+    if command.gateway_id is not None and command.gateway_id != o.gateway_id:
+        raise Rejected(
+            "wrong-target",
+            f"for gateway {command.gateway_id}, not {o.gateway_id}",
+            command.id,
+            command.type,
+        )
+    if parse_ts(command.expires_at).timestamp() <= now:
+        raise Rejected("expired", f"expired at {command.expires_at}", command.id, command.type)
+    if parse_ts(command.issued_at).timestamp() > now + FUTURE_SKEW_S:
+        raise Rejected(
+            "expired",
+            f"issued at {command.issued_at}, more than {FUTURE_SKEW_S:.0f} s in the future",
+            command.id,
+            command.type,
+        )
+    return command, hashlib.sha256(stripped).hexdigest()

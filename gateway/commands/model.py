@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from gateway.timeutil import parse_ts
 
 SUPPORTED = ("price-update", "label-bind", "label-unbind", "label-flash", "resync")
+
+
+def _real_time(text: str) -> str:
+    parse_ts(text)  # the pattern alone lets through month 22 or 30 February
+    return text
+
+
+Timestamp = Annotated[str, AfterValidator(_real_time)]
 
 
 class _Model(BaseModel):
@@ -22,7 +32,7 @@ class PriceItemModel(_Model):
     promo_text: str | None = None
     unit_price_text: str | None = None
     name: str | None = None
-    valid_from: str | None = None
+    valid_from: Timestamp | None = None
 
 
 class PriceUpdateBody(_Model):
@@ -55,6 +65,14 @@ class Command(_Model):
     store_id: str
     gateway_id: str | None = None
     type: str
-    issued_at: str
-    expires_at: str
+    issued_at: Timestamp
+    expires_at: Timestamp
     body: dict[str, object]
+
+
+BODIES: dict[str, type[BaseModel]] = {
+    "price-update": PriceUpdateBody,
+    "label-bind": LabelBindBody,
+    "label-unbind": LabelUnbindBody,
+    "label-flash": LabelFlashBody,
+}

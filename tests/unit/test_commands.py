@@ -121,6 +121,29 @@ CASES = [
         "invalid",
     ),
     ("unknown type", lambda c: signed({**c, "type": "reboot"}), "unsupported"),
+    # Found by fuzzing: the schema's pattern lets an impossible date through.
+    ("month 22", lambda c: signed({**c, "issued_at": "7745-22-24T22:00:00.000Z"}), "invalid"),
+    (
+        "impossible valid_from",
+        lambda c: signed(
+            {
+                **c,
+                "type": "price-update",
+                "body": {
+                    "items": [
+                        {
+                            "sku": "1",
+                            "version": 1,
+                            "price": "1.00",
+                            "currency": "EUR",
+                            "valid_from": "2026-02-30T00:00:00.000Z",
+                        }
+                    ]
+                },
+            }
+        ),
+        "invalid",
+    ),
 ]
 
 
