@@ -30,6 +30,7 @@ class Received:
     topic: str
     payload: dict[str, Any]
     retain: bool
+    arrived: float = field(default_factory=time.time)  # the test's (real) wall clock
 
 
 @dataclass
@@ -97,6 +98,10 @@ class Cloud:
             self.messages.append(Received(msg.topic, payload, bool(msg.retain)))
 
     # ---- views ------------------------------------------------------------------------
+
+    def received(self, suffix: str) -> list[Received]:
+        with self._lock:
+            return [m for m in self.messages if m.topic.endswith(suffix)]
 
     def of(self, suffix: str) -> list[dict[str, Any]]:
         with self._lock:

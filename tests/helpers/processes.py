@@ -61,15 +61,16 @@ class StoreProcess:
 class GatewayProcess:
     """``store-gateway run`` against a bus; SIGTERM for a stop, SIGKILL for a crash."""
 
-    def __init__(self, cfg: Path, bus: str, log: Path) -> None:
+    def __init__(self, cfg: Path, bus: str, log: Path, env: dict[str, str] | None = None) -> None:
         self.cfg, self.bus, self.log = cfg, bus, log
+        self.env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gateway", "run", "--config", str(self.cfg)],
-                env=_env(DBUS_SYSTEM_BUS_ADDRESS=self.bus),
+                env=_env(DBUS_SYSTEM_BUS_ADDRESS=self.bus, **self.env),
                 stdout=log,
                 stderr=log,
             )
