@@ -350,9 +350,22 @@ class Gateway:
         return adapters, (len(self.registry), self.registry.online_count())
 
     def extra_metrics(self) -> list[tuple[str, float, str]]:
-        return [
+        out: list[tuple[str, float, str]] = [
             ("storegw_uptime_seconds", time.time() - self.started_at, "Seconds since start"),
         ]
+        if self.bridge is not None:
+            status = self.bridge.outbox.status
+            out += [
+                ("storegw_outbox_messages", status.pending, "Messages buffered for the broker"),
+                ("storegw_outbox_bytes", status.bytes, "Bytes buffered for the broker"),
+            ]
+        if self.labels is not None:
+            scheduler = self.labels.scheduler
+            out += [
+                ("storegw_label_jobs_queued", scheduler.queued, "Label transfers waiting"),
+                ("storegw_label_jobs_running", scheduler.running, "Label transfers under way"),
+            ]
+        return out
 
     def _adverts_per_s(self, name: str, count: int) -> float:
         now = time.monotonic()
