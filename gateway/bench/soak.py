@@ -130,7 +130,7 @@ devices = {{ tags = ["fridge"] }}
             await asyncio.sleep(sample_s)
             rss, fds, cpu = _proc(pid)
             m = await asyncio.to_thread(_metrics, web_port)
-            adverts = sum(v for k, v in m.items() if k.startswith("storegw_adverts{"))
+            adverts = sum(v for k, v in m.items() if k.startswith("storegw_adverts_total{"))
             t = time.monotonic()
             rows.append(
                 {
@@ -180,7 +180,7 @@ def plot(rows: list[dict[str, float]], path: Path, warmup_s: float, title: str) 
         box = (margin, top + 10, width - 20, top + panel - 25)
         d.rectangle(box, outline="#888")
         values = [r[key] for r in rows]
-        lo, hi = min(values), max(values)
+        lo, hi = min(0.0, min(values)), max(values)  # from zero: growth looks its true size
         hi = hi if hi > lo else lo + 1
         d.text((5, box[1]), f"{hi:g}", fill="#444", font=font)
         d.text((5, box[3] - 10), f"{lo:g}", fill="#444", font=font)

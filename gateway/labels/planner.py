@@ -415,7 +415,8 @@ class LabelPlanner:
         twin.displayed, twin.displayed_at = None, None
         twin.status = TwinStatus.PENDING
         await self._db.run(lambda d: store.save_twins(d, [twin], now))
-        self._submit(twin, None, Priority.RESYNC)
+        if self._scheduler.find(label_id, "content") is None:  # else that job writes it
+            self._submit(twin, None, Priority.RESYNC)
         self._changed(twin)
         log.info("label restarted; writing its content again", label_id=label_id)
         return True

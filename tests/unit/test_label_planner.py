@@ -291,3 +291,31 @@ async def test_a_bound_label_never_seen_fails_after_the_budget_and_a_newer_price
     assert results(tmp_path / "gw.db", "v2") == [(unseen, "A", "failed")]
     assert rig.planner.twins[unseen].status.value == "failed"
     await db.close()
+
+
+async def test_a_restarted_label_is_written_again_without_dropping_a_queued_command(
+    tmp_path: Path,
+) -> None:
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    rig = Rig(db)
+    await rig.planner.load()
+    run = asyncio.create_task(rig.scheduler.run())
+    await rig.planner.bind("bind", [Binding(L1, "A"), Binding(L2, "A")])
+    await rig.planner.price_update("v1", [item("A", 1, "2.00")])
+    await rig.settle()
+    assert await rig.planner.rebooted(L1) is True
+    await rig.settle()
+    assert [w[0] for w in rig.written].count(L1) == 2  # written again after the restart
+    assert rig.planner.twins[L1].displayed == rig.planner.twins[L1].desired
+    rig.visible = False  # the next price waits in the queue...
+    await rig.planner.price_update("v2", [item("A", 2, "2.10")])
+    assert await rig.planner.rebooted(L2) is True  # ...and a restart must not replace it
+    rig.visible = True
+    rig.planner.label_seen(L1)
+    rig.planner.label_seen(L2)
+    await rig.settle()
+    assert results(tmp_path / "gw.db", "v2") == [(L1, "A", "displayed"), (L2, "A", "displayed")]
+    assert await rig.planner.rebooted("ff00000000aa") is False  # nothing desired there
+    run.cancel()
+    await db.close()
