@@ -106,3 +106,52 @@ class GiciskyTransfer:
             f"no reply from the label (step {self._step}, part "
             f"{self._sent_parts} of {self._parts})",
         )
+
+
+# ---- the image container of panels that take compressed transfers (7.5") -----------------
+#
+# As described by github.com/eigger/hass-gicisky (gicisky_ble/compression.py): the
+# planes are split in two halves; the transfer is the second half's length
+# (u32 LE), then each half as chunks of at most 64 bytes, each chunk
+# ``74 <3 + n> <n> <n raw bytes>`` or ``75 <3 + m> <n> <QuickLZ level 1 data>``.
+# This writer sends raw chunks only: valid for the label, 3 bytes per 64 larger
+# than the planes, and nothing to get wrong in a compressor.
+
+CHUNK_BYTES = 64
+RAW_CHUNK = 0x74
+QUICKLZ_CHUNK = 0x75
+
+
+def container(planes: bytes) -> bytes:
+    """The planes in the container format, as raw chunks."""
+    half = len(planes) // 2
+    out = bytearray(struct.pack("<I", len(planes) - half))
+    for part in (planes[:half], planes[half:]):
+        for i in range(0, len(part), CHUNK_BYTES):
+            chunk = part[i : i + CHUNK_BYTES]
+            out += bytes((RAW_CHUNK, 3 + len(chunk), len(chunk))) + chunk
+    return bytes(out)
+
+
+def read_container(data: bytes) -> bytes:
+    """The planes back from a container (raw chunks only); ValueError if malformed."""
+    if len(data) < 4:
+        raise ValueError("container shorter than its header")
+    second = struct.unpack_from("<I", data)[0]
+    out = bytearray()
+    pos = 4
+    while pos < len(data):
+        if pos + 3 > len(data):
+            raise ValueError(f"truncated chunk header at byte {pos}")
+        kind, total, size = data[pos], data[pos + 1], data[pos + 2]
+        if kind == QUICKLZ_CHUNK:
+            raise ValueError("QuickLZ chunks are not supported by this reader")
+        if kind != RAW_CHUNK or total != 3 + size or size == 0 or size > CHUNK_BYTES:
+            raise ValueError(f"bad chunk at byte {pos}: {data[pos : pos + 3].hex()}")
+        if pos + total > len(data):
+            raise ValueError(f"chunk at byte {pos} runs past the end")
+        out += data[pos + 3 : pos + total]
+        pos += total
+    if second > len(out):
+        raise ValueError(f"second half of {second} bytes, but only {len(out)} bytes in all")
+    return bytes(out)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -21,7 +22,7 @@ from typing import Any
 import sqlite_utils
 import structlog
 
-from drivers.labels.gicisky import GiciskyTransfer
+from drivers.labels.gicisky import GiciskyTransfer, container
 from drivers.labels.models import PANELS
 from drivers.types import DeviceKind
 from gateway.commands.model import Command, LabelBindBody, LabelUnbindBody, PriceUpdateBody
@@ -44,6 +45,9 @@ from gateway.store import Database
 from gateway.timeutil import format_epoch, parse_ts
 
 log = structlog.get_logger("gateway.labels")
+
+PRUNE_EVERY_S = 3600.0
+PACKED_CACHE = 256  # rendered contents kept in memory (a few KiB to ~100 KiB each)
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,9 @@ class LabelPipeline:
         self._adapters = adapters
         self._make_ack = make_ack
         self._produce = produce_acks
-        self._packed: dict[str, bytes] = {}
+        # Recently rendered content by hash, so a campaign does not read back from the
+        # database what it just wrote; bounded (older content is read when needed).
+        self._packed: OrderedDict[str, bytes] = OrderedDict()
         self.scheduler = LabelScheduler(
             {}, self._run, self._locate, self._finished, options.scheduler
         )
@@ -113,11 +119,17 @@ class LabelPipeline:
         await self.scheduler.run()
 
     async def _due_loop(self) -> None:
+        pruned = time.monotonic()
         while True:
             await asyncio.sleep(1.0)
             for name in self._adapters():
                 self.scheduler.set_slots(name, self._o.slots_per_adapter)
             await self.planner.due()
+            if time.monotonic() - pruned >= PRUNE_EVERY_S:
+                # Rendered content no label wants or shows any more: years of campaigns
+                # would otherwise fill the disk.
+                pruned = time.monotonic()
+                await self._db.run(store.prune_content)
 
     # ---- commands -------------------------------------------------------------------------
 
@@ -204,8 +216,6 @@ class LabelPipeline:
         panel = PANELS.get(device.label.panel_type)
         if panel is None:
             raise UnsupportedLabel(f"panel type 0x{device.label.panel_type:04x} is not supported")
-        if panel.compression:
-            raise UnsupportedLabel(f"{panel.model}: compressed image transfers are not supported")
         content = LabelContent(
             sku=item.sku,
             price=item.price,
@@ -219,6 +229,9 @@ class LabelPipeline:
         font = Path(self._o.font_path) if self._o.font_path else None
         out = await asyncio.to_thread(render, content, panel, font)  # a few ms of Pillow
         self._packed[out.content_hash] = out.packed
+        self._packed.move_to_end(out.content_hash)
+        while len(self._packed) > PACKED_CACHE:
+            self._packed.popitem(last=False)
         return Rendered(out.content_hash, panel.model, out.packed, out.preview_png)
 
     def _locate(self, label_id: str) -> str | None:
@@ -239,19 +252,17 @@ class LabelPipeline:
         work = job.payload
         if not isinstance(work, ContentWork):
             return AttemptResult(Outcome.FAILED, "unknown job")
-        packed = self._packed.get(work.content.content_hash)
+        content_hash = work.content.content_hash
+        packed = self._packed.get(content_hash)
         if packed is None:
-            packed = await self._db.read(
-                lambda d: d.execute(
-                    "SELECT packed FROM label_content WHERE content_hash = ?",
-                    [work.content.content_hash],
-                ).fetchone()
-            )
-            packed = None if packed is None else bytes(packed[0])
+            packed = await self._db.read(partial(_stored_content, content_hash=content_hash))
         if packed is None:
             return AttemptResult(Outcome.FAILED, "rendered content is missing")
+        device = self._registry.get(job.label_id)
+        panel = PANELS.get(device.label.panel_type) if device and device.label else None
+        payload = container(packed) if panel is not None and panel.compression else packed
         self.planner.mark_updating(job.label_id)
-        return await run_machine(GiciskyTransfer(packed), job.label_id, adapter, gate)
+        return await run_machine(GiciskyTransfer(payload), job.label_id, adapter, gate)
 
     def _finished(self, job: LabelJob, result: AttemptResult) -> None:
         self._spawn(self._settle(job, result))

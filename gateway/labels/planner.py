@@ -48,7 +48,7 @@ class Rendered:
 
 
 class UnsupportedLabel(ValueError):
-    """The label's panel cannot be rendered for (unknown panel type, compressed transfers)."""
+    """The label's panel cannot be rendered for (an unknown panel type)."""
 
 
 class Renderer(Protocol):

@@ -138,8 +138,6 @@ def pack(img: Image.Image, panel: PanelModel) -> bytes:
     Done with Pillow's C operations: a per-pixel Python loop costs ~15 ms per
     label, which a campaign of thousands of labels cannot afford.
     """
-    if panel.compression:
-        raise ValueError(f"{panel.model}: compressed image transfers are not supported yet")
     img = img.convert("RGB")
     if panel.rotation:
         img = img.rotate(panel.rotation, expand=True)

@@ -44,8 +44,15 @@ panel = "gicisky-bwr-2.1"
 address_prefix = "FF:03:02"
 interval = "0.5s"
 heard_by = { hci0 = -87, hci1 = -61 }
+
+[[labels]]                  # a 7.5" panel: its image goes in the compressed-transfer container
+count = 1
+panel = "gicisky-bwr-7.5"
+address_prefix = "FF:03:03"
+interval = "0.5s"
+heard_by = { hci0 = -62, hci1 = -90 }
 """
-NEAR_HCI0 = [f"ff03010000{n:02x}" for n in (1, 2, 3)]
+NEAR_HCI0 = [f"ff03010000{n:02x}" for n in (1, 2, 3)] + ["ff0303000001"]
 NEAR_HCI1 = [f"ff03020000{n:02x}" for n in (1, 2, 3)]
 LABELS = NEAR_HCI0 + NEAR_HCI1
 
@@ -132,6 +139,11 @@ async def test_each_label_is_written_through_the_adapter_that_hears_it_best(
         assert stats[address(lid)]["connects"] == {"hci0": 1}, lid
     for lid in NEAR_HCI1:
         assert stats[address(lid)]["connects"] == {"hci1": 1}, lid
+    assert gateway.labels is not None
+    for lid in LABELS:  # every panel shows exactly what was rendered for it, 7.5" included
+        twin = gateway.labels.planner.twins[lid]
+        assert twin.displayed is not None
+        assert (stats[address(lid)]["image_sha256"] or "")[:16] == twin.displayed.content_hash
 
 
 async def test_a_restarted_label_gets_its_content_again(

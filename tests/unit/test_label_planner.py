@@ -319,3 +319,30 @@ async def test_a_restarted_label_is_written_again_without_dropping_a_queued_comm
     assert await rig.planner.rebooted("ff00000000aa") is False  # nothing desired there
     run.cancel()
     await db.close()
+
+
+async def test_content_no_label_wants_or_shows_is_pruned(tmp_path: Path) -> None:
+    from gateway.labels import store as label_store
+
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    rig = Rig(db)
+    await rig.planner.load()
+    run = asyncio.create_task(rig.scheduler.run())
+    await rig.planner.bind("bind", [Binding(L1, "A")])
+    await rig.planner.price_update("v1", [item("A", 1, "2.00")])
+    await rig.settle()
+    old = rig.planner.twins[L1].displayed
+    await rig.planner.price_update("v2", [item("A", 2, "2.10")])
+    await rig.settle()
+    new = rig.planner.twins[L1].displayed
+    assert old is not None and new is not None and old != new
+
+    def hashes(d: sqlite_utils.Database) -> set[str]:
+        return {r[0] for r in d.execute("SELECT content_hash FROM label_content")}
+
+    assert await db.read(hashes) == {old.content_hash, new.content_hash}
+    await db.run(label_store.prune_content)
+    assert await db.read(hashes) == {new.content_hash}
+    run.cancel()
+    await db.close()

@@ -150,3 +150,33 @@ def test_long_names_do_not_overflow_and_bad_prices_are_refused() -> None:
     assert len(r.packed) == 2 * (296 * 128 // 8)
     with pytest.raises(ValueError, match="decimal"):
         render(LabelContent(sku="s", price="cheap", currency="EUR"), PANEL)
+
+
+def test_container_of_raw_chunks() -> None:
+    from drivers.labels.gicisky import container, read_container
+
+    planes = bytes(range(200))  # halves of 100 bytes: chunks of 64 + 36 each
+    data = container(planes)
+    assert data[:4] == (100).to_bytes(4, "little")
+    assert data[4:7] == bytes((0x74, 67, 64)) and data[7:71] == planes[:64]
+    assert data[71:74] == bytes((0x74, 39, 36)) and data[74:110] == planes[64:100]
+    assert data[110:113] == bytes((0x74, 67, 64))
+    assert len(data) == 4 + 4 * 3 + 200
+    assert read_container(data) == planes
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: d[:2], "header"),
+        (lambda d: d[:4] + bytes((0x75,)) + d[5:], "QuickLZ"),
+        (lambda d: d[:5] + bytes((60,)) + d[6:], "bad chunk"),
+        (lambda d: d[:-1], "past the end"),
+        (lambda d: (10_000).to_bytes(4, "little") + d[4:], "second half"),
+    ],
+)
+def test_container_damage_is_refused(damage: object, message: str) -> None:
+    from drivers.labels.gicisky import container, read_container
+
+    with pytest.raises(ValueError, match=message):
+        read_container(damage(container(bytes(200))))  # type: ignore[operator]

@@ -25,6 +25,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from drivers.labels.gicisky import read_container
+from drivers.labels.models import PANELS
 from drivers.types import uuid16
 from gateway.sim.devices import encoders
 from gateway.sim.devices.base import RadioDevice
@@ -143,8 +145,9 @@ class GiciskySession(GattSession):
         self._buffer += data[4:]
         self._next_part += 1
         if len(self._buffer) >= self._size:
-            self._label.show(bytes(self._buffer[: self._size]))
-            self._reply(b"\x05\x08", b.refresh_s)
+            if self._label.receive(bytes(self._buffer[: self._size])):
+                self._reply(b"\x05\x08", b.refresh_s)
+            # else: an image this label cannot read; it never confirms (the writer times out)
         else:
             self._reply(b"\x05\x00" + struct.pack("<I", self._next_part), b.chunk_latency_s)
 
@@ -198,6 +201,18 @@ class LabelDevice(RadioDevice):
         if self.rng.random() < b.connect_failure_probability:
             raise SimError("org.bluez.Error.Failed", "le-connection-abort-by-local")
         return GiciskySession(self)
+
+    def receive(self, data: bytes) -> bool:
+        """A complete transfer: show it (unpacking the container on panels that take
+        compressed transfers). False if the label cannot read it."""
+        panel = PANELS.get(self.panel_type)
+        if panel is not None and panel.compression:
+            try:
+                data = read_container(data)
+            except ValueError:
+                return False
+        self.show(data)
+        return True
 
     def show(self, image: bytes) -> None:
         self._image = image
