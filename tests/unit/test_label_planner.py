@@ -8,7 +8,7 @@ import sqlite_utils
 
 from gateway.labels import store
 from gateway.labels.model import Binding, PriceItem, ResultStatus, TwinStatus
-from gateway.labels.planner import ContentWork, LabelPlanner, Rendered
+from gateway.labels.planner import ContentWork, LabelPlanner, Rendered, UnsupportedLabel
 from gateway.labels.scheduler import (
     AttemptResult,
     ConnectGate,
@@ -322,8 +322,6 @@ async def test_a_restarted_label_is_written_again_without_dropping_a_queued_comm
 
 
 async def test_content_no_label_wants_or_shows_is_pruned(tmp_path: Path) -> None:
-    from gateway.labels import store as label_store
-
     db = Database(tmp_path / "gw.db")
     await db.open()
     rig = Rig(db)
@@ -342,7 +340,25 @@ async def test_content_no_label_wants_or_shows_is_pruned(tmp_path: Path) -> None
         return {r[0] for r in d.execute("SELECT content_hash FROM label_content")}
 
     assert await db.read(hashes) == {old.content_hash, new.content_hash}
-    await db.run(label_store.prune_content)
+    await db.run(store.prune_content)
     assert await db.read(hashes) == {new.content_hash}
     run.cancel()
+    await db.close()
+
+
+async def test_a_label_of_an_unknown_panel_fails_at_once_with_the_reason(tmp_path: Path) -> None:
+    async def refuse(label_id: str, item: PriceItem, template: str | None) -> Rendered | None:
+        raise UnsupportedLabel("panel type 0x0fff is not supported")
+
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    rig = Rig(db)
+    rig.planner = LabelPlanner(db, rig.scheduler, refuse)
+    await rig.planner.load()
+    await rig.planner.bind("bind", [Binding(L1, "A")])
+    await rig.planner.price_update("v1", [item("A", 1, "2.00")])
+    assert results(tmp_path / "gw.db", "v1") == [(L1, "A", "failed")]
+    twin = rig.planner.twins[L1]
+    assert twin.status.value == "failed" and "0x0fff" in (twin.last_error or "")
+    assert rig.scheduler.is_idle()
     await db.close()
