@@ -9,6 +9,8 @@ Each drill prints produced / delivered / duplicates / lost; lost must be 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -125,3 +127,58 @@ async def test_connection_resets_lose_nothing(
         gateway.ensure_stopped()
         cloud.stop()
     tally(cloud, "resets")
+
+
+async def test_buffer_cap_reached_during_an_outage(
+    store: RunningStore, control: VirtualStoreClient, broker: Mosquitto, tmp_path: Path
+) -> None:
+    """The smallest buffer (1 MiB) and one reading per telemetry message: the outage fills
+    it, the oldest telemetry is evicted and reported, everything else arrives."""
+    cfg = config(tmp_path, broker.port)
+    cfg.write_text(
+        cfg.read_text().replace("batch_max_readings = 20", "batch_max_readings = 1")
+        + "[buffer]\nmax_bytes = 1048576\nwarn_share = 0.5\n"
+    )
+    await control.set_rate(4.0)
+    cloud = Cloud(broker.port)
+    cloud.start()
+    gateway = GatewayProcess(cfg, store.bus_address, tmp_path / "gw.log")
+    gateway.start()
+    db = tmp_path / "data" / "gateway.db"
+
+    def buffered() -> int:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            return int(conn.execute("SELECT COALESCE(SUM(bytes), 0) FROM outbox").fetchone()[0])
+
+    try:
+        await cloud.until(lambda: len(cloud.of("/telemetry")) >= 3, 30, "telemetry")
+        broker.stop()
+        deadline = time.monotonic() + 120
+        while await asyncio.to_thread(buffered) < 900_000:  # close to the cap
+            assert time.monotonic() < deadline, f"buffer at {buffered()} bytes only"
+            await asyncio.sleep(1)
+        await asyncio.sleep(10)  # at the cap: evictions
+        broker.start()
+        await cloud.until(
+            lambda: any(e["type"] == "gateway.data-dropped" for e in cloud.of("/events")),
+            60,
+            "the eviction reported",
+        )
+        await cloud.until(
+            lambda: cloud.gaps("telemetry") == [] and cloud.gaps("events") == [],
+            120,
+            "every seq delivered or reported dropped",
+        )
+        assert await asyncio.to_thread(gateway.stop) == 0
+    finally:
+        gateway.ensure_stopped()
+        cloud.stop()
+    tally(cloud, "buffer-cap")
+    dropped = [e for e in cloud.of("/events") if e["type"] == "gateway.data-dropped"]
+    assert {e["dropped"]["stream"] for e in dropped} == {"telemetry"}  # never events or acks
+    evicted = sum(b - a + 1 for e in dropped for a, b in e["dropped"]["ranges"])
+    print(f"buffer-cap: telemetry evicted and reported {evicted}")
+    assert evicted > 0
+    assert any(
+        e["type"] == "alert.firing" and "buffer" in e["alert"]["rule"] for e in cloud.of("/events")
+    )
