@@ -1,7 +1,11 @@
 """Label campaign makespan: one signed price update for every label of the virtual
 supermarket, from the command leaving the cloud to the last label's result at
-the cloud, beside the ideal lower bound of the same scenario (labels x mean
-per-label transfer time / connection slots).
+the cloud, beside the ideal lower bound: labels x mean per-label transfer time
+/ connection slots. Two bounds are printed: with the mean transfer time the
+simulated labels measured (connect to confirmation, as it went in this run:
+the ratio says how well the scheduler keeps the slots busy), and with the
+scenario's nominal label timing (the ratio also counts the time each part
+spends in the gateway, bleak and D-Bus).
 
 The store and the gateway run as separate processes (as on a store's box, where
 the radio works on its own), the broker is a local mosquitto.
@@ -23,6 +27,7 @@ SLOTS = 5
 
 
 async def _measure(scenario: Path, work: Path) -> dict[str, Any]:
+    from gateway.sim.control import VirtualStoreClient
     from tests.helpers.broker import Mosquitto
     from tests.helpers.cloud import Cloud
     from tests.helpers.processes import GatewayProcess, StoreProcess
@@ -42,8 +47,10 @@ async def _measure(scenario: Path, work: Path) -> dict[str, Any]:
     cloud.start()
     store = StoreProcess(scenario, work / "store.log")
     gateway: GatewayProcess | None = None
+    control: VirtualStoreClient | None = None
     try:
         bus = store.start()
+        control = await VirtualStoreClient.connect(bus)
         gateway = GatewayProcess(
             gateway_config(work, broker.port, slots=SLOTS), bus, work / "gw.log"
         )
@@ -61,15 +68,23 @@ async def _measure(scenario: Path, work: Path) -> dict[str, Any]:
         results = campaigns.results(prices)
         ideal, mean, slots = ideal_makespan(scenario, SLOTS)
         displayed = sum(r["status"] == "displayed" for r in results)
+        durations = [
+            t for s in (await control.label_stats()).values() for t in s["transfer_seconds"]
+        ]
+        measured = sum(durations) / len(durations)
         return {
             "labels": len(labels),
             "displayed": displayed,
             "makespan": makespan,
             "ideal": ideal,
             "mean_transfer": mean,
+            "measured_transfer": measured,
+            "measured_ideal": len(labels) * measured / slots,
             "slots": slots,
         }
     finally:
+        if control is not None:
+            await control.close()
         if gateway is not None:
             gateway.ensure_stopped()
         store.stop()
@@ -92,16 +107,27 @@ def main() -> int:
         {"figure": "labels in the campaign", "value": m["labels"], "unit": "labels"},
         {"figure": "labels displayed", "value": m["displayed"], "unit": "labels"},
         {
-            "figure": "mean transfer time per label (scenario)",
-            "value": m["mean_transfer"],
+            "figure": "mean transfer time per label, measured by the labels",
+            "value": m["measured_transfer"],
             "unit": "s",
+            "baseline": "nominal (scenario timing)",
+            "baseline_value": m["mean_transfer"],
+            "ratio": m["measured_transfer"] / m["mean_transfer"],
         },
         {"figure": "connection slots (both adapters)", "value": m["slots"], "unit": "slots"},
         {
             "figure": "campaign makespan",
             "value": m["makespan"],
             "unit": "s",
-            "baseline": "ideal lower bound",
+            "baseline": "ideal bound, measured transfer time",
+            "baseline_value": m["measured_ideal"],
+            "ratio": m["makespan"] / m["measured_ideal"],
+        },
+        {
+            "figure": "campaign makespan",
+            "value": m["makespan"],
+            "unit": "s",
+            "baseline": "ideal bound, nominal transfer time",
             "baseline_value": m["ideal"],
             "ratio": m["makespan"] / m["ideal"],
         },

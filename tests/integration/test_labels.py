@@ -144,6 +144,9 @@ async def test_each_label_is_written_through_the_adapter_that_hears_it_best(
         twin = gateway.labels.planner.twins[lid]
         assert twin.displayed is not None
         assert (stats[address(lid)]["image_sha256"] or "")[:16] == twin.displayed.content_hash
+        # One transfer, lasting at least the scenario's connect latency plus refresh.
+        (seconds,) = stats[address(lid)]["transfer_seconds"]
+        assert 0.55 <= seconds < 30
 
 
 async def test_a_restarted_label_gets_its_content_again(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import struct
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,8 +57,9 @@ class LabelBehaviour:
 
 
 class GiciskySession(GattSession):
-    def __init__(self, label: LabelDevice) -> None:
+    def __init__(self, label: LabelDevice, connect_started: float) -> None:
         self._label = label
+        self._connect_started = connect_started
         self._notify: Notifier | None = None
         self._notifying = False
         self._size = 0
@@ -147,6 +149,9 @@ class GiciskySession(GattSession):
         if len(self._buffer) >= self._size:
             if self._label.receive(bytes(self._buffer[: self._size])):
                 self._reply(b"\x05\x08", b.refresh_s)
+                # Connect to confirmation: the time this transfer held a connection slot.
+                elapsed = time.monotonic() - self._connect_started + b.refresh_s
+                self._label.transfer_seconds.append(elapsed)
             # else: an image this label cannot read; it never confirms (the writer times out)
         else:
             self._reply(b"\x05\x00" + struct.pack("<I", self._next_part), b.chunk_latency_s)
@@ -180,6 +185,7 @@ class LabelDevice(RadioDevice):
         self.behaviour = behaviour
         self._image: bytes | None = None
         self.transfers = 0
+        self.transfer_seconds: list[float] = []  # per completed transfer: connect to confirmation
         self._frame = self._make_frame()
 
     def _make_frame(self) -> AdvertFrame:
@@ -197,10 +203,11 @@ class LabelDevice(RadioDevice):
 
     async def connect(self) -> GattSession:
         b = self.behaviour
+        started = time.monotonic()
         await asyncio.sleep(b.connect_latency_s)
         if self.rng.random() < b.connect_failure_probability:
             raise SimError("org.bluez.Error.Failed", "le-connection-abort-by-local")
-        return GiciskySession(self)
+        return GiciskySession(self, started)
 
     def receive(self, data: bytes) -> bool:
         """A complete transfer: show it (unpacking the container on panels that take
@@ -227,4 +234,5 @@ class LabelDevice(RadioDevice):
             "transfers": self.transfers,
             "image_sha256": None if image is None else hashlib.sha256(image).hexdigest(),
             "connects": dict(self.connects),
+            "transfer_seconds": list(self.transfer_seconds),
         }
