@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from gateway.sim.bluez.double import DEVICE_TIMEOUT_S
+from gateway.sim.bluez.state import DEVICE_TIMEOUT_S
 from gateway.sim.runner import virtual_store
 from gateway.sim.scenario import ScenarioError, read_scenario
 

@@ -15,7 +15,8 @@ from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
 from gateway.sim.bluez.dispatch import ObjectServer
-from gateway.sim.bluez.double import BlueZDouble, ConnectFault
+from gateway.sim.bluez.double import BlueZDouble
+from gateway.sim.bluez.state import ConnectFault
 from gateway.sim.devices.labels import LabelDevice
 from gateway.sim.model import AdapterSpec, SimError
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.sim.bluez.dbus_daemon import PrivateBus
-from gateway.sim.bluez.double import DEVICE_TIMEOUT_S, BlueZDouble
+from gateway.sim.bluez.double import BlueZDouble
+from gateway.sim.bluez.state import DEVICE_TIMEOUT_S
 from gateway.sim.control import ControlServer
 from gateway.sim.model import Scenario
 from gateway.sim.scenario import load_scenario

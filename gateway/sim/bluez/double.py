@@ -1,4 +1,5 @@
-"""The BlueZ double: adapters, discovery, device objects, connections and GATT.
+"""The BlueZ double: adapters, discovery, device objects (connections and GATT in
+``connections.py``).
 
 It serves a :class:`~gateway.sim.model.Scenario` on ``org.bluez`` exactly as
 bluetoothd would: device objects appear with ``InterfacesAdded`` when an adapter
@@ -16,82 +17,31 @@ import contextlib
 import heapq
 import random
 import time
-from dataclasses import dataclass, field
-from functools import partial
 
 import structlog
 from dbus_fast import Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
+from gateway.sim.bluez.connections import Connections
 from gateway.sim.bluez.dispatch import ObjectServer, Props
-from gateway.sim.model import AdapterSpec, AdvertFrame, GattSession, Scenario, SimDevice, SimError
+from gateway.sim.bluez.state import (
+    ADAPTER,
+    BLUEZ,
+    DEVICE,
+    DEVICE_TIMEOUT_S,
+    GATT_CHAR,
+    GATT_DESC,
+    JITTER,
+    MONITOR,
+    MONITOR_MANAGER,
+    AdapterState,
+    ConnectFault,
+    DeviceObject,
+    bluez_error,
+)
+from gateway.sim.model import AdapterSpec, AdvertFrame, Scenario, SimDevice, SimError
 
 log = structlog.get_logger("gateway.sim")
-
-BLUEZ = "org.bluez"
-ADAPTER = "org.bluez.Adapter1"
-MONITOR_MANAGER = "org.bluez.AdvertisementMonitorManager1"
-MONITOR = "org.bluez.AdvertisementMonitor1"
-DEVICE = "org.bluez.Device1"
-GATT_SERVICE = "org.bluez.GattService1"
-GATT_CHAR = "org.bluez.GattCharacteristic1"
-GATT_DESC = "org.bluez.GattDescriptor1"
-CCCD = "00002902-0000-1000-8000-00805f9b34fb"
-
-DEVICE_TIMEOUT_S = 180.0  # bluetoothd removes temporary devices after this
-CONNECT_TIMEOUT_S = 5.0  # an unreachable device fails after this
-MTU = 247
-JITTER = 0.1
-
-
-def _err(name: str, message: str) -> SimError:
-    return SimError(f"org.bluez.Error.{name}", message)
-
-
-@dataclass
-class DeviceObject:
-    """A device as one adapter knows it (bluetoothd has one object per adapter)."""
-
-    device: SimDevice
-    path: str
-    last_seen: float
-    frame: AdvertFrame | None = None
-    rssi: int | None = None
-    session: GattSession | None = None
-    gatt_paths: list[str] = field(default_factory=list)
-    char_uuid_by_path: dict[str, str] = field(default_factory=dict)
-    notifying: set[str] = field(default_factory=set)
-    connecting: bool = False
-
-
-@dataclass
-class AdapterState:
-    spec: AdapterSpec
-    path: str
-    slots: int
-    powered: bool = True
-    sessions: set[str] = field(default_factory=set)  # senders discovering
-    filters: dict[str, dict[str, Variant]] = field(default_factory=dict)
-    monitors: set[tuple[str, str]] = field(default_factory=set)  # (sender, path)
-    fail_next_discovery: int = 0
-    silent: bool = False
-    connect_in_progress: bool = False
-    devices: dict[str, DeviceObject] = field(default_factory=dict)  # address -> object
-    adverts_sent: int = 0
-
-    @property
-    def scanning(self) -> bool:
-        return self.powered and bool(self.sessions or self.monitors)
-
-    def connected(self) -> int:
-        return sum(1 for d in self.devices.values() if d.session is not None or d.connecting)
-
-
-@dataclass
-class ConnectFault:
-    mode: str  # "fail" or "hang"
-    error: str = "org.bluez.Error.Failed"
-    message: str = "le-connection-abort-by-local"
 
 
 class BlueZDouble:
@@ -120,6 +70,7 @@ class BlueZDouble:
         self._rng = random.Random(scenario.seed)
         self._wake = asyncio.Event()
         self.restarts = 0
+        self.connections = Connections(self)
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -155,10 +106,10 @@ class BlueZDouble:
         server.method(MONITOR_MANAGER, "RegisterMonitor", self._m_RegisterMonitor)
         server.method(MONITOR_MANAGER, "UnregisterMonitor", self._m_UnregisterMonitor)
         for member in ("Connect", "Disconnect", "Pair", "CancelPairing", "ConnectProfile"):
-            server.method(DEVICE, member, getattr(self, f"_m_{member}"))
+            server.method(DEVICE, member, getattr(self.connections, member))
         for member in ("ReadValue", "WriteValue", "StartNotify", "StopNotify"):
-            server.method(GATT_CHAR, member, getattr(self, f"_m_{member}"))
-        server.method(GATT_DESC, "ReadValue", self._m_DescReadValue)
+            server.method(GATT_CHAR, member, getattr(self.connections, member))
+        server.method(GATT_DESC, "ReadValue", self.connections.DescReadValue)
         server.setter(
             ADAPTER,
             "Powered",
@@ -221,7 +172,7 @@ class BlueZDouble:
             },
         }
 
-    def _adapter(self, path: str) -> AdapterState:
+    def adapter_at(self, path: str) -> AdapterState:
         for a in self.adapters.values():
             if a.path == path:
                 return a
@@ -234,14 +185,14 @@ class BlueZDouble:
     def set_powered(self, name: str, powered: bool) -> None:
         a = self.adapters.get(name)
         if a is None:
-            raise _err("DoesNotExist", f"no adapter {name}")
+            raise bluez_error("DoesNotExist", f"no adapter {name}")
         if a.powered == powered:
             return
         a.powered = powered
         server = self.server
         if not powered:
             for obj in list(a.devices.values()):
-                self._drop_connection(a, obj)
+                self.connections.drop(a, obj)
             a.sessions.clear()
             a.filters.clear()
         if server is not None:
@@ -259,9 +210,9 @@ class BlueZDouble:
     def remove_adapter(self, name: str) -> None:
         a = self.adapters.pop(name, None)
         if a is None:
-            raise _err("DoesNotExist", f"no adapter {name}")
+            raise bluez_error("DoesNotExist", f"no adapter {name}")
         for obj in list(a.devices.values()):
-            self._drop_connection(a, obj)
+            self.connections.drop(a, obj)
             if self.server is not None:
                 self.server.remove(obj.path)
         if self.server is not None:
@@ -269,7 +220,7 @@ class BlueZDouble:
 
     def add_adapter(self, spec: AdapterSpec) -> None:
         if spec.name in self.adapters:
-            raise _err("AlreadyExists", f"adapter {spec.name} exists")
+            raise bluez_error("AlreadyExists", f"adapter {spec.name} exists")
         a = AdapterState(spec, f"/org/bluez/{spec.name}", spec.connection_slots)
         self.adapters[spec.name] = a
         if self.server is not None:
@@ -278,15 +229,15 @@ class BlueZDouble:
     # ---- discovery ------------------------------------------------------------------------
 
     async def _m_StartDiscovery(self, msg: Message) -> None:
-        a = self._adapter(msg.path or "")
+        a = self.adapter_at(msg.path or "")
         if not a.powered:
-            raise _err("NotReady", "Resource Not Ready")
+            raise bluez_error("NotReady", "Resource Not Ready")
         if a.fail_next_discovery > 0:
             a.fail_next_discovery -= 1
-            raise _err("InProgress", "Operation already in progress")
+            raise bluez_error("InProgress", "Operation already in progress")
         sender = msg.sender or ""
         if sender in a.sessions:
-            raise _err("InProgress", "Operation already in progress")
+            raise bluez_error("InProgress", "Operation already in progress")
         was = bool(a.sessions)
         a.sessions.add(sender)
         if not was and self.server is not None:
@@ -294,12 +245,12 @@ class BlueZDouble:
         self._wake.set()
 
     async def _m_StopDiscovery(self, msg: Message) -> None:
-        a = self._adapter(msg.path or "")
+        a = self.adapter_at(msg.path or "")
         if not a.powered:
-            raise _err("NotReady", "Resource Not Ready")
+            raise bluez_error("NotReady", "Resource Not Ready")
         sender = msg.sender or ""
         if sender not in a.sessions:
-            raise _err("Failed", "No discovery started")
+            raise bluez_error("Failed", "No discovery started")
         a.sessions.discard(sender)
         a.filters.pop(sender, None)
         if not a.sessions:
@@ -308,7 +259,7 @@ class BlueZDouble:
                 self.server.changed(a.path, ADAPTER, {"Discovering": Variant("b", False)})
 
     async def _m_SetDiscoveryFilter(self, msg: Message) -> None:
-        a = self._adapter(msg.path or "")
+        a = self.adapter_at(msg.path or "")
         filters: dict[str, Variant] = msg.body[0]
         allowed = {
             "UUIDs",
@@ -322,7 +273,7 @@ class BlueZDouble:
         unknown = set(filters) - allowed
         transport = filters.get("Transport")
         if unknown or (transport is not None and transport.value not in ("auto", "bredr", "le")):
-            raise _err("InvalidArguments", "Invalid arguments in method call")
+            raise bluez_error("InvalidArguments", "Invalid arguments in method call")
         if filters:
             a.filters[msg.sender or ""] = filters
         else:
@@ -346,21 +297,21 @@ class BlueZDouble:
         )
 
     async def _m_RemoveDevice(self, msg: Message) -> None:
-        a = self._adapter(msg.path or "")
+        a = self.adapter_at(msg.path or "")
         path = msg.body[0]
         obj = next((o for o in a.devices.values() if o.path == path), None)
         if obj is None:
-            raise _err("DoesNotExist", "Does Not Exist")
-        self._drop_connection(a, obj)
+            raise bluez_error("DoesNotExist", "Does Not Exist")
+        self.connections.drop(a, obj)
         del a.devices[obj.device.address]
         if self.server is not None:
             self.server.remove(obj.path)
 
     async def _m_RegisterMonitor(self, msg: Message) -> None:
-        a = self._adapter(msg.path or "")
+        a = self.adapter_at(msg.path or "")
         key = (msg.sender or "", msg.body[0])
         if key in a.monitors:
-            raise _err("AlreadyExists", "Already Exists")
+            raise bluez_error("AlreadyExists", "Already Exists")
         a.monitors.add(key)
         asyncio.get_running_loop().create_task(self._activate_monitor(key))
         self._wake.set()
@@ -374,10 +325,10 @@ class BlueZDouble:
                 )
 
     async def _m_UnregisterMonitor(self, msg: Message) -> None:
-        a = self._adapter(msg.path or "")
+        a = self.adapter_at(msg.path or "")
         key = (msg.sender or "", msg.body[0])
         if key not in a.monitors:
-            raise _err("DoesNotExist", "Does Not Exist")
+            raise bluez_error("DoesNotExist", "Does Not Exist")
         a.monitors.discard(key)
         if not a.monitors and not a.sessions:
             a.silent = False  # the controller's scan is really restarted next time
@@ -525,216 +476,6 @@ class BlueZDouble:
                     ):
                         del a.devices[address]
                         server.remove(obj.path)
-
-    # ---- connections ------------------------------------------------------------------------
-
-    def _device_object(self, path: str) -> tuple[AdapterState, DeviceObject]:
-        adapter_path = path.rsplit("/", 1)[0]
-        a = self._adapter(adapter_path)
-        for obj in a.devices.values():
-            if obj.path == path:
-                return a, obj
-        raise SimError("org.freedesktop.DBus.Error.UnknownObject", f"no device at {path}")
-
-    async def _m_Connect(self, msg: Message) -> None:
-        a, obj = self._device_object(msg.path or "")
-        server = self.server
-        assert server is not None
-        if not a.powered:
-            raise _err("NotReady", "Resource Not Ready")
-        if obj.session is not None:
-            raise _err("AlreadyConnected", "Already Connected")
-        if a.connect_in_progress or obj.connecting:
-            raise _err("InProgress", "In Progress")
-        if a.connected() >= a.slots:
-            raise _err("Failed", "Connection rejected due to limited resources (0x0d)")
-        a.connect_in_progress = True
-        obj.connecting = True
-        try:
-            fault = self.connect_faults.get(obj.device.address)
-            if fault is not None and fault.mode == "hang":
-                await asyncio.Event().wait()  # until the client gives up (cancelled with us)
-            if fault is not None and fault.mode == "fail":
-                await asyncio.sleep(0.05)
-                raise SimError(fault.error, fault.message)
-            if not obj.device.connectable:
-                raise _err("NotSupported", "Operation is not supported")
-            if not obj.device.in_range(time.monotonic()):
-                await asyncio.sleep(CONNECT_TIMEOUT_S / max(self.rate, 1.0))
-                raise _err("Failed", "le-connection-abort-by-local")
-            session = await obj.device.connect()
-        except SimError as exc:
-            if exc.message == "le-connection-abort-by-local":
-                # bluetoothd reports the aborted connection; bleak waits for it.
-                server.changed(obj.path, DEVICE, {"Connected": Variant("b", False)})
-            raise
-        finally:
-            a.connect_in_progress = False
-            obj.connecting = False
-        if not a.powered or self.server is not server:
-            session.close()
-            raise _err("Failed", "Software caused connection abort")
-        obj.session = session
-        obj.device.connected(a.spec.name)
-        session.set_notifier(partial(self._notify, obj))
-        session.set_drop_handler(partial(self._drop_connection, a, obj))
-        server.changed(obj.path, DEVICE, {"Connected": Variant("b", True)})
-        self._export_gatt(server, obj)
-        server.changed(obj.path, DEVICE, {"ServicesResolved": Variant("b", True)})
-
-    def _export_gatt(self, server: ObjectServer, obj: DeviceObject) -> None:
-        handle = 1
-        for spec in obj.device.services:
-            spath = f"{obj.path}/service{handle:04x}"
-            server.add(
-                spath,
-                {
-                    GATT_SERVICE: {
-                        "UUID": Variant("s", spec.uuid),
-                        "Device": Variant("o", obj.path),
-                        "Primary": Variant("b", True),
-                        "Includes": Variant("ao", []),
-                        "Handle": Variant("q", handle),
-                    }
-                },
-            )
-            obj.gatt_paths.append(spath)
-            handle += 1
-            for char in spec.characteristics:
-                cpath = f"{spath}/char{handle:04x}"
-                server.add(
-                    cpath,
-                    {
-                        GATT_CHAR: {
-                            "UUID": Variant("s", char.uuid),
-                            "Service": Variant("o", spath),
-                            "Value": Variant("ay", b""),
-                            "Notifying": Variant("b", False),
-                            "Flags": Variant("as", list(char.flags)),
-                            "MTU": Variant("q", MTU),
-                            "Handle": Variant("q", handle + 1),
-                        }
-                    },
-                )
-                obj.gatt_paths.append(cpath)
-                obj.char_uuid_by_path[cpath] = char.uuid
-                handle += 2
-                if "notify" in char.flags or "indicate" in char.flags:
-                    dpath = f"{cpath}/desc{handle:04x}"
-                    server.add(
-                        dpath,
-                        {
-                            GATT_DESC: {
-                                "UUID": Variant("s", CCCD),
-                                "Characteristic": Variant("o", cpath),
-                                "Value": Variant("ay", b""),
-                                "Handle": Variant("q", handle),
-                            }
-                        },
-                    )
-                    obj.gatt_paths.append(dpath)
-                    handle += 1
-
-    def _drop_connection(self, a: AdapterState, obj: DeviceObject) -> None:
-        session, obj.session = obj.session, None
-        if session is None:
-            return
-        session.close()
-        obj.notifying.clear()
-        server = self.server
-        if server is None:
-            return
-        for path in reversed(obj.gatt_paths):
-            server.remove(path)
-        obj.gatt_paths.clear()
-        obj.char_uuid_by_path.clear()
-        server.changed(
-            obj.path,
-            DEVICE,
-            {
-                "Connected": Variant("b", False),
-                "ServicesResolved": Variant("b", False),
-            },
-        )
-
-    async def _m_Disconnect(self, msg: Message) -> None:
-        a, obj = self._device_object(msg.path or "")
-        self._drop_connection(a, obj)
-
-    async def _m_Pair(self, msg: Message) -> None:
-        raise _err("NotSupported", "Operation is not supported")
-
-    async def _m_CancelPairing(self, msg: Message) -> None:
-        raise _err("DoesNotExist", "Does Not Exist")
-
-    async def _m_ConnectProfile(self, msg: Message) -> None:
-        raise _err("NotSupported", "Operation is not supported")
-
-    # ---- GATT ------------------------------------------------------------------------------
-
-    def _char(self, path: str) -> tuple[DeviceObject, str, list[str]]:
-        device_path = path.rsplit("/", 2)[0]
-        _, obj = self._device_object(device_path)
-        uuid = obj.char_uuid_by_path.get(path)
-        if obj.session is None or uuid is None:
-            raise _err("NotConnected", "Not Connected")
-        props = self.server.objects[path][GATT_CHAR] if self.server else {}
-        return obj, uuid, list(props["Flags"].value)
-
-    async def _m_ReadValue(self, msg: Message) -> Message:
-        obj, uuid, flags = self._char(msg.path or "")
-        if "read" not in flags:
-            raise _err("NotPermitted", "Read not permitted")
-        assert obj.session is not None
-        value = await obj.session.read(uuid)
-        return Message.new_method_return(msg, "ay", [value])
-
-    async def _m_WriteValue(self, msg: Message) -> None:
-        obj, uuid, flags = self._char(msg.path or "")
-        value: bytes = bytes(msg.body[0])
-        options: dict[str, Variant] = msg.body[1]
-        kind = options["type"].value if "type" in options else "request"
-        with_response = kind != "command"
-        if with_response and "write" not in flags:
-            raise _err("NotPermitted", "Write not permitted")
-        if not with_response and "write-without-response" not in flags and "write" not in flags:
-            raise _err("NotPermitted", "Write not permitted")
-        if len(value) > MTU - 3 and not with_response:
-            raise _err("InvalidArguments", "Invalid Length")
-        assert obj.session is not None
-        await obj.session.write(uuid, value, with_response)
-
-    async def _m_StartNotify(self, msg: Message) -> None:
-        obj, uuid, flags = self._char(msg.path or "")
-        if "notify" not in flags and "indicate" not in flags:
-            raise _err("NotSupported", "Operation is not supported")
-        path = msg.path or ""
-        if path in obj.notifying:
-            return
-        obj.notifying.add(path)
-        assert obj.session is not None and self.server is not None
-        obj.session.start_notify(uuid)
-        self.server.changed(path, GATT_CHAR, {"Notifying": Variant("b", True)})
-
-    async def _m_StopNotify(self, msg: Message) -> None:
-        obj, uuid, _ = self._char(msg.path or "")
-        path = msg.path or ""
-        if path not in obj.notifying:
-            raise _err("Failed", "No notify session started")
-        obj.notifying.discard(path)
-        assert obj.session is not None and self.server is not None
-        obj.session.stop_notify(uuid)
-        self.server.changed(path, GATT_CHAR, {"Notifying": Variant("b", False)})
-
-    async def _m_DescReadValue(self, msg: Message) -> Message:
-        return Message.new_method_return(msg, "ay", [b"\x00\x00"])
-
-    def _notify(self, obj: DeviceObject, uuid: str, value: bytes) -> None:
-        if self.server is None or obj.session is None:
-            return
-        for path, char_uuid in obj.char_uuid_by_path.items():
-            if char_uuid == uuid and path in obj.notifying:
-                self.server.changed(path, GATT_CHAR, {"Value": Variant("ay", value)})
 
     # ---- views for the control interface ------------------------------------------------------
 
