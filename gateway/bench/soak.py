@@ -4,7 +4,11 @@ alerts, while the daemon's footprint is sampled.
 Every ``--sample`` seconds: RSS, open file descriptors, CPU share, outbox depth,
 adverts/s and label jobs queued, into ``soak.csv``; at the end ``soak.png``
 (one panel per series, drawn with Pillow) and a summary with the memory growth
-after warm-up (the first sixth of the run, at least 2 minutes).
+after warm-up. The run starts as a store's first day does: every label bound
+and given its price (so that every label has its state and content); warm-up
+ends one campaign period after that first campaign has finished. Then a tenth
+of the prices change every 5 minutes and a fridge warms up and cools down
+every 4 minutes.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from gateway.config.durations import parse_duration
+
+CAMPAIGN_EVERY_S = 300.0
 
 SERIES = (
     ("rss_mib", "RSS (MiB)"),
@@ -107,21 +113,30 @@ devices = {{ tags = ["fridge"] }}
     started = time.monotonic()
     try:
         await cloud.until(lambda: len(campaigns.labels_known()) >= len(labels), 180, "labels")
-        campaigns.bind([(lid, f"sku-{n:05d}") for n, lid in enumerate(labels)])
-        version = 0
+        binds = campaigns.bind([(lid, f"sku-{n:05d}") for n, lid in enumerate(labels)])
+        await cloud.until(lambda: campaigns.finished(binds), 120, "bindings")
+        first = campaigns.price_update(
+            [(f"sku-{n:05d}", 1, f"1.{n % 100:02d}") for n in range(len(labels))]
+        )
+        version = 1
         next_campaign = next_warm = time.monotonic()
         warm = False
+        warmup_s: float | None = None
         last_cpu = _proc(pid)[2]
         last_adverts = None
         last_t = time.monotonic()
         while time.monotonic() - started < duration_s:
             now = time.monotonic()
-            if now >= next_campaign:  # a tenth of the prices change every 5 minutes
+            if warmup_s is None and campaigns.finished(first):
+                warmup_s = now - started + CAMPAIGN_EVERY_S
+                next_campaign = now
+            if warmup_s is not None and now >= next_campaign:
+                # a tenth of the prices change every 5 minutes
                 version += 1
                 share = [n for n in range(len(labels)) if n % 10 == version % 10]
                 campaigns.price_update([(f"sku-{n:05d}", version, f"{version}.{n % 100:02d}")
                                         for n in share])  # fmt: skip
-                next_campaign = now + 300
+                next_campaign = now + CAMPAIGN_EVERY_S
             if now >= next_warm:  # a fridge door left open, then closed, every 4 minutes
                 warm = not warm
                 await control.set_reading("C4:02:01:00:00:01", "temperature_c",
@@ -157,13 +172,13 @@ devices = {{ tags = ["fridge"] }}
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    warmup = max(120.0, duration_s / 6)
+    warmup = warmup_s if warmup_s is not None else duration_s
     after = [r for r in rows if r["t_s"] >= warmup]
     base = after[0]["rss_mib"] if after else rows[0]["rss_mib"]
     growth = (rows[-1]["rss_mib"] - base) / base * 100
     plot(rows, out_dir / "soak.png", warmup, f"memory growth after warm-up: {growth:+.1f} %")
     return {"samples": len(rows), "rss_after_warmup": base, "rss_end": rows[-1]["rss_mib"],
-            "growth_pct": growth}  # fmt: skip
+            "growth_pct": growth, "warmup_s": warmup}  # fmt: skip
 
 
 def plot(rows: list[dict[str, float]], path: Path, warmup_s: float, title: str) -> None:
@@ -209,12 +224,13 @@ def main() -> int:
         duration, sample = parse_duration(args.duration), parse_duration(args.sample)
     except ValueError as exc:
         parser.error(str(exc))
-    if duration < 300 or sample <= 0:
-        parser.error("--duration must be at least 5m and --sample above 0")
+    if duration < 900 or sample <= 0:
+        parser.error("--duration must be at least 15m (warm-up takes ~10) and --sample above 0")
     result = asyncio.run(soak(duration, sample, args.out))
     print(
         f"{result['samples']:.0f} samples; RSS {result['rss_after_warmup']:.1f} MiB after "
-        f"warm-up, {result['rss_end']:.1f} MiB at the end: {result['growth_pct']:+.1f} % "
+        f"warm-up ({result['warmup_s']:.0f} s), {result['rss_end']:.1f} MiB at the end: "
+        f"{result['growth_pct']:+.1f} % "
         f"(written to {args.out}/soak.csv and soak.png)"
     )
     return 0

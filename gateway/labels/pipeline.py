@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -81,6 +82,7 @@ class LabelPipeline:
         # Recently rendered content by hash, so a campaign does not read back from the
         # database what it just wrote; bounded (older content is read when needed).
         self._packed: OrderedDict[str, bytes] = OrderedDict()
+        self._render_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="label-render")
         self.scheduler = LabelScheduler(
             {}, self._run, self._locate, self._finished, options.scheduler
         )
@@ -104,6 +106,7 @@ class LabelPipeline:
             await asyncio.wait(list(self._tasks), timeout=5.0)
         if not finished:
             log.warning("label transfers still running at stop", running=self.scheduler.running)
+        self._render_pool.shutdown(wait=False, cancel_futures=True)
 
     def tasks(self) -> dict[str, Callable[[], Awaitable[None]]]:
         return {
@@ -227,7 +230,10 @@ class LabelPipeline:
             template=template or self._o.default_template,
         )
         font = Path(self._o.font_path) if self._o.font_path else None
-        out = await asyncio.to_thread(render, content, panel, font)  # a few ms of Pillow
+        # A few ms of Pillow, off the loop; one thread for it, not the default pool's
+        # many (each thread that allocates gets its own malloc arena to keep).
+        loop = asyncio.get_running_loop()
+        out = await loop.run_in_executor(self._render_pool, render, content, panel, font)
         self._packed[out.content_hash] = out.packed
         self._packed.move_to_end(out.content_hash)
         while len(self._packed) > PACKED_CACHE:
