@@ -82,7 +82,12 @@ def _bare_sqlite(path: Path, count: int) -> float:
     return rate
 
 
-def _bare_paho(port: int, count: int, payloads_: list[bytes] | None = None) -> float:
+def _bare_paho(
+    port: int, count: int, payloads_: list[bytes] | None = None, *, with_connect: bool = False
+) -> float:
+    """Messages/s of a bare paho QoS 1 loop (``with_connect``: the clock starts before
+    connecting, as a gateway's recovery starts with its reconnect)."""
+    t_connect = time.perf_counter()
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=paho.MQTTv5)
     client.max_inflight_messages_set(WINDOW)
     client.max_queued_messages_set(0)
@@ -101,7 +106,7 @@ def _bare_paho(port: int, count: int, payloads_: list[bytes] | None = None) -> f
     client.connect("127.0.0.1", port)
     client.loop_start()
     bodies = payloads_ or [b'{"schema":"telemetry/1",' + b"x" * 250 + b"}"]
-    t0 = time.perf_counter()
+    t0 = t_connect if with_connect else time.perf_counter()
     for i in range(count):
         window.acquire()
         client.publish("bench/bare", bodies[i % len(bodies)], qos=1)
@@ -176,9 +181,8 @@ async def _recovery(work: Path, port: int) -> list[dict[str, Any]]:
     recovery = time.perf_counter() - t0
     await db.close()
     bodies = [json.dumps(m.body).encode() for m in backlog]
-    t0 = time.perf_counter()
-    await asyncio.to_thread(_bare_paho, port, len(bodies), bodies)
-    bare = time.perf_counter() - t0
+    rate = await asyncio.to_thread(_bare_paho, port, len(bodies), bodies, with_connect=True)
+    bare = len(bodies) / rate
     return [
         {
             "figure": f"1-h outage backlog of {SENSORS:,} sensors: messages",
@@ -189,7 +193,7 @@ async def _recovery(work: Path, port: int) -> list[dict[str, Any]]:
             "figure": "recovery time (backlog delivered after the broker is back)",
             "value": recovery,
             "unit": "s",
-            "baseline": "bare paho publishing the same payloads",
+            "baseline": "bare paho connecting and publishing the same payloads",
             "baseline_value": bare,
             "ratio": recovery / bare,
         },
