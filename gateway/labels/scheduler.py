@@ -16,10 +16,12 @@ Outcomes of an attempt decide what happens next:
 - ``DONE`` / ``FAILED``: finished (``SUPERSEDED`` when a newer job took over).
 
 A job that has not succeeded within its attempt or time budget is finished as
-``FAILED`` with the last reason. The time budget starts with the job's first
-attempt (or when it first had to wait to be seen), not when it was queued: in
-a campaign of thousands of labels most jobs wait their turn for a long time
-without anything being wrong with them.
+``FAILED`` with the last reason. The time budget counts the time something was
+wrong with the label: its attempts, its backoffs and deferrals, its waits to be
+seen. It does not count the time a job was ready and only waited its turn for a
+free slot: in a campaign of thousands of labels most jobs wait for a long time
+without anything being wrong with them, and a flaky label's retry, served
+least-tried first, waits behind every label not tried yet.
 """
 
 from __future__ import annotations
@@ -72,6 +74,34 @@ class LabelJob:
     waiting_for_sight: bool = False
     last_reason: str | None = None
     started_at: float | None = None  # first attempt, or first wait to be seen: budget start
+    ready_at: float | None = None  # when it becomes ready to run (None: running, or not seen)
+    excused_s: float = 0.0  # time since started_at spent ready, waiting for a slot
+
+    def ready(self, now: float) -> bool:
+        """Ready to run: only waiting for a free slot."""
+        return self._paused_since(now) is not None
+
+    def _paused_since(self, now: float) -> float | None:
+        """When the budget clock stopped because the job became ready (None: it runs)."""
+        if self.waiting_for_sight or self.ready_at is None or self.ready_at > now:
+            return None
+        return self.ready_at if self.started_at is None else max(self.ready_at, self.started_at)
+
+    def charged_s(self, now: float) -> float:
+        """Time counted against the budget: since the start, minus waits for a slot."""
+        if self.started_at is None:
+            return 0.0
+        paused = self._paused_since(now)
+        return (now if paused is None else paused) - self.started_at - self.excused_s
+
+    def leave_ready(self, now: float) -> None:
+        """It stops waiting for a slot (it runs, or must wait to be seen): bank the wait."""
+        paused = self._paused_since(now)
+        if self.started_at is None:
+            self.started_at = now
+        elif paused is not None:
+            self.excused_s += now - paused
+        self.ready_at = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -145,6 +175,7 @@ class LabelScheduler:
         and the new job runs after it.
         """
         job.queued_at = job.queued_at or self._clock()
+        job.ready_at = job.queued_at
         replaced = self._queued.pop(job.key, None)
         self._queued[job.key] = job
         self._wake.set()
@@ -163,6 +194,7 @@ class LabelScheduler:
             if job.label_id == label_id and job.waiting_for_sight:
                 job.waiting_for_sight = False
                 job.not_before = 0.0
+                job.ready_at = self._clock()
                 woke = True
         if woke:
             self._wake.set()
@@ -218,7 +250,7 @@ class LabelScheduler:
     def _expire(self, now: float) -> None:
         budget = self._options.budget_s
         for key, job in list(self._queued.items()):
-            if job.started_at is not None and now - job.started_at > budget:
+            if job.charged_s(now) > budget:
                 del self._queued[key]
                 reason = job.last_reason or "no attempt succeeded"
                 self._on_finished(
@@ -229,9 +261,9 @@ class LabelScheduler:
         soonest = 60.0
         budget = self._options.budget_s
         for job in self._queued.values():
-            # Budgets expire even for jobs waiting to be seen.
-            if job.started_at is not None:
-                soonest = min(soonest, job.started_at + budget - now)
+            # Budgets run out even for jobs waiting to be seen; a ready job's is paused.
+            if job.started_at is not None and not job.ready(now):
+                soonest = min(soonest, budget - job.charged_s(now))
             if not job.waiting_for_sight and job.not_before > now:
                 soonest = min(soonest, job.not_before - now)
         return max(0.01, soonest)
@@ -246,8 +278,8 @@ class LabelScheduler:
                 continue
             adapter = self._locate(job.label_id)
             if adapter is None:
-                job.waiting_for_sight = True
-                job.started_at = job.started_at or now
+                job.leave_ready(now)
+                self._wait_for_sight(job)
                 job.last_reason = job.last_reason or "label not seen recently"
                 continue
             if adapter in candidates:
@@ -258,7 +290,7 @@ class LabelScheduler:
             for job in jobs[: adapter_state.slots - adapter_state.busy]:
                 del self._queued[job.key]
                 self._running[job.key] = job
-                job.started_at = job.started_at or now
+                job.leave_ready(now)
                 adapter_state.busy += 1
                 task = asyncio.create_task(self._attempt(job, name, adapter_state))
                 self._tasks.add(task)
@@ -279,6 +311,11 @@ class LabelScheduler:
             self._wake.set()
         self._settle(job, result)
 
+    @staticmethod
+    def _wait_for_sight(job: LabelJob) -> None:
+        job.waiting_for_sight = True
+        job.ready_at = None
+
     def _settle(self, job: LabelJob, result: AttemptResult) -> None:
         opts = self._options
         now = self._clock()
@@ -294,10 +331,12 @@ class LabelScheduler:
         if result.outcome is Outcome.REQUEUE:
             job.attempts -= 1  # no penalty
             job.not_before = now + opts.requeue_s
+            job.ready_at = now  # waiting for the adapter is not the label's fault
         elif result.outcome is Outcome.NOT_SEEN:
-            job.waiting_for_sight = True
+            self._wait_for_sight(job)
         elif result.outcome is Outcome.DEFER:
             job.not_before = now + opts.defer_s
+            job.ready_at = job.not_before
         else:  # RETRY
             if job.attempts >= opts.max_attempts:
                 self._on_finished(
@@ -310,4 +349,5 @@ class LabelScheduler:
                 return
             delay = min(opts.backoff_min_s * 2 ** (job.attempts - 1), opts.backoff_max_s)
             job.not_before = now + delay
+            job.ready_at = job.not_before
         self._queued[job.key] = job

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.timeout(1200)
 
 LABEL_SETTINGS = """
 max_attempts = 12
-budget = "8m"
+budget = "4m"
 backoff_min = "1s"
 backoff_max = "8s"
 """

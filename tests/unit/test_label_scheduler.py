@@ -155,6 +155,47 @@ async def test_budget_starts_with_the_first_attempt_not_in_the_queue() -> None:
     assert {r.outcome for r in h.finished.values()} == {Outcome.DONE}
 
 
+async def test_a_retry_waiting_its_turn_behind_untried_labels_is_not_charged() -> None:
+    """Least-tried first puts a flaky label's retry behind every untried label; that
+    wait for a slot is the gateway's capacity, not the label's fault."""
+    h = Harness(outcomes={"flaky": [AttemptResult(Outcome.RETRY, "timed out")]})
+    opts = SchedulerOptions(budget_s=0.08, backoff_min_s=0.001, backoff_max_s=0.001)
+    sched = LabelScheduler({"hci0": 1}, h.runner, h.locate, h.on_finished, opts)
+    sched.submit(job("flaky"))
+    for n in range(25):  # ~12 ms each, one slot: the retry waits ~300 ms for its turn
+        sched.submit(job(f"l{n}"))
+    await run_until_done(h, sched, 26)
+    assert h.order[0] == "flaky" and h.order[-1] == "flaky"
+    assert h.finished["flaky"].outcome is Outcome.DONE
+
+
+async def test_backoffs_count_against_the_budget() -> None:
+    h = Harness(outcomes={"bad": [AttemptResult(Outcome.RETRY, "timed out")] * 1000})
+    opts = SchedulerOptions(
+        max_attempts=1000, budget_s=0.15, backoff_min_s=0.02, backoff_max_s=0.02
+    )
+    sched = LabelScheduler({"hci0": 1}, h.runner, h.locate, h.on_finished, opts)
+    sched.submit(job("bad"))
+    await run_until_done(h, sched, 1)
+    result = h.finished["bad"]
+    assert result.outcome is Outcome.FAILED
+    assert (result.reason or "").startswith("gave up after 0 s: timed out")
+    assert 3 <= h.order.count("bad") <= 12  # ~30 ms per try: the budget, not the attempts
+
+
+def test_budget_clock_pauses_while_ready_and_runs_otherwise() -> None:
+    j = job("x")
+    j.ready_at = 0.0
+    j.leave_ready(10.0)  # first attempt at t=10: the budget starts
+    assert j.started_at == 10.0 and j.charged_s(12.0) == 2.0
+    j.ready_at = 15.0  # retry after a backoff until t=15
+    assert j.charged_s(14.0) == 4.0 and j.charged_s(40.0) == 5.0  # ready from 15: paused
+    j.leave_ready(40.0)  # runs at t=40 after 25 s in the queue
+    assert j.excused_s == 25.0 and j.charged_s(41.0) == 6.0
+    j.waiting_for_sight, j.ready_at = True, None  # not seen: the clock runs
+    assert j.charged_s(50.0) == 15.0
+
+
 async def test_newer_job_replaces_queued_and_supersedes_running() -> None:
     h = Harness(outcomes={"a": [AttemptResult(Outcome.RETRY, "timeout")]})
     results: list[tuple[LabelJob, Outcome]] = []
