@@ -40,7 +40,7 @@ from gateway.labels.scheduler import (
     Outcome,
     SchedulerOptions,
 )
-from gateway.labels.session import run_machine
+from gateway.labels.session import AttemptTimings, run_machine
 from gateway.registry import ChangeKind, DeviceChange, Registry
 from gateway.store import Database
 from gateway.timeutil import format_epoch, parse_ts
@@ -48,6 +48,7 @@ from gateway.timeutil import format_epoch, parse_ts
 log = structlog.get_logger("gateway.labels")
 
 PRUNE_EVERY_S = 3600.0
+UP_ADAPTERS_TTL_S = 0.5
 PACKED_CACHE = 256  # rendered contents kept in memory (a few KiB to ~100 KiB each)
 
 
@@ -93,6 +94,8 @@ class LabelPipeline:
         self.on_label_change: Callable[[str], None] | None = None
         self.planner.on_twin_change = lambda twin: self._changed(twin.label_id)
         self._types: dict[str, str] = {}
+        self.timings = AttemptTimings()
+        self._up: tuple[float, list[str]] = (-UP_ADAPTERS_TTL_S, [])
         self._tasks: set[asyncio.Task[object]] = set()
         registry.subscribe(self._on_device)
 
@@ -240,13 +243,20 @@ class LabelPipeline:
             self._packed.popitem(last=False)
         return Rendered(out.content_hash, panel.model, out.packed, out.preview_png)
 
+    def _up_adapters(self) -> list[str]:
+        """The adapters up, looked up at most every ``UP_ADAPTERS_TTL_S`` (asked per job)."""
+        now = time.monotonic()
+        if now - self._up[0] >= UP_ADAPTERS_TTL_S:
+            self._up = (now, self._adapters())
+        return self._up[1]
+
     def _locate(self, label_id: str) -> str | None:
         device = self._registry.get(label_id)
         if device is None or not device.online:
             return None
         if time.time() - device.last_seen > self._o.not_seen_after_s:
             return None
-        adapters = self._adapters()
+        adapters = self._up_adapters()
         best = device.best_adapter(adapters, time.monotonic() - self._o.not_seen_after_s)
         if best is not None:
             return best
@@ -268,7 +278,9 @@ class LabelPipeline:
         panel = PANELS.get(device.label.panel_type) if device and device.label else None
         payload = container(packed) if panel is not None and panel.compression else packed
         self.planner.mark_updating(job.label_id)
-        return await run_machine(GiciskyTransfer(payload), job.label_id, adapter, gate)
+        return await run_machine(
+            GiciskyTransfer(payload), job.label_id, adapter, gate, timings=self.timings
+        )
 
     def _finished(self, job: LabelJob, result: AttemptResult) -> None:
         self._spawn(self._settle(job, result))

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -76,6 +78,7 @@ class LabelJob:
     started_at: float | None = None  # first attempt, or first wait to be seen: budget start
     ready_at: float | None = None  # when it becomes ready to run (None: running, or not seen)
     excused_s: float = 0.0  # time since started_at spent ready, waiting for a slot
+    generation: int = 0  # bumped on every change of state: older index entries are void
 
     def ready(self, now: float) -> bool:
         """Ready to run: only waiting for a free slot."""
@@ -142,7 +145,20 @@ class _Adapter:
     busy: int = 0
 
 
+REBALANCE_S = 5.0  # how often ready jobs are located afresh (RSSI moves, adapters go down)
+
+# Index entries: (sort keys..., sequence, generation, job). An entry whose generation
+# differs from its job's (or whose job is no longer queued) is skipped when met.
+_Entry = tuple[object, ...]
+
+
 class LabelScheduler:
+    """Dispatch costs O(log n) per started attempt, not O(n): a store has thousands of
+    labels and a campaign queues them all at once. Ready jobs sit in a heap per
+    adapter (by priority, attempts, age), jobs backing off in a heap by time, budget
+    deadlines in a heap by time, jobs waiting to be seen by label. Every few seconds
+    the ready jobs are located afresh."""
+
     def __init__(
         self,
         slots: Mapping[str, int],
@@ -160,6 +176,12 @@ class LabelScheduler:
         self._clock = clock
         self._queued: dict[tuple[str, str], LabelJob] = {}
         self._running: dict[tuple[str, str], LabelJob] = {}
+        self._ready: dict[str, list[_Entry]] = {}  # adapter -> heap of ready jobs
+        self._timers: list[_Entry] = []  # (not_before, ...): backing off, deferred, requeued
+        self._deadlines: list[_Entry] = []  # (when the budget runs out, ...)
+        self._unseen: dict[str, dict[tuple[str, str], LabelJob]] = {}  # label -> waiting jobs
+        self._seq = itertools.count()
+        self._rebalanced = clock()
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._draining = False
@@ -174,10 +196,14 @@ class LabelScheduler:
         it is marked superseded and its result is reported as such when it ends,
         and the new job runs after it.
         """
-        job.queued_at = job.queued_at or self._clock()
+        now = self._clock()
+        job.queued_at = job.queued_at or now
         job.ready_at = job.queued_at
-        replaced = self._queued.pop(job.key, None)
+        replaced = self._unqueue(job.key)
         self._queued[job.key] = job
+        if job.key not in self._running:
+            self._make_ready(job, now)
+        # else: queued behind the running attempt; it is indexed when that one settles
         self._wake.set()
         return replaced
 
@@ -186,18 +212,19 @@ class LabelScheduler:
         return self._queued.get((label_id, kind)) or self._running.get((label_id, kind))
 
     def cancel(self, label_id: str, kind: str) -> LabelJob | None:
-        return self._queued.pop((label_id, kind), None)
+        return self._unqueue((label_id, kind))
 
     def label_seen(self, label_id: str) -> None:
-        woke = False
-        for job in self._queued.values():
-            if job.label_id == label_id and job.waiting_for_sight:
-                job.waiting_for_sight = False
-                job.not_before = 0.0
-                job.ready_at = self._clock()
-                woke = True
-        if woke:
-            self._wake.set()
+        waiting = self._unseen.pop(label_id, None)
+        if not waiting:
+            return
+        now = self._clock()
+        for job in waiting.values():
+            job.waiting_for_sight = False
+            job.not_before = 0.0
+            job.ready_at = now
+            self._make_ready(job, now)
+        self._wake.set()
 
     def set_slots(self, adapter: str, slots: int) -> None:
         if adapter in self._adapters:
@@ -230,6 +257,69 @@ class LabelScheduler:
             await asyncio.wait(attempts, timeout=timeout_s)
         return not self._running
 
+    # ---- the indexes -------------------------------------------------------------------
+
+    def _unqueue(self, key: tuple[str, str]) -> LabelJob | None:
+        job = self._queued.pop(key, None)
+        if job is not None:
+            job.generation += 1
+            self._unseen.get(job.label_id, {}).pop(key, None)
+        return job
+
+    def _valid(self, entry: _Entry) -> LabelJob | None:
+        job = entry[-1]
+        assert isinstance(job, LabelJob)
+        if entry[-2] != job.generation or self._queued.get(job.key) is not job:
+            return None
+        return job
+
+    def _push(self, heap: list[_Entry], first: object, job: LabelJob) -> None:
+        heapq.heappush(heap, (first, next(self._seq), job.generation, job))
+
+    def _make_ready(self, job: LabelJob, now: float) -> None:
+        """Index a queued job by what it waits for: its time, a slot, or to be seen."""
+        job.generation += 1
+        if job.not_before > now:
+            self._push(self._timers, job.not_before, job)
+            if not job.ready(now):  # backing off or deferred: the budget clock runs
+                self._push_deadline(job, now)
+        elif (adapter := self._locate(job.label_id)) is None:
+            self._wait_to_be_seen(job, now)
+        else:
+            key = (job.priority, job.attempts, job.queued_at)
+            self._push(self._ready.setdefault(adapter, []), key, job)
+
+    def _wait_to_be_seen(self, job: LabelJob, now: float) -> None:
+        job.leave_ready(now)
+        job.generation += 1
+        job.waiting_for_sight = True
+        job.last_reason = job.last_reason or "label not seen recently"
+        self._unseen.setdefault(job.label_id, {})[job.key] = job
+        self._push_deadline(job, now)
+
+    def _push_deadline(self, job: LabelJob, now: float) -> None:
+        self._push(self._deadlines, now + self._options.budget_s - job.charged_s(now), job)
+
+    def _release_timers(self, now: float) -> None:
+        while self._timers and self._timers[0][0] <= now:  # type: ignore[operator]
+            entry = heapq.heappop(self._timers)
+            if (job := self._valid(entry)) is not None:
+                self._make_ready(job, now)
+
+    def _rebalance(self, now: float) -> None:
+        """Locate every ready job afresh and drop void entries."""
+        self._rebalanced = now
+        ready = [job for heap in self._ready.values() for e in heap if (job := self._valid(e))]
+        self._ready = {}
+        for job in ready:
+            self._make_ready(job, now)
+        for label_id in [lid for lid in self._unseen if self._locate(lid) is not None]:
+            self.label_seen(label_id)
+        self._timers = [e for e in self._timers if self._valid(e)]
+        heapq.heapify(self._timers)
+        self._deadlines = [e for e in self._deadlines if self._valid(e)]
+        heapq.heapify(self._deadlines)
+
     # ---- the loop ----------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -238,6 +328,9 @@ class LabelScheduler:
                 self._wake.clear()
                 now = self._clock()
                 self._expire(now)
+                self._release_timers(now)
+                if now - self._rebalanced >= REBALANCE_S:
+                    self._rebalance(now)
                 self._dispatch(now)
                 self.last_progress = self._clock()
                 timeout = self._next_deadline(now)
@@ -249,52 +342,56 @@ class LabelScheduler:
 
     def _expire(self, now: float) -> None:
         budget = self._options.budget_s
-        for key, job in list(self._queued.items()):
-            if job.charged_s(now) > budget:
-                del self._queued[key]
-                reason = job.last_reason or "no attempt succeeded"
-                self._on_finished(
-                    job, AttemptResult(Outcome.FAILED, f"gave up after {budget:.0f} s: {reason}")
-                )
+        while self._deadlines and self._deadlines[0][0] <= now:  # type: ignore[operator]
+            entry = heapq.heappop(self._deadlines)
+            job = self._valid(entry)
+            if job is None or job.ready(now):
+                continue  # void, or ready: its budget clock is paused
+            if job.charged_s(now) < budget - 1e-6:  # not yet (the clock was paused meanwhile)
+                self._push_deadline(job, now)
+                continue
+            self._unqueue(job.key)
+            reason = job.last_reason or "no attempt succeeded"
+            self._on_finished(
+                job, AttemptResult(Outcome.FAILED, f"gave up after {budget:.0f} s: {reason}")
+            )
 
     def _next_deadline(self, now: float) -> float:
-        soonest = 60.0
-        budget = self._options.budget_s
-        for job in self._queued.values():
-            # Budgets run out even for jobs waiting to be seen; a ready job's is paused.
-            if job.started_at is not None and not job.ready(now):
-                soonest = min(soonest, budget - job.charged_s(now))
-            if not job.waiting_for_sight and job.not_before > now:
-                soonest = min(soonest, job.not_before - now)
+        soonest = self._rebalanced + REBALANCE_S - now
+        for heap in (self._timers, self._deadlines):
+            while heap and self._valid(heap[0]) is None:
+                heapq.heappop(heap)
+            if heap:
+                soonest = min(soonest, heap[0][0] - now)  # type: ignore[operator]
         return max(0.01, soonest)
 
     def _dispatch(self, now: float) -> None:
-        free = {name: a for name, a in self._adapters.items() if a.busy < a.slots}
-        if not free or not self._queued or self._draining:
+        if self._draining:
             return
-        candidates: dict[str, list[LabelJob]] = {name: [] for name in free}
-        for job in self._queued.values():
-            if job.key in self._running or job.not_before > now or job.waiting_for_sight:
-                continue
-            adapter = self._locate(job.label_id)
-            if adapter is None:
-                job.leave_ready(now)
-                self._wait_for_sight(job)
-                job.last_reason = job.last_reason or "label not seen recently"
-                continue
-            if adapter in candidates:
-                candidates[adapter].append(job)
-        for name, jobs in candidates.items():
-            adapter_state = free[name]
-            jobs.sort(key=lambda j: (j.priority, j.attempts, j.queued_at))
-            for job in jobs[: adapter_state.slots - adapter_state.busy]:
-                del self._queued[job.key]
-                self._running[job.key] = job
-                job.leave_ready(now)
-                adapter_state.busy += 1
-                task = asyncio.create_task(self._attempt(job, name, adapter_state))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+        for name, adapter in self._adapters.items():
+            heap = self._ready.get(name)
+            while heap and adapter.busy < adapter.slots:
+                job = self._valid(heapq.heappop(heap))
+                if job is None:
+                    continue
+                if job.key in self._running:  # the label's previous attempt still runs
+                    continue  # indexed again when that one settles
+                where = self._locate(job.label_id)
+                if where != name:  # heard better elsewhere now, or not at all
+                    self._make_ready(job, now)
+                    self._wake.set()
+                    continue
+                self._start(job, name, adapter, now)
+
+    def _start(self, job: LabelJob, name: str, adapter: _Adapter, now: float) -> None:
+        del self._queued[job.key]
+        job.generation += 1
+        self._running[job.key] = job
+        job.leave_ready(now)
+        adapter.busy += 1
+        task = asyncio.create_task(self._attempt(job, name, adapter))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _attempt(self, job: LabelJob, adapter_name: str, adapter: _Adapter) -> None:
         job.attempts += 1
@@ -311,15 +408,13 @@ class LabelScheduler:
             self._wake.set()
         self._settle(job, result)
 
-    @staticmethod
-    def _wait_for_sight(job: LabelJob) -> None:
-        job.waiting_for_sight = True
-        job.ready_at = None
-
     def _settle(self, job: LabelJob, result: AttemptResult) -> None:
         opts = self._options
         now = self._clock()
         newer = self._queued.get(job.key)
+        if newer is not None:
+            # Queued behind this attempt (submitted while it ran): index it now.
+            self._make_ready(newer, now)
         if result.outcome in (Outcome.DONE, Outcome.FAILED):
             self._on_finished(job, result)
             return
@@ -333,7 +428,9 @@ class LabelScheduler:
             job.not_before = now + opts.requeue_s
             job.ready_at = now  # waiting for the adapter is not the label's fault
         elif result.outcome is Outcome.NOT_SEEN:
-            self._wait_for_sight(job)
+            self._queued[job.key] = job
+            self._wait_to_be_seen(job, now)
+            return
         elif result.outcome is Outcome.DEFER:
             job.not_before = now + opts.defer_s
             job.ready_at = job.not_before
@@ -351,3 +448,4 @@ class LabelScheduler:
             job.not_before = now + delay
             job.ready_at = job.not_before
         self._queued[job.key] = job
+        self._make_ready(job, now)

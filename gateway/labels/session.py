@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -89,6 +90,40 @@ def classify_bleak_error(exc: BaseException) -> AttemptResult:
     return AttemptResult(Outcome.RETRY, f"{type(exc).__name__}: {exc}")
 
 
+class AttemptTimings:
+    """Where label attempts spend their time, summed per phase (shown in /metrics).
+
+    ``gate``: waiting for the adapter's connect gate; ``connect``: bleak's connect
+    (its D-Bus connection, BlueZ's Connect, the services); ``notify``: enabling
+    notifications; ``transfer``: the protocol's exchanges up to the label's
+    confirmation; ``disconnect``: until BlueZ reports the link closed.
+    """
+
+    PHASES = ("gate", "connect", "notify", "transfer", "disconnect")
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(self.PHASES, 0.0)
+        self.attempts = 0
+
+    def stopwatch(self) -> _Stopwatch:
+        self.attempts += 1
+        return _Stopwatch(self.seconds)
+
+
+class _Stopwatch:
+    def __init__(self, sums: dict[str, float]) -> None:
+        self._sums = sums
+        self._phase: str | None = None
+        self._since = time.monotonic()
+
+    def enter(self, phase: str | None) -> None:
+        """Charge the time since the last call to the phase then entered."""
+        now = time.monotonic()
+        if self._phase is not None:
+            self._sums[self._phase] += now - self._since
+        self._phase, self._since = phase, now
+
+
 def known_device(address: str, adapter: str) -> BLEDevice:
     """The label as the BlueZ device object ``adapter`` holds for it from scanning.
 
@@ -110,8 +145,11 @@ async def run_machine(
     gate: ConnectGate,
     *,
     connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    timings: AttemptTimings | None = None,
 ) -> AttemptResult:
     """Connect to the label, drive ``machine`` to its end, disconnect."""
+    watch = (timings or AttemptTimings()).stopwatch()
+    watch.enter("gate")
     address = device_id_to_address(label_id)
     notifications: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=64)
     client = BleakClient(
@@ -119,7 +157,9 @@ async def run_machine(
     )
     try:
         async with gate.connecting():
+            watch.enter("connect")
             await client.connect()
+        watch.enter("notify")
         for uuid in machine.notify_characteristics:
 
             def on_notify(char: object, data: bytearray, uuid: str = uuid) -> None:
@@ -127,6 +167,7 @@ async def run_machine(
                     notifications.put_nowait((uuid, bytes(data)))
 
             await client.start_notify(uuid, on_notify)
+        watch.enter("transfer")
         deadline = DEFAULT_STEP_TIMEOUT_S
         actions = list(machine.start())
         while True:
@@ -154,5 +195,7 @@ async def run_machine(
     except (BleakError, TimeoutError, OSError, EOFError) as exc:
         return classify_bleak_error(exc)
     finally:
+        watch.enter("disconnect")
         with contextlib.suppress(Exception):
             await asyncio.wait_for(client.disconnect(), timeout=10)
+        watch.enter(None)

@@ -49,6 +49,20 @@ class GatewayCollector(Collector):
         for name in ("repeated", "decoded", "ignored", "errors"):
             outcome.add_metric([name], getattr(ingest, name))
         yield outcome
+        if g.labels is not None:
+            timings = g.labels.timings
+            attempts = CounterMetricFamily("storegw_label_attempts", "Label transfer attempts")
+            attempts.add_metric([], timings.attempts)
+            yield attempts
+            phases = CounterMetricFamily(
+                "storegw_label_attempt_phase_seconds",
+                "Time label attempts spent per phase (gate wait, connect, notify, "
+                "transfer, disconnect)",
+                labels=["phase"],
+            )
+            for phase, seconds in timings.seconds.items():
+                phases.add_metric([phase], seconds)
+            yield phases
         for name, value, help_text in g.extra_metrics():
             family = GaugeMetricFamily(name, help_text)
             family.add_metric([], value)

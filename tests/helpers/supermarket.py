@@ -46,8 +46,16 @@ def label_ids(scenario: Path) -> list[str]:
 
 
 def gateway_config(
-    work: Path, port: int, *, slots: int = 5, labels: str = "", extra: str = ""
+    work: Path,
+    port: int,
+    *,
+    slots: int = 5,
+    labels: str = "",
+    extra: str = "",
+    web_port: int | None = None,
 ) -> Path:
+    """The gateway's configuration; ``web_port``: serve the web app (and /metrics) there."""
+    web = "enabled = false" if web_port is None else f'bind = "127.0.0.1"\nport = {web_port}'
     path = work / "gateway.toml"
     path.write_text(f"""
 store_id = "{STORE_ID}"
@@ -75,7 +83,7 @@ x = "{public_x()}"
 slots_per_adapter = {slots}
 {labels}
 [web]
-enabled = false
+{web}
 [logging]
 level = "warning"
 {extra}

@@ -10,10 +10,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.daemon.app import Gateway
 from gateway.sim.control import VirtualStoreClient
 from gateway.sim.runner import RunningStore, virtual_store
+from gateway.web.metrics import GatewayCollector
 from tests.helpers.broker import Mosquitto
 from tests.helpers.cloud import Cloud
 from tests.helpers.commands import signed_command
@@ -147,6 +150,18 @@ async def test_each_label_is_written_through_the_adapter_that_hears_it_best(
         # One transfer, lasting at least the scenario's connect latency plus refresh.
         (seconds,) = stats[address(lid)]["transfer_seconds"]
         assert 0.55 <= seconds < 30
+    # The gateway's own account of where its attempts spent their time (/metrics).
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(GatewayCollector(gateway))
+    metrics = {
+        (s.name, s.labels.get("phase")): s.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in family.samples
+    }
+    assert metrics[("storegw_label_attempts_total", None)] == len(LABELS)
+    transfer = metrics[("storegw_label_attempt_phase_seconds_total", "transfer")]
+    assert transfer >= 0.5 * len(LABELS)  # each waited for its display refresh
+    assert metrics[("storegw_label_attempt_phase_seconds_total", "connect")] > 0
 
 
 async def test_a_restarted_label_gets_its_content_again(

@@ -26,6 +26,7 @@ class Harness:
         self.outcomes = outcomes or {}
         self.where = where or {}
         self.finished: dict[str, AttemptResult] = {}
+        self.ran_on: dict[str, str] = {}
         self.order: list[str] = []
         self.concurrent = defaultdict(int)
         self.max_concurrent = defaultdict(int)
@@ -36,6 +37,7 @@ class Harness:
 
     async def runner(self, job: LabelJob, adapter: str, gate: ConnectGate) -> AttemptResult:
         self.order.append(job.label_id)
+        self.ran_on[job.label_id] = adapter
         self.concurrent[adapter] += 1
         self.max_concurrent[adapter] = max(self.max_concurrent[adapter], self.concurrent[adapter])
         try:
@@ -219,3 +221,44 @@ async def test_newer_job_replaces_queued_and_supersedes_running() -> None:
     await asyncio.wait_for(two.wait(), timeout=5)
     task.cancel()
     assert results == [(second, Outcome.SUPERSEDED), (third, Outcome.DONE)]
+
+
+async def test_a_label_heard_better_elsewhere_meanwhile_runs_there() -> None:
+    h = Harness(where={"a": "hci0", "b": "hci0"})
+    sched = LabelScheduler({"hci0": 1, "hci1": 1}, h.runner, h.locate, h.on_finished, FAST)
+    sched.submit(job("a"))
+    sched.submit(job("b"))  # queued for hci0, behind "a"
+    h.where["b"] = "hci1"  # then heard louder by the other adapter
+    await run_until_done(h, sched, 2)
+    assert h.ran_on == {"a": "hci0", "b": "hci1"}
+
+
+async def test_dispatch_does_not_walk_the_whole_queue() -> None:
+    """2,000 labels queued at once: each start costs a few lookups, not one per queued
+    job (which made a store's campaign spend its time in the scheduler)."""
+    lookups = 0
+    finished: list[str] = []
+    done = asyncio.Event()
+
+    def locate(label_id: str) -> str:
+        nonlocal lookups
+        lookups += 1
+        return "hci0"
+
+    async def runner(job: LabelJob, adapter: str, gate: ConnectGate) -> AttemptResult:
+        await asyncio.sleep(0)
+        return AttemptResult(Outcome.DONE)
+
+    def on_finished(job: LabelJob, result: AttemptResult) -> None:
+        finished.append(job.label_id)
+        if len(finished) == 2000:
+            done.set()
+
+    sched = LabelScheduler({"hci0": 2}, runner, locate, on_finished, FAST)
+    for n in range(2000):
+        sched.submit(job(f"l{n}"))
+    task = asyncio.create_task(sched.run())
+    await asyncio.wait_for(done.wait(), timeout=30)
+    task.cancel()
+    assert finished == [f"l{n}" for n in range(2000)]  # oldest first, each once
+    assert lookups <= 3 * 2000

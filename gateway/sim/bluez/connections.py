@@ -47,11 +47,11 @@ class Connections:
         self._host = host
 
     def _device_object(self, path: str) -> tuple[AdapterState, DeviceObject]:
-        adapter_path = path.rsplit("/", 1)[0]
+        adapter_path, _, name = path.rpartition("/")
         a = self._host.adapter_at(adapter_path)
-        for obj in a.devices.values():
-            if obj.path == path:
-                return a, obj
+        obj = a.devices.get(name.removeprefix("dev_").replace("_", ":"))
+        if obj is not None and obj.path == path:
+            return a, obj
         raise SimError("org.freedesktop.DBus.Error.UnknownObject", f"no device at {path}")
 
     async def Connect(self, msg: Message) -> None:
