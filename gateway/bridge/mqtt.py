@@ -6,7 +6,9 @@ inbound QoS 1 message after the application has stored it (paho's
 
 One paho client per connection attempt, its network loop on paho's own thread;
 every callback is handed to the event loop with ``call_soon_threadsafe`` and
-does no work on paho's thread. A fresh client per connection also means paho
+does no work on paho's thread. PUBACKs, the one callback that comes in
+thousands per second during a drain, are queued and handed over in bursts: one
+wake-up of the loop for all that arrived meanwhile. A fresh client per connection also means paho
 never re-sends messages of its own on reconnect: the outbox is the one owner
 of re-sending. Reconnects back off exponentially with full jitter.
 """
@@ -17,6 +19,7 @@ import asyncio
 import contextlib
 import random
 import ssl
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -117,6 +120,8 @@ class MqttConnection:
         self._client: paho.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[int, asyncio.Future[None]] = {}
+        self._pubacks: deque[tuple[paho.Client, int, bool, str]] = deque()
+        self._pubacks_scheduled = False
         self._connected = asyncio.Event()
         self._lost = asyncio.Event()
         self._rng = random.Random()
@@ -259,7 +264,11 @@ class MqttConnection:
         self._call(self._disconnected_in_loop, client, str(reason))
 
     def _cb_publish(self, client: paho.Client, _u: Any, mid: int, reason: Any, _p: Any) -> None:
-        self._call(self._published_in_loop, client, mid, bool(reason.is_failure), str(reason))
+        self._pubacks.append((client, mid, bool(reason.is_failure), str(reason)))
+        if not self._pubacks_scheduled and self._loop is not None:
+            # Else the hand-over already on its way takes this one too.
+            self._pubacks_scheduled = True
+            self._loop.call_soon_threadsafe(self._pubacks_in_loop)
 
     def _cb_message(self, client: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
         inbound = Inbound(message.topic, bytes(message.payload), message.mid, message.qos)
@@ -285,6 +294,13 @@ class MqttConnection:
         self._drop(f"disconnected: {reason}")
         if was:
             self._on_disconnected(reason)
+
+    def _pubacks_in_loop(self) -> None:
+        # Cleared before draining: a PUBACK queued from now on either is drained
+        # below or schedules the next hand-over.
+        self._pubacks_scheduled = False
+        while self._pubacks:
+            self._published_in_loop(*self._pubacks.popleft())
 
     def _published_in_loop(self, client: paho.Client, mid: int, failed: bool, reason: str) -> None:
         if client is not self._client:

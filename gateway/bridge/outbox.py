@@ -43,6 +43,7 @@ PRIORITY: dict[str, int] = {"status": 0, "acks": 0, "events": 1, "state": 2, "te
 MAX_PAYLOAD = 128 * 1024
 HARD_CAP_FACTOR = 1.25
 HISTORICAL_AFTER_S = 10.0
+DELETE_CHUNK = 500  # ids per statement (SQLite limits the number of parameters)
 _INSERT = (
     "INSERT INTO outbox (stream, priority, topic, payload, retain, seq, conflate, created, "
     "offline, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -400,14 +401,16 @@ class Outbox:
             return
 
         def delete(d: sqlite_utils.Database) -> None:
-            sizes = d.conn.execute(
-                f"SELECT COALESCE(SUM(bytes), 0), COUNT(*) FROM outbox WHERE id IN "
-                f"({','.join('?' * len(ids))})",
-                list(ids),
-            ).fetchone()
-            d.conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
-            self.status.bytes -= int(sizes[0])
-            self.status.pending -= int(sizes[1])
+            for start in range(0, len(ids), DELETE_CHUNK):
+                chunk = list(ids[start : start + DELETE_CHUNK])
+                marks = ",".join("?" * len(chunk))
+                size, count = d.conn.execute(
+                    f"SELECT COALESCE(SUM(bytes), 0), COUNT(*) FROM outbox WHERE id IN ({marks})",
+                    chunk,
+                ).fetchone()
+                d.conn.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk)
+                self.status.bytes -= int(size)
+                self.status.pending -= int(count)
             oldest = d.conn.execute("SELECT MIN(created) FROM outbox").fetchone()[0]
             self.status.oldest_created = oldest
 

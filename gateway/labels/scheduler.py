@@ -263,7 +263,11 @@ class LabelScheduler:
         job = self._queued.pop(key, None)
         if job is not None:
             job.generation += 1
-            self._unseen.get(job.label_id, {}).pop(key, None)
+            waiting = self._unseen.get(job.label_id)
+            if waiting is not None:
+                waiting.pop(key, None)
+                if not waiting:
+                    del self._unseen[job.label_id]
         return job
 
     def _valid(self, entry: _Entry) -> LabelJob | None:

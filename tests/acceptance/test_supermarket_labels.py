@@ -193,7 +193,7 @@ async def test_gateway_restarted_mid_campaign_resumes_without_writing_twice(
     try:
         campaigns, cloud = run.campaigns, run.cloud
         labels = set(run.labels)
-        await cloud.until(lambda: campaigns.labels_known() >= labels, 120, "labels seen")
+        await cloud.until(lambda: campaigns.labels_known() >= labels, 180, "labels seen")
         binds = campaigns.bind([(lid, sku(n)) for n, lid in enumerate(run.labels)])
         await cloud.until(lambda: campaigns.finished(binds), 60, "bindings stored")
         prices = campaigns.price_update([(sku(n), 1, price(n, 1)) for n in range(2000)])

@@ -121,3 +121,39 @@ def test_full_jitter_is_bounded_and_spread() -> None:
     assert all(0 <= d <= 300 for d in delays)
     assert min(delays) < 30 and max(delays) > 270  # spread over the whole range
     assert all(full_jitter(0, 1.0, 300.0, rng) <= 1.0 for _ in range(100))
+
+
+async def test_every_puback_is_handed_over_one_at_a_time_and_in_bursts(
+    broker: Mosquitto,
+) -> None:
+    """PUBACKs reach the loop in bursts (one wake-up for all that arrived meanwhile);
+    a lone PUBACK after a burst, and one every few milliseconds, must not wait for
+    the next one to be handed over."""
+    connected = asyncio.Event()
+
+    async def on_connected() -> None:
+        connected.set()
+
+    async def ignore(_: Inbound) -> None:
+        return None
+
+    conn = MqttConnection(
+        options(broker.port, inflight=1000),
+        lambda: Will("t/s", b"{}"),
+        [],
+        ignore,
+        on_connected,
+        lambda _: None,
+    )
+    task = asyncio.create_task(conn.run())
+    try:
+        await asyncio.wait_for(connected.wait(), 5)
+        for round_ in range(3):
+            burst = [conn.publish("t/x", b"%d" % n, 1, False) for n in range(1000)]
+            await asyncio.wait_for(asyncio.gather(*burst), 30)
+            for n in range(20):  # low rate: each alone
+                await asyncio.wait_for(conn.publish("t/x", b"lone", 1, False), 2)
+                await asyncio.sleep(random.uniform(0, 0.02))
+        assert conn._pending == {}  # every PUBACK settled its publish
+    finally:
+        task.cancel()
