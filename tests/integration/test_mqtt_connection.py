@@ -89,27 +89,34 @@ async def test_unhandled_command_is_redelivered_after_reconnect(broker: Mosquitt
     cloud.stop()
 
 
-async def test_mqtt_311_publishes_with_puback(broker: Mosquitto) -> None:
-    connected = asyncio.Event()
+class Publishing:
+    """A connection that only publishes; ``connected`` is set once it is up."""
 
-    async def on_connected() -> None:
-        connected.set()
+    def __init__(self, port: int, **kw: object) -> None:
+        self.connected = asyncio.Event()
+        self.conn = MqttConnection(
+            options(port, **kw),
+            lambda: Will("t/s", b"{}"),
+            [],
+            self._ignore,
+            self._on_connected,
+            lambda _: None,
+        )
 
-    async def ignore(_: Inbound) -> None:
+    async def _on_connected(self) -> None:
+        self.connected.set()
+
+    async def _ignore(self, _: Inbound) -> None:
         return None
 
-    conn = MqttConnection(
-        options(broker.port, protocol="3.1.1"),
-        lambda: Will("t/s", b"{}"),
-        [],
-        ignore,
-        on_connected,
-        lambda _: None,
-    )
+
+async def test_mqtt_311_publishes_with_puback(broker: Mosquitto) -> None:
+    p = Publishing(broker.port, protocol="3.1.1")
+    conn = p.conn
     with pytest.raises(NotConnected):
         conn.publish("t/x", b"1", 1, False)
     task = asyncio.create_task(conn.run())
-    await asyncio.wait_for(connected.wait(), 5)
+    await asyncio.wait_for(p.connected.wait(), 5)
     assert conn.state is ConnectionState.CONNECTED
     await asyncio.wait_for(conn.publish("t/x", b"1", 1, False), 5)
     task.cancel()
@@ -129,29 +136,15 @@ async def test_every_puback_is_handed_over_one_at_a_time_and_in_bursts(
     """PUBACKs reach the loop in bursts (one wake-up for all that arrived meanwhile);
     a lone PUBACK after a burst, and one every few milliseconds, must not wait for
     the next one to be handed over."""
-    connected = asyncio.Event()
-
-    async def on_connected() -> None:
-        connected.set()
-
-    async def ignore(_: Inbound) -> None:
-        return None
-
-    conn = MqttConnection(
-        options(broker.port, inflight=1000),
-        lambda: Will("t/s", b"{}"),
-        [],
-        ignore,
-        on_connected,
-        lambda _: None,
-    )
+    p = Publishing(broker.port, inflight=1000)
+    conn = p.conn
     task = asyncio.create_task(conn.run())
     try:
-        await asyncio.wait_for(connected.wait(), 5)
-        for round_ in range(3):
+        await asyncio.wait_for(p.connected.wait(), 5)
+        for _ in range(3):
             burst = [conn.publish("t/x", b"%d" % n, 1, False) for n in range(1000)]
             await asyncio.wait_for(asyncio.gather(*burst), 30)
-            for n in range(20):  # low rate: each alone
+            for _ in range(20):  # low rate: each alone
                 await asyncio.wait_for(conn.publish("t/x", b"lone", 1, False), 2)
                 await asyncio.sleep(random.uniform(0, 0.02))
         assert conn._pending == {}  # every PUBACK settled its publish
