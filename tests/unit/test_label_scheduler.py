@@ -1,6 +1,9 @@
 import asyncio
 from collections import defaultdict
 
+import pytest
+
+from gateway.labels import scheduler
 from gateway.labels.scheduler import (
     AttemptResult,
     ConnectGate,
@@ -262,3 +265,42 @@ async def test_dispatch_does_not_walk_the_whole_queue() -> None:
     task.cancel()
     assert finished == [f"l{n}" for n in range(2000)]  # oldest first, each once
     assert lookups <= 3 * 2000
+
+
+async def test_ready_jobs_are_located_afresh_while_their_adapter_stays_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An adapter held by a long transfer (or gone): its queued labels move to the
+    adapter that hears them now at the next rebalance, not when it frees up."""
+    monkeypatch.setattr(scheduler, "REBALANCE_S", 0.05)
+    release = asyncio.Event()
+    ran_on: dict[str, str] = {}
+    where = {"long": "hci0", "b": "hci0"}
+    finished: list[str] = []
+
+    async def runner(job: LabelJob, adapter: str, gate: ConnectGate) -> AttemptResult:
+        ran_on[job.label_id] = adapter
+        if job.label_id == "long":
+            await release.wait()
+        return AttemptResult(Outcome.DONE)
+
+    sched = LabelScheduler(
+        {"hci0": 1, "hci1": 1},
+        runner,
+        where.get,
+        lambda j, r: finished.append(j.label_id),
+        FAST,
+    )
+    sched.submit(job("long"))
+    task = asyncio.create_task(sched.run())
+    while "long" not in ran_on:
+        await asyncio.sleep(0.001)
+    sched.submit(job("b"))  # waits for hci0
+    where["b"] = "hci1"
+    for _ in range(200):
+        if "b" in finished:
+            break
+        await asyncio.sleep(0.01)
+    release.set()
+    task.cancel()
+    assert ran_on["b"] == "hci1" and finished[0] == "b"
