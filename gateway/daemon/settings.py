@@ -15,8 +15,8 @@ from gateway.commands.inbox import InboxOptions
 from gateway.commands.jws import public_key_from_pem, public_key_from_x
 from gateway.config.model import AlertRuleConfig, GatewayConfig
 from gateway.daemon.app import GatewaySettings
+from gateway.labels.jobs import SchedulerOptions
 from gateway.labels.pipeline import LabelOptions
-from gateway.labels.scheduler import SchedulerOptions
 from gateway.registry import RegistryOptions
 from gateway.web.security import WebUser
 from gateway.web.server import WebOptions

@@ -29,17 +29,11 @@ from drivers.types import DeviceKind
 from gateway.commands.model import Command, LabelBindBody, LabelUnbindBody, PriceUpdateBody
 from gateway.labels import store
 from gateway.labels.campaign import CampaignAck, CampaignReporter
+from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, SchedulerOptions
 from gateway.labels.model import Binding, LabelResult, LabelTwin, PriceItem, ResultStatus
 from gateway.labels.planner import ContentWork, LabelPlanner, Rendered, UnsupportedLabel
 from gateway.labels.render import LabelContent, render
-from gateway.labels.scheduler import (
-    AttemptResult,
-    ConnectGate,
-    LabelJob,
-    LabelScheduler,
-    Outcome,
-    SchedulerOptions,
-)
+from gateway.labels.scheduler import ConnectGate, LabelScheduler
 from gateway.labels.session import AttemptTimings, run_machine
 from gateway.registry import ChangeKind, DeviceChange, Registry
 from gateway.store import Database

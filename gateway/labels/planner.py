@@ -24,6 +24,7 @@ import sqlite_utils
 import structlog
 
 from gateway.labels import store
+from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, Priority
 from gateway.labels.model import (
     Binding,
     ContentRef,
@@ -33,7 +34,7 @@ from gateway.labels.model import (
     ResultStatus,
     TwinStatus,
 )
-from gateway.labels.scheduler import AttemptResult, LabelJob, LabelScheduler, Outcome, Priority
+from gateway.labels.scheduler import LabelScheduler
 from gateway.store import Database
 
 log = structlog.get_logger("gateway.labels")

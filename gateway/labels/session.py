@@ -23,7 +23,8 @@ from bleak.exc import BleakDBusError, BleakDeviceNotFoundError, BleakError
 
 from drivers.labels.base import SetTimeout, Write
 from drivers.types import device_id_to_address
-from gateway.labels.scheduler import AttemptResult, ConnectGate, Outcome
+from gateway.labels.jobs import AttemptResult, Outcome
+from gateway.labels.scheduler import ConnectGate
 
 log = structlog.get_logger("gateway.labels")
 

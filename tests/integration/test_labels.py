@@ -196,7 +196,8 @@ async def test_a_label_bluez_has_no_object_for_waits_until_seen(
     """Nothing scans here, so BlueZ holds no device objects: the connect must say
     "not seen" at once instead of scanning for the label while holding the adapter."""
     from drivers.labels.gicisky import GiciskyTransfer
-    from gateway.labels.scheduler import ConnectGate, Outcome
+    from gateway.labels.jobs import Outcome
+    from gateway.labels.scheduler import ConnectGate
     from gateway.labels.session import run_machine
 
     assert (await control.status())["adapters"]["hci0"]["devices"] == 0

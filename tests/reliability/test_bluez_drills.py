@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from gateway.daemon.app import Gateway
+from gateway.labels.jobs import SchedulerOptions
 from gateway.labels.pipeline import LabelOptions
-from gateway.labels.scheduler import SchedulerOptions
 from gateway.sim.control import VirtualStoreClient
 from gateway.sim.runner import RunningStore, virtual_store
 from tests.helpers.broker import Mosquitto

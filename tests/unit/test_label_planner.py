@@ -7,16 +7,10 @@ from pathlib import Path
 import sqlite_utils
 
 from gateway.labels import store
+from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, SchedulerOptions
 from gateway.labels.model import Binding, PriceItem, ResultStatus, TwinStatus
 from gateway.labels.planner import ContentWork, LabelPlanner, Rendered, UnsupportedLabel
-from gateway.labels.scheduler import (
-    AttemptResult,
-    ConnectGate,
-    LabelJob,
-    LabelScheduler,
-    Outcome,
-    SchedulerOptions,
-)
+from gateway.labels.scheduler import ConnectGate, LabelScheduler
 from gateway.store import Database
 
 FAST = SchedulerOptions(backoff_min_s=0.01, requeue_s=0.01)

@@ -4,15 +4,8 @@ from collections import defaultdict
 import pytest
 
 from gateway.labels import scheduler
-from gateway.labels.scheduler import (
-    AttemptResult,
-    ConnectGate,
-    LabelJob,
-    LabelScheduler,
-    Outcome,
-    Priority,
-    SchedulerOptions,
-)
+from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, Priority, SchedulerOptions
+from gateway.labels.scheduler import ConnectGate, LabelScheduler
 
 FAST = SchedulerOptions(
     max_attempts=3,
