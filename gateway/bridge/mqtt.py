@@ -8,9 +8,17 @@ One paho client per connection attempt, its network loop on paho's own thread;
 every callback is handed to the event loop with ``call_soon_threadsafe`` and
 does no work on paho's thread. PUBACKs, the one callback that comes in
 thousands per second during a drain, are queued and handed over in bursts: one
-wake-up of the loop for all that arrived meanwhile. A fresh client per connection also means paho
-never re-sends messages of its own on reconnect: the outbox is the one owner
-of re-sending. Reconnects back off exponentially with full jitter.
+wake-up of the loop for all that arrived meanwhile. A fresh client per
+connection also means paho never re-sends messages of its own on reconnect:
+the outbox is the one owner of re-sending.
+
+This class alone decides when to connect: paho's own reconnecting is switched
+off (``reconnect_on_failure=False``; paho's network thread would otherwise
+retry on its own schedule, up to two minutes apart, and could bring an old
+client back beside the new one). The TCP/TLS connect and the joining of a
+finished network thread run in worker threads, never on the event loop.
+Reconnects back off exponentially with full jitter between the configured
+minimum and maximum.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import asyncio
 import contextlib
 import random
 import ssl
+import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,7 +43,8 @@ from paho.mqtt.properties import Properties
 
 log = structlog.get_logger("gateway.bridge")
 
-CONNECT_TIMEOUT_S = 15.0
+CONNECT_TIMEOUT_S = 15.0  # from the TCP connect to the CONNACK
+SOCKET_TIMEOUT_S = 10.0  # paho's socket timeout for the TCP connect and the TLS handshake
 
 
 class ConnectionState(StrEnum):
@@ -149,7 +159,7 @@ class MqttConnection:
                         log.exception("after-connect work failed; reconnecting")
                         self._drop("after-connect work failed")
                     await self._lost.wait()
-                self._teardown()
+                await asyncio.to_thread(self._close, self._detach())
                 self.state = ConnectionState.DISCONNECTED
                 delay = full_jitter(
                     attempt, self.options.reconnect_min_s, self.options.reconnect_max_s, self._rng
@@ -160,7 +170,11 @@ class MqttConnection:
         finally:
             consumer.cancel()
             self.state = ConnectionState.STOPPED
-            self._teardown()
+            client = self._detach()
+            if client is not None:
+                # Cancelled (the daemon stops): close in a thread of its own
+                # rather than wait for it here or block the loop.
+                threading.Thread(target=self._close, args=(client,), daemon=True).start()
 
     async def _connect_once(self) -> bool:
         self._connected.clear()
@@ -172,23 +186,13 @@ class MqttConnection:
             log.error("mqtt client setup failed", error=self.last_error)
             return False
         self._client = client
-        o = self.options
-        props = None
-        if o.protocol == "5":
-            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            props.SessionExpiryInterval = int(o.session_expiry_s)
         try:
-            client.connect_async(
-                o.host,
-                o.port,
-                keepalive=int(o.keepalive_s),
-                clean_start=False if o.protocol == "5" else paho.MQTT_CLEAN_START_FIRST_ONLY,
-                properties=props,
-            )
-            client.loop_start()
+            # TCP connect, TLS handshake and CONNECT sent; blocking, so not on the loop.
+            await asyncio.to_thread(self._open, client)
         except (OSError, ValueError) as exc:
-            self.last_error = str(exc)
+            self.last_error = f"cannot reach {self.options.host}:{self.options.port}: {exc}"
             return False
+        client.loop_start()
         waiter = asyncio.ensure_future(self._connected.wait())
         lost = asyncio.ensure_future(self._lost.wait())
         done, pending = await asyncio.wait(
@@ -202,6 +206,21 @@ class MqttConnection:
             self.last_error = f"no CONNACK within {CONNECT_TIMEOUT_S:.0f} s"
         return False
 
+    def _open(self, client: paho.Client) -> None:
+        """Connect (worker thread). paho's socket timeout bounds the TCP and TLS steps."""
+        o = self.options
+        props = None
+        if o.protocol == "5":
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = int(o.session_expiry_s)
+        client.connect(
+            o.host,
+            o.port,
+            keepalive=int(o.keepalive_s),
+            clean_start=False if o.protocol == "5" else paho.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=props,
+        )
+
     def _make_client(self) -> paho.Client:
         o = self.options
         protocol = paho.MQTTv5 if o.protocol == "5" else paho.MQTTv311
@@ -211,7 +230,9 @@ class MqttConnection:
             protocol=protocol,
             clean_session=None if o.protocol == "5" else False,
             manual_ack=True,
+            reconnect_on_failure=False,
         )
+        client.connect_timeout = SOCKET_TIMEOUT_S
         client.max_inflight_messages_set(o.inflight)
         client.max_queued_messages_set(0)
         will = self._will()
@@ -235,17 +256,24 @@ class MqttConnection:
         client.on_message = self._cb_message
         return client
 
-    def _teardown(self) -> None:
+    def _detach(self) -> paho.Client | None:
+        """Forget the current client; what still waits for a PUBACK fails (the outbox resends)."""
         client, self._client = self._client, None
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_exception(NotConnected("connection lost before PUBACK"))
         self._pending.clear()
-        if client is not None:
-            with contextlib.suppress(Exception):
-                client.disconnect()
-            with contextlib.suppress(Exception):
-                client.loop_stop()
+        return client
+
+    @staticmethod
+    def _close(client: paho.Client | None) -> None:
+        """Disconnect and join paho's network thread (worker thread: the join can wait)."""
+        if client is None:
+            return
+        with contextlib.suppress(Exception):
+            client.disconnect()
+        with contextlib.suppress(Exception):
+            client.loop_stop()
 
     def _drop(self, reason: str) -> None:
         self.last_error = reason

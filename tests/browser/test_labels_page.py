@@ -108,6 +108,16 @@ async def test_previews_status_and_repush(
         await expect(row.locator(".label-status")).to_have_text("in-sync", timeout=20_000)
         twin = labels.planner.twins[LABELS[0]]
         assert twin.displayed is not None and twin.displayed == twin.desired
+
+        # The broker goes away: the overview says so, and why.
+        broker.stop()
+        await page.click("#tabs button[data-tab=overview]")
+        card = page.locator("#cards .card", has_text="Cloud broker")
+        await expect(card.locator("strong")).to_have_text("disconnected", timeout=15_000)
+        await expect(card.locator(".why")).to_contain_text(
+            f"cannot reach 127.0.0.1:{broker.port}: ", timeout=15_000
+        )
+        await shot(page, "overview-broker-unreachable")
     finally:
         await gw.stop()
         broker.stop()

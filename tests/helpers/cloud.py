@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,17 +113,25 @@ class Cloud:
         seen = [m["seq"] for m in self.of(f"/{stream}")]
         return set(seen), len(seen) - len(set(seen))
 
-    def gaps(self, stream: str) -> list[int]:
+    def sessions(self) -> set[int]:
+        """The gateway sessions whose birth ("connected") arrived. A retained status the
+        broker hands out again on every re-subscribe repeats a session, never adds one."""
+        return {s["session"] for s in self.of("/status") if s["reason"] == "connected"}
+
+    def gaps(
+        self, stream: str, upto: int | None = None, pending: Collection[int] = ()
+    ) -> list[int]:
+        """Seqs up to ``upto`` (default: the highest received) neither received, nor still
+        in the gateway's outbox (``pending``), nor reported dropped (telemetry)."""
         got, _ = self.seqs(stream)
-        if not got:
-            return []
-        explained: set[int] = set()
+        last = max(got, default=0) if upto is None else upto
+        explained: set[int] = set(pending)
         if stream == "telemetry":
             for e in self.of("/events"):
                 if e["type"] == "gateway.data-dropped" and e["dropped"]["stream"] == stream:
                     for a, b in e["dropped"]["ranges"]:
                         explained.update(range(a, b + 1))
-        return sorted(set(range(1, max(got) + 1)) - got - explained)
+        return sorted(set(range(1, last + 1)) - got - explained)
 
     async def until(self, predicate: Any, timeout: float, what: str) -> None:
         """Like :meth:`wait`, without blocking the event loop (the virtual store runs on it)."""

@@ -34,8 +34,9 @@ class TcpProxy:
         self._conns: set[_Conn] = set()
         self._server: asyncio.Server | None = None
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, 0)
+    async def start(self, port: int = 0) -> None:
+        """Listen on ``port`` (0: any free one; see :attr:`port`)."""
+        self._server = await asyncio.start_server(self._handle, self.host, port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
+import paho.mqtt.client as paho
 import pytest
 
 from gateway.bridge.mqtt import (
@@ -20,6 +24,7 @@ from gateway.bridge.mqtt import (
 )
 from tests.helpers.broker import Mosquitto
 from tests.helpers.cloud import Cloud
+from tests.helpers.proxy import TcpProxy
 
 
 @pytest.fixture
@@ -150,3 +155,63 @@ async def test_every_puback_is_handed_over_one_at_a_time_and_in_bursts(
         assert conn._pending == {}  # every PUBACK settled its publish
     finally:
         task.cancel()
+
+
+class ThreadNoting(paho.Client):
+    """A real paho client that notes on which thread its blocking calls run."""
+
+    calls: ClassVar[list[tuple[str, bool]]] = []  # (call, on the event loop's thread)
+
+    def _note(self, call: str) -> None:
+        self.calls.append((call, threading.current_thread() is threading.main_thread()))
+
+    def connect(self, *args: Any, **kw: Any) -> Any:
+        self._note("connect")
+        return super().connect(*args, **kw)
+
+    def loop_stop(self) -> Any:
+        self._note("loop_stop")
+        return super().loop_stop()
+
+
+async def test_the_connection_owns_reconnecting_and_never_blocks_the_loop(
+    broker: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing listens at first: the error names the address and the attempts follow the
+    configured backoff. Connections reset later are replaced by exactly one new
+    connection each (paho's own reconnecting would bring the old client back too), and
+    the TCP connect and the join of paho's thread never run on the event loop."""
+    monkeypatch.setattr(paho, "Client", ThreadNoting)
+    ThreadNoting.calls = []
+    proxy = TcpProxy(broker.port)
+    await proxy.start()
+    port = proxy.port
+    await proxy.stop()  # the port is closed: connection refused
+    p = Publishing(port)
+    task = asyncio.create_task(p.conn.run())
+    try:
+        await asyncio.sleep(1.0)
+        assert p.conn.connects == 0
+        assert (p.conn.last_error or "").startswith(f"cannot reach 127.0.0.1:{port}: ")
+        attempts = [c for c, _ in ThreadNoting.calls if c == "connect"]
+        assert len(attempts) >= 4  # every 0.3 s at most, not paho's 1, 2, 4, ... s
+
+        proxy = TcpProxy(broker.port)
+        await proxy.start(port)
+        await asyncio.wait_for(p.connected.wait(), 5)
+        for n in range(1, 4):
+            p.connected.clear()
+            accepted = proxy.accepted
+            assert proxy.reset() == 1
+            await asyncio.wait_for(p.connected.wait(), 5)
+            await asyncio.sleep(1.5)  # paho's own retry would come after 1 s
+            assert proxy.accepted == accepted + 1, f"reset {n}: one new connection"
+            assert proxy.open_connections == 1
+        assert p.conn.connects == 4
+        assert ("loop_stop", False) in ThreadNoting.calls
+        assert all(not on_loop for _, on_loop in ThreadNoting.calls), ThreadNoting.calls
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await proxy.stop()

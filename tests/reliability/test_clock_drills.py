@@ -20,7 +20,7 @@ from gateway.sim.runner import RunningStore
 from gateway.timeutil import parse_ts
 from tests.helpers.broker import Mosquitto
 from tests.helpers.cloud import Cloud
-from tests.helpers.drills import config, tally
+from tests.helpers.drills import config, settle, tally
 from tests.helpers.processes import GatewayProcess
 from tests.helpers.wallclock import WallClock, build
 
@@ -50,10 +50,11 @@ async def test_wall_clock_jumps_forward_and_back(
             phases.append((name, offset, start, time.time()))
         await cloud.until(lambda: cloud.gaps("telemetry") == [], 30, "every telemetry seq")
         assert await asyncio.to_thread(gateway.stop) == 0
+        await settle(cloud, tmp_path)
     finally:
         gateway.ensure_stopped()
         cloud.stop()
-    tally(cloud, "clock-jumps")
+    tally(cloud, "clock-jumps", tmp_path)
 
     telemetry = cloud.received("/telemetry")
     for name, offset, start, end in phases:

@@ -13,7 +13,7 @@ from pathlib import Path
 from gateway.sim.runner import RunningStore
 from tests.helpers.broker import Mosquitto
 from tests.helpers.cloud import Cloud
-from tests.helpers.drills import config, tally
+from tests.helpers.drills import config, settle, tally
 from tests.helpers.processes import GatewayProcess
 
 
@@ -44,6 +44,7 @@ async def test_sigkill_publishes_the_will_and_restart_resumes(
         )
         await cloud.until(lambda: len(cloud.of("/telemetry")) >= 8, 30, "more telemetry")
         assert await asyncio.to_thread(daemon.stop) == 0
+        await settle(cloud, tmp_path)
         await cloud.until(
             lambda: any(s["reason"] == "shutdown" for s in cloud.of("/status")), 10, "bye"
         )
@@ -51,7 +52,7 @@ async def test_sigkill_publishes_the_will_and_restart_resumes(
         if daemon.proc and daemon.proc.poll() is None:
             daemon.kill()
         cloud.stop()
-    tally(cloud, "sigkill")
+    tally(cloud, "sigkill", tmp_path)
 
 
 async def test_sigkill_during_drain_loses_nothing(
@@ -69,24 +70,19 @@ async def test_sigkill_during_drain_loses_nothing(
             broker.start()
             await asyncio.sleep(0.3 + 0.2 * round_)  # the drain has begun...
             daemon.kill()  # ...and the process dies in the middle of it
-            births = len([x for x in cloud.of("/status") if x["reason"] == "connected"])
+            births = len(cloud.sessions())
             daemon.start()
-            await cloud.until(
-                lambda b=births: (
-                    len([x for x in cloud.of("/status") if x["reason"] == "connected"]) > b
-                ),
-                30,
-                "reconnected",
-            )
+            await cloud.until(lambda b=births: len(cloud.sessions()) > b, 30, "reconnected")
         await cloud.until(
             lambda: cloud.gaps("telemetry") == [] and len(cloud.of("/telemetry")) > 10,
             60,
             "every telemetry seq",
         )
         assert await asyncio.to_thread(daemon.stop) == 0
+        await settle(cloud, tmp_path)
     finally:
         if daemon.proc and daemon.proc.poll() is None:
             daemon.kill()
         cloud.stop()
-    tally(cloud, "sigkill-during-drain")
+    tally(cloud, "sigkill-during-drain", tmp_path)
     assert any(t["historical"] for t in cloud.of("/telemetry"))

@@ -21,13 +21,13 @@ from gateway.sim.control import VirtualStoreClient
 from gateway.sim.runner import RunningStore
 from tests.helpers.broker import Mosquitto
 from tests.helpers.cloud import Cloud
-from tests.helpers.drills import config, tally
+from tests.helpers.drills import config, settle, tally
 from tests.helpers.processes import GatewayProcess
 from tests.helpers.proxy import TcpProxy
 
 
 def births(cloud: Cloud) -> int:
-    return len([s for s in cloud.of("/status") if s["reason"] == "connected"])
+    return len(cloud.sessions())
 
 
 @pytest.fixture
@@ -70,10 +70,11 @@ async def test_broker_killed_five_times_under_load(
             "every seq",
         )
         assert await asyncio.to_thread(gateway.stop) == 0
+        await settle(cloud, tmp_path)
     finally:
         gateway.ensure_stopped()
         cloud.stop()
-    tally(cloud, "broker-killed-5x")
+    tally(cloud, "broker-killed-5x", tmp_path)
     assert births(cloud) >= 6  # connected once, then again after each of the 5 kills
 
 
@@ -98,10 +99,11 @@ async def test_half_open_connection_is_noticed_and_replaced(
         assert any(s["reason"] == "connection-lost" for s in cloud.of("/status"))
         await cloud.until(lambda: cloud.gaps("telemetry") == [], 60, "every telemetry seq")
         assert await asyncio.to_thread(gateway.stop) == 0
+        await settle(cloud, tmp_path)
     finally:
         gateway.ensure_stopped()
         cloud.stop()
-    tally(cloud, "half-open")
+    tally(cloud, "half-open", tmp_path)
 
 
 async def test_connection_resets_lose_nothing(
@@ -123,10 +125,11 @@ async def test_connection_resets_lose_nothing(
             "every seq",
         )
         assert await asyncio.to_thread(gateway.stop) == 0
+        await settle(cloud, tmp_path)
     finally:
         gateway.ensure_stopped()
         cloud.stop()
-    tally(cloud, "resets")
+    tally(cloud, "resets", tmp_path)
 
 
 async def test_buffer_cap_reached_during_an_outage(
@@ -170,10 +173,11 @@ async def test_buffer_cap_reached_during_an_outage(
             "every seq delivered or reported dropped",
         )
         assert await asyncio.to_thread(gateway.stop) == 0
+        await settle(cloud, tmp_path)
     finally:
         gateway.ensure_stopped()
         cloud.stop()
-    tally(cloud, "buffer-cap")
+    tally(cloud, "buffer-cap", tmp_path)
     dropped = [e for e in cloud.of("/events") if e["type"] == "gateway.data-dropped"]
     assert {e["dropped"]["stream"] for e in dropped} == {"telemetry"}  # never events or acks
     evicted = sum(b - a + 1 for e in dropped for a, b in e["dropped"]["ranges"])

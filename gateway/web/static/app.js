@@ -66,13 +66,16 @@
     $("#gw-id").textContent = `${s.store_id} / ${s.gateway_id}`;
     const broker = s.broker ? t(s.broker.connected ? "connected" : "disconnected") : t("not_configured");
     const buffer = s.buffer ? `${s.buffer.pending} / ${s.buffer.bytes} B` : t("none");
+    // Why the broker is unreachable, when it is (e.g. "cannot reach host:8883: ... refused").
+    const brokerWhy = s.broker && !s.broker.connected ? s.broker.last_error : null;
     const cards = [
       [t("card.devices"), `${s.devices.online} / ${s.devices.total}`],
-      [t("card.broker"), broker],
+      [t("card.broker"), broker, brokerWhy],
       [t("card.buffer"), buffer],
       [t("card.alerts"), String((s.alerts && s.alerts.firing) || 0)],
     ];
-    $("#cards").replaceChildren(...cards.map(([k, v]) => el("div", { class: "card" }, el("span", {}, k), el("strong", {}, v))));
+    $("#cards").replaceChildren(...cards.map(([k, v, why]) => el("div", { class: "card" },
+      el("span", {}, k), el("strong", {}, v), why ? el("small", { class: "why" }, why) : null)));
     $("#adapters tbody").replaceChildren(...s.adapters.map((a) => el("tr", {},
       el("td", {}, a.name), el("td", { class: `state-${a.state}` }, a.state), el("td", {}, a.mode || ""),
       el("td", {}, fmtNum(a.adverts_per_s, 1)), el("td", {}, a.last_error || ""))));
