@@ -282,8 +282,11 @@ class MqttConnection:
     # ---- paho callbacks (paho's thread): hand over to the loop, nothing else ------------
 
     def _call(self, fn: Callable[..., None], *args: Any) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(fn, *args)
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # the process is stopping; a client closed in the background still calls
+        with contextlib.suppress(RuntimeError):  # the loop closed just now
+            loop.call_soon_threadsafe(fn, *args)
 
     def _cb_connect(self, client: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self._call(self._connected_in_loop, client, bool(reason.is_failure), str(reason))
@@ -293,10 +296,10 @@ class MqttConnection:
 
     def _cb_publish(self, client: paho.Client, _u: Any, mid: int, reason: Any, _p: Any) -> None:
         self._pubacks.append((client, mid, bool(reason.is_failure), str(reason)))
-        if not self._pubacks_scheduled and self._loop is not None:
+        if not self._pubacks_scheduled:
             # Else the hand-over already on its way takes this one too.
             self._pubacks_scheduled = True
-            self._loop.call_soon_threadsafe(self._pubacks_in_loop)
+            self._call(self._pubacks_in_loop)
 
     def _cb_message(self, client: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
         inbound = Inbound(message.topic, bytes(message.payload), message.mid, message.qos)
