@@ -184,7 +184,7 @@ class Bridge:
             version=self._version,
             now=time.time(),
             started_at=self._started_at,
-            buffer=self.outbox.view(time.time()),
+            buffer=self.outbox.view(),
             adapters=adapters,
             devices=devices,
         )
@@ -365,7 +365,6 @@ class Bridge:
     # ---- views -----------------------------------------------------------------------------
 
     def view(self) -> dict[str, Any]:
-        now = time.time()
         return {
             "connected": self.connection.state.value == "connected",
             "state": self.connection.state.value,
@@ -382,7 +381,7 @@ class Bridge:
             "published": self.publisher.published,
             "delivered": self.publisher.delivered,
             "publish_latency_s": self.publisher.latency_s,
-            "buffer": self.outbox.view(now),
+            "buffer": self.outbox.view(),
         }
 
     def broker_down_s(self) -> float:

@@ -17,12 +17,16 @@ published (over 128 KiB) goes to the dead-letter table instead.
 
 ``historical`` is decided when a message is sent: true if it was produced
 while the broker was unreachable or is older than ``HISTORICAL_AFTER_S``.
+
+Ages (TTL, ``historical``, the oldest message's age) are measured on this
+boot's clock for messages produced in this boot, on the wall clock otherwise
+(:class:`gateway.timeutil.Instant`): a wall clock stepped by days does not
+expire what was buffered a minute ago.
 """
 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +38,7 @@ import structlog
 from gateway.bridge import payloads
 from gateway.contract.topics import Topics
 from gateway.store import Database
+from gateway.timeutil import Instant, now_instant
 
 log = structlog.get_logger("gateway.bridge")
 
@@ -46,7 +51,7 @@ HISTORICAL_AFTER_S = 10.0
 DELETE_CHUNK = 500  # ids per statement (SQLite limits the number of parameters)
 _INSERT = (
     "INSERT INTO outbox (stream, priority, topic, payload, retain, seq, conflate, created, "
-    "offline, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "boot, since_boot, offline, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _LIVE = b'"historical":false'
 _HISTORICAL = b'"historical":true'
@@ -63,17 +68,34 @@ class Outgoing:
 
 
 @dataclass(frozen=True, slots=True)
+class Produced:
+    """When a buffered message was produced, on both clocks (rows from before the
+    boot clock was recorded have ``boot`` and ``since_boot`` None)."""
+
+    created: float
+    boot: str | None = None
+    since_boot: float | None = None
+
+    @classmethod
+    def at(cls, now: Instant) -> Produced:
+        return cls(now.wall, now.boot, now.since_boot)
+
+    def age(self, now: Instant) -> float:
+        return now.age_of(self.created, self.boot, self.since_boot)
+
+
+@dataclass(frozen=True, slots=True)
 class Queued:
     id: int
     stream: str
     topic: str
     payload: bytes
     retain: bool
-    created: float
+    produced: Produced
     offline: bool
 
-    def wire_payload(self, now: float) -> bytes:
-        if self.offline or now - self.created > HISTORICAL_AFTER_S:
+    def wire_payload(self, now: Instant) -> bytes:
+        if self.offline or self.produced.age(now) > HISTORICAL_AFTER_S:
             return self.payload.replace(_LIVE, _HISTORICAL, 1)
         return self.payload
 
@@ -85,11 +107,18 @@ class OutboxStatus:
     dropped: int = 0
     refused: int = 0
     dead: int = 0
-    oldest_created: float | None = None
+    oldest: Produced | None = None
 
 
 def _dump(body: Mapping[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _oldest(d: sqlite_utils.Database) -> Produced | None:
+    """The oldest buffered message's production (the lowest id: rows are only ever
+    appended, a conflated row is replaced by a new one)."""
+    row = d.execute("SELECT created, boot, since_boot FROM outbox ORDER BY id LIMIT 1").fetchone()
+    return None if row is None else Produced(float(row[0]), row[1], row[2])
 
 
 def _ranges(seqs: Sequence[int]) -> list[list[int]]:
@@ -111,7 +140,7 @@ class Outbox:
         *,
         max_bytes: int,
         ttl: Mapping[str, float],
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], Instant] = now_instant,
     ) -> None:
         self._db = db
         self._ident = identity
@@ -125,16 +154,17 @@ class Outbox:
         self._protected: frozenset[int] = frozenset()  # snapshot for the writer thread
         self.on_produced: Callable[[], None] | None = None
 
+    def now(self) -> Instant:
+        return self._clock()
+
     async def open(self) -> None:
-        def load(d: sqlite_utils.Database) -> tuple[int, int, float | None, int]:
-            row = d.execute(
-                "SELECT COUNT(*), COALESCE(SUM(bytes), 0), MIN(created) FROM outbox"
-            ).fetchone()
+        def load(d: sqlite_utils.Database) -> tuple[int, int, Produced | None, int]:
+            row = d.execute("SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM outbox").fetchone()
             dead = d.execute("SELECT COUNT(*) FROM outbox_dead").fetchone()[0]
-            return int(row[0]), int(row[1]), row[2], int(dead)
+            return int(row[0]), int(row[1]), _oldest(d), int(dead)
 
         pending, size, oldest, dead = await self._db.read(load)
-        self.status = OutboxStatus(pending=pending, bytes=size, oldest_created=oldest, dead=dead)
+        self.status = OutboxStatus(pending=pending, bytes=size, oldest=oldest, dead=dead)
 
     # ---- producing ---------------------------------------------------------------------
 
@@ -153,7 +183,8 @@ class Outbox:
         self._produce(d, items)
 
     def _produce(self, d: sqlite_utils.Database, items: Sequence[Outgoing]) -> None:
-        now = self._clock()
+        instant = self._clock()
+        now = instant.wall
         conn = d.conn
         seqs = self._read_seqs(d)
         st = self.status
@@ -202,6 +233,8 @@ class Outbox:
                         seq,
                         None,
                         now,
+                        instant.boot,
+                        instant.since_boot,
                         offline,
                         len(payload),
                     )
@@ -209,12 +242,12 @@ class Outbox:
                 st.pending += 1
                 st.bytes += len(payload)
             else:
-                self._insert(d, item, payload, seq, now)
+                self._insert(d, item, payload, seq, instant)
         if plain:
             conn.executemany(_INSERT, plain)
-            if st.oldest_created is None:
-                st.oldest_created = now
-        self._report_drops(d, dropped_events, seqs, now)
+            if st.oldest is None:
+                st.oldest = Produced.at(instant)
+        self._report_drops(d, dropped_events, seqs, instant)
         self._write_seqs(d, seqs)
 
     def _report_drops(
@@ -222,7 +255,7 @@ class Outbox:
         d: sqlite_utils.Database,
         events: Sequence[Outgoing],
         seqs: dict[str, int],
-        now: float,
+        now: Instant,
     ) -> None:
         """Add data-dropped events; an unsent one for the same stream is extended instead,
         so a long outage yields one report with many ranges, not thousands of reports."""
@@ -258,7 +291,12 @@ class Outbox:
             )
 
     def _insert(
-        self, d: sqlite_utils.Database, item: Outgoing, payload: bytes, seq: int | None, now: float
+        self,
+        d: sqlite_utils.Database,
+        item: Outgoing,
+        payload: bytes,
+        seq: int | None,
+        now: Instant,
     ) -> None:
         st = self.status
         if item.conflate is not None:
@@ -282,15 +320,17 @@ class Outbox:
                 int(item.retain),
                 seq,
                 item.conflate,
-                now,
+                now.wall,
+                now.boot,
+                now.since_boot,
                 int(not self.connected),
                 len(payload),
             ],
         )
         st.pending += 1
         st.bytes += len(payload)
-        if st.oldest_created is None:
-            st.oldest_created = now
+        if st.oldest is None:
+            st.oldest = Produced.at(now)
 
     def _make_room(
         self,
@@ -383,12 +423,20 @@ class Outbox:
 
         def fetch(d: sqlite_utils.Database) -> list[Queued]:
             rows = d.conn.execute(
-                "SELECT id, stream, topic, payload, retain, created, offline FROM outbox "
-                "ORDER BY priority, id LIMIT ?",
+                "SELECT id, stream, topic, payload, retain, created, boot, since_boot, offline "
+                "FROM outbox ORDER BY priority, id LIMIT ?",
                 [limit + len(skip)],
             ).fetchall()
             return [
-                Queued(int(r[0]), r[1], r[2], bytes(r[3]), bool(r[4]), float(r[5]), bool(r[6]))
+                Queued(
+                    int(r[0]),
+                    r[1],
+                    r[2],
+                    bytes(r[3]),
+                    bool(r[4]),
+                    Produced(float(r[5]), r[6], r[7]),
+                    bool(r[8]),
+                )
                 for r in rows
                 if int(r[0]) not in skip
             ][:limit]
@@ -411,8 +459,7 @@ class Outbox:
                 d.conn.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk)
                 self.status.bytes -= int(size)
                 self.status.pending -= int(count)
-            oldest = d.conn.execute("SELECT MIN(created) FROM outbox").fetchone()[0]
-            self.status.oldest_created = oldest
+            self.status.oldest = _oldest(d)
 
         await self._db.run(delete)
 
@@ -423,7 +470,7 @@ class Outbox:
             d.conn.execute(
                 "INSERT INTO outbox_dead (stream, topic, payload, seq, created, reason, dead_at) "
                 "SELECT stream, topic, payload, seq, created, ?, ? FROM outbox WHERE id = ?",
-                [reason, self._clock(), message.id],
+                [reason, self._clock().wall, message.id],
             )
             d.conn.execute("DELETE FROM outbox WHERE id = ?", [message.id])
             self.status.pending -= 1
@@ -433,7 +480,9 @@ class Outbox:
         await self._db.run(move)
 
     async def expire(self) -> int:
-        """Drop messages past their stream's TTL; telemetry losses are reported as such."""
+        """Drop messages past their stream's TTL; telemetry losses are reported as such.
+
+        This boot's messages are aged on the time since boot, older ones on the wall clock."""
         now = self._clock()
         self._protected = frozenset(self.inflight)
 
@@ -443,8 +492,10 @@ class Outbox:
             events: list[Outgoing] = []
             for stream, ttl in self._ttl.items():
                 rows = d.conn.execute(
-                    "SELECT id, seq, bytes FROM outbox WHERE stream = ? AND created < ?",
-                    [stream, now - ttl],
+                    "SELECT id, seq, bytes FROM outbox WHERE stream = ? AND ("
+                    "(boot = ? AND since_boot IS NOT NULL AND since_boot < ?) OR "
+                    "((boot IS NOT ? OR since_boot IS NULL) AND created < ?))",
+                    [stream, now.boot, now.since_boot - ttl, now.boot, now.wall - ttl],
                 ).fetchall()
                 rows = [r for r in rows if r[0] not in self._protected]
                 if not rows:
@@ -455,7 +506,7 @@ class Outbox:
                 removed += len(rows)
                 if stream in RELIABLE:
                     self.status.dropped += len(rows)
-                    ev = self._dropped_event([int(r[1]) for r in rows], "expired", now)
+                    ev = self._dropped_event([int(r[1]) for r in rows], "expired", now.wall)
                     ev.body["dropped"]["stream"] = stream
                     ev.body["message"] = f"expired: dropped {len(rows)} {stream} messages"
                     events.append(ev)
@@ -465,12 +516,10 @@ class Outbox:
 
         return await self._db.run(purge)
 
-    def view(self, now: float) -> dict[str, Any]:
-        st = self.status
+    def view(self) -> dict[str, Any]:
+        st, now = self.status, self._clock()
         oldest = (
-            None
-            if st.oldest_created is None or st.pending == 0
-            else max(0.0, round(now - st.oldest_created, 3))
+            None if st.oldest is None or st.pending == 0 else max(0.0, round(st.oldest.age(now), 3))
         )
         return {
             "pending": max(0, st.pending),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
 from functools import partial
 
 import structlog
@@ -33,12 +32,10 @@ class Publisher:
         outbox: Outbox,
         connection: MqttConnection,
         window: int,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self._outbox = outbox
         self._conn = connection
         self._window = window
-        self._clock = clock
         self._wake = asyncio.Event()
         self._online = asyncio.Event()
         self._acked: list[int] = []
@@ -82,7 +79,7 @@ class Publisher:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=1.0)
                     continue
-                now = self._clock()
+                now = self._outbox.now()
                 epoch = self._epoch
                 for message in batch:
                     if epoch != self._epoch:

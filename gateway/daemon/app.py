@@ -232,7 +232,7 @@ class Gateway:
         up = sum(1 for s in self.ble.statuses() if s.state == "up")
         parts.append(f"{up}/{len(self.ble.statuses())} adapters scanning")
         if self.bridge is not None:
-            view = self.bridge.outbox.view(time.time())
+            view = self.bridge.outbox.view()
             parts.append(f"broker {self.bridge.connection.state.value}")
             parts.append(f"buffer {view['pending']} msgs")
         return ", ".join(parts)
@@ -408,7 +408,7 @@ class Gateway:
                 for c in self.supervisor.statuses()
             ],
             "broker": None if self.bridge is None else self.bridge.view(),
-            "buffer": None if self.bridge is None else self.bridge.outbox.view(time.time()),
+            "buffer": None if self.bridge is None else self.bridge.outbox.view(),
             "database_replaced": self.database_replaced,
             "alerts": {
                 "firing": len(engine.firing()),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from tests.helpers.cloud import Cloud
+from tests.helpers.processes import GatewayProcess
 
 
 def config(tmp_path: Path, port: int) -> Path:
@@ -95,3 +98,34 @@ def tally(cloud: Cloud, name: str, tmp_path: Path) -> None:
         assert lost == [], (stream, lost[:20])
         assert max(got, default=0) <= produced, (stream, "received a seq never produced")
     assert cloud.violations == [], cloud.violations[:5]
+
+
+@contextlib.asynccontextmanager
+async def running(
+    tmp_path: Path,
+    bus_address: str,
+    broker_port: int,
+    gateway_port: int | None = None,
+    cfg: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> AsyncIterator[tuple[GatewayProcess, Cloud]]:
+    """The cloud checker on the broker and the gateway as a process (reaching the broker
+    at ``gateway_port`` if given: a proxy). Leaving the block normally stops the
+    gateway (it must exit 0) and waits until the cloud has read everything; the cloud
+    and the gateway are stopped in any case. Tally after the block."""
+    cloud = Cloud(broker_port)
+    cloud.start()
+    gateway = GatewayProcess(
+        cfg or config(tmp_path, gateway_port or broker_port),
+        bus_address,
+        tmp_path / "gw.log",
+        env,
+    )
+    gateway.start()
+    try:
+        yield gateway, cloud
+        assert await asyncio.to_thread(gateway.stop) == 0
+        await settle(cloud, tmp_path)
+    finally:
+        gateway.ensure_stopped()
+        cloud.stop()

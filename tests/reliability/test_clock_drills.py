@@ -19,9 +19,7 @@ import pytest
 from gateway.sim.runner import RunningStore
 from gateway.timeutil import parse_ts
 from tests.helpers.broker import Mosquitto
-from tests.helpers.cloud import Cloud
-from tests.helpers.drills import config, settle, tally
-from tests.helpers.processes import GatewayProcess
+from tests.helpers.drills import running, tally
 from tests.helpers.wallclock import WallClock, build
 
 
@@ -34,26 +32,14 @@ async def test_wall_clock_jumps_forward_and_back(
     store: RunningStore, broker: Mosquitto, tmp_path: Path, wallclock_library: Path
 ) -> None:
     clock = WallClock(wallclock_library, tmp_path / "clock-offset")
-    cloud = Cloud(broker.port)
-    cloud.start()
-    gateway = GatewayProcess(
-        config(tmp_path, broker.port), store.bus_address, tmp_path / "gw.log", clock.env
-    )
-    gateway.start()
     phases: list[tuple[str, float, float, float]] = []  # name, offset, start, end (real)
-    try:
+    async with running(tmp_path, store.bus_address, broker.port, env=clock.env) as (_, cloud):
         await cloud.until(lambda: len(cloud.of("/telemetry")) >= 3, 30, "telemetry")
         for name, offset in (("ahead 1 h", 3600), ("behind 10 min", -600), ("back", 0)):
             clock.set_offset(offset)
             start = time.time()
             await asyncio.sleep(8)
             phases.append((name, offset, start, time.time()))
-        await cloud.until(lambda: cloud.gaps("telemetry") == [], 30, "every telemetry seq")
-        assert await asyncio.to_thread(gateway.stop) == 0
-        await settle(cloud, tmp_path)
-    finally:
-        gateway.ensure_stopped()
-        cloud.stop()
     tally(cloud, "clock-jumps", tmp_path)
 
     telemetry = cloud.received("/telemetry")
@@ -71,3 +57,27 @@ async def test_wall_clock_jumps_forward_and_back(
     offline = [s for s in cloud.of("/state") if s["online"] is False]
     assert offline == [], offline[:3]
     assert not [e for e in cloud.of("/events") if e["type"].startswith("alert.")]
+
+
+async def test_wall_clock_stepped_days_ahead_during_an_outage_expires_nothing(
+    store: RunningStore, broker: Mosquitto, tmp_path: Path, wallclock_library: Path
+) -> None:
+    """A box without a real-time clock: while the broker is unreachable, time sync steps
+    the wall clock eight days ahead, past telemetry's seven-day TTL. What was buffered
+    a few seconds before is aged on the boot's clock, so nothing expires; once the
+    broker is back everything arrives, the outage's telemetry marked historical."""
+    clock = WallClock(wallclock_library, tmp_path / "clock-offset")
+    async with running(tmp_path, store.bus_address, broker.port, env=clock.env) as (_, cloud):
+        await cloud.until(lambda: len(cloud.of("/telemetry")) >= 3, 30, "telemetry")
+        broker.stop()
+        await asyncio.sleep(3)  # buffered at the old wall clock
+        clock.set_offset(8 * 86_400)
+        await asyncio.sleep(7)  # over a status heartbeat (5 s): an expiry sweep has run
+        broker.start()
+        await cloud.until(lambda: len(cloud.sessions()) >= 2, 30, "the gateway back")
+    tally(cloud, "clock-step-in-outage", tmp_path)
+    dropped = [e for e in cloud.of("/events") if e["type"] == "gateway.data-dropped"]
+    assert dropped == [], dropped
+    historical = [t for t in cloud.of("/telemetry") if t["historical"]]
+    print(f"clock-step-in-outage: {len(historical)} telemetry batches delivered as historical")
+    assert len(historical) >= 3

@@ -13,7 +13,7 @@ from pathlib import Path
 from gateway.sim.runner import RunningStore
 from tests.helpers.broker import Mosquitto
 from tests.helpers.cloud import Cloud
-from tests.helpers.drills import config, settle, tally
+from tests.helpers.drills import config, running, settle, tally
 from tests.helpers.processes import GatewayProcess
 
 
@@ -58,11 +58,7 @@ async def test_sigkill_publishes_the_will_and_restart_resumes(
 async def test_sigkill_during_drain_loses_nothing(
     store: RunningStore, broker: Mosquitto, tmp_path: Path
 ) -> None:
-    cloud = Cloud(broker.port)
-    cloud.start()
-    daemon = GatewayProcess(config(tmp_path, broker.port), store.bus_address, tmp_path / "gw.log")
-    daemon.start()
-    try:
+    async with running(tmp_path, store.bus_address, broker.port) as (daemon, cloud):
         await cloud.until(lambda: len(cloud.of("/telemetry")) >= 2, 30, "telemetry")
         for round_ in range(5):
             broker.stop()  # graceful: the broker keeps what it queued for the cloud
@@ -73,16 +69,5 @@ async def test_sigkill_during_drain_loses_nothing(
             births = len(cloud.sessions())
             daemon.start()
             await cloud.until(lambda b=births: len(cloud.sessions()) > b, 30, "reconnected")
-        await cloud.until(
-            lambda: cloud.gaps("telemetry") == [] and len(cloud.of("/telemetry")) > 10,
-            60,
-            "every telemetry seq",
-        )
-        assert await asyncio.to_thread(daemon.stop) == 0
-        await settle(cloud, tmp_path)
-    finally:
-        if daemon.proc and daemon.proc.poll() is None:
-            daemon.kill()
-        cloud.stop()
     tally(cloud, "sigkill-during-drain", tmp_path)
     assert any(t["historical"] for t in cloud.of("/telemetry"))

@@ -21,8 +21,7 @@ from gateway.sim.control import VirtualStoreClient
 from gateway.sim.runner import RunningStore
 from tests.helpers.broker import Mosquitto
 from tests.helpers.cloud import Cloud
-from tests.helpers.drills import config, settle, tally
-from tests.helpers.processes import GatewayProcess
+from tests.helpers.drills import config, running, tally
 from tests.helpers.proxy import TcpProxy
 
 
@@ -38,12 +37,6 @@ async def proxy(broker: Mosquitto) -> AsyncIterator[TcpProxy]:
     await p.stop()
 
 
-async def run_gateway(tmp_path: Path, port: int, store: RunningStore) -> GatewayProcess:
-    gateway = GatewayProcess(config(tmp_path, port), store.bus_address, tmp_path / "gw.log")
-    gateway.start()
-    return gateway
-
-
 async def test_broker_killed_five_times_under_load(
     store: RunningStore, control: VirtualStoreClient, broker: Mosquitto, tmp_path: Path
 ) -> None:
@@ -53,10 +46,7 @@ async def test_broker_killed_five_times_under_load(
     broker.stop()
     broker.start()
     await control.set_rate(4.0)  # adverts four times as often: more telemetry
-    cloud = Cloud(broker.port)
-    cloud.start()
-    gateway = await run_gateway(tmp_path, broker.port, store)
-    try:
+    async with running(tmp_path, store.bus_address, broker.port) as (_, cloud):
         await cloud.until(lambda: len(cloud.of("/telemetry")) >= 3, 30, "telemetry")
         for _ in range(5):
             before = births(cloud)
@@ -64,16 +54,6 @@ async def test_broker_killed_five_times_under_load(
             await asyncio.sleep(2)  # the gateway buffers meanwhile
             broker.start()
             await cloud.until(lambda b=before: births(cloud) > b, 30, "gateway back")
-        await cloud.until(
-            lambda: cloud.gaps("telemetry") == [] and cloud.gaps("events") == [],
-            60,
-            "every seq",
-        )
-        assert await asyncio.to_thread(gateway.stop) == 0
-        await settle(cloud, tmp_path)
-    finally:
-        gateway.ensure_stopped()
-        cloud.stop()
     tally(cloud, "broker-killed-5x", tmp_path)
     assert births(cloud) >= 6  # connected once, then again after each of the 5 kills
 
@@ -81,10 +61,7 @@ async def test_broker_killed_five_times_under_load(
 async def test_half_open_connection_is_noticed_and_replaced(
     store: RunningStore, broker: Mosquitto, proxy: TcpProxy, tmp_path: Path
 ) -> None:
-    cloud = Cloud(broker.port)
-    cloud.start()
-    gateway = await run_gateway(tmp_path, proxy.port, store)
-    try:
+    async with running(tmp_path, store.bus_address, broker.port, proxy.port) as (_, cloud):
         await cloud.until(lambda: len(cloud.of("/telemetry")) >= 3, 30, "telemetry")
         before, accepted = births(cloud), proxy.accepted
         proxy.blackhole()  # nothing passes, nothing is closed
@@ -97,38 +74,19 @@ async def test_half_open_connection_is_noticed_and_replaced(
         assert proxy.accepted > accepted
         # The broker gave up on the dead connection too: the will says so.
         assert any(s["reason"] == "connection-lost" for s in cloud.of("/status"))
-        await cloud.until(lambda: cloud.gaps("telemetry") == [], 60, "every telemetry seq")
-        assert await asyncio.to_thread(gateway.stop) == 0
-        await settle(cloud, tmp_path)
-    finally:
-        gateway.ensure_stopped()
-        cloud.stop()
     tally(cloud, "half-open", tmp_path)
 
 
 async def test_connection_resets_lose_nothing(
     store: RunningStore, broker: Mosquitto, proxy: TcpProxy, tmp_path: Path
 ) -> None:
-    cloud = Cloud(broker.port)
-    cloud.start()
-    gateway = await run_gateway(tmp_path, proxy.port, store)
-    try:
+    async with running(tmp_path, store.bus_address, broker.port, proxy.port) as (_, cloud):
         await cloud.until(lambda: len(cloud.of("/telemetry")) >= 3, 30, "telemetry")
         for _ in range(5):
             before = births(cloud)
             assert proxy.reset() >= 1
             await cloud.until(lambda b=before: births(cloud) > b, 30, "reconnected")
             await asyncio.sleep(1.5)  # traffic flows again before the next reset
-        await cloud.until(
-            lambda: cloud.gaps("telemetry") == [] and cloud.gaps("events") == [],
-            60,
-            "every seq",
-        )
-        assert await asyncio.to_thread(gateway.stop) == 0
-        await settle(cloud, tmp_path)
-    finally:
-        gateway.ensure_stopped()
-        cloud.stop()
     tally(cloud, "resets", tmp_path)
 
 
@@ -143,17 +101,13 @@ async def test_buffer_cap_reached_during_an_outage(
         + "[buffer]\nmax_bytes = 1048576\nwarn_share = 0.5\n"
     )
     await control.set_rate(4.0)
-    cloud = Cloud(broker.port)
-    cloud.start()
-    gateway = GatewayProcess(cfg, store.bus_address, tmp_path / "gw.log")
-    gateway.start()
     db = tmp_path / "data" / "gateway.db"
 
     def buffered() -> int:
         with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
             return int(conn.execute("SELECT COALESCE(SUM(bytes), 0) FROM outbox").fetchone()[0])
 
-    try:
+    async with running(tmp_path, store.bus_address, broker.port, cfg=cfg) as (_, cloud):
         await cloud.until(lambda: len(cloud.of("/telemetry")) >= 3, 30, "telemetry")
         broker.stop()
         deadline = time.monotonic() + 120
@@ -167,16 +121,6 @@ async def test_buffer_cap_reached_during_an_outage(
             60,
             "the eviction reported",
         )
-        await cloud.until(
-            lambda: cloud.gaps("telemetry") == [] and cloud.gaps("events") == [],
-            120,
-            "every seq delivered or reported dropped",
-        )
-        assert await asyncio.to_thread(gateway.stop) == 0
-        await settle(cloud, tmp_path)
-    finally:
-        gateway.ensure_stopped()
-        cloud.stop()
     tally(cloud, "buffer-cap", tmp_path)
     dropped = [e for e in cloud.of("/events") if e["type"] == "gateway.data-dropped"]
     assert {e["dropped"]["stream"] for e in dropped} == {"telemetry"}  # never events or acks

@@ -21,7 +21,7 @@ from gateway.commands.jws import sign
 from gateway.contract import schema_errors
 from gateway.contract.topics import Topics
 from gateway.store import Database
-from gateway.timeutil import format_epoch
+from gateway.timeutil import Instant, format_epoch
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_800_000_000.0
@@ -53,7 +53,9 @@ def signed(c: dict[str, Any], key: OKPKey = KEY, kid: str = "cloud-1") -> bytes:
 class Rig:
     def __init__(self, db: Database, allow_unsigned: bool = False) -> None:
         self.db = db
-        self.outbox = Outbox(db, IDENT, TOPICS, max_bytes=10**7, ttl={}, clock=lambda: NOW)
+        self.outbox = Outbox(
+            db, IDENT, TOPICS, max_bytes=10**7, ttl={}, clock=lambda: Instant(NOW, "boot-1", 60.0)
+        )
         pub = OKPKey.import_key(KEY.as_dict(private=False))
         self.inbox = Inbox(
             db,

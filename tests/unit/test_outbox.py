@@ -10,17 +10,31 @@ from gateway.bridge.outbox import HISTORICAL_AFTER_S, Outbox, Outgoing
 from gateway.contract import schema_errors
 from gateway.contract.topics import Topics
 from gateway.store import Database
+from gateway.timeutil import Instant
 
 IDENT = payloads.Identity("store-0042", "gw-1")
 TOPICS = Topics("retail/v1", "store-0042", "gw-1")
 
 
 class Clock:
+    """The wall clock (``t``) and this boot's clock, moved by the test."""
+
     def __init__(self) -> None:
         self.t = 1_800_000_000.0
+        self.boot = "boot-1"
+        self.since_boot = 3_600.0
 
-    def __call__(self) -> float:
-        return self.t
+    def __call__(self) -> Instant:
+        return Instant(self.t, self.boot, self.since_boot)
+
+    def advance(self, seconds: float) -> None:
+        """Time passes: both clocks move."""
+        self.t += seconds
+        self.since_boot += seconds
+
+    def reboot(self, up_for: float = 30.0) -> None:
+        self.boot = f"boot-{int(self.boot.split('-')[1]) + 1}"
+        self.since_boot = up_for
 
 
 def telemetry(i: int, clock: Clock, size: int = 1) -> Outgoing:
@@ -165,7 +179,7 @@ async def test_ttl_expiry_is_reported(db: Database) -> None:
     box = Outbox(db, IDENT, TOPICS, max_bytes=10**7, ttl={"telemetry": 60.0}, clock=clock)
     await box.open()
     await box.produce([telemetry(1, clock), telemetry(2, clock)])
-    clock.t += 120
+    clock.advance(120)
     await box.produce([telemetry(3, clock)])
     assert await box.expire() == 2
     got = await drain(box)
@@ -184,9 +198,52 @@ async def test_historical_flag(db: Database) -> None:
     box.connected = True
     await box.produce([telemetry(3, clock)])
     batch = await box.next_batch(10)
-    flags = [json.loads(m.wire_payload(clock.t))["historical"] for m in batch]
+    flags = [json.loads(m.wire_payload(clock()))["historical"] for m in batch]
     assert flags == [False, True, False]
-    later = [
-        json.loads(m.wire_payload(clock.t + HISTORICAL_AFTER_S + 1))["historical"] for m in batch
-    ]
+    clock.advance(HISTORICAL_AFTER_S + 1)
+    later = [json.loads(m.wire_payload(clock()))["historical"] for m in batch]
     assert later == [True, True, True]
+
+
+async def test_ages_within_a_boot_ignore_wall_clock_steps(db: Database) -> None:
+    """A box without a real-time clock is stepped forward by NTP, days after boot: what
+    it buffered a minute ago is neither expired nor historical, and its age stays a
+    minute; stepped back, an old message still counts as old."""
+    clock = Clock()
+    box = Outbox(db, IDENT, TOPICS, max_bytes=10**7, ttl={"telemetry": 3_600.0}, clock=clock)
+    await box.open()
+    box.connected = True
+    await box.produce([telemetry(1, clock)])
+    clock.advance(5)
+    clock.t += 8 * 86_400  # the wall clock steps eight days ahead
+    assert await box.expire() == 0
+    [m] = await box.next_batch(10)
+    assert json.loads(m.wire_payload(clock()))["historical"] is False
+    assert box.view()["oldest_age_s"] == 5.0
+    clock.t -= 30 * 86_400  # and a month back
+    clock.advance(HISTORICAL_AFTER_S)
+    assert json.loads(m.wire_payload(clock()))["historical"] is True
+    assert box.view()["oldest_age_s"] == 5.0 + HISTORICAL_AFTER_S
+    clock.advance(3_600)  # an hour of the boot's clock: past the TTL
+    assert await box.expire() == 1
+
+
+async def test_ages_across_a_reboot_and_from_older_rows_use_the_wall_clock(
+    db: Database,
+) -> None:
+    clock = Clock()
+    box = Outbox(db, IDENT, TOPICS, max_bytes=10**7, ttl={"telemetry": 3_600.0}, clock=clock)
+    await box.open()
+    await box.produce([telemetry(1, clock), telemetry(2, clock)])
+    # Row 2 as written before the boot clock was recorded (schema 7).
+    await db.run(
+        lambda d: d.execute("UPDATE outbox SET boot = NULL, since_boot = NULL WHERE seq = 2")
+    )
+    clock.reboot()
+    clock.t += 1_800  # half an hour later by the wall clock
+    box = Outbox(db, IDENT, TOPICS, max_bytes=10**7, ttl={"telemetry": 3_600.0}, clock=clock)
+    await box.open()
+    assert box.view()["oldest_age_s"] == 1_800.0
+    assert await box.expire() == 0
+    clock.t += 1_801
+    assert await box.expire() == 2
