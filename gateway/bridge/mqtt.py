@@ -159,6 +159,10 @@ class MqttConnection:
                         log.exception("after-connect work failed; reconnecting")
                         self._drop("after-connect work failed")
                     await self._lost.wait()
+                    self.state = ConnectionState.DISCONNECTED
+                    # Told once per connection, whatever ended it (paho may report a
+                    # keepalive timeout twice; a failed publish ends it without paho).
+                    self._on_disconnected(self.last_error or "connection lost")
                 await asyncio.to_thread(self._close, self._detach())
                 self.state = ConnectionState.DISCONNECTED
                 delay = full_jitter(
@@ -190,7 +194,7 @@ class MqttConnection:
             # TCP connect, TLS handshake and CONNECT sent; blocking, so not on the loop.
             await asyncio.to_thread(self._open, client)
         except (OSError, ValueError) as exc:
-            self.last_error = f"cannot reach {self.options.host}:{self.options.port}: {exc}"
+            self.last_error = f"cannot connect to {self.options.host}:{self.options.port}: {exc}"
             return False
         client.loop_start()
         waiter = asyncio.ensure_future(self._connected.wait())
@@ -276,8 +280,9 @@ class MqttConnection:
             client.loop_stop()
 
     def _drop(self, reason: str) -> None:
-        self.last_error = reason
-        self._lost.set()
+        if not self._lost.is_set():  # the first reason is the one that counts
+            self.last_error = reason
+            self._lost.set()
 
     # ---- paho callbacks (paho's thread): hand over to the loop, nothing else ------------
 
@@ -321,10 +326,7 @@ class MqttConnection:
     def _disconnected_in_loop(self, client: paho.Client, reason: str) -> None:
         if client is not self._client:
             return
-        was = self.state is ConnectionState.CONNECTED
         self._drop(f"disconnected: {reason}")
-        if was:
-            self._on_disconnected(reason)
 
     def _pubacks_in_loop(self) -> None:
         # Cleared before draining: a PUBACK queued from now on either is drained

@@ -103,12 +103,14 @@ class Publisher:
                 await deleter
 
     def _settled(self, fut: asyncio.Future[None], message: Queued, epoch: int, sent: float) -> None:
+        # Read first, also for an old session's message: an exception never read is
+        # logged by asyncio as an error.
+        exc = fut.exception() if not fut.cancelled() else NotConnected("cancelled")
         if epoch != self._epoch:
             return
         self._outstanding -= 1
         if self._outstanding <= self._window // 2:
             self._wake.set()  # refill the window; acked rows stay skipped until deleted
-        exc = fut.exception() if not fut.cancelled() else NotConnected("cancelled")
         if exc is None:
             self._acked.append(message.id)
             self.latency_s = time.monotonic() - sent

@@ -115,7 +115,7 @@ async def test_previews_status_and_repush(
         card = page.locator("#cards .card", has_text="Cloud broker")
         await expect(card.locator("strong")).to_have_text("disconnected", timeout=15_000)
         await expect(card.locator(".why")).to_contain_text(
-            f"cannot reach 127.0.0.1:{broker.port}: ", timeout=15_000
+            f"cannot connect to 127.0.0.1:{broker.port}: ", timeout=15_000
         )
         await shot(page, "overview-broker-unreachable")
     finally:

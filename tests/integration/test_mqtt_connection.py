@@ -192,7 +192,7 @@ async def test_the_connection_owns_reconnecting_and_never_blocks_the_loop(
     try:
         await asyncio.sleep(1.0)
         assert p.conn.connects == 0
-        assert (p.conn.last_error or "").startswith(f"cannot reach 127.0.0.1:{port}: ")
+        assert (p.conn.last_error or "").startswith(f"cannot connect to 127.0.0.1:{port}: ")
         attempts = [c for c, _ in ThreadNoting.calls if c == "connect"]
         assert len(attempts) >= 4  # every 0.3 s at most, not paho's 1, 2, 4, ... s
 

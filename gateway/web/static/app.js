@@ -66,7 +66,7 @@
     $("#gw-id").textContent = `${s.store_id} / ${s.gateway_id}`;
     const broker = s.broker ? t(s.broker.connected ? "connected" : "disconnected") : t("not_configured");
     const buffer = s.buffer ? `${s.buffer.pending} / ${s.buffer.bytes} B` : t("none");
-    // Why the broker is unreachable, when it is (e.g. "cannot reach host:8883: ... refused").
+    // Why the broker is unreachable, when it is (e.g. "cannot connect to host:8883: ... refused").
     const brokerWhy = s.broker && !s.broker.connected ? s.broker.last_error : null;
     const cards = [
       [t("card.devices"), `${s.devices.online} / ${s.devices.total}`],
