@@ -80,6 +80,9 @@ def device_state(
         "last_seen": format_epoch(device.last_seen),
         "ts": format_epoch(now),
         "seq": seq,
+        # Contract 1.1: grows when the device changes owner gateway; a store with one
+        # gateway keeps every device in epoch 1.
+        "owner_epoch": 1,
         "rssi": None if device.rssi is None else max(-127, min(20, round(device.rssi))),
         "battery_pct": None
         if device.battery_pct is None

@@ -129,6 +129,7 @@ async def test_birth_states_telemetry_and_events_conform(gateway: Gateway, cloud
     assert fridge["kind"] == "sensor" and "temperature_c" in fridge["readings"]
     label = [s for s in cloud.of("/state") if s["device_id"] == "ff0101000001"][-1]
     assert label["label"]["status"] == "unbound"
+    assert {s["owner_epoch"] for s in cloud.of("/state")} == {1}  # one gateway: epoch 1
     assert all(not t["historical"] for t in cloud.of("/telemetry"))
 
 
