@@ -72,12 +72,14 @@ class LabelAdvert:
     """What a shelf label says about itself in its advertisement."""
 
     panel_type: int
-    width: int
+    width: int  # 0 when the panel type is not known
     height: int
-    colors: tuple[str, ...]  # e.g. ("black", "white", "red")
+    colors: tuple[str, ...]  # e.g. ("black", "white", "red"); empty when not known
     firmware: int | None = None
     # A counter or flag that changes when the label reboots, if the model has one.
     boot_marker: int | None = None
+    # Advertised bits beside the panel type that tell how the label takes its image.
+    flags: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,6 +158,8 @@ class LabelsConfig(Section):
     not_seen_after: Duration = Field(600.0, gt=0)
     default_template: str = "price"
     font_path: Path | None = None
+    notify_settle: Duration = Field(1.0, ge=0, le=10)
+    compress: bool = True
 
 
 Severity = Literal["info", "warning", "critical"]

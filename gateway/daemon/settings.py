@@ -253,6 +253,8 @@ def settings_from_config(config: GatewayConfig) -> GatewaySettings:
             not_seen_after_s=config.labels.not_seen_after,
             default_template=config.labels.default_template,
             font_path=None if config.labels.font_path is None else str(config.labels.font_path),
+            notify_settle_s=config.labels.notify_settle,
+            compress=config.labels.compress,
         ),
         inbox=inbox_options(config),
         webhook=None

@@ -23,8 +23,10 @@ from typing import Any
 import sqlite_utils
 import structlog
 
-from drivers.labels.gicisky import GiciskyTransfer, container
-from drivers.labels.models import PANELS
+from drivers.labels import containers
+from drivers.labels.containers import Container
+from drivers.labels.gicisky import NOTIFY_SETTLE_S, GiciskyTransfer, Payload
+from drivers.labels.panels import Panel, UnsupportedPanel, writable_panel
 from drivers.types import DeviceKind
 from gateway.commands.model import Command, LabelBindBody, LabelUnbindBody, PriceUpdateBody
 from gateway.labels import store
@@ -34,7 +36,7 @@ from gateway.labels.model import Binding, LabelResult, LabelTwin, PriceItem, Res
 from gateway.labels.planner import ContentWork, LabelPlanner, Rendered, UnsupportedLabel
 from gateway.labels.render import LabelContent, render
 from gateway.labels.scheduler import ConnectGate, LabelScheduler
-from gateway.labels.session import AttemptTimings, run_machine
+from gateway.labels.session import AttemptTimings, TransferCounts, run_machine
 from gateway.registry import ChangeKind, DeviceChange, Registry
 from gateway.store import Database
 from gateway.timeutil import format_epoch, parse_ts
@@ -53,6 +55,8 @@ class LabelOptions:
     not_seen_after_s: float = 600.0
     default_template: str = "price"
     font_path: str | None = None
+    notify_settle_s: float = NOTIFY_SETTLE_S
+    compress: bool = True  # False: QuickLZ only to labels that take nothing else
 
 
 AckSink = Callable[[list[dict[str, Any]]], Awaitable[None]]
@@ -89,6 +93,7 @@ class LabelPipeline:
         self.planner.on_twin_change = lambda twin: self._changed(twin.label_id)
         self._types: dict[str, str] = {}
         self.timings = AttemptTimings()
+        self.transfers = TransferCounts()
         self._up: tuple[float, list[str]] = (-UP_ADAPTERS_TTL_S, [])
         self._tasks: set[asyncio.Task[object]] = set()
         registry.subscribe(self._on_device)
@@ -213,9 +218,10 @@ class LabelPipeline:
             return None
         if device.label is None:
             raise UnsupportedLabel(f"{device.model}: not a shelf label this gateway can write")
-        panel = PANELS.get(device.label.panel_type)
-        if panel is None:
-            raise UnsupportedLabel(f"panel type 0x{device.label.panel_type:04x} is not supported")
+        try:
+            panel = writable_panel(device.label.panel_type)
+        except UnsupportedPanel as exc:
+            raise UnsupportedLabel(str(exc)) from exc
         content = LabelContent(
             sku=item.sku,
             price=item.price,
@@ -269,12 +275,24 @@ class LabelPipeline:
         if packed is None:
             return AttemptResult(Outcome.FAILED, "rendered content is missing")
         device = self._registry.get(job.label_id)
-        panel = PANELS.get(device.label.panel_type) if device and device.label else None
-        payload = container(packed) if panel is not None and panel.compression else packed
+        if device is None or device.label is None:
+            return AttemptResult(Outcome.NOT_SEEN, "label not seen")
+        try:
+            panel = writable_panel(device.label.panel_type)
+        except UnsupportedPanel as exc:
+            return AttemptResult(Outcome.FAILED, str(exc))
+        label = device.label
+        accepted = containers.accepted(panel, label.firmware or 0, label.flags)
+        if not self._o.compress:
+            accepted = tuple(c for c in accepted if c is not Container.QUICKLZ) or accepted
+        loop = asyncio.get_running_loop()
+        payloads = await loop.run_in_executor(self._render_pool, _payloads, accepted, panel, packed)
         self.planner.mark_updating(job.label_id)
-        return await run_machine(
-            GiciskyTransfer(payload), job.label_id, adapter, gate, timings=self.timings
-        )
+        machine = GiciskyTransfer(payloads, settle_s=self._o.notify_settle_s)
+        result = await run_machine(machine, job.label_id, adapter, gate, timings=self.timings)
+        if result.outcome is Outcome.DONE:
+            self.transfers.count(machine.container, machine.progress[1])
+        return result
 
     def _finished(self, job: LabelJob, result: AttemptResult) -> None:
         self._spawn(self._settle(job, result))
@@ -329,6 +347,13 @@ class LabelPipeline:
             "status": twin.status.value,
             "last_error": twin.last_error,
         }
+
+
+def _payloads(
+    accepted: tuple[containers.Container, ...], panel: Panel, packed: bytes
+) -> list[Payload]:
+    """The content in every container the label takes (compressing is CPU: off the loop)."""
+    return [Payload(c, containers.encode(c, panel, packed)) for c in accepted]
 
 
 def _stored_content(d: sqlite_utils.Database, content_hash: str) -> bytes | None:

@@ -2,12 +2,10 @@
 
 Deterministic: the same content gives the same bytes on every machine — one
 font file (Debian's ``fonts-wqy-microhei``, Apache-2.0 / GPLv3 with font
-exception, CJK included), fixed sizes, a fixed luminance threshold, no
-dithering. The packing follows the public Gicisky projects
-(github.com/eigger/hass-gicisky, gicisky_ble/writer.py): the image is turned by
-the panel's rotation, optionally mirrored, then written row by row as a 1-bit
-plane (1 = white) followed, on black/white/red panels, by a red plane (1 = red).
-The content hash is the SHA-256 of the packed bytes (first 16 hex digits).
+exception, CJK included), fixed sizes, a stated colour rule, no dithering. The
+picture is packed for the panel by :mod:`gateway.labels.packing`; the content
+hash is the SHA-256 of the packed bytes (first 16 hex digits). The preview is
+the picture in the colours the panel shows.
 """
 
 from __future__ import annotations
@@ -19,15 +17,15 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 
-from PIL import Image, ImageChops, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
-from drivers.labels.models import PanelModel
+from drivers.labels.panels import Panel
+from gateway.labels.packing import classify, pack, preview_colours
 
 FONT_CANDIDATES = (
     Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
     Path("/usr/share/fonts/wqy-microhei/wqy-microhei.ttc"),
 )
-THRESHOLD = 128
 WHITE, BLACK, RED = (255, 255, 255), (0, 0, 0), (220, 0, 0)
 SYMBOLS = {"CNY": "¥", "EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
 
@@ -91,9 +89,16 @@ def _fit(
     return text + "…", font
 
 
-def render(
-    content: LabelContent, panel: PanelModel, font_path: Path | None = None
-) -> RenderedLabel:
+def render(content: LabelContent, panel: Panel, font_path: Path | None = None) -> RenderedLabel:
+    img = draw(content, panel, font_path)
+    packed = pack(img, panel)
+    preview = io.BytesIO()
+    preview_colours(classify(img, panel.colors)).save(preview, format="PNG", optimize=False)
+    return RenderedLabel(packed, hashlib.sha256(packed).hexdigest()[:16], preview.getvalue())
+
+
+def draw(content: LabelContent, panel: Panel, font_path: Path | None = None) -> Image.Image:
+    """The label's picture, upright, at the panel's size, in RGB."""
     fp = str(find_font(font_path))
     w, h = panel.width, panel.height
     red = "red" in panel.colors
@@ -123,43 +128,4 @@ def render(
     elif content.unit_price_text and content.template in ("unit-price", "price"):
         utext, ufont = _fit(d, content.unit_price_text, fp, small, w - 2 * pad)
         d.text((pad, y), utext, fill=BLACK, font=ufont)
-    packed = pack(img, panel)
-    preview = io.BytesIO()
-    img.save(preview, format="PNG", optimize=False)
-    return RenderedLabel(packed, hashlib.sha256(packed).hexdigest()[:16], preview.getvalue())
-
-
-def pack(img: Image.Image, panel: PanelModel) -> bytes:
-    """Planes for the panel: rotation, mirroring, 1-bit white plane, red plane.
-
-    Pixels go row by row into one continuous bit stream, most significant bit
-    first. White plane: 1 where the luminance (Rec. 709 weights, rounded) is
-    above ``THRESHOLD``; red plane: 1 where red is above and green below it.
-    Done with Pillow's C operations: a per-pixel Python loop costs ~15 ms per
-    label, which a campaign of thousands of labels cannot afford.
-    """
-    img = img.convert("RGB")
-    if panel.rotation:
-        img = img.rotate(panel.rotation, expand=True)
-    if panel.mirror_x:
-        img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    if panel.mirror_y:
-        img = img.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
-    luminance = img.convert("L", (0.2126, 0.7152, 0.0722, 0.0))
-    white = _bits(luminance.point(_ABOVE).tobytes())
-    if "red" not in panel.colors:
-        return white
-    r, g, _ = img.split()
-    red = ImageChops.darker(r.point(_ABOVE), g.point(_BELOW))  # both 1 -> 1
-    return white + _bits(red.tobytes())
-
-
-_ABOVE = [0] * (THRESHOLD + 1) + [1] * (255 - THRESHOLD)  # value > THRESHOLD -> 1
-_BELOW = [1] * THRESHOLD + [0] * (256 - THRESHOLD)  # value < THRESHOLD -> 1
-_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
-
-
-def _bits(mask: bytes) -> bytes:
-    """One byte of 0/1 per pixel -> packed bits, MSB first, the last byte padded with 0."""
-    padded = mask + b"\x00" * (-len(mask) % 8)
-    return int(padded.translate(_DIGITS), 2).to_bytes(len(padded) // 8, "big")
+    return img

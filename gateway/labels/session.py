@@ -18,10 +18,12 @@ from typing import Protocol
 
 import structlog
 from bleak import BleakClient
+from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
 from bleak.exc import BleakDBusError, BleakDeviceNotFoundError, BleakError
 
-from drivers.labels.base import SetTimeout, Write
+from drivers.labels.base import Action, Pause, Write
+from drivers.labels.containers import Container
 from drivers.types import device_id_to_address
 from gateway.labels.jobs import AttemptResult, Outcome
 from gateway.labels.scheduler import ConnectGate
@@ -39,6 +41,11 @@ class Machine(Protocol):
     def notify_characteristics(self) -> Sequence[str]: ...
 
     @property
+    def data_characteristic(self) -> str:
+        """Where the bulk writes go; the link's limit for it is given to ``start``."""
+        ...
+
+    @property
     def finished(self) -> bool: ...
 
     @property
@@ -46,11 +53,11 @@ class Machine(Protocol):
         """(class, human text) when the transfer failed; class as in ``classify``."""
         ...
 
-    def start(self) -> Sequence[Write | SetTimeout]: ...
+    def start(self, max_write: int | None) -> Sequence[Action]: ...
 
-    def receive_notification(self, char_uuid: str, data: bytes) -> Sequence[Write | SetTimeout]: ...
+    def receive_notification(self, char_uuid: str, data: bytes) -> Sequence[Action]: ...
 
-    def timeout(self) -> Sequence[Write | SetTimeout]: ...
+    def timeout(self) -> Sequence[Action]: ...
 
 
 # Protocol failure classes -> scheduler outcomes.
@@ -59,6 +66,7 @@ _FAILURE_OUTCOME = {
     "low-battery": Outcome.DEFER,
     "protocol": Outcome.RETRY,
     "timeout": Outcome.RETRY,
+    "link": Outcome.RETRY,
     "rejected": Outcome.FAILED,
 }
 
@@ -111,6 +119,18 @@ class AttemptTimings:
         return _Stopwatch(self.seconds)
 
 
+class TransferCounts:
+    """Completed label transfers and their image writes, per container (shown in /metrics)."""
+
+    def __init__(self) -> None:
+        self.transfers = dict.fromkeys(Container, 0)
+        self.parts = dict.fromkeys(Container, 0)
+
+    def count(self, container: Container, parts: int) -> None:
+        self.transfers[container] += 1
+        self.parts[container] += parts
+
+
 class _Stopwatch:
     def __init__(self, sums: dict[str, float]) -> None:
         self._sums = sums
@@ -123,6 +143,16 @@ class _Stopwatch:
         if self._phase is not None:
             self._sums[self._phase] += now - self._since
         self._phase, self._since = phase, now
+
+
+def _write_limit(char: BleakGATTCharacteristic) -> int | None:
+    """The most bytes one write without response carries on this link (ATT MTU - 3), from
+    the characteristic's ``MTU`` property; None where BlueZ does not report it (< 5.62)."""
+    obj = char.obj
+    props = obj[1] if isinstance(obj, tuple) and len(obj) == 2 else None
+    if isinstance(props, dict) and "MTU" not in props:
+        return None
+    return char.max_write_without_response_size
 
 
 def known_device(address: str, adapter: str) -> BLEDevice:
@@ -170,13 +200,20 @@ async def run_machine(
             await client.start_notify(uuid, on_notify)
         watch.enter("transfer")
         deadline = DEFAULT_STEP_TIMEOUT_S
-        actions = list(machine.start())
+        data_char = client.services.get_characteristic(machine.data_characteristic)
+        if data_char is None:
+            return AttemptResult(
+                Outcome.RETRY, f"the label has no characteristic {machine.data_characteristic}"
+            )
+        actions = list(machine.start(_write_limit(data_char)))
         while True:
             for action in actions:
                 if isinstance(action, Write):
                     await client.write_gatt_char(
                         action.char_uuid, action.data, response=action.with_response
                     )
+                elif isinstance(action, Pause):
+                    await asyncio.sleep(action.seconds)
                 else:
                     deadline = action.seconds
             if machine.finished:

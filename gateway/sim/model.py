@@ -98,6 +98,7 @@ class SimDevice:
     connectable: bool = False
     advert_interval_s: float = 1.0
     services: tuple[ServiceSpec, ...] = ()
+    att_mtu: int = 247  # the ATT MTU its connections reach (23 = the default, no exchange)
 
     def advert(self, now: float) -> AdvertFrame:
         raise NotImplementedError

@@ -18,7 +18,7 @@ from typing import Annotated, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from drivers.labels.models import PANELS_BY_MODEL
+from drivers.labels.panels import ID_MASK, PANELS
 from gateway.config.durations import Duration
 from gateway.config.load import format_errors
 from gateway.sim.devices.beacons import BeaconDevice
@@ -83,21 +83,35 @@ class SensorGroup(GroupConfig):
 
 
 class LabelGroup(GroupConfig):
-    panel: str = "gicisky-bwr-2.9"
-    firmware: int = Field(7, ge=0, le=65535)
+    hardware: int = Field(
+        0x4033,
+        ge=0,
+        le=0xFFFF,
+        description="the 16-bit type the label advertises (bytes 4 and 0): the panel's "
+        "hardware id in the low 14 bits, bit 14 as its firmware sets it",
+    )
+    firmware: int = Field(
+        0x8101, ge=0, le=0xFFFF, description="software version << 8 | hardware version"
+    )
     battery_mv: int = Field(2900, ge=2000, le=3600)
-    chunk_latency: Duration = 0.004
-    refresh: Duration = 0.5
-    connect_latency: Duration = 0.05
+    mtu: int = Field(247, ge=23, le=517, description="ATT MTU its connections reach")
+    part_rtt: Duration = Field(0.17, ge=0, description="one command or image part, answered")
+    refresh: Duration = Field(12.0, ge=0, description="the panel's refresh after a transfer")
+    connect_latency: Duration = Field(0.5, ge=0)
+    notify_settle: Duration = Field(
+        0.3, ge=0, description="commands written sooner after enabling notifications are lost"
+    )
+    finish: Literal["past-end", "done"] = "past-end"
+    takes_quicklz: bool = True
     failure_probability: float = Field(0.0, ge=0, le=1)
     connect_failure_probability: float = Field(0.0, ge=0, le=1)
     flaky_share: float = Field(0.0, ge=0, le=1, description="share with failure_probability")
 
-    @model_validator(mode="after")
-    def _panel(self) -> LabelGroup:
-        if self.panel not in PANELS_BY_MODEL:
-            raise ValueError(f"panel {self.panel!r} unknown; known: {', '.join(PANELS_BY_MODEL)}")
-        return self
+    @property
+    def model(self) -> str:
+        """The model name the gateway gives these labels."""
+        panel = PANELS.get(self.hardware & ID_MASK)
+        return panel.model if panel else f"gicisky-unknown-{self.hardware & ID_MASK:04x}"
 
 
 class ScenarioFile(_Model):
@@ -107,6 +121,12 @@ class ScenarioFile(_Model):
     beacons: list[BeaconGroup] = Field(default_factory=list)
     sensors: list[SensorGroup] = Field(default_factory=list)
     labels: list[LabelGroup] = Field(default_factory=list)
+    label_speedup: float = Field(
+        1.0,
+        ge=1,
+        le=1000,
+        description="labels run this many times faster than real ones (tests keep their time)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ScenarioFile:
@@ -202,22 +222,26 @@ def load_scenario(path: Path) -> Scenario:
                     **_radio(spec, sg, addr, n, sg.name),
                 )
             )
+    fast = spec.label_speedup
     for lg in spec.labels:
-        panel = PANELS_BY_MODEL[lg.panel]
         flaky_every = round(1 / lg.flaky_share) if lg.flaky_share else 0
         for n in range(1, lg.count + 1):
             addr = device_address(lg.address_prefix, n)
             flaky = bool(flaky_every) and n % flaky_every == 0
             behaviour = LabelBehaviour(
-                chunk_latency_s=lg.chunk_latency,
-                refresh_s=lg.refresh,
-                connect_latency_s=lg.connect_latency,
+                part_rtt_s=lg.part_rtt / fast,
+                refresh_s=lg.refresh / fast,
+                connect_latency_s=lg.connect_latency / fast,
+                notify_settle_s=lg.notify_settle / fast,
+                att_mtu=lg.mtu,
+                finish=lg.finish,
+                takes_quicklz=lg.takes_quicklz,
                 failure_probability=lg.failure_probability if flaky or not flaky_every else 0,
                 connect_failure_probability=lg.connect_failure_probability,
             )
             devices.append(
                 LabelDevice(
-                    panel_type=panel.panel_type,
+                    hardware=lg.hardware,
                     firmware=lg.firmware,
                     battery_mv=lg.battery_mv,
                     behaviour=behaviour,
@@ -284,7 +308,7 @@ def expected_devices(path: Path) -> list[ExpectedDevice]:
         ]
     for lg in spec.labels:
         out += [
-            ExpectedDevice(device_address(lg.address_prefix, n), "label", lg.panel, "label")
+            ExpectedDevice(device_address(lg.address_prefix, n), "label", lg.model, "label")
             for n in range(1, lg.count + 1)
         ]
     return out

@@ -63,6 +63,22 @@ class GatewayCollector(Collector):
             for phase, seconds in timings.seconds.items():
                 phases.add_metric([phase], seconds)
             yield phases
+            counts = g.labels.transfers
+            transfers = CounterMetricFamily(
+                "storegw_label_transfers",
+                "Completed label transfers by image container (raw, lines, quicklz)",
+                labels=["container"],
+            )
+            parts = CounterMetricFamily(
+                "storegw_label_transfer_parts",
+                "Image writes of the completed label transfers, by container",
+                labels=["container"],
+            )
+            for container, n in counts.transfers.items():
+                transfers.add_metric([container.value], n)
+                parts.add_metric([container.value], counts.parts[container])
+            yield transfers
+            yield parts
         for name, value, help_text in g.extra_metrics():
             family = GaugeMetricFamily(name, help_text)
             family.add_metric([], value)

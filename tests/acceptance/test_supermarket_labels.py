@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.labels.models import PANELS_BY_MODEL
+from drivers.labels.panels import ID_MASK, PANELS
 from gateway.labels.render import LabelContent, render
 from gateway.sim.control import VirtualStoreClient
 from gateway.sim.scenario import read_scenario
@@ -56,7 +56,7 @@ def address(label_id: str) -> str:
 def expected_hashes(scenario: Path, newest: dict[str, tuple[int, str]]) -> dict[str, str]:
     """label id -> content hash of the newest price of its SKU, rendered here."""
     spec = read_scenario(scenario)
-    panels = [PANELS_BY_MODEL[g.panel] for g in spec.labels for _ in range(g.count)]
+    panels = [PANELS[g.hardware & ID_MASK] for g in spec.labels for _ in range(g.count)]
     out = {}
     for n, (lid, panel) in enumerate(zip(label_ids(scenario), panels, strict=True)):
         _, amount = newest[sku(n)]
@@ -82,7 +82,7 @@ class Run:
         self.labels = label_ids(scenario)
         self.cloud = Cloud(broker.port, prefix=f"{PREFIX}/#")
         self.store = StoreProcess(scenario, tmp_path / "store.log")
-        self.cfg = gateway_config(tmp_path, broker.port, labels=LABEL_SETTINGS)
+        self.cfg = gateway_config(tmp_path, broker.port, labels=LABEL_SETTINGS, scenario=scenario)
         self.log = tmp_path / "gw.log"
         self.gateway: GatewayProcess | None = None
         self.campaigns = LabelCloud(self.cloud)
@@ -110,6 +110,22 @@ class Run:
     async def shown(self) -> int:
         """Labels that completed at least one transfer."""
         return sum(1 for s in (await self.label_stats()).values() if s["transfers"])
+
+    async def refreshed(
+        self, expected: dict[str, str], labels: set[str], timeout_s: float = 30
+    ) -> dict[str, dict[str, object]]:
+        """The labels' stats once every label of ``labels`` shows its expected content
+        (panels show a transfer after their refresh), or when the time is up."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            stats = await self.label_stats()
+            showing = sum(
+                str(stats[address(lid)]["image_sha256"] or "")[:16] == expected[lid]
+                for lid in labels
+            )
+            if showing == len(labels) or asyncio.get_running_loop().time() > deadline:
+                return stats
+            await asyncio.sleep(0.5)
 
     async def until_shown(self, count: int, timeout_s: float = 240) -> None:
         deadline = asyncio.get_running_loop().time() + timeout_s
@@ -169,7 +185,7 @@ async def test_flaky_and_absent_labels_and_a_second_update_mid_campaign(
         newest = {sku(n): (1, price(n, 1)) for n in range(2000)}
         newest.update({sku(n): (2, price(n, 2)) for n in second_skus})
         expected = await asyncio.to_thread(expected_hashes, scenario, newest)
-        stats = await run.label_stats()
+        stats = await run.refreshed(expected, present)
         wrong = [
             lid
             for lid in present
@@ -207,11 +223,11 @@ async def test_gateway_restarted_mid_campaign_resumes_without_writing_twice(
 
         statuses = check_results(campaigns.results(prices), labels)
         assert statuses == Counter({"displayed": 2000})
-        stats = await run.label_stats()
-        twice = [a for a, s in stats.items() if s["transfers"] != 1]
-        assert twice == [], f"{len(twice)} labels written other than once, e.g. {twice[:3]}"
         newest = {sku(n): (1, price(n, 1)) for n in range(2000)}
         expected = await asyncio.to_thread(expected_hashes, SUPERMARKET, newest)
+        stats = await run.refreshed(expected, labels)
+        twice = [a for a, s in stats.items() if s["transfers"] != 1]
+        assert twice == [], f"{len(twice)} labels written other than once, e.g. {twice[:3]}"
         wrong = [
             lid
             for lid in labels

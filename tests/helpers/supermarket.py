@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drivers.labels.models import PANELS_BY_MODEL
+from drivers.labels import containers
+from drivers.labels.gicisky import MAX_PART_DATA, PART_INDEX_BYTES
+from drivers.labels.panels import ID_MASK, PANELS
 from gateway.labels.render import LabelContent, render
+from gateway.sim.devices.labels import MAX_BLOCK
 from gateway.sim.scenario import LabelGroup, device_address, read_scenario
 from tests.helpers.cloud import Cloud
 from tests.helpers.commands import command, public_x, signed
@@ -45,6 +48,11 @@ def label_ids(scenario: Path) -> list[str]:
     ]
 
 
+def notify_settle(scenario: Path) -> float:
+    """The gateway's wait after enabling notifications, at the scenario's label speed-up."""
+    return 1.0 / read_scenario(scenario).label_speedup
+
+
 def gateway_config(
     work: Path,
     port: int,
@@ -53,9 +61,11 @@ def gateway_config(
     labels: str = "",
     extra: str = "",
     web_port: int | None = None,
+    scenario: Path = SUPERMARKET,
 ) -> Path:
     """The gateway's configuration; ``web_port``: serve the web app (and /metrics) there."""
     web = "enabled = false" if web_port is None else f'bind = "127.0.0.1"\nport = {web_port}'
+    labels = f'notify_settle = "{notify_settle(scenario)}s"\n{labels}'
     path = work / "gateway.toml"
     path.write_text(f"""
 store_id = "{STORE_ID}"
@@ -91,19 +101,42 @@ level = "warning"
     return path
 
 
-def transfer_seconds(group: LabelGroup) -> float:
-    """One label's transfer in the scenario: connect, three commands and every part
-    (each answered after ``chunk_latency``), the last answered after the refresh."""
-    panel = PANELS_BY_MODEL[group.panel]
-    packed = render(LabelContent(sku="x", price="1.00", currency="EUR"), panel).packed
-    parts = math.ceil(len(packed) / 240)
-    return group.connect_latency + (parts + 2) * group.chunk_latency + group.refresh
+SAMPLE = LabelContent(sku="sku-00042", price="43.42", currency="CNY", name="商品 sku-00042")
 
 
-def ideal_makespan(scenario: Path, slots_per_adapter: int) -> tuple[float, float, int]:
+def transfer_parts(group: LabelGroup, container: containers.Container | None = None) -> int:
+    """Image writes for one label of the group: a typical price in the container the label
+    takes first (or in ``container``), cut into parts of the size its link allows."""
+    panel = PANELS[group.hardware & ID_MASK]
+    packed = render(SAMPLE, panel).packed
+    if container is None:
+        container = containers.accepted(panel, group.firmware, group.hardware & ~ID_MASK)[0]
+    block = min(MAX_BLOCK, group.mtu - 3)
+    part = min(MAX_PART_DATA, block - PART_INDEX_BYTES)
+    return math.ceil(len(containers.encode(container, panel, packed)) / part)
+
+
+def transfer_seconds(
+    group: LabelGroup, speedup: float, container: containers.Container | None = None
+) -> float:
+    """One label's transfer in the scenario, in wall-clock seconds: connect, the gateway's
+    wait for notifications, three commands and every part (one round trip each). The
+    panel's refresh comes after the label confirmed, with the link already free."""
+    parts = transfer_parts(group, container)
+    store = group.connect_latency + 1.0 + (3 + parts) * group.part_rtt
+    return store / speedup
+
+
+def ideal_makespan(
+    scenario: Path, slots_per_adapter: int, container: containers.Container | None = None
+) -> tuple[float, float, int]:
     """(ideal makespan, mean transfer time, total slots): labels x mean / slots."""
     spec = read_scenario(scenario)
-    times = [transfer_seconds(g) for g in spec.labels for _ in range(g.count)]
+    times = [
+        transfer_seconds(g, spec.label_speedup, container)
+        for g in spec.labels
+        for _ in range(g.count)
+    ]
     slots = sum(min(a.connection_slots, slots_per_adapter) for a in spec.adapters)
     mean = sum(times) / len(times)
     return len(times) * mean / slots, mean, slots

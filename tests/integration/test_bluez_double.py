@@ -21,7 +21,7 @@ from gateway.ble.patterns import PASSIVE_OR_PATTERNS
 from gateway.sim.control import VirtualStoreClient
 from gateway.sim.runner import RunningStore
 from gateway.sim.scenario import bthome_key, expected_devices
-from tests.integration.conftest import SMALL_STORE
+from tests.integration.conftest import LABEL_SPEEDUP, SMALL_STORE
 
 LABEL = "FF:01:01:00:00:01"
 FEF1 = "0000fef1-0000-1000-8000-00805f9b34fb"
@@ -78,22 +78,46 @@ async def test_every_device_discovered_with_decodable_data(store: RunningStore, 
 
 
 async def test_gatt_write_and_notify_with_the_label(store: RunningStore) -> None:
+    """A 2.9" label's side of the protocol through bleak: raw planes in 40 parts of 240."""
+    planes = bytes(range(256)) * 37  # 9,472 bytes: two planes of 296 x 128
     async with BleakClient(LABEL, bluez={"adapter": "hci0"}, timeout=10) as client:
         uuids = {c.uuid for s in client.services for c in s.characteristics}
         assert {FEF1, FEF2} <= uuids
+        image = client.services.get_characteristic(FEF2)
+        assert image is not None and image.max_write_without_response_size == 244
         replies: asyncio.Queue[bytes] = asyncio.Queue()
         await client.start_notify(FEF1, lambda _, data: replies.put_nowait(bytes(data)))
+        await asyncio.sleep(0.1)  # notifications settle (0.3 s on real labels, 10x faster here)
         await client.write_gatt_char(FEF1, b"\x01", response=True)
         assert await asyncio.wait_for(replies.get(), 5) == b"\x01\xf4\x00"
-        await client.write_gatt_char(FEF1, b"\x02" + (10).to_bytes(4, "little") + b"\0\0\0")
+        await client.write_gatt_char(FEF1, b"\x02" + len(planes).to_bytes(4, "little") + bytes(3))
         assert await asyncio.wait_for(replies.get(), 5) == b"\x02\x00"
         await client.write_gatt_char(FEF1, b"\x03")
-        assert await asyncio.wait_for(replies.get(), 5) == b"\x05\x00\x00\x00\x00\x00"
-        await client.write_gatt_char(FEF2, b"\0\0\0\0" + b"0123456789", response=False)
-        assert await asyncio.wait_for(replies.get(), 5) == b"\x05\x08"
+        assert await asyncio.wait_for(replies.get(), 5) == b"\x05\x00" + bytes(4)
+        for part in range(40):
+            chunk = planes[part * 240 : (part + 1) * 240]
+            await client.write_gatt_char(FEF2, part.to_bytes(4, "little") + chunk, response=False)
+            reply = await asyncio.wait_for(replies.get(), 5)
+            assert reply == b"\x05\x00" + (part + 1).to_bytes(4, "little")  # 40: past the end
     control = await VirtualStoreClient.connect(store.bus_address)
-    assert await control.label_image(LABEL) == b"0123456789"
+    await asyncio.sleep(12.0 / LABEL_SPEEDUP + 0.3)  # the panel refreshes
+    assert await control.label_image(LABEL) == planes
     await control.close()
+
+
+async def test_a_label_without_an_mtu_exchange_asks_for_twenty_byte_writes(
+    store: RunningStore,
+) -> None:
+    async with BleakClient("FF:01:03:00:00:01", bluez={"adapter": "hci0"}, timeout=10) as client:
+        image = client.services.get_characteristic(FEF2)
+        assert image is not None and image.max_write_without_response_size == 20
+        replies: asyncio.Queue[bytes] = asyncio.Queue()
+        await client.start_notify(FEF1, lambda _, data: replies.put_nowait(bytes(data)))
+        await asyncio.sleep(0.1)
+        await client.write_gatt_char(FEF1, b"\x01", response=True)
+        assert await asyncio.wait_for(replies.get(), 5) == b"\x01\x14\x00"
+        with pytest.raises(BleakError, match="Length"):  # BlueZ: longer than MTU - 3
+            await client.write_gatt_char(FEF2, bytes(21), response=False)
 
 
 async def test_concurrent_connect_is_in_progress(

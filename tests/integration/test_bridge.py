@@ -19,6 +19,7 @@ from gateway.bridge.mqtt import MqttOptions
 from gateway.bridge.telemetry import TelemetryOptions
 from gateway.commands.inbox import InboxOptions
 from gateway.daemon.app import Gateway, GatewaySettings
+from gateway.labels.pipeline import LabelOptions
 from gateway.registry import RegistryOptions
 from gateway.sim.control import VirtualStoreClient
 from gateway.sim.runner import RunningStore
@@ -26,7 +27,7 @@ from gateway.sim.scenario import bthome_key, expected_devices
 from tests.helpers.broker import Mosquitto
 from tests.helpers.cloud import Cloud
 from tests.helpers.commands import command, signed, signed_command, trusted_keys
-from tests.integration.conftest import SMALL_STORE
+from tests.integration.conftest import LABEL_SPEEDUP, SMALL_STORE
 
 PREFIX = "retail/v1/demo-store"
 
@@ -89,6 +90,7 @@ def settings(tmp_path: Path, port: int) -> GatewaySettings:
             telemetry=TelemetryOptions(sample_interval_s=1.0, max_delay_s=1.0),
         ),
         inbox=InboxOptions("demo-store", "gw-1", trusted_keys()),
+        labels=LabelOptions(notify_settle_s=1.0 / LABEL_SPEEDUP),
     )
 
 
@@ -257,6 +259,7 @@ async def test_price_update_campaign_reaches_every_label(
     ]
     assert finals()[0]["status"] == "completed"
     assert gateway.labels is not None
+    await asyncio.sleep(12.0 / LABEL_SPEEDUP + 0.5)  # the panels refresh
     for lid in labels:
         twin = gateway.labels.planner.twins[lid]
         assert twin.displayed is not None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from drivers.labels.panels import PANELS_BY_MODEL
 from drivers.types import address_to_device_id
 from gateway.ble.ingest import IngestOptions
 from gateway.ble.scanner import ScannerOptions
@@ -70,7 +71,8 @@ async def test_every_device_in_the_registry_within_10_s(gateway: Gateway) -> Non
         if e.kind == "beacon":
             assert d.beacon is not None, e
         if e.kind == "label":
-            assert d.label is not None and d.label.width == 296, e
+            panel = PANELS_BY_MODEL.get(e.model)  # None: an id outside the panel table
+            assert d.label is not None and d.label.width == (panel.width if panel else 0), e
     fridge = gateway.registry.get(address_to_device_id(FRIDGE))
     assert fridge is not None and 1.0 < fridge.readings["temperature_c"] < 9.0
     assert gateway.ble.statuses()[0].mode == "passive"

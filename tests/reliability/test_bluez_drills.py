@@ -30,6 +30,7 @@ from tests.integration.test_bridge import PREFIX, settings
 SCENARIO = """
 name = "slow-labels"
 seed = 5
+label_speedup = 2
 
 [[adapters]]
 name = "hci0"
@@ -37,10 +38,9 @@ address = "00:1A:7D:DA:73:01"
 
 [[labels]]
 count = 24
-panel = "gicisky-bwr-2.9"
+hardware = 0x4033
 address_prefix = "FF:05:01"
 interval = "0.5s"
-refresh = "1.5s"
 heard_by = { hci0 = -65 }
 """
 LABELS = [f"ff05010000{n:02x}" for n in range(1, 25)]
@@ -71,7 +71,7 @@ async def test_bluez_restart_and_adapter_power_cycle_during_a_campaign(
     gw = Gateway(
         dataclasses.replace(
             settings(tmp_path, broker.port),
-            labels=LabelOptions(scheduler=fast_retries, not_seen_after_s=60),
+            labels=LabelOptions(scheduler=fast_retries, not_seen_after_s=60, notify_settle_s=0.5),
         )
     )
     await gw.start()
@@ -106,6 +106,7 @@ async def test_bluez_restart_and_adapter_power_cycle_during_a_campaign(
         per_label = Counter(str(r["label_id"]) for r in results)
         assert sorted(per_label) == sorted(LABELS) and set(per_label.values()) == {1}
         assert gw.labels is not None
+        await asyncio.sleep(12.0 / 2 + 0.5)  # the last panels refresh
         stats = await control.label_stats()
         lost = 0
         for lid in LABELS:

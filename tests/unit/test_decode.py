@@ -148,24 +148,7 @@ def test_eddystone_uid_url_tlm() -> None:
     assert tlm.readings == {"temperature_c": 23.5, "adv_count": 1000.0, "uptime_s": 360.0}
 
 
-# ---- Gicisky labels: advert layout of github.com/eigger/hass-gicisky --------------------------
-
-
-def test_gicisky_label_advert() -> None:
-    obs = decode(adv(manufacturer_data={0x5053: bytes.fromhex("331d000700")}))
-    assert obs is not None and obs.kind is DeviceKind.LABEL and obs.model == "gicisky-bwr-2.9"
-    assert obs.label is not None
-    assert (obs.label.width, obs.label.height, obs.label.colors) == (
-        296,
-        128,
-        ("black", "white", "red"),
-    )
-    assert obs.label.firmware == 7 and obs.battery_mv == 2900 and obs.battery_pct == 87
-
-
-def test_unknown_gicisky_panel_is_still_a_label() -> None:
-    obs = decode(adv(manufacturer_data={0x5053: bytes.fromhex("771d000700")}))
-    assert obs is not None and obs.kind is DeviceKind.LABEL and obs.label is None
+# ---- Gicisky labels: tests/unit/test_label_panels.py -------------------------------------------
 
 
 def test_phones_are_not_decoded() -> None:

@@ -129,7 +129,7 @@ class Connections:
                             "Value": Variant("ay", b""),
                             "Notifying": Variant("b", False),
                             "Flags": Variant("as", list(char.flags)),
-                            "MTU": Variant("q", MTU),
+                            "MTU": Variant("q", min(MTU, obj.device.att_mtu)),
                             "Handle": Variant("q", handle + 1),
                         }
                     },
@@ -217,7 +217,7 @@ class Connections:
             raise bluez_error("NotPermitted", "Write not permitted")
         if not with_response and "write-without-response" not in flags and "write" not in flags:
             raise bluez_error("NotPermitted", "Write not permitted")
-        if len(value) > MTU - 3 and not with_response:
+        if len(value) > min(MTU, obj.device.att_mtu) - 3 and not with_response:
             raise bluez_error("InvalidArguments", "Invalid Length")
         assert obj.session is not None
         await obj.session.write(uuid, value, with_response)

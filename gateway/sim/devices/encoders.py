@@ -129,14 +129,15 @@ def bthome_frame(objects: bytes, *, mac: str, key: bytes | None, counter: int) -
     return bytes([info]) + sealed[:-4] + count + sealed[-4:]
 
 
-def gicisky_advert(panel_type: int, battery_mv: int, firmware: int) -> bytes:
-    """Manufacturer data (after the company id 0x5053) of a Gicisky label."""
+def gicisky_advert(hardware: int, battery_mv: int, firmware: int) -> bytes:
+    """Manufacturer data (after the company id 0x5053) of a Gicisky label: the 16-bit
+    type (panel id and flag bits) split around battery, software and hardware version."""
     return bytes(
         [
-            panel_type & 0xFF,
+            hardware & 0xFF,
             min(255, battery_mv // 100),
             firmware >> 8 & 0xFF,
             firmware & 0xFF,
-            panel_type >> 8 & 0x3F,
+            hardware >> 8 & 0xFF,
         ]
     )

@@ -1,20 +1,33 @@
 """A Gicisky / PICKSMART shelf label: its advert and the label side of its GATT protocol.
 
-Protocol as implemented by the public projects that reverse-engineered these
-labels (github.com/eigger/hass-gicisky gicisky_ble/writer.py, and
-github.com/fpoli/gicisky-tag): service 0xFEF0; command characteristic 0xFEF1
-(write, notify) and image characteristic 0xFEF2 (write without response).
+As real labels do (vendor protocol note and public captures of the vendor app,
+see ``drivers.labels.gicisky``; the advert as captured in
+github.com/eigger/hass-gicisky issue #44):
 
-    01                         -> 01 F4 00        (ready; block size)
-    02 <size u32 LE> 00 00 00  -> 02 00           (size accepted)
-    03                         -> 05 00 <part 0>  (send part 0)
-    <part u32 LE><<=240 bytes> -> 05 00 <next>    (on 0xFEF2, per part)
-                               -> 05 08           (all received, display refreshed)
+- it advertises flags, the 16-bit service 0xFEF0, manufacturer data 0x5053
+  (type low byte, battery in tenths of a volt, software and hardware version,
+  type high byte with bit 14 as the firmware sets it) and the name ``NEMR``
+  followed by the last four bytes of its address;
+- ``01`` is answered with the write size this link allows: ATT MTU - 3, at
+  most 244 (``f4 00``); a label whose link has the default MTU of 23 asks for
+  20-byte writes;
+- ``02`` is accepted in every form real labels take (5, 6 or 8 bytes; the
+  byte after the length is the image type: 01 for the QuickLZ container);
+  a firmware that does not take that container answers ``02 01``;
+- ``03`` and every image part are answered ``05 00 <next part>``; a part that
+  arrives damaged (an injected fault) is answered ``05 01 <same part>``; the
+  last part is answered with a request for the part past the end (or ``05 08``
+  on firmware that says so); ``04`` cancels;
+- it decompresses what it received into its frame buffer (planes, then
+  pixels) and shows it after the panel's refresh; a transfer it cannot decode
+  is never confirmed;
+- commands written before its notifications have settled are lost.
 
-The label keeps the bytes it received once a transfer completes
-(``label_image``), so a test can compare them with what the gateway rendered.
-A firmware update (``update_firmware``) restarts the label: it then shows its
-start screen (no image) and advertises the new firmware number.
+Timing follows real labels: every command and part costs one BLE round trip
+(``part_rtt_s``), connecting takes ``connect_latency_s``, the panel refreshes
+for ``refresh_s`` after the transfer (the link is free by then) and shows
+the new picture once refreshed. A scenario may run labels faster by a
+stated factor (``label_speedup``) so that tests keep their time.
 """
 
 from __future__ import annotations
@@ -24,12 +37,12 @@ import hashlib
 import struct
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from drivers.labels.gicisky import read_container
-from drivers.labels.models import PANELS
+from drivers.labels.containers import Container, ContainerError, decode
+from drivers.labels.panels import PANELS, Panel
 from drivers.types import uuid16
-from gateway.sim.devices import encoders
+from gateway.sim.devices import encoders, frame
 from gateway.sim.devices.base import RadioDevice
 from gateway.sim.model import (
     AdvertFrame,
@@ -43,118 +56,148 @@ from gateway.sim.model import (
 SERVICE = uuid16(0xFEF0)
 COMMAND = uuid16(0xFEF1)
 IMAGE = uuid16(0xFEF2)
-PART_BYTES = 240
-MAX_IMAGE_BYTES = 1 << 20
+MAX_BLOCK = 244  # 4-byte part index + 240 bytes
+MAX_IMAGE_BYTES = 1 << 21
 
 
 @dataclass(frozen=True)
 class LabelBehaviour:
-    chunk_latency_s: float = 0.004
-    refresh_s: float = 0.5
-    connect_latency_s: float = 0.05
-    failure_probability: float = 0.0  # per transfer: drops a request or aborts
+    part_rtt_s: float = 0.17
+    refresh_s: float = 12.0
+    connect_latency_s: float = 0.5
+    notify_settle_s: float = 0.3
+    att_mtu: int = 247
+    finish: Literal["past-end", "done"] = "past-end"
+    takes_quicklz: bool = True
+    failure_probability: float = 0.0  # per transfer: drops, aborts or damages a part
     connect_failure_probability: float = 0.0
 
 
 class GiciskySession(GattSession):
     def __init__(self, label: LabelDevice, connect_started: float) -> None:
         self._label = label
+        self._b = label.behaviour
         self._connect_started = connect_started
         self._notify: Notifier | None = None
-        self._notifying = False
+        self._notifying_since: float | None = None
         self._size = 0
+        self._container = Container.RAW
+        self._part_bytes = MAX_BLOCK - 4
         self._next_part = 0
         self._buffer = bytearray()
         self._fail_at: int | None = None
         self._fail_mode = "drop"
         self._closed = False
-        self._pending: set[asyncio.Task[None]] = set()
+        self._pending: set[asyncio.TimerHandle] = set()
 
     def set_notifier(self, notifier: Notifier) -> None:
         self._notify = notifier
 
     def start_notify(self, char_uuid: str) -> None:
         if char_uuid == COMMAND:
-            self._notifying = True
+            self._notifying_since = time.monotonic()
 
     def stop_notify(self, char_uuid: str) -> None:
         if char_uuid == COMMAND:
-            self._notifying = False
+            self._notifying_since = None
 
     def close(self) -> None:
         self._closed = True
-        for task in self._pending:
-            task.cancel()
+        for handle in self._pending:
+            handle.cancel()
 
     async def read(self, char_uuid: str) -> bytes:
         raise SimError("org.bluez.Error.NotPermitted", "Read not permitted")
 
     async def write(self, char_uuid: str, data: bytes, with_response: bool) -> None:
         if char_uuid == COMMAND:
-            self._command(bytes(data))
+            self.command(bytes(data))
         elif char_uuid == IMAGE:
-            self._part(bytes(data))
+            self.part(bytes(data))
         else:
             raise SimError("org.bluez.Error.NotPermitted", "Write not permitted")
 
-    def _reply(self, data: bytes, delay: float) -> None:
-        async def later() -> None:
-            await asyncio.sleep(delay)
-            if not self._closed and self._notifying and self._notify is not None:
+    def _reply(self, data: bytes) -> None:
+        """Notify ``data`` one round trip from now (if the link and notifications last)."""
+
+        def send() -> None:
+            self._pending.discard(handle)
+            if not self._closed and self._notifying_since is not None and self._notify:
                 self._notify(COMMAND, data)
 
-        task = asyncio.get_running_loop().create_task(later())
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        handle = asyncio.get_running_loop().call_later(self._b.part_rtt_s, send)
+        self._pending.add(handle)
 
-    def _command(self, data: bytes) -> None:
-        b = self._label.behaviour
+    def _settled(self) -> bool:
+        since = self._notifying_since
+        return since is not None and time.monotonic() - since >= self._b.notify_settle_s
+
+    def command(self, data: bytes) -> None:
+        """A write to 0xFEF1."""
+        if not self._settled():
+            return  # the label is not listening yet: the command is lost
         if data == b"\x01":
-            self._reply(b"\x01\xf4\x00", b.chunk_latency_s)
-        elif len(data) == 8 and data[0] == 0x02:
-            size = struct.unpack_from("<I", data, 1)[0]
-            if not 0 < size <= MAX_IMAGE_BYTES:
-                self._reply(b"\x02\x01", b.chunk_latency_s)
+            block = min(MAX_BLOCK, self._b.att_mtu - 3)
+            self._part_bytes = block - 4
+            self._reply(b"\x01" + struct.pack("<H", block))
+        elif data[:1] == b"\x02":
+            if len(data) not in (5, 6, 8):
+                self._reply(b"\x02\x01")  # not a form it knows: refused
                 return
-            self._size = size
-            self._reply(b"\x02\x00", b.chunk_latency_s)
+            size = struct.unpack_from("<I", data, 1)[0]
+            image_type = data[5] if len(data) > 5 else 0
+            container = self._label.container_for(image_type)
+            if container is None or not 0 < size <= MAX_IMAGE_BYTES:
+                self._reply(b"\x02\x01")
+                return
+            self._size, self._container = size, container
+            self._reply(b"\x02\x00")
         elif data == b"\x03" and self._size:
             self._buffer.clear()
             self._next_part = 0
-            parts = (self._size + PART_BYTES - 1) // PART_BYTES
+            parts = -(-self._size // self._part_bytes)
             rng = self._label.rng
             self._fail_at = None
-            if rng.random() < b.failure_probability:
+            if rng.random() < self._b.failure_probability:
                 self._fail_at = rng.randrange(parts)
-                self._fail_mode = rng.choice(("drop", "abort"))
-            self._reply(b"\x05\x00" + struct.pack("<I", 0), b.chunk_latency_s)
+                self._fail_mode = rng.choice(("drop", "abort", "damage"))
+            self._reply(b"\x05\x00" + struct.pack("<I", 0))
+        elif data == b"\x04":
+            self._size = 0
+            self._buffer.clear()
+            self._reply(b"\x04\x00")
         else:
-            self._reply(b"\xff" + data[:1], b.chunk_latency_s)  # unknown command
+            self._reply(b"\xff" + data[:1])  # unknown command
 
-    def _part(self, data: bytes) -> None:
-        b = self._label.behaviour
+    def part(self, data: bytes) -> None:
+        """A write to 0xFEF2: ``<u32 part><data>``."""
         if len(data) < 5 or not self._size:
             return
         part = struct.unpack_from("<I", data, 0)[0]
         if part != self._next_part:
-            self._reply(b"\x05\x00" + struct.pack("<I", self._next_part), b.chunk_latency_s)
+            self._reply(b"\x05\x00" + struct.pack("<I", self._next_part))
             return
         if self._fail_at is not None and part == self._fail_at:
             self._fail_at = None
             if self._fail_mode == "abort":
                 self.drop()
+            elif self._fail_mode == "damage":
+                self._reply(b"\x05\x01" + struct.pack("<I", part))  # previous block failed
             return  # "drop": the label never answers this part
         self._buffer += data[4:]
         self._next_part += 1
-        if len(self._buffer) >= self._size:
-            if self._label.receive(bytes(self._buffer[: self._size])):
-                self._reply(b"\x05\x08", b.refresh_s)
-                # Connect to confirmation: the time this transfer held a connection slot.
-                elapsed = time.monotonic() - self._connect_started + b.refresh_s
-                self._label.transfer_seconds.append(elapsed)
-            # else: an image this label cannot read; it never confirms (the writer times out)
+        if len(self._buffer) < self._size:
+            self._reply(b"\x05\x00" + struct.pack("<I", self._next_part))
+            return
+        if not self._label.receive(bytes(self._buffer[: self._size]), self._container):
+            return  # an image this label cannot read: it never confirms
+        if self._b.finish == "done":
+            self._reply(b"\x05\x08")
         else:
-            self._reply(b"\x05\x00" + struct.pack("<I", self._next_part), b.chunk_latency_s)
+            self._reply(b"\x05\x00" + struct.pack("<I", self._next_part))
+        # Connect to confirmation: the time this transfer held a connection slot.
+        elapsed = time.monotonic() - self._connect_started + self._b.part_rtt_s
+        self._label.transfer_seconds.append(elapsed)
 
 
 class LabelDevice(RadioDevice):
@@ -163,8 +206,8 @@ class LabelDevice(RadioDevice):
         ServiceSpec(
             SERVICE,
             (
-                CharacteristicSpec(COMMAND, ("write", "notify")),
-                CharacteristicSpec(IMAGE, ("write-without-response",)),
+                CharacteristicSpec(COMMAND, ("write", "write-without-response", "notify")),
+                CharacteristicSpec(IMAGE, ("write", "write-without-response")),
             ),
         ),
     )
@@ -172,34 +215,50 @@ class LabelDevice(RadioDevice):
     def __init__(
         self,
         *,
-        panel_type: int,
+        hardware: int,
         firmware: int,
         battery_mv: int,
         behaviour: LabelBehaviour,
         **radio: Any,
     ) -> None:
         super().__init__(**radio)
-        self.panel_type = panel_type
-        self.firmware = firmware
+        self.hardware = hardware  # the 16-bit type it advertises (bytes 4 and 0)
+        self.firmware = firmware  # software version << 8 | hardware version
         self.battery_mv = battery_mv
         self.behaviour = behaviour
-        self._image: bytes | None = None
+        self.att_mtu = behaviour.att_mtu
+        self.panel: Panel | None = PANELS.get(hardware & 0x3FFF)
+        self._planes: bytes | None = None
         self.transfers = 0
         self.transfer_seconds: list[float] = []  # per completed transfer: connect to confirmation
         self._frame = self._make_frame()
 
     def _make_frame(self) -> AdvertFrame:
-        advert = encoders.gicisky_advert(self.panel_type, self.battery_mv, self.firmware)
-        return AdvertFrame(manufacturer_data={0x5053: advert}, name="PICKSMART")
+        advert = encoders.gicisky_advert(self.hardware, self.battery_mv, self.firmware)
+        suffix = self.address.replace(":", "")[-8:]
+        return AdvertFrame(
+            manufacturer_data={0x5053: advert},
+            service_uuids=(SERVICE,),
+            name=f"NEMR{suffix}",
+            tx_power=3,
+        )
 
     def update_firmware(self, firmware: int) -> None:
         """A firmware update: the label restarts and forgets what it showed."""
         self.firmware = firmware
-        self._image = None
+        self._planes = None
         self._frame = self._make_frame()
 
     def advert(self, now: float) -> AdvertFrame:
         return self._frame
+
+    def container_for(self, image_type: int) -> Container | None:
+        """The container a size command announces to this firmware (None: refused)."""
+        if image_type == 0x01:
+            return Container.QUICKLZ if self.behaviour.takes_quicklz else None
+        if self.firmware >> 8 & 0x80 and not self.hardware & 0x4000:
+            return Container.LINES  # software 0x8x without type bit 14: per-line container
+        return Container.RAW
 
     async def connect(self) -> GattSession:
         b = self.behaviour
@@ -209,30 +268,37 @@ class LabelDevice(RadioDevice):
             raise SimError("org.bluez.Error.Failed", "le-connection-abort-by-local")
         return GiciskySession(self, started)
 
-    def receive(self, data: bytes) -> bool:
-        """A complete transfer: show it (unpacking the container on panels that take
-        compressed transfers). False if the label cannot read it."""
-        panel = PANELS.get(self.panel_type)
-        if panel is not None and panel.compression:
-            try:
-                data = read_container(data)
-            except ValueError:
-                return False
-        self.show(data)
+    def receive(self, data: bytes, container: Container) -> bool:
+        """A complete transfer: decode it into the frame buffer; False if it cannot."""
+        if self.panel is None or self.panel.layout is None:
+            return False
+        try:
+            planes = decode(container, self.panel, data)
+        except ContainerError:
+            return False
+        asyncio.get_running_loop().call_later(self.behaviour.refresh_s, self.show, planes)
         return True
 
-    def show(self, image: bytes) -> None:
-        self._image = image
+    def show(self, planes: bytes) -> None:
+        """The panel has refreshed: it shows these planes."""
+        self._planes = planes
         self.transfers += 1
 
     def label_image(self) -> bytes | None:
-        return self._image
+        """The planes the panel shows (decoded from what it received)."""
+        return self._planes
+
+    def label_pixels(self) -> bytes | None:
+        """One byte per pixel of the upright picture shown (0 black, 1 white, 2 red, 3 yellow)."""
+        if self._planes is None or self.panel is None:
+            return None
+        return frame.pixels(self.panel, self._planes)
 
     def label_stats(self) -> dict[str, Any]:
-        image = self._image
+        planes = self._planes
         return {
             "transfers": self.transfers,
-            "image_sha256": None if image is None else hashlib.sha256(image).hexdigest(),
+            "image_sha256": None if planes is None else hashlib.sha256(planes).hexdigest(),
             "connects": dict(self.connects),
             "transfer_seconds": list(self.transfer_seconds),
         }
