@@ -12,9 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESCCM
-
 from drivers.types import DecodeError
 
 BTHOME_UUID = "0000fcd2-0000-1000-8000-00805f9b34fb"
@@ -164,6 +161,10 @@ def decode_bthome(data: bytes, address: str, keys: Mapping[str, bytes] | None = 
             raise BTHomeError("encrypted BTHome frame too short")
         ciphertext, count, mic = payload[:-8], payload[-8:-4], payload[-4:]
         nonce = bytes.fromhex(device_id) + _UUID_LE + bytes([info]) + count
+        # cryptography is loaded with the first encrypted advert of a device with a key.
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESCCM
+
         try:
             payload = AESCCM(key, tag_length=4).decrypt(nonce, ciphertext + mic, None)
         except (InvalidTag, ValueError) as exc:

@@ -27,11 +27,10 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import sqlite_utils
 import structlog
-from joserfc.jwk import OKPKey
 from pydantic import ValidationError
 
 from gateway.bridge import payloads
@@ -42,6 +41,9 @@ from gateway.contract import schema_errors
 from gateway.contract.topics import Topics
 from gateway.store import Database
 from gateway.timeutil import parse_ts
+
+if TYPE_CHECKING:
+    from joserfc.jwk import OKPKey
 
 log = structlog.get_logger("gateway.commands")
 

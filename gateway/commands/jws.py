@@ -4,6 +4,8 @@ joserfc is a maintained JOSE library with explicit algorithm allow-lists, so
 ``none`` and the HS256-with-a-public-key confusion are refused by
 construction. The contract fixes the algorithm name ``EdDSA``; joserfc warns
 that RFC 9864 prefers ``Ed25519`` now, which this contract version predates.
+joserfc (with cryptography, ~3 MiB) is imported on first use: a gateway with
+no trusted keys never loads it.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import json
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from joserfc import jws
-from joserfc.errors import JoseError
-from joserfc.jwk import OKPKey
+if TYPE_CHECKING:
+    from joserfc.jwk import OKPKey
 
 warnings.filterwarnings("ignore", message="EdDSA is deprecated")
 
@@ -28,10 +30,14 @@ class BadSignature(Exception):
 
 
 def public_key_from_x(x: str) -> OKPKey:
+    from joserfc.jwk import OKPKey
+
     return OKPKey.import_key({"kty": "OKP", "crv": "Ed25519", "x": x})
 
 
 def public_key_from_pem(path: Path) -> OKPKey:
+    from joserfc.jwk import OKPKey
+
     key = OKPKey.import_key(path.read_bytes())
     if key.as_dict().get("crv") != "Ed25519":
         raise ValueError(f"{path} is not an Ed25519 key")
@@ -62,6 +68,9 @@ def verify(token: bytes, keys: Mapping[str, OKPKey]) -> bytes:
     kid = header.get("kid")
     if not isinstance(kid, str) or kid not in keys:
         raise BadSignature(f"unknown key id {kid!r}")
+    from joserfc import jws
+    from joserfc.errors import JoseError
+
     try:
         obj = jws.deserialize_compact(token, keys[kid], algorithms=ALGORITHMS)
     except JoseError as exc:
@@ -70,6 +79,8 @@ def verify(token: bytes, keys: Mapping[str, OKPKey]) -> bytes:
 
 
 def sign(payload: bytes, private_key: OKPKey, kid: str) -> str:
+    from joserfc import jws
+
     return jws.serialize_compact(
         {"alg": "EdDSA", "kid": kid}, payload, private_key, algorithms=ALGORITHMS
     )

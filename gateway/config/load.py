@@ -7,14 +7,16 @@ once, one line each, naming the key, the bad value and what is expected.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-from pydantic_settings import EnvSettingsSource
+from pydantic import BaseModel, ValidationError
 
 from gateway.config.model import GatewayConfig
 
@@ -61,7 +63,6 @@ def load_or_report(path: Path) -> GatewayConfig | None:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    # pydantic-settings would silently ignore a missing file: check it ourselves.
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -77,14 +78,62 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
-    source = EnvSettingsSource(
-        GatewayConfig,  # type: ignore[arg-type]
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter="__",
-        case_sensitive=False,
+    """``STOREGW_A__B=v`` as ``{"a": {"b": v}}``; names are case-insensitive. A value for a
+    list, a table or a section is JSON; any other stays text, for the model to convert."""
+    out: dict[str, Any] = {}
+    for name, value in sorted(env.items()):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        if path[0] not in GatewayConfig.model_fields:
+            continue  # reported by _unknown_env
+        node = out
+        for key in path[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                break
+            node = child
+        else:
+            node[path[-1]] = _env_value(path, value)
+    return out
+
+
+def _env_value(path: list[str], value: str) -> Any:
+    if _structured(_annotation(GatewayConfig, path)):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value  # the model says what is wrong with it
+    return value
+
+
+def _annotation(model: type[BaseModel], path: list[str]) -> Any:
+    """The type of the setting at ``path`` (None if there is no such setting)."""
+    annotation: Any = model
+    for key in path:
+        section = next((a for a in _members(annotation) if _is_model(a)), None)
+        if section is None or key not in section.model_fields:
+            return None
+        annotation = section.model_fields[key].annotation
+    return annotation
+
+
+def _members(annotation: Any) -> tuple[Any, ...]:
+    """The alternatives of a union (``X | None``), or the annotation itself."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _structured(annotation: Any) -> bool:
+    return any(
+        _is_model(a) or typing.get_origin(a) in (list, dict, tuple, set, frozenset)
+        for a in _members(annotation)
     )
-    source.env_vars = {k.lower(): v for k, v in env.items()}
-    return dict(source())
 
 
 def _unknown_env(env: Mapping[str, str]) -> list[str]:

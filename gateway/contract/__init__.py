@@ -1,4 +1,4 @@
-"""The MQTT contract with the cloud, version 1: schemas and topic names.
+"""The MQTT contract with the cloud, version 1.1: schemas and topic names.
 
 The JSON Schemas in ``schemas/`` are copies of the normative contract (a test
 checks that they stay identical to it). The gateway validates inbound commands
@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from jsonschema import Draft202012Validator
+if TYPE_CHECKING:  # jsonschema (~2 MiB) is imported with the first command, not at start
+    from jsonschema import Draft202012Validator
 
 SchemaName = Literal["ack", "command", "device-state", "event", "gateway-status", "telemetry"]
 
@@ -28,6 +29,8 @@ SCHEMA_NAMES: tuple[SchemaName, ...] = (
 
 @cache
 def validator(name: SchemaName) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     text = (
         resources.files(__package__).joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
     )

@@ -34,7 +34,6 @@ from gateway.labels.campaign import CampaignAck, CampaignReporter
 from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, SchedulerOptions
 from gateway.labels.model import Binding, LabelResult, LabelTwin, PriceItem, ResultStatus
 from gateway.labels.planner import ContentWork, LabelPlanner, Rendered, UnsupportedLabel
-from gateway.labels.render import LabelContent, render
 from gateway.labels.scheduler import ConnectGate, LabelScheduler
 from gateway.labels.session import AttemptTimings, TransferCounts, run_machine
 from gateway.registry import ChangeKind, DeviceChange, Registry
@@ -222,6 +221,10 @@ class LabelPipeline:
             panel = writable_panel(device.label.panel_type)
         except UnsupportedPanel as exc:
             raise UnsupportedLabel(str(exc)) from exc
+        # Pillow and the fonts are loaded with the first label to render: a store whose
+        # gateway has no bound labels never pays for them.
+        from gateway.labels.render import LabelContent, render
+
         content = LabelContent(
             sku=item.sku,
             price=item.price,

@@ -20,7 +20,6 @@ from aiohttp import web
 from gateway.web import api
 from gateway.web.keys import AUTH_KEY, GATEWAY_KEY, LIVE_KEY, METRICS_ACCESS_KEY, SESSION_KEY
 from gateway.web.live import LiveFeed
-from gateway.web.metrics import metrics_handler
 from gateway.web.security import Auth, Handler, csrf_ok, security_headers
 
 if TYPE_CHECKING:
@@ -37,6 +36,13 @@ class WebOptions:
     bind: str = "127.0.0.1"
     port: int = 8080
     metrics_access: Literal["localhost", "authenticated"] = "localhost"
+
+
+async def _metrics(request: web.Request) -> web.StreamResponse:
+    """``/metrics``: prometheus-client (~1 MiB) is imported with the first scrape."""
+    from gateway.web.metrics import metrics_handler
+
+    return await metrics_handler(request)
 
 
 def _is_local(request: web.Request) -> bool:
@@ -88,7 +94,7 @@ def build_app(gateway: Gateway, auth: Auth, options: WebOptions) -> web.Applicat
 
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/metrics", _metrics)
     app.router.add_static("/static/", STATIC, append_version=False)
     api.add_routes(app)
     return app

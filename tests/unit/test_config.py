@@ -146,3 +146,18 @@ def test_journald_lines_have_priority_and_no_timestamp() -> None:
     first, second = stream.getvalue().splitlines()
     assert first.startswith("<4>{") and "timestamp" not in first
     assert second.startswith("<3>{") and "RuntimeError: boom" in json.loads(second[3:])["exception"]
+
+
+def test_environment_values_for_lists_and_tables_are_json(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    env = {
+        "STOREGW_BLE__ADAPTERS": '["hci0", "hci1"]',
+        "storegw_registry__tags": '{"aabbccddeeff": ["fridge"]}',
+        "STOREGW_MQTT__CLIENT_ID": "[not json]",
+    }
+    config = load_config(path, environ=env)
+    assert config.ble.adapters == ["hci0", "hci1"]
+    assert config.registry.tags == {"aabbccddeeff": ["fridge"]}
+    assert config.mqtt.client_id == "[not json]"  # text stays text
+    assert any("mqtt.prot" in p for p in problems(path, {"STOREGW_MQTT__PROT": "1"}))
+    assert any("ble.adapters" in p for p in problems(path, {"STOREGW_BLE__ADAPTERS": "[hci0"}))
