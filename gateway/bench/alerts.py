@@ -37,7 +37,7 @@ FRIDGE = "C4:01:01:00:00:01"
 
 async def _measure(rounds: int) -> list[dict[str, Any]]:
     work = Path(tempfile.mkdtemp(prefix="storegw-bench-"))
-    from tests.helpers.broker import Mosquitto
+    from gateway.bench.rig.broker import Mosquitto
 
     broker = Mosquitto(work)
     broker.start()

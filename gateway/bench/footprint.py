@@ -126,8 +126,8 @@ level = "warning"
 
 
 async def _idle(seconds: float) -> list[dict[str, Any]]:
+    from gateway.bench.rig.broker import Mosquitto
     from gateway.sim.runner import virtual_store
-    from tests.helpers.broker import Mosquitto
 
     work = Path(tempfile.mkdtemp(prefix="storegw-bench-"))
     scenario = work / "idle.toml"
@@ -207,8 +207,8 @@ CORE_LIBRARIES = ("bleak", "paho.mqtt.client", "aiohttp", "pydantic", "sqlite_ut
 
 
 async def _ready(rounds: int) -> list[dict[str, Any]]:
+    from gateway.bench.rig.broker import Mosquitto
     from gateway.sim.runner import virtual_store
-    from tests.helpers.broker import Mosquitto
 
     bare = [_bare_imports() for _ in range(rounds)]
     work = Path(tempfile.mkdtemp(prefix="storegw-bench-"))

@@ -74,18 +74,18 @@ def price(n: int) -> str:
 
 async def _campaign(scenario: Path, work: Path, compress: bool) -> dict[str, Any]:
     from drivers.labels.containers import Container
-    from gateway.sim.control import VirtualStoreClient
-    from gateway.sim.scenario import read_scenario
-    from tests.helpers.broker import Mosquitto, free_port
-    from tests.helpers.cloud import Cloud
-    from tests.helpers.processes import GatewayProcess, StoreProcess
-    from tests.helpers.supermarket import (
+    from gateway.bench.rig.broker import Mosquitto, free_port
+    from gateway.bench.rig.campaigns import (
         STORE_ID,
         LabelCloud,
         gateway_config,
         ideal_makespan,
         label_ids,
     )
+    from gateway.bench.rig.cloud import Cloud
+    from gateway.bench.rig.processes import GatewayProcess, StoreProcess
+    from gateway.sim.control import VirtualStoreClient
+    from gateway.sim.scenario import read_scenario
 
     labels = label_ids(scenario)
     (work / "broker").mkdir()

@@ -222,7 +222,7 @@ async def _main(count: int) -> None:
         if binary is None:
             print("mosquitto is not installed: drain benchmark skipped")
             return
-        from tests.helpers.broker import free_port
+        from gateway.bench.rig.broker import free_port
 
         port = free_port()
         conf = work / "m.conf"

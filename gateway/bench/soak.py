@@ -62,17 +62,17 @@ def _metrics(port: int) -> dict[str, float]:
 
 
 async def soak(duration_s: float, sample_s: float, out_dir: Path) -> dict[str, float]:
-    from gateway.sim.control import VirtualStoreClient
-    from tests.helpers.broker import Mosquitto, free_port
-    from tests.helpers.cloud import Cloud
-    from tests.helpers.processes import GatewayProcess, StoreProcess
-    from tests.helpers.supermarket import (
+    from gateway.bench.rig.broker import Mosquitto, free_port
+    from gateway.bench.rig.campaigns import (
         PREFIX,
         SUPERMARKET,
         LabelCloud,
         gateway_config,
         label_ids,
     )
+    from gateway.bench.rig.cloud import Cloud
+    from gateway.bench.rig.processes import GatewayProcess, StoreProcess
+    from gateway.sim.control import VirtualStoreClient
 
     work = Path(tempfile.mkdtemp(prefix="storegw-soak-"))
     out_dir.mkdir(parents=True, exist_ok=True)

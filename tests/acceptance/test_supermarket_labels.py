@@ -15,13 +15,8 @@ from pathlib import Path
 import pytest
 
 from drivers.labels.panels import ID_MASK, PANELS
-from gateway.labels.render import LabelContent, render
-from gateway.sim.control import VirtualStoreClient
-from gateway.sim.scenario import read_scenario
-from tests.helpers.broker import Mosquitto
-from tests.helpers.cloud import Cloud
-from tests.helpers.processes import GatewayProcess, StoreProcess
-from tests.helpers.supermarket import (
+from gateway.bench.rig.broker import Mosquitto
+from gateway.bench.rig.campaigns import (
     PREFIX,
     SUPERMARKET,
     LabelCloud,
@@ -29,6 +24,11 @@ from tests.helpers.supermarket import (
     label_ids,
     scenario_variant,
 )
+from gateway.bench.rig.cloud import Cloud
+from gateway.bench.rig.processes import GatewayProcess, StoreProcess
+from gateway.labels.render import LabelContent, render
+from gateway.sim.control import VirtualStoreClient
+from gateway.sim.scenario import read_scenario
 
 # A campaign on 2,000 labels takes minutes; the absent labels fail after the budget.
 pytestmark = pytest.mark.timeout(1200)

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
+from gateway.bench.rig.broker import Mosquitto, free_port
+from gateway.bench.rig.signing import signed_command
 from gateway.daemon.app import Gateway
 from gateway.sim.runner import RunningStore
 from gateway.web.passwords import hash_password
 from gateway.web.security import WebUser
 from gateway.web.server import WebOptions
 from tests.browser.test_page import CHROMIUM, browser, shot
-from tests.helpers.broker import Mosquitto, free_port
-from tests.helpers.commands import signed_command
 from tests.integration.conftest import store
 from tests.integration.test_bridge import settings
 

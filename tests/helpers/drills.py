@@ -8,8 +8,8 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from tests.helpers.cloud import Cloud
-from tests.helpers.processes import GatewayProcess
+from gateway.bench.rig.cloud import Cloud
+from gateway.bench.rig.processes import GatewayProcess
 
 
 def config(tmp_path: Path, port: int) -> Path:

@@ -12,6 +12,9 @@ import pytest
 
 from drivers.types import address_to_device_id
 from gateway.alerts import Rule, Selector
+from gateway.bench.rig.broker import Mosquitto
+from gateway.bench.rig.cloud import Cloud
+from gateway.bench.rig.signing import command, signed, signed_command, trusted_keys
 from gateway.ble.ingest import IngestOptions
 from gateway.ble.scanner import ScannerOptions
 from gateway.bridge.bridge import BridgeOptions
@@ -24,9 +27,6 @@ from gateway.registry import RegistryOptions
 from gateway.sim.control import VirtualStoreClient
 from gateway.sim.runner import RunningStore
 from gateway.sim.scenario import bthome_key, expected_devices
-from tests.helpers.broker import Mosquitto
-from tests.helpers.cloud import Cloud
-from tests.helpers.commands import command, signed, signed_command, trusted_keys
 from tests.integration.conftest import LABEL_SPEEDUP, SMALL_STORE
 
 PREFIX = "retail/v1/demo-store"

@@ -14,13 +14,13 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway.bench.rig.broker import Mosquitto
+from gateway.bench.rig.cloud import Cloud
+from gateway.bench.rig.signing import signed_command
 from gateway.daemon.app import Gateway
 from gateway.sim.control import VirtualStoreClient
 from gateway.sim.runner import RunningStore, virtual_store
 from gateway.web.metrics import GatewayCollector
-from tests.helpers.broker import Mosquitto
-from tests.helpers.cloud import Cloud
-from tests.helpers.commands import signed_command
 from tests.integration.test_bridge import PREFIX, settings
 
 SCENARIO = """

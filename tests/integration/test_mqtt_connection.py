@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 import paho.mqtt.client as paho
 import pytest
 
+from gateway.bench.rig.broker import Mosquitto
+from gateway.bench.rig.cloud import Cloud
 from gateway.bridge.mqtt import (
     ConnectionState,
     Inbound,
@@ -22,8 +24,6 @@ from gateway.bridge.mqtt import (
     Will,
     full_jitter,
 )
-from tests.helpers.broker import Mosquitto
-from tests.helpers.cloud import Cloud
 from tests.helpers.proxy import TcpProxy
 
 

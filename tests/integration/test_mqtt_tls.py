@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from gateway.bench.rig.broker import Mosquitto
 from gateway.bridge.mqtt import ConnectionState, MqttConnection, MqttOptions, Will
-from tests.helpers.broker import Mosquitto
 from tests.helpers.certs import make_pki
 
 

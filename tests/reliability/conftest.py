@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.broker import Mosquitto
+from gateway.bench.rig.broker import Mosquitto
 from tests.integration.conftest import control, store
 
 __all__ = ["control", "store"]

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from gateway.bench.rig.broker import Mosquitto
+from gateway.bench.rig.cloud import Cloud
+from gateway.bench.rig.signing import signed_command
 from gateway.daemon.app import Gateway
 from gateway.labels.jobs import SchedulerOptions
 from gateway.labels.pipeline import LabelOptions
 from gateway.sim.control import VirtualStoreClient
 from gateway.sim.runner import RunningStore, virtual_store
-from tests.helpers.broker import Mosquitto
-from tests.helpers.cloud import Cloud
-from tests.helpers.commands import signed_command
 from tests.integration.test_bridge import PREFIX, settings
 
 SCENARIO = """

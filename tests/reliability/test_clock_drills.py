@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.bench.rig.broker import Mosquitto
 from gateway.sim.runner import RunningStore
 from gateway.timeutil import parse_ts
-from tests.helpers.broker import Mosquitto
 from tests.helpers.drills import running, tally
 from tests.helpers.wallclock import WallClock, build
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from gateway.bench.rig.broker import Mosquitto
+from gateway.bench.rig.cloud import Cloud
+from gateway.bench.rig.processes import GatewayProcess
 from gateway.sim.runner import RunningStore
-from tests.helpers.broker import Mosquitto
-from tests.helpers.cloud import Cloud
 from tests.helpers.drills import config, running, settle, tally
-from tests.helpers.processes import GatewayProcess
 
 
 async def test_sigkill_publishes_the_will_and_restart_resumes(

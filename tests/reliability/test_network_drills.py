@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from gateway.bench.rig.broker import Mosquitto
+from gateway.bench.rig.cloud import Cloud
 from gateway.sim.control import VirtualStoreClient
 from gateway.sim.runner import RunningStore
-from tests.helpers.broker import Mosquitto
-from tests.helpers.cloud import Cloud
 from tests.helpers.drills import config, running, tally
 from tests.helpers.proxy import TcpProxy
 

@@ -1,4 +1,5 @@
-"""Signed cloud commands for tests: one test key, commands built and signed like the cloud."""
+"""Signed cloud commands for tests and benchmarks: one key made per process, commands built
+and signed as the cloud does."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A real mosquitto on a free loopback port, started and stopped by the tests."""
+"""A real mosquitto on a free loopback port, started and stopped by tests and benchmarks."""
 
 from __future__ import annotations
 

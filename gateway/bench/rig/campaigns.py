@@ -1,7 +1,7 @@
 """Label campaigns in the virtual supermarket, driven from the cloud side.
 
-Used by the acceptance runs (tests/acceptance) and the campaign benchmark
-(``scripts/bench labels``): the store and the gateway run as processes, the
+Used by the campaign benchmark (``scripts/bench labels``) and the acceptance
+runs (tests/acceptance): the store and the gateway run as processes, the
 cloud binds labels and sends signed price updates in chunks that stay under the
 contract's 128 KiB, and reads the results label by label from the acks.
 """
@@ -18,13 +18,13 @@ from typing import Any
 from drivers.labels import containers
 from drivers.labels.gicisky import MAX_PART_DATA, PART_INDEX_BYTES
 from drivers.labels.panels import ID_MASK, PANELS
+from gateway.bench.rig.cloud import Cloud
+from gateway.bench.rig.signing import command, public_x, signed
 from gateway.labels.render import LabelContent, render
 from gateway.sim.devices.labels import MAX_BLOCK
 from gateway.sim.scenario import LabelGroup, device_address, read_scenario
-from tests.helpers.cloud import Cloud
-from tests.helpers.commands import command, public_x, signed
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SUPERMARKET = ROOT / "config" / "scenarios" / "supermarket.toml"
 STORE_ID = "supermarket"
 PREFIX = f"retail/v1/{STORE_ID}"

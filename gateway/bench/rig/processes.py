@@ -8,11 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), **extra}
+    # From a source tree, the children import the same tree; installed, the package.
+    source = {"PYTHONPATH": str(ROOT)} if (ROOT / "gateway" / "__init__.py").is_file() else {}
+    return {**os.environ, **source, **extra}
 
 
 class StoreProcess:
