@@ -4,7 +4,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${STOREGW_VENV:-$ROOT/.venv}"
+VENV="${STORE_GATEWAY_VENV:-$ROOT/.venv}"
 PY="${PYTHON:-python3}"
 
 need_apt=()
@@ -16,7 +16,7 @@ install_system_packages() {
     if [ ${#need_apt[@]} -eq 0 ]; then
         return 0
     fi
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 && [ -z "${STOREGW_NO_APT:-}" ]; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 && [ -z "${STORE_GATEWAY_NO_APT:-}" ]; then
         echo "installing system packages: ${need_apt[*]}" >&2
         if [ ! -f /tmp/.storegw-apt-updated ]; then
             apt-get update -qq && touch /tmp/.storegw-apt-updated

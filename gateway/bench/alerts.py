@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from drivers.types import address_to_device_id
 from gateway.alerts import Rule, Selector
-from gateway.bench.report import report
+from gateway.bench.harness import Run, Table, run_bench
 from gateway.bridge.bridge import BridgeOptions
 from gateway.bridge.mqtt import MqttOptions
 from gateway.commands.inbox import InboxOptions
@@ -35,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 FRIDGE = "C4:01:01:00:00:01"
 
 
-async def _measure(rounds: int) -> list[dict[str, Any]]:
-    work = Path(tempfile.mkdtemp(prefix="storegw-bench-"))
+async def _measure(run: Run, rounds: int) -> list[dict[str, Any]]:
+    work = run.folder("alerts")
     from gateway.bench.rig.broker import Mosquitto
 
     broker = Mosquitto(work)
@@ -88,26 +87,30 @@ async def _measure(rounds: int) -> list[dict[str, Any]]:
             control = await VirtualStoreClient.connect(store.bus_address)
             observed, delivered = [], []
             try:
-                while gw.registry.get(device_id) is None:
-                    await asyncio.sleep(0.05)
+                run.at("waiting for the fridge to be seen")
+                await _until(lambda: gw.registry.get(device_id) is not None, "the fridge seen")
+                run.at(f"{rounds} alerts fired and resolved")
                 for i in range(rounds):
                     value = 15.0 if i % 2 == 0 else 3.0
                     kind = "alert.firing" if i % 2 == 0 else "alert.resolved"
                     t_set = time.monotonic()
                     await control.set_reading(FRIDGE, "temperature_c", value)
-                    device = gw.registry.get(device_id)
-                    while device is None or device.readings.get("temperature_c") != value:
-                        await asyncio.sleep(0.002)
+
+                    def seen(value: float = value) -> bool:
                         device = gw.registry.get(device_id)
+                        return device is not None and device.readings.get("temperature_c") == value
+
+                    await _until(seen, f"the reading {value} in the registry")
                     t_seen = time.monotonic()
-                    while True:
+
+                    def arrived(kind: str = kind, t_seen: float = t_seen) -> list[float]:
                         with lock:
-                            hits = [
+                            return [
                                 t for k, t in arrivals.items() if k.startswith(kind) and t > t_seen
                             ]
-                        if hits:
-                            break
-                        await asyncio.sleep(0.002)
+
+                    await _until(lambda: bool(arrived()), f"{kind} on the broker")
+                    hits = arrived()
                     observed.append(t_seen - t_set)
                     delivered.append(min(hits) - t_seen)
                     with lock:
@@ -118,7 +121,6 @@ async def _measure(rounds: int) -> list[dict[str, Any]]:
     finally:
         cloud.loop_stop()
         broker.stop()
-        shutil.rmtree(work, ignore_errors=True)
     delivered = [d * 1000 for d in delivered]
     observed = [o * 1000 for o in observed]
     q = statistics.quantiles(delivered, n=100)
@@ -136,10 +138,21 @@ async def _measure(rounds: int) -> list[dict[str, Any]]:
     ]
 
 
+async def _until(predicate: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not within {timeout_s:.0f} s: {what}")
+        await asyncio.sleep(0.002)
+
+
+def body(run: Run) -> list[Table]:
+    rounds = 4 if run.smoke else int(run.args[0]) if run.args else 40
+    return [("alerts-latency", asyncio.run(_measure(run, rounds)))]
+
+
 def main(argv: list[str]) -> int:
-    rounds = int(argv[0]) if argv else 40
-    report("alerts-latency", asyncio.run(_measure(rounds)))
-    return 0
+    return run_bench("alerts", body, argv)
 
 
 if __name__ == "__main__":

@@ -1,161 +1,156 @@
-"""Footprint: memory with 10,000 devices, idle CPU, time to READY.
+"""Footprint of the whole daemon: memory, idle CPU, time to READY.
 
-- RSS with 10,000 devices in the registry (decoded through the real ingest path),
-  beside the same process with the gateway loaded and an empty registry;
-- idle CPU of the whole daemon (``store-gateway run``: scanning, registry,
-  telemetry to a local mosquitto, web page) with 200 devices advertising at 1 Hz,
-  beside a bare bleak scanner callback counting the same adverts;
-- time from ``exec`` to ``READY=1`` on the notify socket, beside a bare
-  interpreter importing the same core libraries.
+- memory: the RSS of ``store-gateway run`` (every component on, as a store runs
+  it) once ready on an empty store, and once it knows 10,000 devices (6,000
+  beacons, 3,000 sensors, 1,000 labels advertising every 10 s), beside an
+  interpreter that only imports the core libraries and beside a bare bleak
+  scanner on the same 10,000 devices (what any BlueZ client holds for them);
+- idle CPU of the daemon with 200 devices at 1 Hz, beside the bare bleak
+  scanner's callback counting the same adverts;
+- time from ``exec`` to ``READY=1``, beside the interpreter importing the core
+  libraries.
+
+``--smoke``: 1,000 devices, short windows.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import socket
+import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from gateway.bench.ingest import ROOT, _child
-from gateway.bench.report import report
+from gateway.bench.daemon import Daemon, Stand, bare
+from gateway.bench.harness import Run, Table, run_bench
 
-RSS_CHILD = r"""
-import gc, json, sys, time
-def rss_kib():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-import gateway.daemon.app  # everything the daemon loads
-from drivers.types import Advertisement
-from gateway.ble.ingest import AdvertIngest, IngestOptions
-from gateway.registry import Registry, RegistryOptions
-from gateway.bench.ingest import _adverts
-templates = _adverts(2150)
-registry = Registry(RegistryOptions())
-ingest = AdvertIngest(registry, IngestOptions())
-gc.collect()
-before = rss_kib()
-count = int(sys.argv[1])
-for i in range(count):
-    t = templates[i % len(templates)]
-    address = ":".join(["D0"] + ["%02X" % (i >> s & 255) for s in (32, 24, 16, 8, 0)])
-    ingest.handle(Advertisement(address, -70, t.name, t.tx_power, t.manufacturer_data,
-                                t.service_data, t.service_uuids, "hci0"))
-gc.collect()
-print(json.dumps({"before_kib": before, "after_kib": rss_kib(), "devices": len(registry)}))
-"""
-
-IDLE_SCENARIO = """
-name = "idle"
-seed = 11
-[[adapters]]
-name = "hci0"
-address = "00:1A:7D:DA:74:01"
-[[sensors]]
-count = 100
-format = "ruuvi"
-address_prefix = "C4:09:01"
-interval = "1s"
-heard_by = { hci0 = -70 }
-[[beacons]]
-count = 100
-kind = "ibeacon"
-address_prefix = "C0:09:01"
-interval = "1s"
-heard_by = { hci0 = -70 }
-"""
+CORE_LIBRARIES = (
+    "asyncio",
+    "bleak",
+    "paho.mqtt.client",
+    "aiohttp.web",
+    "pydantic",
+    "sqlite_utils",
+    "structlog",
+)
+ADAPTER = '[[adapters]]\nname = "hci0"\naddress = "00:1A:7D:DA:74:01"\n'
 
 
-def _rss(devices: int) -> list[dict[str, Any]]:
-    out = subprocess.run(
-        [sys.executable, "-c", RSS_CHILD, str(devices)],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=600,
+def scenario(beacons: int, sensors: int, labels: int, interval: str) -> str:
+    text = f'name = "footprint"\nseed = 11\n{ADAPTER}'
+    groups = (
+        ("beacons", beacons, 'kind = "ibeacon"', "C0:09"),
+        ("sensors", sensors, 'format = "ruuvi"', "C4:09"),
+        ("labels", labels, "hardware = 0x4033", "FF:09"),
     )
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-2000:])
-    m = json.loads(out.stdout.strip().splitlines()[-1])
-    after, before = m["after_kib"] / 1024, m["before_kib"] / 1024
-    return [
+    for table, count, kind, prefix in groups:
+        for start in range(0, count, 20000):  # a group holds at most 20,000 devices
+            n = min(20000, count - start)
+            text += (
+                f"[[{table}]]\ncount = {n}\n{kind}\naddress_prefix = "
+                f'"{prefix}:{start // 20000 + 1:02X}"\ninterval = "{interval}"\n'
+                "heard_by = { hci0 = -70 }\n"
+            )
+    return text
+
+
+def bare_imports() -> tuple[float, float]:
+    """(seconds, RSS MiB) of an interpreter importing the core libraries."""
+    code = (
+        f"import {', '.join(CORE_LIBRARIES)}\n"
+        "print([l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1])"
+    )
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return time.monotonic() - t0, int(out.stdout) / 1024
+
+
+def memory(run: Run) -> list[dict[str, Any]]:
+    count = 1000 if run.smoke else 10_000
+    _, imports = bare_imports()
+    rows: list[dict[str, Any]] = []
+    run.at("memory: the daemon on an empty store")
+    with Stand(run, "empty", scenario(0, 0, 0, "10s") + "") as stand:
+        daemon = Daemon(run, "daemon-empty", stand.bus, stand.broker.port)
+        daemon.start()
+        try:
+            daemon.until_ready()
+            time.sleep(2 if run.smoke else 10)
+            start_rss = daemon.rss_mib()
+        finally:
+            daemon.stop()
+    rows.append(
         {
-            "figure": f"RSS with {m['devices']:,} devices in the registry",
-            "value": after,
+            "figure": "daemon RSS once ready, no devices",
+            "value": start_rss,
             "unit": "MiB",
-            "baseline": "gateway loaded, registry empty",
-            "baseline_value": before,
-            "ratio": after / before,
+            "baseline": "interpreter importing the core libraries",
+            "baseline_value": imports,
+            "ratio": start_rss / imports,
+        }
+    )
+    run.at(f"memory: the daemon learning {count:,} devices")
+    text = scenario(count * 6 // 10, count * 3 // 10, count // 10, "10s")
+    with Stand(run, "devices", text) as stand:
+        daemon = Daemon(run, "daemon-devices", stand.bus, stand.broker.port)
+        daemon.start()
+        try:
+            daemon.until_ready()
+            daemon.until_devices(count, 120)
+            time.sleep(5 if run.smoke else 30)  # first states and telemetry sent
+            full_rss = daemon.rss_mib()
+        finally:
+            daemon.stop()
+        run.at(f"memory: a bare bleak scanner on the same {count:,} devices")
+        scanner = bare(stand.bus, 2 if run.smoke else 5, warmup=12 if run.smoke else 15)
+    rows += [
+        {
+            "figure": f"daemon RSS with {count:,} devices",
+            "value": full_rss,
+            "unit": "MiB",
+            "baseline": "interpreter importing the core libraries",
+            "baseline_value": imports,
+            "ratio": full_rss / imports,
         },
         {
-            "figure": "memory per device",
-            "value": (m["after_kib"] - m["before_kib"]) / m["devices"],
+            "figure": f"daemon RSS with {count:,} devices",
+            "value": full_rss,
+            "unit": "MiB",
+            "baseline": "bare bleak scanner on the same devices",
+            "baseline_value": scanner["rss_mib"],
+            "ratio": full_rss / scanner["rss_mib"],
+        },
+        {
+            "figure": "memory per device (daemon)",
+            "value": (full_rss - start_rss) * 1024 / count,
             "unit": "KiB",
         },
     ]
+    return rows
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _daemon_config(work: Path, port: int) -> Path:
-    cfg = work / "gateway.toml"
-    cfg.write_text(f"""
-store_id = "bench-store"
-gateway_id = "gw-1"
-data_dir = "{work / "data"}"
-[ble]
-adapters = ["hci0"]
-[mqtt]
-host = "127.0.0.1"
-port = {port}
-[web]
-port = 0
-[logging]
-level = "warning"
-""")
-    return cfg
-
-
-async def _idle(seconds: float) -> list[dict[str, Any]]:
-    from gateway.bench.rig.broker import Mosquitto
-    from gateway.sim.runner import virtual_store
-
-    work = Path(tempfile.mkdtemp(prefix="storegw-bench-"))
-    scenario = work / "idle.toml"
-    scenario.write_text(IDLE_SCENARIO)
-    (work / "broker").mkdir()
-    broker = Mosquitto(work / "broker")
-    broker.start()
-    try:
-        async with virtual_store(scenario) as store:
-            loop = asyncio.get_running_loop()
-            bare = await loop.run_in_executor(None, _child, "bare", store.bus_address, seconds)
-            proc = _start_daemon(_daemon_config(work, broker.port), store.bus_address)
-            try:
-                await asyncio.sleep(15)  # warm-up: every device seen, first telemetry sent
-                c0, t0 = _cpu_seconds(proc.pid), time.monotonic()
-                await asyncio.sleep(seconds)
-                c1, t1 = _cpu_seconds(proc.pid), time.monotonic()
-            finally:
-                proc.terminate()
-                proc.wait(30)
-    finally:
-        broker.stop()
+def idle(run: Run) -> list[dict[str, Any]]:
+    seconds = 3.0 if run.smoke else 60.0
+    run.at("idle CPU: 200 devices at 1 Hz")
+    with Stand(run, "idle", scenario(100, 100, 0, "1s")) as stand:
+        base = bare(stand.bus, seconds)
+        daemon = Daemon(run, "daemon-idle", stand.bus, stand.broker.port)
+        daemon.start()
+        try:
+            daemon.until_ready()
+            daemon.until_devices(200, 60)
+            time.sleep(1 if run.smoke else 20)  # every device seen, first telemetry sent
+            c0, t0 = daemon.cpu_seconds(), time.monotonic()
+            time.sleep(seconds)
+            c1, t1 = daemon.cpu_seconds(), time.monotonic()
+        finally:
+            daemon.stop()
     share = (c1 - c0) / (t1 - t0) * 100
-    bare_share = bare["cpu_s"] / bare["seconds"] * 100
+    bare_share = base["cpu_s"] / base["seconds"] * 100
     return [
         {
             "figure": "adverts/s heard (bare bleak)",
-            "value": bare["adverts"] / bare["seconds"],
+            "value": base["adverts"] / base["seconds"],
             "unit": "adverts/s",
         },
         {
@@ -169,89 +164,39 @@ async def _idle(seconds: float) -> list[dict[str, Any]]:
     ]
 
 
-def _start_daemon(cfg: Path, bus: str, **env: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "gateway", "run", "--config", str(cfg)],
-        env={**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bus, "PYTHONPATH": str(ROOT), **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def _time_to_ready(work: Path, bus: str, port: int) -> float:
-    sock_path = work / "notify.sock"
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(sock_path))
-    sock.settimeout(60)
-    t0 = time.monotonic()
-    proc = _start_daemon(_daemon_config(work, port), bus, NOTIFY_SOCKET=str(sock_path))
-    try:
-        while True:
-            if b"READY=1" in sock.recv(4096):
-                return time.monotonic() - t0
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        sock.close()
-
-
-def _bare_imports() -> float:
-    t0 = time.monotonic()
-    subprocess.run(
-        [sys.executable, "-c", "import " + ", ".join(CORE_LIBRARIES)], check=True, timeout=120
-    )
-    return time.monotonic() - t0
-
-
-CORE_LIBRARIES = ("bleak", "paho.mqtt.client", "aiohttp", "pydantic", "sqlite_utils", "structlog")
-
-
-async def _ready(rounds: int) -> list[dict[str, Any]]:
-    from gateway.bench.rig.broker import Mosquitto
-    from gateway.sim.runner import virtual_store
-
-    bare = [_bare_imports() for _ in range(rounds)]
-    work = Path(tempfile.mkdtemp(prefix="storegw-bench-"))
-    scenario = work / "idle.toml"
-    scenario.write_text(IDLE_SCENARIO)
-    (work / "broker").mkdir()
-    broker = Mosquitto(work / "broker")
-    broker.start()
+def ready(run: Run) -> list[dict[str, Any]]:
+    rounds = 1 if run.smoke else 5
+    run.at("time to READY")
     times = []
-    try:
-        async with virtual_store(scenario) as store:
-            loop = asyncio.get_running_loop()
-            for n in range(rounds):
-                run_dir = work / f"run-{n}"
-                run_dir.mkdir()
-                times.append(
-                    await loop.run_in_executor(
-                        None, _time_to_ready, run_dir, store.bus_address, broker.port
-                    )
-                )
-    finally:
-        broker.stop()
-    ready, base = sorted(times)[rounds // 2], sorted(bare)[rounds // 2]
+    with Stand(run, "ready", scenario(10, 10, 0, "1s")) as stand:
+        for n in range(rounds):
+            daemon = Daemon(run, f"daemon-ready-{n}", stand.bus, stand.broker.port)
+            daemon.start()
+            try:
+                times.append(daemon.until_ready())
+            finally:
+                daemon.stop()
+    base = statistics.median(bare_imports()[0] for _ in range(rounds))
+    value = statistics.median(times)
     return [
         {
             "figure": f"start to READY=1 (median of {rounds})",
-            "value": ready,
+            "value": value,
             "unit": "s",
             "baseline": "interpreter importing the core libraries",
             "baseline_value": base,
-            "ratio": ready / base,
+            "ratio": value / base,
         }
     ]
 
 
-def main() -> int:
-    seconds = float(os.environ.get("STOREGW_BENCH_SECONDS", "10"))
-    rows = _rss(10_000)
-    rows += asyncio.run(_idle(max(seconds, 20)))
-    rows += asyncio.run(_ready(5))
-    report("footprint", rows)
-    return 0
+def body(run: Run) -> list[Table]:
+    return [("footprint", memory(run) + idle(run) + ready(run))]
+
+
+def main(argv: list[str]) -> int:
+    return run_bench("footprint", body, argv)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -3,19 +3,21 @@
 - pipeline: adverts/s through payload fingerprint + decode + registry on one
   core (pure code, no D-Bus), beside a baseline loop that only builds the
   advertisements;
-- end to end: CPU seconds per 1,000 adverts of the gateway's BLE side (bleak +
-  ingest + registry) receiving from the BlueZ double at a given rate, beside a
-  bare bleak scanner whose callback only counts adverts, at the same rate
-  through the same double, as a ratio.
+- whole daemon: CPU seconds per 1,000 adverts of ``store-gateway run`` with every
+  component a store runs (scanning, registry, alerts, the MQTT bridge to a local
+  mosquitto, the web page, labels idle), fed by the virtual supermarket at 1,000
+  and 5,000 adverts/s, beside a bare bleak scanner whose callback only counts
+  adverts, at the same rate through the same double, as a ratio;
+- the virtual store's own capacity.
+
+``--smoke``: short windows.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,7 +25,8 @@ from typing import Any
 
 from drivers.decode import decode, payload_fingerprint
 from drivers.types import Advertisement
-from gateway.bench.report import report
+from gateway.bench.daemon import Daemon, Stand, bare
+from gateway.bench.harness import Run, Table, run_bench
 from gateway.ble.ingest import AdvertIngest, IngestOptions
 from gateway.registry import Registry, RegistryOptions
 from gateway.sim.scenario import load_scenario
@@ -94,83 +97,45 @@ def pipeline(count: int = 200_000) -> list[dict[str, Any]]:
     ]
 
 
-# ---- end to end -----------------------------------------------------------------------------
-
-CHILD = """
-import asyncio, json, os, resource, sys, time
-mode, seconds = sys.argv[1], float(sys.argv[2])
-async def main():
-    count = 0
-    if mode == "bare":
-        from bleak import BleakScanner
-        def cb(d, a):
-            nonlocal count
-            count += 1
-        scanner = BleakScanner(cb, bluez={"adapter": "hci0"})
-        await scanner.start()
-        await asyncio.sleep(2)
-        c0, r0 = count, resource.getrusage(resource.RUSAGE_SELF)
-        await asyncio.sleep(seconds)
-        c1, r1 = count, resource.getrusage(resource.RUSAGE_SELF)
-        await scanner.stop()
-    else:
-        from gateway.ble.ingest import AdvertIngest, IngestOptions
-        from gateway.ble.manager import BleManager
-        from gateway.ble.scanner import ScannerOptions
-        from gateway.registry import Registry, RegistryOptions
-        ingest = AdvertIngest(Registry(RegistryOptions()), IngestOptions(accept_unknown=True))
-        manager = BleManager(("hci0",), ingest.handle, ScannerOptions(mode="active"))
-        task = asyncio.create_task(manager.run())
-        await asyncio.sleep(2)
-        c0, r0 = ingest.counters.received, resource.getrusage(resource.RUSAGE_SELF)
-        await asyncio.sleep(seconds)
-        c1, r1 = ingest.counters.received, resource.getrusage(resource.RUSAGE_SELF)
-        task.cancel()
-    cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
-    print(json.dumps({"adverts": c1 - c0, "cpu_s": cpu, "seconds": seconds}))
-asyncio.run(main())
-"""
+# ---- end to end: the whole daemon -------------------------------------------------------------
 
 
-def _child(mode: str, bus: str, seconds: float) -> dict[str, float]:
-    env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bus, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, str(seconds)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=seconds + 60,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-2000:])
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
-
-
-async def _end_to_end(rate_per_s: float, seconds: float) -> list[dict[str, Any]]:
-    from gateway.sim.runner import virtual_store
-
-    scenario = load_scenario(SUPERMARKET)
-    natural = sum(1 / d.advert_interval_s for d in scenario.devices)
-    async with virtual_store(scenario, rate=rate_per_s / natural) as store:
-        loop = asyncio.get_running_loop()
-        bare = await loop.run_in_executor(None, _child, "bare", store.bus_address, seconds)
-        gw = await loop.run_in_executor(None, _child, "gateway", store.bus_address, seconds)
-    bare_k = bare["cpu_s"] / max(1, bare["adverts"]) * 1000
-    gw_k = gw["cpu_s"] / max(1, gw["adverts"]) * 1000
+def whole_daemon(run: Run, rate_per_s: float, seconds: float) -> list[dict[str, Any]]:
+    """CPU per advert of ``store-gateway run`` (every component on) fed by the virtual
+    supermarket at ``rate_per_s``, beside the bare bleak scanner in the same run."""
+    spec = load_scenario(SUPERMARKET)
+    natural = sum(1 / d.advert_interval_s for d in spec.devices)
+    run.at(f"whole daemon at {rate_per_s:,.0f} adverts/s")
+    text = SUPERMARKET.read_text()
+    with Stand(run, f"ingest-{rate_per_s:.0f}", text, rate=rate_per_s / natural) as stand:
+        base = bare(stand.bus, seconds)
+        daemon = Daemon(run, f"daemon-{rate_per_s:.0f}", stand.bus, stand.broker.port)
+        daemon.start()
+        try:
+            daemon.until_ready()
+            if not run.smoke:
+                daemon.until_devices(len(spec.devices), 120)
+            time.sleep(2 if run.smoke else 10)  # warm: every device known, states sent
+            a0, c0 = daemon.adverts(), daemon.cpu_seconds()
+            time.sleep(seconds)
+            a1, c1 = daemon.adverts(), daemon.cpu_seconds()
+        finally:
+            daemon.stop()
+    bare_k = base["cpu_s"] / max(1, base["adverts"]) * 1000
+    gw_k = (c1 - c0) / max(1.0, a1 - a0) * 1000
     return [
         {
-            "figure": f"adverts/s received at {rate_per_s:.0f}/s offered (bare bleak)",
-            "value": bare["adverts"] / seconds,
+            "figure": f"adverts/s received at {rate_per_s:,.0f}/s offered (bare bleak)",
+            "value": base["adverts"] / base["seconds"],
             "unit": "adverts/s",
         },
         {
-            "figure": f"adverts/s received at {rate_per_s:.0f}/s offered (gateway)",
-            "value": gw["adverts"] / seconds,
+            "figure": f"adverts/s received at {rate_per_s:,.0f}/s offered (daemon)",
+            "value": (a1 - a0) / seconds,
             "unit": "adverts/s",
         },
         {
-            "figure": f"gateway CPU per 1,000 adverts at {rate_per_s:.0f}/s",
+            "figure": f"daemon CPU per 1,000 adverts at {rate_per_s:,.0f}/s",
             "value": gw_k,
             "unit": "CPU s",
             "baseline": "bare bleak callback counting adverts",
@@ -188,7 +153,7 @@ async def _double_capacity(seconds: float) -> list[dict[str, Any]]:
     natural = sum(1 / d.advert_interval_s for d in scenario.devices)
     async with virtual_store(scenario, rate=20_000 / natural) as store:
         loop = asyncio.get_running_loop()
-        child = loop.run_in_executor(None, _child, "bare", store.bus_address, seconds)
+        child = loop.run_in_executor(None, bare, store.bus_address, seconds)
         await asyncio.sleep(2)
         sent0 = sum(a.adverts_sent for a in store.double.adapters.values())
         r0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -214,15 +179,21 @@ async def _double_capacity(seconds: float) -> list[dict[str, Any]]:
     ]
 
 
-def main(argv: list[str]) -> int:
-    seconds = float(os.environ.get("STOREGW_BENCH_SECONDS", "10"))
-    report("ingest-pipeline", pipeline())
+def body(run: Run) -> list[Table]:
+    seconds = 3.0 if run.smoke else float(os.environ.get("STORE_GATEWAY_BENCH_SECONDS", "20"))
+    run.at("pipeline")
+    tables: list[Table] = [("ingest-pipeline", pipeline(20_000 if run.smoke else 200_000))]
     rows = []
     for rate in (1000.0, 5000.0):
-        rows += asyncio.run(_end_to_end(rate, seconds))
-    report("ingest-end-to-end", rows)
-    report("virtual-store", asyncio.run(_double_capacity(seconds)))
-    return 0
+        rows += whole_daemon(run, rate, seconds)
+    tables.append(("ingest-whole-daemon", rows))
+    run.at("the virtual store's capacity")
+    tables.append(("virtual-store", asyncio.run(_double_capacity(seconds))))
+    return tables
+
+
+def main(argv: list[str]) -> int:
+    return run_bench("ingest", body, argv)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.bench.report import report
+from gateway.bench.harness import Run, Table, run_bench
 from gateway.bridge import payloads
 from gateway.bridge.mqtt import MqttConnection, MqttOptions, Will
 from gateway.bridge.outbox import Outbox, Outgoing
@@ -150,11 +149,11 @@ OUTAGE_S = 3600
 READINGS_PER_BATCH = 500
 
 
-def _outage_backlog(now: float) -> list[Outgoing]:
+def _outage_backlog(now: float, sensors: int) -> list[Outgoing]:
     readings = [
         (f"c4{n:010x}", now - OUTAGE_S + k * SAMPLE_S, metric, 20.0 + n % 7 + k * 0.01)
         for k in range(OUTAGE_S // SAMPLE_S)
-        for n in range(SENSORS)
+        for n in range(sensors)
         for metric in METRICS
     ]
     return [
@@ -167,8 +166,8 @@ def _outage_backlog(now: float) -> list[Outgoing]:
     ]
 
 
-async def _recovery(work: Path, port: int) -> list[dict[str, Any]]:
-    backlog = _outage_backlog(time.time())
+async def _recovery(work: Path, port: int, sensors: int) -> list[dict[str, Any]]:
+    backlog = _outage_backlog(time.time(), sensors)
     db = Database(work / "recovery.db", synchronous="full")
     await db.open()
     box = Outbox(db, IDENT, TOPICS, max_bytes=2**40, ttl={})
@@ -185,7 +184,7 @@ async def _recovery(work: Path, port: int) -> list[dict[str, Any]]:
     bare = len(bodies) / rate
     return [
         {
-            "figure": f"1-h outage backlog of {SENSORS:,} sensors: messages",
+            "figure": f"1-h outage backlog of {sensors:,} sensors: messages",
             "value": len(backlog),
             "unit": f"msgs ({size / 2**20:.1f} MiB)",
         },
@@ -200,12 +199,13 @@ async def _recovery(work: Path, port: int) -> list[dict[str, Any]]:
     ]
 
 
-async def _main(count: int) -> None:
-    work = Path(tempfile.mkdtemp(prefix="storegw-bench-"))
-    try:
-        bare_commit = _bare_sqlite(work / "bare.db", count)
-        commit, box, db = await _fill(work / "gw.db", count)
-        report(
+async def _main(run: Run, count: int, sensors: int) -> list[Table]:
+    work = run.work
+    run.at(f"committing {count:,} messages (and a bare sqlite loop)")
+    bare_commit = _bare_sqlite(work / "bare.db", count)
+    commit, box, db = await _fill(work / "gw.db", count)
+    tables: list[Table] = [
+        (
             "outbox-commit",
             [
                 {
@@ -218,28 +218,31 @@ async def _main(count: int) -> None:
                 },
             ],
         )
-        binary = shutil.which("mosquitto")
-        if binary is None:
-            print("mosquitto is not installed: drain benchmark skipped")
-            return
-        from gateway.bench.rig.broker import free_port
+    ]
+    binary = shutil.which("mosquitto")
+    if binary is None:
+        raise RuntimeError("mosquitto is not installed (Debian package: mosquitto)")
+    from gateway.bench.rig.broker import free_port
 
-        port = free_port()
-        conf = work / "m.conf"
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n")
-        proc = await asyncio.create_subprocess_exec(
-            binary, "-c", str(conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        await asyncio.sleep(0.5)
-        try:
-            bare = await asyncio.to_thread(_bare_paho, port, count)
-            drain = await _drain(box, port)
-            recovery = await _recovery(work, port)
-        finally:
-            proc.terminate()
-            await proc.wait()
+    port = free_port()
+    conf = work / "m.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n")
+    proc = await asyncio.create_subprocess_exec(
+        binary, "-c", str(conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    await asyncio.sleep(0.5)
+    try:
+        run.at(f"draining {count:,} messages (and a bare paho loop)")
+        bare = await asyncio.to_thread(_bare_paho, port, count)
+        drain = await _drain(box, port)
+        run.at(f"recovering from a 1-hour outage of {sensors:,} sensors")
+        recovery = await _recovery(work, port, sensors)
+    finally:
+        proc.terminate()
+        await proc.wait()
         await db.close()
-        report(
+    tables.append(
+        (
             "outbox-drain",
             [
                 {
@@ -252,15 +255,18 @@ async def _main(count: int) -> None:
                 },
             ],
         )
-        report("outbox-recovery", recovery)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    )
+    tables.append(("outbox-recovery", recovery))
+    return tables
+
+
+def body(run: Run) -> list[Table]:
+    count = 5_000 if run.smoke else int(run.args[0]) if run.args else 100_000
+    return asyncio.run(_main(run, count, 50 if run.smoke else SENSORS))
 
 
 def main(argv: list[str]) -> int:
-    count = int(argv[0]) if argv else 100_000
-    asyncio.run(_main(count))
-    return 0
+    return run_bench("outbox", body, argv)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(os.environ.get("STOREGW_BENCH_RESULTS", "bench-results"))
+RESULTS = Path(os.environ.get("STORE_GATEWAY_BENCH_RESULTS", "bench-results"))
 
 
 def machine() -> dict[str, Any]:

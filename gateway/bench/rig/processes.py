@@ -20,8 +20,11 @@ def _env(**extra: str) -> dict[str, str]:
 class StoreProcess:
     """``store-gateway simulate`` in its own process (its own core, like a real radio)."""
 
-    def __init__(self, scenario: Path, log: Path, *, device_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, scenario: Path, log: Path, *, device_timeout_s: float = 30.0, rate: float = 1.0
+    ) -> None:
         self.scenario, self.log, self.device_timeout_s = scenario, log, device_timeout_s
+        self.rate = rate
         self.proc: subprocess.Popen[bytes] | None = None
         self.bus_address = ""
 
@@ -37,6 +40,8 @@ class StoreProcess:
                     str(self.scenario),
                     "--device-timeout",
                     str(self.device_timeout_s),
+                    "--rate",
+                    str(self.rate),
                 ],
                 env=_env(),
                 stdout=subprocess.PIPE,
@@ -90,3 +95,52 @@ class GatewayProcess:
     def ensure_stopped(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.kill()
+
+
+class NotifySocket:
+    """An sd_notify socket, as systemd gives a service (``NOTIFY_SOCKET``): what the
+    daemon says about itself (``READY=1``, ``STATUS=...``) without asking it anything."""
+
+    def __init__(self, path: Path) -> None:
+        import socket
+
+        self.path = path
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(str(path))
+        self.ready = False
+        self.status = ""
+
+    def read(self, timeout_s: float) -> None:
+        """Read what arrives within ``timeout_s`` (at least one message if any comes)."""
+        self._sock.settimeout(timeout_s)
+        try:
+            while True:
+                for line in self._sock.recv(4096).decode(errors="replace").splitlines():
+                    if line == "READY=1":
+                        self.ready = True
+                    elif line.startswith("STATUS="):
+                        self.status = line[len("STATUS=") :]
+                self._sock.settimeout(0.0)
+        except (TimeoutError, BlockingIOError):
+            return
+
+    def devices(self) -> int:
+        """Devices known, from the last ``STATUS=`` line (``12/40 devices online, ...``)."""
+        head = self.status.split(" devices", 1)[0]
+        return int(head.split("/")[1]) if "/" in head else 0
+
+    def close(self) -> None:
+        self._sock.close()
+        self.path.unlink(missing_ok=True)
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -1,0 +1,161 @@
+"""The whole daemon under measurement, and its baseline, as processes.
+
+``store-gateway run`` with every component a store runs (scanning, registry,
+alerts, the MQTT bridge to a local mosquitto, the web page, labels idle),
+started with an sd_notify socket so the benchmark learns what it needs (ready,
+devices known) from what the daemon tells systemd, without asking it anything
+that costs it work. Its CPU and RSS come from ``/proc``; the adverts it
+received from its ``/metrics``, read once before and once after a window.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from gateway.bench.harness import Run
+from gateway.bench.rig.broker import Mosquitto, free_port
+from gateway.bench.rig.processes import (
+    GatewayProcess,
+    NotifySocket,
+    StoreProcess,
+    cpu_seconds,
+    rss_mib,
+)
+
+
+def config(folder: Path, broker_port: int, web_port: int) -> Path:
+    path = folder / "gateway.toml"
+    path.write_text(f"""
+store_id = "bench-store"
+gateway_id = "gw-1"
+data_dir = "{folder / "data"}"
+[ble]
+adapters = ["hci0"]
+[mqtt]
+host = "127.0.0.1"
+port = {broker_port}
+[web]
+bind = "127.0.0.1"
+port = {web_port}
+[logging]
+level = "warning"
+""")
+    return path
+
+
+class Daemon:
+    """One ``store-gateway run`` against a store's bus, with its own notify socket."""
+
+    def __init__(self, run: Run, name: str, bus: str, broker_port: int) -> None:
+        folder = run.folder(name)
+        self.web_port = free_port()
+        self.notify = NotifySocket(folder / "notify.sock")
+        self.process = GatewayProcess(
+            config(folder, broker_port, self.web_port),
+            bus,
+            run.log(f"{name}.log"),
+            env={"NOTIFY_SOCKET": str(self.notify.path)},
+        )
+        self.started = 0.0
+
+    @property
+    def pid(self) -> int:
+        assert self.process.proc is not None
+        return self.process.proc.pid
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        self.process.start()
+
+    def until_ready(self, timeout_s: float = 60.0) -> float:
+        """Seconds from start to ``READY=1``."""
+        deadline = time.monotonic() + timeout_s
+        while not self.notify.ready:
+            self._alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no READY=1 within {timeout_s:.0f} s")
+            self.notify.read(0.5)
+        return time.monotonic() - self.started
+
+    def until_devices(self, count: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.notify.devices() < count:
+            self._alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{self.notify.devices()} of {count} devices known after {timeout_s:.0f} s"
+                )
+            self.notify.read(1.0)
+
+    def _alive(self) -> None:
+        proc = self.process.proc
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the daemon exited with {proc.returncode}")
+
+    def rss_mib(self) -> float:
+        return rss_mib(self.pid)
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.pid)
+
+    def adverts(self) -> float:
+        """Adverts received so far, from the daemon's ``/metrics``."""
+        url = f"http://127.0.0.1:{self.web_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("storegw_adverts_total{")
+        )
+
+    def stop(self) -> None:
+        if self.process.proc is not None and self.process.proc.poll() is None:
+            try:
+                self.process.stop(30)
+            except subprocess.TimeoutExpired:
+                self.process.ensure_stopped()
+        self.notify.close()
+
+
+def bare(bus: str, seconds: float, warmup: float = 2.0) -> dict[str, Any]:
+    """The bare bleak scanner on the same bus (``gateway.bench.bare``)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway.bench.bare", str(seconds), "--warmup", str(warmup)],
+        env={**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bus},
+        capture_output=True,
+        text=True,
+        timeout=seconds + warmup + 60,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"the bare scanner failed: {out.stderr[-1500:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+class Stand:
+    """A virtual store and a broker as processes, for one part of a benchmark."""
+
+    def __init__(self, run: Run, name: str, scenario_text: str, *, rate: float = 1.0) -> None:
+        folder = run.folder(name)
+        self.scenario = folder / "scenario.toml"
+        self.scenario.write_text(scenario_text)
+        self.broker = Mosquitto(run.folder(f"{name}-broker"))
+        self.store = StoreProcess(self.scenario, run.log(f"{name}-store.log"), rate=rate)
+        self.bus = ""
+
+    def __enter__(self) -> Stand:
+        self.broker.start()
+        self.bus = self.store.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.stop()
+        self.broker.stop()
