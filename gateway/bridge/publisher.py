@@ -39,6 +39,7 @@ class Publisher:
         self._wake = asyncio.Event()
         self._online = asyncio.Event()
         self._acked: list[int] = []
+        self._acks_waiting = asyncio.Event()
         self._outstanding = 0  # published, awaiting PUBACK
         self._epoch = 0  # bumps on every disconnect: late callbacks of old sessions are ignored
         self.published = 0
@@ -113,6 +114,7 @@ class Publisher:
             self._wake.set()  # refill the window; acked rows stay skipped until deleted
         if exc is None:
             self._acked.append(message.id)
+            self._acks_waiting.set()
             self.latency_s = time.monotonic() - sent
         elif isinstance(exc, PublishRefused):
             asyncio.get_running_loop().create_task(self._bury(message, str(exc)))
@@ -128,8 +130,12 @@ class Publisher:
         self._wake.set()
 
     async def _delete_loop(self) -> None:
+        """Delete acknowledged rows in batches: woken by the first PUBACK, it lets more
+        gather for ``DELETE_EVERY_S`` (no timer runs while nothing is acknowledged)."""
         while True:
+            await self._acks_waiting.wait()
             await asyncio.sleep(DELETE_EVERY_S)
+            self._acks_waiting.clear()
             if not self._acked:
                 continue
             ids, self._acked = self._acked, []
