@@ -35,6 +35,7 @@ RESULTS_PER_ACK = 400  # ~160 bytes each: ~64 KiB per ack
 @dataclass(frozen=True, slots=True)
 class CampaignAck:
     command_id: str
+    command_type: str | None
     status: str  # progress | completed | partial
     counts: Mapping[str, int]
     results: Sequence[LabelResult]
@@ -75,17 +76,21 @@ class CampaignReporter:
             await self._report_one(command_id, progress)
 
     async def _report_one(self, command_id: str, progress: bool) -> None:
-        def read(d: sqlite_utils.Database) -> tuple[int, dict[str, int]]:
-            return store.open_targets(d, command_id), store.command_counts(d, command_id)
+        def read(d: sqlite_utils.Database) -> tuple[int, dict[str, int], str | None]:
+            return (
+                store.open_targets(d, command_id),
+                store.command_counts(d, command_id),
+                store.command_type(d, command_id),
+            )
 
-        open_targets, counts = await self._db.read(read)
+        open_targets, counts, type_ = await self._db.read(read)
         if open_targets:
             now = self._clock()
             due = now - self._last_progress.get(command_id, -self._period) >= self._period
             if progress and due and counts != self._last_counts.get(command_id):
                 self._last_counts[command_id] = counts
                 self._last_progress[command_id] = now
-                await self._emit(CampaignAck(command_id, "progress", counts, ()))
+                await self._emit(CampaignAck(command_id, type_, "progress", counts, ()))
             return
         final = "partial" if counts.get(ResultStatus.FAILED.value) else "completed"
         while True:
@@ -94,7 +99,8 @@ class CampaignReporter:
             )
             if not batch:
                 break
-            await self._emit(CampaignAck(command_id, final, counts, [r for _, r in batch]))
+            results = [r for _, r in batch]
+            await self._emit(CampaignAck(command_id, type_, final, counts, results))
             seqs = [s for s, _ in batch]
             await self._db.run(partial(store.mark_acked, command_id=command_id, seqs=seqs))
         await self._db.run(lambda d: store.forget_command(d, command_id))

@@ -90,7 +90,6 @@ class LabelPipeline:
         self.reporter = CampaignReporter(db, self._ack)
         self.on_label_change: Callable[[str], None] | None = None
         self.planner.on_twin_change = lambda twin: self._changed(twin.label_id)
-        self._types: dict[str, str] = {}
         self.timings = AttemptTimings()
         self.transfers = TransferCounts()
         self._up: tuple[float, list[str]] = (-UP_ADAPTERS_TTL_S, [])
@@ -138,7 +137,10 @@ class LabelPipeline:
     # ---- commands -------------------------------------------------------------------------
 
     async def execute(self, command: Command) -> None:
-        self._types[command.id] = command.type
+        # The type goes with the command's results: acks after a restart carry it too.
+        await self._db.run(
+            partial(store.remember_command, command_id=command.id, command_type=command.type)
+        )
         if command.type == "price-update":
             body = PriceUpdateBody.model_validate(command.body)
             items = [
@@ -199,7 +201,7 @@ class LabelPipeline:
         ]
         body = self._make_ack(
             command_id=ack.command_id,
-            command_type=self._types.get(ack.command_id),
+            command_type=ack.command_type,
             status=ack.status,
             now=time.time(),
             counts=dict(ack.counts),

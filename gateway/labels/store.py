@@ -194,6 +194,18 @@ def set_result(d: sqlite_utils.Database, result: LabelResult) -> None:
     )
 
 
+def remember_command(d: sqlite_utils.Database, command_id: str, command_type: str) -> None:
+    d.execute(
+        "INSERT OR IGNORE INTO label_commands (command_id, type) VALUES (?, ?)",
+        [command_id, command_type],
+    )
+
+
+def command_type(d: sqlite_utils.Database, command_id: str) -> str | None:
+    row = d.execute("SELECT type FROM label_commands WHERE command_id = ?", [command_id]).fetchone()
+    return None if row is None else str(row[0])
+
+
 def open_commands(d: sqlite_utils.Database) -> list[str]:
     rows = d.execute("SELECT DISTINCT command_id FROM label_results WHERE acked = 0").fetchall()
     return [r[0] for r in rows]
@@ -241,3 +253,4 @@ def open_targets(d: sqlite_utils.Database, command_id: str) -> int:
 
 def forget_command(d: sqlite_utils.Database, command_id: str) -> None:
     d.execute("DELETE FROM label_results WHERE command_id = ?", [command_id])
+    d.execute("DELETE FROM label_commands WHERE command_id = ?", [command_id])

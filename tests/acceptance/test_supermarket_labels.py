@@ -223,6 +223,9 @@ async def test_gateway_restarted_mid_campaign_resumes_without_writing_twice(
 
         statuses = check_results(campaigns.results(prices), labels)
         assert statuses == Counter({"displayed": 2000})
+        # The type is stored with the command: acks after the restart carry it too.
+        types = {a["command_type"] for acks in campaigns.acks(prices).values() for a in acks}
+        assert types == {"price-update"}
         newest = {sku(n): (1, price(n, 1)) for n in range(2000)}
         expected = await asyncio.to_thread(expected_hashes, SUPERMARKET, newest)
         stats = await run.refreshed(expected, labels)

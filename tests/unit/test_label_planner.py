@@ -356,3 +356,46 @@ async def test_a_label_of_an_unknown_panel_fails_at_once_with_the_reason(tmp_pat
     assert twin.status.value == "failed" and "0x0fff" in (twin.last_error or "")
     assert rig.scheduler.is_idle()
     await db.close()
+
+
+async def test_acks_after_a_restart_carry_the_command_type(tmp_path: Path) -> None:
+    """The type is stored with the command: a gateway restarted mid-campaign still says
+    which command type every later ack is for."""
+    from functools import partial
+
+    from gateway.labels.campaign import CampaignAck, CampaignReporter
+
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    rig = Rig(db)
+    await rig.planner.load()
+    await rig.planner.bind("bind", [Binding(L1, "A")])
+    await db.run(partial(store.remember_command, command_id="cmd", command_type="price-update"))
+    rig.visible = False  # nothing written before the restart
+    await rig.planner.price_update("cmd", [item("A", 1, "2.00")])
+    await db.close()
+
+    db = Database(tmp_path / "gw.db")  # the restart: nothing in memory survives
+    await db.open()
+    rig = Rig(db)
+    await rig.planner.load()
+    acks: list[CampaignAck] = []
+
+    async def sink(ack: CampaignAck) -> None:
+        acks.append(ack)
+
+    reporter = CampaignReporter(db, sink)
+    rig.visible = False
+    run = asyncio.create_task(rig.scheduler.run())
+    await rig.planner.reconcile()
+    await reporter.report()
+    rig.visible = True
+    rig.planner.label_seen(L1)
+    await rig.settle()
+    await reporter.report()
+    ours = [a for a in acks if a.command_id == "cmd"]
+    assert [a.status for a in ours] == ["progress", "completed"]
+    assert {a.command_type for a in ours} == {"price-update"}
+    assert await db.read(partial(store.command_type, command_id="cmd")) is None  # forgotten
+    run.cancel()
+    await db.close()
