@@ -36,12 +36,12 @@ from gateway.commands.model import Command
 from gateway.daemon.sdnotify import Notifier
 from gateway.daemon.supervisor import Supervisor
 from gateway.daemon.watchdog import Watchdog
+from gateway.daemon.web_view import Components, GatewayView
 from gateway.labels.pipeline import LabelOptions, LabelPipeline
 from gateway.registry import Registry, RegistryOptions
 from gateway.registry.persistence import flush_dirty, load_devices
 from gateway.store import Database
 from gateway.store.database import Synchronous
-from gateway.timeutil import format_epoch
 from gateway.web.keys import LIVE_KEY
 from gateway.web.local_api import SOCKET_NAME, serve_local_api
 from gateway.web.security import Auth, LoginLimiter, WebUser
@@ -155,7 +155,23 @@ class Gateway:
         self.database_replaced: str | None = None
         self._runners: list[web.AppRunner] = []
         self._lock_fd: int | None = None
-        self._rates: dict[str, tuple[float, int, float]] = {}
+        # What the web page and the local API see.
+        self.view = GatewayView(
+            Components(
+                store_id=settings.store_id,
+                gateway_id=settings.gateway_id,
+                started_at=self.started_at,
+                registry=self.registry,
+                ingest=self.ingest.counters,
+                ble=self.ble,
+                supervisor=self.supervisor,
+                alerts=self.alerts,
+                bridge=self.bridge,
+                labels=self.labels,
+                redacted_config=settings.redacted_config,
+                database_replaced=lambda: self.database_replaced,
+            )
+        )
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -193,9 +209,9 @@ class Gateway:
         if self.labels is not None:
             for name, task in self.labels.tasks().items():
                 self.supervisor.add(name, task)
-        self._runners.append(await serve_local_api(self, self.settings.data_dir / SOCKET_NAME))
+        self._runners.append(await serve_local_api(self.view, self.settings.data_dir / SOCKET_NAME))
         if self.settings.web is not None:
-            app = build_app(self, self.auth, self.settings.web)
+            app = build_app(self.view, self.auth, self.settings.web)
             self.supervisor.add("web-live", app[LIVE_KEY].run, critical=False)
             self._runners.append(await serve(app, self.settings.web))
             log.info("web page", url=f"http://{self.settings.web.bind}:{self.settings.web.port}/")
@@ -298,9 +314,13 @@ class Gateway:
     # ---- periodic work ----------------------------------------------------------------
 
     async def _sweep_loop(self) -> None:
+        rates_at = time.monotonic()
         while True:
             await asyncio.sleep(SWEEP_S)
             self.registry.sweep(time.monotonic())
+            if time.monotonic() - rates_at >= RATE_WINDOW_S:
+                rates_at = time.monotonic()
+                self.view.sample_rates()
 
     async def _flush_loop(self) -> None:
         while True:
@@ -348,84 +368,6 @@ class Gateway:
             {"name": s.name, "address": s.address, "state": s.state} for s in self.ble.statuses()
         ]
         return adapters, (len(self.registry), self.registry.online_count())
-
-    def extra_metrics(self) -> list[tuple[str, float, str]]:
-        out: list[tuple[str, float, str]] = [
-            ("storegw_uptime_seconds", time.time() - self.started_at, "Seconds since start"),
-        ]
-        if self.bridge is not None:
-            status = self.bridge.outbox.status
-            out += [
-                ("storegw_outbox_messages", status.pending, "Messages buffered for the broker"),
-                ("storegw_outbox_bytes", status.bytes, "Bytes buffered for the broker"),
-            ]
-        if self.labels is not None:
-            scheduler = self.labels.scheduler
-            out += [
-                ("storegw_label_jobs_queued", scheduler.queued, "Label transfers waiting"),
-                ("storegw_label_jobs_running", scheduler.running, "Label transfers under way"),
-            ]
-        return out
-
-    def _adverts_per_s(self, name: str, count: int) -> float:
-        now = time.monotonic()
-        previous = self._rates.get(name)
-        if previous is None or now - previous[0] >= RATE_WINDOW_S:
-            rate = 0.0 if previous is None else (count - previous[1]) / (now - previous[0])
-            self._rates[name] = (now, count, rate)
-            return rate
-        return previous[2]
-
-    def status_view(self) -> dict[str, Any]:
-        engine = self.alerts.engine
-        return {
-            "store_id": self.settings.store_id,
-            "gateway_id": self.settings.gateway_id,
-            "version": __version__,
-            "started_at": format_epoch(self.started_at),
-            "devices": {"total": len(self.registry), "online": self.registry.online_count()},
-            "adapters": [
-                {
-                    "name": s.name,
-                    "address": s.address,
-                    "state": s.state,
-                    "mode": s.mode,
-                    "adverts": s.adverts,
-                    "adverts_per_s": round(self._adverts_per_s(s.name, s.adverts), 2),
-                    "restarts": s.restarts,
-                    "last_error": s.last_error,
-                }
-                for s in self.ble.statuses()
-            ],
-            "components": [
-                {
-                    "name": c.name,
-                    "state": c.state.value,
-                    "restarts": c.restarts,
-                    "last_error": c.last_error,
-                    "critical": c.critical,
-                }
-                for c in self.supervisor.statuses()
-            ],
-            "broker": None if self.bridge is None else self.bridge.view(),
-            "buffer": None if self.bridge is None else self.bridge.outbox.view(),
-            "database_replaced": self.database_replaced,
-            "alerts": {
-                "firing": len(engine.firing()),
-                "pending": sum(1 for a in engine.alerts() if a.phase.value == "pending"),
-            },
-        }
-
-    def health(self) -> tuple[bool, list[str]]:
-        problems = [
-            f"{c.name}: {c.state.value} ({c.last_error})"
-            for c in self.supervisor.statuses()
-            if c.critical and c.state.value != "running"
-        ]
-        return (not problems, problems)
-
-    def redacted_config(self) -> dict[str, Any]:
-        return dict(self.settings.redacted_config)
 
 
 def _label_failed(labels: LabelPipeline, device_id: str) -> float | None:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
-from gateway.alerts import Alert
-from gateway.registry.views import device_view
-from gateway.timeutil import format_epoch
-from gateway.web.keys import AUTH_KEY, GATEWAY_KEY, LIVE_KEY, SESSION_KEY
+from gateway.web.keys import AUTH_KEY, LIVE_KEY, PORT_KEY, SESSION_KEY
 from gateway.web.openapi import OPENAPI
+from gateway.web.port import UnknownAlert
 from gateway.web.security import Role, Session
 
 MAX_SILENCE_S = 7 * 24 * 3600
@@ -80,55 +78,26 @@ async def session_info(request: web.Request) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(request.app[GATEWAY_KEY].status_view())
+    return web.json_response(request.app[PORT_KEY].status())
 
 
 async def devices(request: web.Request) -> web.Response:
-    rows = sorted(
-        (device_view(d) for d in request.app[GATEWAY_KEY].registry), key=lambda r: r["device_id"]
-    )
-    return web.json_response({"devices": rows})
-
-
-def alert_view(a: Alert) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "rule": a.rule,
-        "device_id": a.device_id,
-        "phase": a.phase.value,
-        "severity": a.severity,
-        "metric": a.metric,
-        "value": a.value,
-        "threshold": a.threshold,
-        "started_at": format_epoch(a.started_at),
-        "resolved_at": None if a.resolved_at is None else format_epoch(a.resolved_at),
-        "message": a.message,
-        "acknowledged_by": a.acknowledged_by,
-        "silenced_until": None if a.silenced_until is None else format_epoch(a.silenced_until),
-        "silenced_by": a.silenced_by,
-    }
+    return web.json_response({"devices": request.app[PORT_KEY].devices()})
 
 
 async def alerts(request: web.Request) -> web.Response:
-    engine = request.app[GATEWAY_KEY].alerts.engine
-    active = engine.alerts()
-    return web.json_response(
-        {
-            "pending": [alert_view(a) for a in active if a.phase.value == "pending"],
-            "firing": [alert_view(a) for a in active if a.phase.value == "firing"],
-            "resolved": [alert_view(a) for a in list(engine.recent_resolved)[:50]],
-        }
-    )
+    return web.json_response(request.app[PORT_KEY].alerts())
 
 
 async def acknowledge_alert(request: web.Request) -> web.Response:
     session = _require(request, Role.TECHNICIAN)
-    service = request.app[GATEWAY_KEY].alerts
     try:
-        alert = await service.acknowledge(request.match_info["alert_id"], session.user)
-    except KeyError as exc:
+        view = await request.app[PORT_KEY].acknowledge_alert(
+            request.match_info["alert_id"], session.user
+        )
+    except UnknownAlert as exc:
         raise _error(web.HTTPNotFound, str(exc.args[0])) from exc
-    return web.json_response(alert_view(alert))
+    return web.json_response(view)
 
 
 async def silence_alert(request: web.Request) -> web.Response:
@@ -143,42 +112,24 @@ async def silence_alert(request: web.Request) -> web.Response:
         raise _error(
             web.HTTPBadRequest, f"duration_s must be an integer from 60 to {MAX_SILENCE_S}"
         )
-    service = request.app[GATEWAY_KEY].alerts
     try:
-        alert = await service.silence(
+        view = await request.app[PORT_KEY].silence_alert(
             request.match_info["alert_id"], session.user, time.time() + duration
         )
-    except KeyError as exc:
+    except UnknownAlert as exc:
         raise _error(web.HTTPNotFound, str(exc.args[0])) from exc
-    return web.json_response(alert_view(alert))
+    return web.json_response(view)
 
 
 async def labels(request: web.Request) -> web.Response:
-    gateway = request.app[GATEWAY_KEY]
-    rows = []
-    for device in gateway.registry:
-        if device.kind.value != "label":
-            continue
-        view = gateway.labels.label_view(device.device_id) if gateway.labels else None
-        rows.append(
-            {
-                "label_id": device.device_id,
-                "model": device.model,
-                "online": device.online,
-                "battery_pct": device.battery_pct,
-                "label": dict(view) if view else None,
-            }
-        )
-    rows.sort(key=lambda r: str(r["label_id"]))
-    return web.json_response({"labels": rows})
+    return web.json_response({"labels": request.app[PORT_KEY].labels()})
 
 
 async def label_preview(request: web.Request) -> web.Response:
-    gateway = request.app[GATEWAY_KEY]
-    which = request.match_info["which"]
-    view = gateway.labels.label_view(request.match_info["label_id"]) if gateway.labels else None
-    ref = (view or {}).get(which)
-    png = await gateway.labels.preview(ref["content_hash"]) if gateway.labels and ref else None
+    which: Literal["desired", "displayed"] = (
+        "desired" if request.match_info["which"] == "desired" else "displayed"
+    )
+    png = await request.app[PORT_KEY].label_preview(request.match_info["label_id"], which)
     if png is None:
         raise _error(web.HTTPNotFound, f"no {which} content for this label")
     return web.Response(body=png, content_type="image/png")
@@ -186,9 +137,8 @@ async def label_preview(request: web.Request) -> web.Response:
 
 async def label_repush(request: web.Request) -> web.Response:
     _require(request, Role.TECHNICIAN)
-    gateway = request.app[GATEWAY_KEY]
     label_id = request.match_info["label_id"]
-    if gateway.labels is None or not gateway.labels.planner.repush(label_id):
+    if not request.app[PORT_KEY].repush_label(label_id):
         raise _error(web.HTTPConflict, "this label has no content to write (bind it and price it)")
     return web.json_response({"label_id": label_id, "status": "pending"})
 
@@ -200,7 +150,7 @@ async def label_flash(request: web.Request) -> web.Response:
 
 async def config_view(request: web.Request) -> web.Response:
     _require(request, Role.ADMIN)
-    return web.json_response(request.app[GATEWAY_KEY].redacted_config())
+    return web.json_response(request.app[PORT_KEY].config())
 
 
 async def openapi(_: web.Request) -> web.Response:

@@ -10,15 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-from gateway.registry import DeviceChange
-from gateway.registry.views import device_view
-
-if TYPE_CHECKING:
-    from gateway.daemon.app import Gateway
+from gateway.web.port import WebPort
 
 TICK_S = 1.0
 QUEUE_BATCHES = 5
@@ -26,15 +22,15 @@ KEEPALIVE_S = 15.0
 
 
 class LiveFeed:
-    def __init__(self, gateway: Gateway) -> None:
-        self._gateway = gateway
+    def __init__(self, port: WebPort) -> None:
+        self._port = port
         self._dirty: set[str] = set()
         self._queues: set[asyncio.Queue[str]] = set()
-        gateway.registry.subscribe(self._on_change)
+        port.watch_devices(self._on_change)
 
-    def _on_change(self, change: DeviceChange) -> None:
+    def _on_change(self, device_id: str) -> None:
         if self._queues:
-            self._dirty.add(change.device.device_id)
+            self._dirty.add(device_id)
 
     async def run(self) -> None:
         """Supervised task: publish a batch every tick while anyone listens."""
@@ -44,8 +40,10 @@ class LiveFeed:
                 self._dirty.clear()
                 continue
             ids, self._dirty = self._dirty, set()
-            devices = [device_view(d) for i in ids if (d := self._gateway.registry.get(i))]
-            batch: dict[str, Any] = {"status": self._gateway.status_view(), "devices": devices}
+            batch: dict[str, Any] = {
+                "status": self._port.status(),
+                "devices": self._port.device_views(ids),
+            }
             message = f"event: update\ndata: {json.dumps(batch, ensure_ascii=False)}\n\n"
             for queue in self._queues:
                 if queue.qsize() < QUEUE_BATCHES:

@@ -8,25 +8,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from gateway.registry.views import device_view
-
-if TYPE_CHECKING:
-    from gateway.daemon.app import Gateway
+from gateway.web.port import WebPort
 
 SOCKET_NAME = "api.sock"
 SHUTDOWN_S = 2.0
 
 
-def build_local_app(gateway: Gateway) -> web.Application:
+def build_local_app(port: WebPort) -> web.Application:
     app = web.Application()
 
     async def devices(_: web.Request) -> web.Response:
-        rows = sorted((device_view(d) for d in gateway.registry), key=lambda r: r["device_id"])
-        return web.json_response({"devices": rows})
+        return web.json_response({"devices": port.devices()})
 
     app.router.add_get("/api/devices", devices)
     return app
@@ -38,8 +33,8 @@ def _prepare_socket_path(socket_path: Path) -> None:
     socket_path.unlink(missing_ok=True)
 
 
-async def serve_local_api(gateway: Gateway, socket_path: Path) -> web.AppRunner:
-    runner = web.AppRunner(build_local_app(gateway), access_log=None, shutdown_timeout=SHUTDOWN_S)
+async def serve_local_api(port: WebPort, socket_path: Path) -> web.AppRunner:
+    runner = web.AppRunner(build_local_app(port), access_log=None, shutdown_timeout=SHUTDOWN_S)
     await runner.setup()
     _prepare_socket_path(socket_path)
     site = web.UnixSite(runner, str(socket_path))

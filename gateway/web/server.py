@@ -13,17 +13,15 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from aiohttp import web
 
 from gateway.web import api
-from gateway.web.keys import AUTH_KEY, GATEWAY_KEY, LIVE_KEY, METRICS_ACCESS_KEY, SESSION_KEY
+from gateway.web.keys import AUTH_KEY, LIVE_KEY, METRICS_ACCESS_KEY, PORT_KEY, SESSION_KEY
 from gateway.web.live import LiveFeed
+from gateway.web.port import WebPort
 from gateway.web.security import Auth, Handler, csrf_ok, security_headers
-
-if TYPE_CHECKING:
-    from gateway.daemon.app import Gateway
 
 STATIC = Path(str(resources.files("gateway.web").joinpath("static")))
 
@@ -73,20 +71,20 @@ async def require_session(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-def build_app(gateway: Gateway, auth: Auth, options: WebOptions) -> web.Application:
+def build_app(port: WebPort, auth: Auth, options: WebOptions) -> web.Application:
     app = web.Application(
         middlewares=[security_headers, require_session], client_max_size=64 * 1024
     )
-    app[GATEWAY_KEY] = gateway
+    app[PORT_KEY] = port
     app[AUTH_KEY] = auth
     app[METRICS_ACCESS_KEY] = options.metrics_access
-    app[LIVE_KEY] = LiveFeed(gateway)
+    app[LIVE_KEY] = LiveFeed(port)
 
     async def index(_: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html")
 
     async def healthz(_: web.Request) -> web.Response:
-        healthy, problems = gateway.health()
+        healthy, problems = port.health()
         return web.json_response(
             {"status": "ok" if healthy else "degraded", "problems": problems},
             status=200 if healthy else 503,

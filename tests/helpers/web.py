@@ -1,7 +1,8 @@
-"""A real Gateway object (database, registry, alerts) behind the real web app, on loopback.
+"""The real web app on loopback, behind a port built from real components (a database, a
+registry, the alert service), not from a whole Gateway.
 
-BLE is not started: these tests are about the web layer; the gateway's data is
-fed through its own registry as the scanner would.
+BLE is not started: these tests are about the web layer; the port's data is fed
+through its registry as the scanner would.
 """
 
 from __future__ import annotations
@@ -17,10 +18,17 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from drivers.types import Advertisement, DeviceKind, Observation
 from gateway.alerts import Rule, Selector
-from gateway.daemon.app import Gateway, GatewaySettings
-from gateway.registry import RegistryOptions
+from gateway.alerts.service import AlertService
+from gateway.ble.ingest import IngestCounters
+from gateway.ble.manager import BleManager
+from gateway.ble.scanner import ScannerOptions
+from gateway.daemon.supervisor import Supervisor
+from gateway.daemon.web_view import Components, GatewayView
+from gateway.registry import Registry, RegistryOptions
+from gateway.store import Database
+from gateway.web.keys import LIVE_KEY
 from gateway.web.passwords import hash_password
-from gateway.web.security import WebUser
+from gateway.web.security import Auth, LoginLimiter, WebUser
 from gateway.web.server import WebOptions, build_app
 
 PASSWORD = "correct-horse-battery"
@@ -29,7 +37,8 @@ FRIDGE_ID = "c4d912ab0f31"
 
 @dataclass
 class WebHarness:
-    gateway: Gateway
+    registry: Registry
+    alerts: AlertService
     client: TestClient  # type: ignore[type-arg]
 
     def feed(self, temp: float, address: str = "C4:D9:12:AB:0F:31") -> None:
@@ -40,7 +49,7 @@ class WebHarness:
             readings={"temperature_c": temp},
             battery_pct=80.0,
         )
-        self.gateway.registry.observe(adv, obs, time.monotonic(), time.time())
+        self.registry.observe(adv, obs, time.monotonic(), time.time())
 
     async def login(self, user: str) -> str:
         resp = await self.client.post("/api/login", json={"user": user, "password": PASSWORD})
@@ -56,39 +65,43 @@ async def web_harness(tmp_path: Path) -> AsyncIterator[WebHarness]:
         name: WebUser(name, role, hashed)  # type: ignore[arg-type]
         for name, role in (("vera", "viewer"), ("tom", "technician"), ("ada", "admin"))
     }
-    settings = GatewaySettings(
-        store_id="store-0042",
-        gateway_id="gw-1",
-        data_dir=tmp_path,
-        registry=RegistryOptions(tags={FRIDGE_ID: ("fridge",)}),
-        alert_rules=(
-            Rule(
-                name="fridge-too-warm",
-                metric="temperature_c",
-                op="above",
-                threshold=5.0,
-                clear=4.5,
-                severity="critical",
-                selector=Selector(tags=frozenset({"fridge"})),
-            ),
-        ),
-        web=WebOptions(bind="127.0.0.1", port=0),
-        web_users=users,
-        redacted_config={"store_id": "store-0042", "mqtt": {"password_file": "<redacted>"}},
+    db = Database(tmp_path / "gateway.db")
+    await db.open()
+    registry = Registry(RegistryOptions(tags={FRIDGE_ID: ("fridge",)}))
+    rule = Rule(
+        name="fridge-too-warm",
+        metric="temperature_c",
+        op="above",
+        threshold=5.0,
+        clear=4.5,
+        severity="critical",
+        selector=Selector(tags=frozenset({"fridge"})),
     )
-    gateway = Gateway(settings)
-    await gateway.db.open()
-    app: web.Application = build_app(gateway, gateway.auth, settings.web)  # type: ignore[arg-type]
-    gateway.supervisor.add("alerts", gateway.alerts.run)
-    from gateway.web.keys import LIVE_KEY
-
-    gateway.supervisor.add("web-live", app[LIVE_KEY].run, critical=False)
-    gateway.supervisor.start()
+    alerts = AlertService(db, registry, (rule,), dict)
+    supervisor = Supervisor()
+    port = GatewayView(
+        Components(
+            store_id="store-0042",
+            gateway_id="gw-1",
+            started_at=time.time(),
+            registry=registry,
+            ingest=IngestCounters(),
+            ble=BleManager(("hci0",), lambda _: None, ScannerOptions()),
+            supervisor=supervisor,
+            alerts=alerts,
+            redacted_config={"store_id": "store-0042", "mqtt": {"password_file": "<redacted>"}},
+        )
+    )
+    auth = Auth(users, 3600.0, LoginLimiter(5, 300.0), False)
+    app: web.Application = build_app(port, auth, WebOptions(bind="127.0.0.1", port=0))
+    supervisor.add("alerts", alerts.run)
+    supervisor.add("web-live", app[LIVE_KEY].run, critical=False)
+    supervisor.start()
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     try:
-        yield WebHarness(gateway, client)
+        yield WebHarness(registry, alerts, client)
     finally:
         await client.close()
-        await gateway.supervisor.stop(budget_s=2)
-        await gateway.db.close()
+        await supervisor.stop(budget_s=2)
+        await db.close()

@@ -157,7 +157,7 @@ async def test_damaged_database_is_moved_aside_and_reported(
     )
     await gw.start()
     try:
-        assert gw.status_view()["database_replaced"] is not None
+        assert gw.view.status()["database_replaced"] is not None
         assert any(".corrupt-" in p.name for p in tmp_path.iterdir())
         await wait_for(lambda: bool(gw.alerts.engine.firing()), 5, "database alert")
         assert gw.alerts.engine.firing()[0].rule == "database-replaced"

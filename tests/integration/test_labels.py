@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.bench.rig.broker import Mosquitto
@@ -20,7 +19,7 @@ from gateway.bench.rig.signing import signed_command
 from gateway.daemon.app import Gateway
 from gateway.sim.control import VirtualStoreClient
 from gateway.sim.runner import RunningStore, virtual_store
-from gateway.web.metrics import GatewayCollector
+from gateway.web.metrics import render
 from tests.integration.test_bridge import PREFIX, settings
 
 SCENARIO = """
@@ -198,11 +197,9 @@ async def test_each_label_is_written_through_the_adapter_that_hears_it_best(
         (seconds,) = stats[address(lid)]["transfer_seconds"]
         assert 0.05 + 0.05 + 3 * 0.0085 <= seconds < 30
     # The gateway's own account of where its attempts spent their time (/metrics).
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(GatewayCollector(gateway))
     metrics = {
         (s.name, s.labels.get("phase") or s.labels.get("container")): s.value
-        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for family in text_string_to_metric_families(render(gateway.view).decode())
         for s in family.samples
     }
     assert metrics[("storegw_label_attempts_total", None)] == len(LABELS)

@@ -1,0 +1,27 @@
+"""The JSON view of an alert, as the API and the page show it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.alerts.model import Alert
+from gateway.timeutil import format_epoch
+
+
+def alert_view(a: Alert) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "rule": a.rule,
+        "device_id": a.device_id,
+        "phase": a.phase.value,
+        "severity": a.severity,
+        "metric": a.metric,
+        "value": a.value,
+        "threshold": a.threshold,
+        "started_at": format_epoch(a.started_at),
+        "resolved_at": None if a.resolved_at is None else format_epoch(a.resolved_at),
+        "message": a.message,
+        "acknowledged_by": a.acknowledged_by,
+        "silenced_until": None if a.silenced_until is None else format_epoch(a.silenced_until),
+        "silenced_by": a.silenced_by,
+    }

@@ -1,0 +1,305 @@
+"""The daemon's side of the web port: what the page and the API see, from the components.
+
+Implements :class:`gateway.web.port.WebPort`. Reading changes nothing: the
+adapters' advert rates are sampled by :meth:`GatewayView.sample_rates`, which the
+daemon calls on its own rhythm, not by whoever reads the status.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from gateway import __version__
+from gateway.alerts.service import AlertService
+from gateway.alerts.views import alert_view
+from gateway.ble.ingest import IngestCounters
+from gateway.ble.manager import BleManager
+from gateway.bridge.bridge import Bridge
+from gateway.daemon.supervisor import Supervisor
+from gateway.labels.pipeline import LabelPipeline
+from gateway.registry import DeviceChange, Registry
+from gateway.registry.views import device_view
+from gateway.timeutil import format_epoch
+from gateway.web.port import Json, MetricFamily, UnknownAlert
+
+RESOLVED_SHOWN = 50
+
+
+@dataclass
+class Components:
+    """What the view reads: the daemon's components (the bridge and labels may be off)."""
+
+    store_id: str
+    gateway_id: str
+    started_at: float
+    registry: Registry
+    ingest: IngestCounters
+    ble: BleManager
+    supervisor: Supervisor
+    alerts: AlertService
+    bridge: Bridge | None = None
+    labels: LabelPipeline | None = None
+    redacted_config: Mapping[str, Any] = field(default_factory=dict)
+    database_replaced: Callable[[], str | None] = lambda: None
+
+
+class GatewayView:
+    def __init__(self, components: Components) -> None:
+        self._g = components
+        # adapter -> (monotonic time, adverts then, adverts/s over the last window)
+        self._rates: dict[str, tuple[float, int, float]] = {}
+
+    # ---- sampling (the daemon's rhythm, not the reader's) ---------------------------------
+
+    def sample_rates(self) -> None:
+        now = time.monotonic()
+        for s in self._g.ble.statuses():
+            previous = self._rates.get(s.name)
+            rate = 0.0 if previous is None else (s.adverts - previous[1]) / (now - previous[0])
+            self._rates[s.name] = (now, s.adverts, rate)
+
+    # ---- views ------------------------------------------------------------------------------
+
+    def status(self) -> Json:
+        g = self._g
+        engine = g.alerts.engine
+        return {
+            "store_id": g.store_id,
+            "gateway_id": g.gateway_id,
+            "version": __version__,
+            "started_at": format_epoch(g.started_at),
+            "devices": {"total": len(g.registry), "online": g.registry.online_count()},
+            "adapters": [
+                {
+                    "name": s.name,
+                    "address": s.address,
+                    "state": s.state,
+                    "mode": s.mode,
+                    "adverts": s.adverts,
+                    "adverts_per_s": round(self._rates.get(s.name, (0, 0, 0.0))[2], 2),
+                    "restarts": s.restarts,
+                    "last_error": s.last_error,
+                }
+                for s in g.ble.statuses()
+            ],
+            "components": [
+                {
+                    "name": c.name,
+                    "state": c.state.value,
+                    "restarts": c.restarts,
+                    "last_error": c.last_error,
+                    "critical": c.critical,
+                }
+                for c in g.supervisor.statuses()
+            ],
+            "broker": None if g.bridge is None else g.bridge.view(),
+            "buffer": None if g.bridge is None else g.bridge.outbox.view(),
+            "database_replaced": g.database_replaced(),
+            "alerts": {
+                "firing": len(engine.firing()),
+                "pending": sum(1 for a in engine.alerts() if a.phase.value == "pending"),
+            },
+        }
+
+    def devices(self) -> list[Json]:
+        return sorted((device_view(d) for d in self._g.registry), key=lambda r: r["device_id"])
+
+    def device_views(self, device_ids: Iterable[str]) -> list[Json]:
+        registry = self._g.registry
+        return [device_view(d) for i in device_ids if (d := registry.get(i)) is not None]
+
+    def watch_devices(self, listener: Callable[[str], None]) -> None:
+        def on_change(change: DeviceChange) -> None:
+            listener(change.device.device_id)
+
+        self._g.registry.subscribe(on_change)
+
+    def alerts(self) -> Json:
+        engine = self._g.alerts.engine
+        active = engine.alerts()
+        return {
+            "pending": [alert_view(a) for a in active if a.phase.value == "pending"],
+            "firing": [alert_view(a) for a in active if a.phase.value == "firing"],
+            "resolved": [alert_view(a) for a in list(engine.recent_resolved)[:RESOLVED_SHOWN]],
+        }
+
+    async def acknowledge_alert(self, alert_id: str, user: str) -> Json:
+        try:
+            return alert_view(await self._g.alerts.acknowledge(alert_id, user))
+        except KeyError as exc:
+            raise UnknownAlert(*exc.args) from exc
+
+    async def silence_alert(self, alert_id: str, user: str, until: float) -> Json:
+        try:
+            return alert_view(await self._g.alerts.silence(alert_id, user, until))
+        except KeyError as exc:
+            raise UnknownAlert(*exc.args) from exc
+
+    def labels(self) -> list[Json]:
+        pipeline = self._g.labels
+        rows: list[Json] = []
+        for device in self._g.registry:
+            if device.kind.value != "label":
+                continue
+            view = pipeline.label_view(device.device_id) if pipeline else None
+            rows.append(
+                {
+                    "label_id": device.device_id,
+                    "model": device.model,
+                    "online": device.online,
+                    "battery_pct": device.battery_pct,
+                    "label": dict(view) if view else None,
+                }
+            )
+        rows.sort(key=lambda r: str(r["label_id"]))
+        return rows
+
+    async def label_preview(
+        self, label_id: str, which: Literal["desired", "displayed"]
+    ) -> bytes | None:
+        pipeline = self._g.labels
+        view = pipeline.label_view(label_id) if pipeline else None
+        ref = (view or {}).get(which)
+        if pipeline is None or not ref:
+            return None
+        return await pipeline.preview(ref["content_hash"])
+
+    def repush_label(self, label_id: str) -> bool:
+        pipeline = self._g.labels
+        return pipeline is not None and pipeline.planner.repush(label_id)
+
+    def health(self) -> tuple[bool, list[str]]:
+        problems = [
+            f"{c.name}: {c.state.value} ({c.last_error})"
+            for c in self._g.supervisor.statuses()
+            if c.critical and c.state.value != "running"
+        ]
+        return (not problems, problems)
+
+    def config(self) -> Json:
+        return dict(self._g.redacted_config)
+
+    # ---- metrics ------------------------------------------------------------------------------
+
+    def metric_families(self) -> list[MetricFamily]:
+        g = self._g
+        online = g.registry.online_count()
+        active = g.alerts.engine.alerts()
+        ingest = g.ingest
+        out = [
+            MetricFamily(
+                "storegw_adverts",
+                "counter",
+                "Advertisements received per adapter",
+                ("adapter",),
+                [((s.name,), s.adverts) for s in g.ble.statuses()],
+            ),
+            MetricFamily(
+                "storegw_devices",
+                "gauge",
+                "Known devices by state",
+                ("state",),
+                [(("online",), online), (("offline",), len(g.registry) - online)],
+            ),
+            MetricFamily(
+                "storegw_alerts",
+                "gauge",
+                "Alerts by phase",
+                ("phase",),
+                [
+                    ((phase,), sum(1 for a in active if a.phase.value == phase))
+                    for phase in ("pending", "firing")
+                ],
+            ),
+            MetricFamily(
+                "storegw_ingest_adverts",
+                "counter",
+                "Advertisements by ingest outcome",
+                ("outcome",),
+                [
+                    ((name,), getattr(ingest, name))
+                    for name in ("repeated", "decoded", "ignored", "errors")
+                ],
+            ),
+            MetricFamily(
+                "storegw_uptime_seconds",
+                "gauge",
+                "Seconds since start",
+                (),
+                [((), time.time() - g.started_at)],
+            ),
+        ]
+        if g.bridge is not None:
+            status = g.bridge.outbox.status
+            out += [
+                MetricFamily(
+                    "storegw_outbox_messages",
+                    "gauge",
+                    "Messages buffered for the broker",
+                    (),
+                    [((), status.pending)],
+                ),
+                MetricFamily(
+                    "storegw_outbox_bytes",
+                    "gauge",
+                    "Bytes buffered for the broker",
+                    (),
+                    [((), status.bytes)],
+                ),
+            ]
+        if g.labels is not None:
+            out += _label_families(g)
+        return out
+
+
+def _label_families(g: Components) -> list[MetricFamily]:
+    assert g.labels is not None
+    timings, counts, scheduler = g.labels.timings, g.labels.transfers, g.labels.scheduler
+    return [
+        MetricFamily(
+            "storegw_label_attempts",
+            "counter",
+            "Label transfer attempts",
+            (),
+            [((), timings.attempts)],
+        ),
+        MetricFamily(
+            "storegw_label_attempt_phase_seconds",
+            "counter",
+            "Time label attempts spent per phase (gate wait, connect, notify, transfer, "
+            "disconnect)",
+            ("phase",),
+            [((phase,), seconds) for phase, seconds in timings.seconds.items()],
+        ),
+        MetricFamily(
+            "storegw_label_transfers",
+            "counter",
+            "Completed label transfers by image container (raw, lines, quicklz)",
+            ("container",),
+            [((c.value,), n) for c, n in counts.transfers.items()],
+        ),
+        MetricFamily(
+            "storegw_label_transfer_parts",
+            "counter",
+            "Image writes of the completed label transfers, by container",
+            ("container",),
+            [((c.value,), n) for c, n in counts.parts.items()],
+        ),
+        MetricFamily(
+            "storegw_label_jobs_queued",
+            "gauge",
+            "Label transfers waiting",
+            (),
+            [((), scheduler.queued)],
+        ),
+        MetricFamily(
+            "storegw_label_jobs_running",
+            "gauge",
+            "Label transfers under way",
+            (),
+            [((), scheduler.running)],
+        ),
+    ]

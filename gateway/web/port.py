@@ -1,0 +1,87 @@
+"""What the page and the API need of the gateway: one small interface, and nothing else.
+
+The web package depends on this Protocol only; the daemon implements it from its
+components (``gateway/daemon/web_view.py``) and tests of the web can build their
+own. Views are JSON-ready dicts in the shapes ``/api/openapi.json`` describes.
+Reading never changes anything; the actions say what they change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricFamily:
+    """One Prometheus metric family, with its samples as (label values, value)."""
+
+    name: str
+    kind: Literal["counter", "gauge"]
+    help: str
+    label_names: tuple[str, ...] = ()
+    samples: Sequence[tuple[tuple[str, ...], float]] = field(default_factory=tuple)
+
+
+class UnknownAlert(KeyError):
+    """No alert with this id (the API answers 404)."""
+
+
+class WebPort(Protocol):
+    def status(self) -> Json:
+        """The overview: identity, devices, adapters and their advert rates, components,
+        broker, buffer, alert counts."""
+        ...
+
+    def devices(self) -> list[Json]:
+        """Every device, sorted by id."""
+        ...
+
+    def device_views(self, device_ids: Iterable[str]) -> list[Json]:
+        """The devices among ``device_ids`` that exist."""
+        ...
+
+    def watch_devices(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(device_id)`` whenever a device changes (from the event loop)."""
+        ...
+
+    def alerts(self) -> Json:
+        """``pending``, ``firing`` and the last ``resolved`` alerts."""
+        ...
+
+    async def acknowledge_alert(self, alert_id: str, user: str) -> Json:
+        """Acknowledge (recorded with the user's name); :class:`UnknownAlert` if none."""
+        ...
+
+    async def silence_alert(self, alert_id: str, user: str, until: float) -> Json:
+        """Silence until ``until`` (POSIX seconds); :class:`UnknownAlert` if none."""
+        ...
+
+    def labels(self) -> list[Json]:
+        """Every shelf label with its binding and twin (empty when labels are off)."""
+        ...
+
+    async def label_preview(
+        self, label_id: str, which: Literal["desired", "displayed"]
+    ) -> bytes | None:
+        """The PNG of the label's desired or displayed content, if it has one."""
+        ...
+
+    def repush_label(self, label_id: str) -> bool:
+        """Write the label's content again; False if it has none to write."""
+        ...
+
+    def metric_families(self) -> list[MetricFamily]:
+        """Everything ``/metrics`` shows, read when scraped."""
+        ...
+
+    def health(self) -> tuple[bool, list[str]]:
+        """(every critical component running, the problems if not)."""
+        ...
+
+    def config(self) -> Json:
+        """The configuration with its secrets removed."""
+        ...
