@@ -315,6 +315,7 @@ class Gateway:
 
     async def _sweep_loop(self) -> None:
         rates_at = time.monotonic()
+        self.view.sample_rates()  # the first rates are known one window after start
         while True:
             await asyncio.sleep(SWEEP_S)
             self.registry.sweep(time.monotonic())
