@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from gateway.bridge import payloads
 from gateway.bridge.outbox import Outbox, Outgoing
 from gateway.commands.jws import BadSignature, verify
-from gateway.commands.model import BODIES, SUPPORTED, Command
+from gateway.commands.model import COMMAND, TYPES, Command
 from gateway.contract import schema_errors
 from gateway.contract.topics import Topics
 from gateway.store import Database
@@ -103,11 +103,15 @@ class Inbox:
         self._outbox = outbox
         self._topics = topics
         self._clock = clock
-        self._executors: dict[str, Executor] = {}
+        self._executors: Mapping[str, Executor] = {}
         self.counts = {"accepted": 0, "rejected": 0, "duplicate": 0}
 
-    def register(self, command_type: str, executor: Executor) -> None:
-        self._executors[command_type] = executor
+    def route(self, executors: Mapping[str, Executor]) -> None:
+        """Who executes each command type: the table must name every type in ``TYPES``."""
+        if set(executors) != set(TYPES):
+            missing, extra = set(TYPES) - set(executors), set(executors) - set(TYPES)
+            raise ValueError(f"executors missing for {missing or '-'}, unknown {extra or '-'}")
+        self._executors = dict(executors)
 
     async def receive(self, raw: bytes) -> InboxResult:
         try:
@@ -124,10 +128,13 @@ class Inbox:
             return InboxResult("duplicate", command)
         self.counts["accepted"] += 1
         log.info("command accepted", command_id=command.id, type=command.type)
+        await self.execute(command)
+        return InboxResult("accepted", command)
+
+    async def execute(self, command: Command) -> None:
         executor = self._executors.get(command.type)
         if executor is not None:
             await executor(command)
-        return InboxResult("accepted", command)
 
     # ---- checks ------------------------------------------------------------------------
 
@@ -207,7 +214,7 @@ class Inbox:
                 "SELECT body FROM commands WHERE state != 'done' ORDER BY received_at"
             ).fetchall()
         )
-        return [Command.model_validate_json(r[0]) for r in rows]
+        return [COMMAND.validate_json(r[0]) for r in rows]
 
     async def mark(self, command_id: str, state: Literal["running", "done"]) -> None:
         await self._db.run(
@@ -243,23 +250,20 @@ def check_command(raw: bytes, o: InboxOptions, now: float) -> tuple[Command, str
     errors = schema_errors("command", data)
     if errors:
         raise Rejected("invalid", "; ".join(errors[:5]), command_id, command_type)
-    try:
-        command = Command.model_validate(data)
-        body = BODIES.get(command.type)
-        if body is not None:
-            body.model_validate(command.body)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
-        )
-        raise Rejected("invalid", problems, command_id, command_type) from None
-    if command.type not in SUPPORTED:
+    if command_type not in TYPES:
         raise Rejected(
             "unsupported",
-            f"command type {command.type!r} is not supported",
-            command.id,
-            command.type,
+            f"command type {command_type!r} is not supported",
+            command_id,
+            command_type,
         )
+    try:
+        command = COMMAND.validate_python(data)  # envelope and body, once
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise Rejected("invalid", problems, command_id, command_type) from None
     if command.store_id != o.store_id:
         raise Rejected(
             "wrong-target",

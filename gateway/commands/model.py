@@ -1,14 +1,17 @@
-"""Typed commands (after the contract's JSON Schema accepted them)."""
+"""Typed commands (after the contract's JSON Schema accepted them).
+
+A command is parsed once, into one member of the :data:`Command` union, chosen by
+its ``type``; its body is checked with it. :data:`TYPES` is the one list of the
+command types this gateway executes.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 from gateway.timeutil import parse_ts
-
-SUPPORTED = ("price-update", "label-bind", "label-unbind", "label-flash", "resync")
 
 
 def _real_time(text: str) -> str:
@@ -59,20 +62,54 @@ class LabelFlashBody(_Model):
     duration_s: int = Field(10, ge=1, le=600)
 
 
-class Command(_Model):
+class ResyncBody(_Model):
+    pass
+
+
+class _Envelope(_Model):
     schema_: str = Field(alias="schema")
     id: str
     store_id: str
     gateway_id: str | None = None
-    type: str
     issued_at: Timestamp
     expires_at: Timestamp
-    body: dict[str, object]
 
 
-BODIES: dict[str, type[BaseModel]] = {
-    "price-update": PriceUpdateBody,
-    "label-bind": LabelBindBody,
-    "label-unbind": LabelUnbindBody,
-    "label-flash": LabelFlashBody,
+class PriceUpdate(_Envelope):
+    type: Literal["price-update"]
+    body: PriceUpdateBody
+
+
+class LabelBind(_Envelope):
+    type: Literal["label-bind"]
+    body: LabelBindBody
+
+
+class LabelUnbind(_Envelope):
+    type: Literal["label-unbind"]
+    body: LabelUnbindBody
+
+
+class LabelFlash(_Envelope):
+    type: Literal["label-flash"]
+    body: LabelFlashBody
+
+
+class Resync(_Envelope):
+    type: Literal["resync"]
+    body: ResyncBody
+
+
+Command = Annotated[
+    PriceUpdate | LabelBind | LabelUnbind | LabelFlash | Resync, Field(discriminator="type")
+]
+COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
+LabelCommand = PriceUpdate | LabelBind | LabelUnbind | LabelFlash
+
+TYPES: dict[str, type[_Envelope]] = {
+    "price-update": PriceUpdate,
+    "label-bind": LabelBind,
+    "label-unbind": LabelUnbind,
+    "label-flash": LabelFlash,
+    "resync": Resync,
 }

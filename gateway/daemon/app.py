@@ -32,7 +32,7 @@ from gateway.bridge import payloads
 from gateway.bridge.bridge import Bridge, BridgeOptions
 from gateway.bridge.mqtt import Inbound
 from gateway.commands.inbox import Inbox, InboxOptions
-from gateway.commands.model import Command
+from gateway.commands.model import Command, Resync
 from gateway.daemon.sdnotify import Notifier
 from gateway.daemon.supervisor import Supervisor
 from gateway.daemon.watchdog import Watchdog
@@ -125,7 +125,6 @@ class Gateway:
             self.inbox = Inbox(
                 self.db, ident, settings.inbox, self.bridge.outbox, self.bridge.topics
             )
-            self.inbox.register("resync", self._resync)
             self.alerts.set_emit(self.bridge.alert_event)
             self.labels = LabelPipeline(
                 self.db,
@@ -135,8 +134,16 @@ class Gateway:
                 partial(payloads.ack, ident),
                 self.bridge.produce_acks,
             )
-            for kind in ("price-update", "label-bind", "label-unbind", "label-flash"):
-                self.inbox.register(kind, self._label_command)
+            # The one table of command types and who carries them out.
+            self.inbox.route(
+                {
+                    "price-update": self._label_command,
+                    "label-bind": self._label_command,
+                    "label-unbind": self._label_command,
+                    "label-flash": self._label_command,
+                    "resync": self._resync,
+                }
+            )
             self.bridge.label_view = self.labels.label_view
             self.labels.on_label_change = self.bridge.mark_device
             labels = self.labels
@@ -184,6 +191,12 @@ class Gateway:
             await self.bridge.open()
         if self.labels is not None:
             await self.labels.start()
+        if self.inbox is not None:
+            # Accepted (and acknowledged) before a stop, not yet carried out: do it now.
+            # A label command that was carried out already is recognised and not run twice.
+            for command in await self.inbox.pending():
+                log.info("carrying out a command accepted before the restart", id=command.id)
+                await self.inbox.execute(command)
         log.info(
             "starting",
             version=__version__,
@@ -351,6 +364,7 @@ class Gateway:
 
     async def _label_command(self, command: Command) -> None:
         assert self.labels is not None and self.inbox is not None
+        assert not isinstance(command, Resync)
         await self.labels.execute(command)
         await self.inbox.mark(command.id, "done")  # its targets are persisted by now
 

@@ -28,7 +28,13 @@ from drivers.labels.containers import Container
 from drivers.labels.gicisky import NOTIFY_SETTLE_S, GiciskyTransfer, Payload
 from drivers.labels.panels import Panel, UnsupportedPanel, writable_panel
 from drivers.types import DeviceKind
-from gateway.commands.model import Command, LabelBindBody, LabelUnbindBody, PriceUpdateBody
+from gateway.commands.model import (
+    LabelBind,
+    LabelCommand,
+    LabelFlash,
+    LabelUnbind,
+    PriceUpdate,
+)
 from gateway.labels import store
 from gateway.labels.campaign import CampaignAck, CampaignReporter
 from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, SchedulerOptions
@@ -136,54 +142,54 @@ class LabelPipeline:
 
     # ---- commands -------------------------------------------------------------------------
 
-    async def execute(self, command: Command) -> None:
-        # The type goes with the command's results: acks after a restart carry it too.
-        await self._db.run(
-            partial(store.remember_command, command_id=command.id, command_type=command.type)
-        )
-        if command.type == "price-update":
-            body = PriceUpdateBody.model_validate(command.body)
-            items = [
-                PriceItem(
-                    i.sku,
-                    i.version,
-                    i.price,
-                    i.currency,
-                    i.original_price,
-                    i.promo_text,
-                    i.unit_price_text,
-                    i.name,
-                    parse_ts(i.valid_from).timestamp() if i.valid_from else None,
+    async def execute(self, command: LabelCommand) -> None:
+        """Carry out a label command (typed and checked by the inbox). A command whose
+        targets are already stored was executed before a restart: it is not run twice."""
+        if await self._db.read(partial(store.command_type, command_id=command.id)):
+            return
+        match command:
+            case PriceUpdate(body=body):
+                items = [
+                    PriceItem(
+                        i.sku,
+                        i.version,
+                        i.price,
+                        i.currency,
+                        i.original_price,
+                        i.promo_text,
+                        i.unit_price_text,
+                        i.name,
+                        parse_ts(i.valid_from).timestamp() if i.valid_from else None,
+                    )
+                    for i in body.items
+                ]
+                await self.planner.price_update(command.id, items)
+            case LabelBind(body=body):
+                bindings = [Binding(b.label_id, b.sku, b.template) for b in body.bindings]
+                await self.planner.bind(command.id, bindings)
+            case LabelUnbind(body=body):
+                await self.planner.unbind(command.id, body.label_ids)
+                await self._immediate(command, body.label_ids, ResultStatus.UNCHANGED, None)
+            case LabelFlash(body=body):
+                # Gicisky labels have no LED: an honest failure, not a pretend flash.
+                await self._immediate(
+                    command, body.label_ids, ResultStatus.FAILED, "this label model has no LED"
                 )
-                for i in body.items
-            ]
-            await self.planner.price_update(command.id, items)
-        elif command.type == "label-bind":
-            bind = LabelBindBody.model_validate(command.body)
-            await self.planner.bind(
-                command.id, [Binding(b.label_id, b.sku, b.template) for b in bind.bindings]
-            )
-        elif command.type == "label-unbind":
-            unbind = LabelUnbindBody.model_validate(command.body)
-            await self.planner.unbind(command.id, unbind.label_ids)
-            await self._immediate(command.id, unbind.label_ids, ResultStatus.UNCHANGED, None)
-        elif command.type == "label-flash":
-            ids = [str(i) for i in command.body.get("label_ids", [])]  # type: ignore[attr-defined]
-            # Gicisky labels have no LED: an honest failure, not a pretend flash.
-            await self._immediate(
-                command.id, ids, ResultStatus.FAILED, "this label model has no LED"
-            )
         self.reporter.poke()
 
     async def _immediate(
-        self, command_id: str, label_ids: list[str], status: ResultStatus, error: str | None
+        self,
+        command: LabelCommand,
+        label_ids: list[str],
+        status: ResultStatus,
+        error: str | None,
     ) -> None:
         now = time.time()
 
         def write(d: sqlite_utils.Database) -> None:
-            store.add_targets(d, command_id, [(i, None, None) for i in label_ids])
+            store.add_targets(d, command.id, command.type, [(i, None, None) for i in label_ids])
             for i in label_ids:
-                store.set_result(d, LabelResult(command_id, i, None, None, status, now, error))
+                store.set_result(d, LabelResult(command.id, i, None, None, status, now, error))
 
         await self._db.run(write)
 

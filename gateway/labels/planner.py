@@ -140,7 +140,9 @@ class LabelPlanner:
         for b in bindings:
             self.bindings[b.label_id] = b
         await self._db.run(lambda d: store.save_bindings(d, bindings, now))
-        await self._register(command_id, [(b.label_id, b.sku, None) for b in bindings])
+        await self._register(
+            command_id, "label-bind", [(b.label_id, b.sku, None) for b in bindings]
+        )
         for b in bindings:
             if b.sku in self.items:
                 await self._plan_label(b.label_id, command_id, Priority.PRICE)
@@ -210,7 +212,7 @@ class LabelPlanner:
             for item in items:
                 if self.items.get(item.sku) is item:
                     store.save_item(d, item, command_id, now)
-            store.add_targets(d, command_id, targets)
+            store.add_targets(d, command_id, "price-update", targets)
             for r in immediate:
                 store.set_result(d, r)
 
@@ -431,9 +433,12 @@ class LabelPlanner:
     # ---- helpers -------------------------------------------------------------------------
 
     async def _register(
-        self, command_id: str, targets: list[tuple[str | None, str | None, int | None]]
+        self,
+        command_id: str,
+        command_type: str,
+        targets: list[tuple[str | None, str | None, int | None]],
     ) -> None:
-        await self._db.run(lambda d: store.add_targets(d, command_id, targets))
+        await self._db.run(lambda d: store.add_targets(d, command_id, command_type, targets))
 
     async def _result(
         self,

@@ -165,9 +165,12 @@ def prune_content(d: sqlite_utils.Database) -> None:
 def add_targets(
     d: sqlite_utils.Database,
     command_id: str,
+    command_type: str,
     targets: Sequence[tuple[str | None, str | None, int | None]],
 ) -> list[int]:
-    """Register targets (label, sku, version) of a command with no result yet; return seqs."""
+    """Register targets (label, sku, version) of a command with no result yet; return seqs.
+    The command's type is stored with its first targets (its acks carry it)."""
+    remember_command(d, command_id, command_type)
     row = d.execute(
         "SELECT COALESCE(MAX(seq), 0) FROM label_results WHERE command_id = ?", [command_id]
     ).fetchone()

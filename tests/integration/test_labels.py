@@ -255,3 +255,43 @@ async def test_a_label_bluez_has_no_object_for_waits_until_seen(
     result = await run_machine(machine, LABELS[1], "hci0", ConnectGate())
     assert result.outcome is Outcome.NOT_SEEN, result
     assert asyncio.get_running_loop().time() - started < 2.0
+
+
+async def test_a_command_accepted_before_a_stop_is_carried_out_after_the_restart(
+    aisles: RunningStore, broker: Mosquitto, tmp_path: Path
+) -> None:
+    """Accepted means durable: a command stored and acknowledged, then a crash before it
+    was carried out, is carried out when the gateway starts again (and only once)."""
+    base = settings(tmp_path, broker.port)
+    first = Gateway(base)
+    await first.db.open()
+    assert first.bridge is not None and first.inbox is not None
+    await first.bridge.open()
+
+    async def crashed(command: object) -> None:
+        raise SystemExit  # stands for the process dying right after the commit
+
+    first.inbox.route(
+        dict.fromkeys(
+            ("price-update", "label-bind", "label-unbind", "label-flash", "resync"), crashed
+        )
+    )
+    bind = signed_command("label-bind", {"bindings": [{"label_id": LABELS[0], "sku": "A"}]})
+    with pytest.raises(SystemExit):
+        await first.inbox.receive(bind)
+    await first.db.close()
+
+    gw = Gateway(base)
+    await gw.start()
+    try:
+        assert gw.labels is not None and gw.inbox is not None
+        assert gw.labels.planner.bindings[LABELS[0]].sku == "A"
+        assert await gw.inbox.pending() == []
+    finally:
+        await gw.stop()
+    again = Gateway(base)  # a second restart finds nothing left to do
+    await again.start()
+    try:
+        assert again.inbox is not None and await again.inbox.pending() == []
+    finally:
+        await again.stop()

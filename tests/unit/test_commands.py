@@ -216,7 +216,11 @@ async def test_accepted_commands_survive_a_restart(tmp_path: Path) -> None:
     await db2.open()
     r2 = Rig(db2)
     [pending] = await r2.inbox.pending()
-    assert (pending.id, pending.type, pending.body) == (c["id"], "label-unbind", c["body"])
+    assert (pending.id, pending.type, pending.body.model_dump()) == (
+        c["id"],
+        "label-unbind",
+        c["body"],
+    )
     await r2.inbox.mark(c["id"], "done")
     assert await r2.inbox.pending() == []
     await db2.close()

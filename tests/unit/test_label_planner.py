@@ -370,7 +370,6 @@ async def test_acks_after_a_restart_carry_the_command_type(tmp_path: Path) -> No
     rig = Rig(db)
     await rig.planner.load()
     await rig.planner.bind("bind", [Binding(L1, "A")])
-    await db.run(partial(store.remember_command, command_id="cmd", command_type="price-update"))
     rig.visible = False  # nothing written before the restart
     await rig.planner.price_update("cmd", [item("A", 1, "2.00")])
     await db.close()
