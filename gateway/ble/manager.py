@@ -20,6 +20,7 @@ import structlog
 from drivers.types import Advertisement
 from gateway.ble.bluez_watch import AdapterInfo, BlueZWatcher, BlueZWatcherCallbacks
 from gateway.ble.scanner import AdapterScanner, ScannerOptions, ScannerState
+from gateway.tasks import spawn
 
 log = structlog.get_logger("gateway.ble")
 
@@ -109,7 +110,7 @@ class BleManager(BlueZWatcherCallbacks):
     def on_bluez_restarted(self) -> None:
         self.bluez_restarts += 1
         self._recovering.update(self._scanners)
-        asyncio.get_running_loop().create_task(self._recover_from_restart())
+        spawn(self._recover_from_restart(), name="bluez-restart-recovery")
 
     async def _recover_from_restart(self) -> None:
         await _reset_bleak_connection()

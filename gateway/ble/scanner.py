@@ -1,12 +1,16 @@
 """One continuous scanner per adapter, with the recoveries BlueZ needs.
 
-A scanner runs discovery continuously (no on/off cycles) and recovers:
+A scanner runs discovery continuously (no on/off cycles). Each start attempt
+(:meth:`AdapterScanner._attempt_start`) ends in one :class:`Decision`, read from
+BlueZ's error by the table in :mod:`gateway.ble.bluez_errors`:
 
-- ``org.bluez.Error.InProgress`` on start: stop whatever discovery bleak holds,
-  wait a moment, start again (no backoff penalty);
+- ``InProgress`` (the adapter busy): stop whatever discovery bleak holds, wait a
+  moment, start again without backoff, at most ``IN_PROGRESS_TRIES`` times in a
+  row (then it counts as a failure);
 - ``NotReady`` / adapter powered off or absent: wait until the adapter is back
   (the BlueZ watcher tells us), then start at once;
-- other start failures: exponential backoff up to ``backoff_max_s``;
+- other failures: exponential backoff up to ``backoff_max_s``, cut short when
+  the adapter comes back;
 - silence: no advert for ``silence_timeout_s`` although this adapter delivered
   adverts before (the "silent scanner" failure) — restart discovery;
 - ``request_restart()`` (org.bluez restarted) — restart at once.
@@ -26,9 +30,10 @@ import structlog
 from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
-from bleak.exc import BleakDBusError, BleakError
+from bleak.exc import BleakError
 
 from drivers.types import Advertisement
+from gateway.ble.bluez_errors import Meaning, describe, meaning
 from gateway.ble.patterns import PASSIVE_OR_PATTERNS
 
 log = structlog.get_logger("gateway.ble")
@@ -36,6 +41,14 @@ log = structlog.get_logger("gateway.ble")
 ScanMode = Literal["active", "passive", "auto"]
 
 IN_PROGRESS_RETRY_S = 0.5
+IN_PROGRESS_TRIES = 5
+
+
+class Decision(StrEnum):
+    SCANNING = "scanning"
+    RETRY_SOON = "retry-soon"  # the adapter was busy
+    WAIT_ADAPTER = "wait-adapter"  # not ready: until it is back
+    BACK_OFF = "back-off"
 
 
 class ScannerState(StrEnum):
@@ -69,6 +82,7 @@ class AdapterScanner:
         self.last_advert_mono: float | None = None
         self._usable = asyncio.Event()
         self._restart = asyncio.Event()
+        self._adapter_back = asyncio.Event()
         self._passive_unsupported = False
         self._scanner: BleakScanner | None = None
         self.last_progress = time.monotonic()  # for the service watchdog
@@ -76,9 +90,13 @@ class AdapterScanner:
     # ---- control from the BLE manager ----------------------------------------------------
 
     def set_usable(self, usable: bool) -> None:
-        """The adapter is present and powered (True) or not (False)."""
+        """The adapter is present and powered (True) or not (False); an adapter coming
+        back cuts a backoff short."""
         if usable:
+            was = self._usable.is_set()
             self._usable.set()
+            if not was or self.state is ScannerState.BACKOFF:
+                self._adapter_back.set()
         else:
             self._usable.clear()
             self._restart.set()
@@ -91,6 +109,7 @@ class AdapterScanner:
 
     async def run(self) -> None:
         backoff = self._options.backoff_min_s
+        busy = 0  # InProgress answers in a row
         try:
             while True:
                 self.last_progress = time.monotonic()
@@ -102,25 +121,21 @@ class AdapterScanner:
                             await asyncio.wait_for(self._usable.wait(), timeout=5.0)
                 self._restart.clear()
                 self.state = ScannerState.STARTING
-                try:
-                    await self._start()
-                except BleakDBusError as exc:
-                    self.last_error = f"{exc.dbus_error}: {exc.dbus_error_details or ''}".strip()
-                    await self._stop()
-                    if exc.dbus_error == "org.bluez.Error.InProgress":
-                        log.info("discovery in progress; retrying", adapter=self.adapter)
-                        await asyncio.sleep(IN_PROGRESS_RETRY_S)
-                        continue
-                    if exc.dbus_error == "org.bluez.Error.NotReady":
-                        log.warning("adapter not ready; waiting for it", adapter=self.adapter)
-                        self._usable.clear()
-                        continue
-                    backoff = await self._backoff(backoff, self.last_error)
+                decision = await self._attempt_start()
+                busy = busy + 1 if decision is Decision.RETRY_SOON else 0
+                if decision is Decision.RETRY_SOON and busy > IN_PROGRESS_TRIES:
+                    decision = Decision.BACK_OFF  # busy for too long: a failure after all
+                    busy = 0
+                if decision is Decision.RETRY_SOON:
+                    log.info("discovery in progress; retrying", adapter=self.adapter)
+                    await asyncio.sleep(IN_PROGRESS_RETRY_S)
                     continue
-                except (BleakError, OSError, EOFError) as exc:
-                    self.last_error = str(exc) or type(exc).__name__
-                    await self._stop()
-                    backoff = await self._backoff(backoff, self.last_error)
+                if decision is Decision.WAIT_ADAPTER:
+                    log.warning("adapter not ready; waiting for it", adapter=self.adapter)
+                    self._usable.clear()
+                    continue
+                if decision is Decision.BACK_OFF:
+                    backoff = await self._backoff(backoff, self.last_error or "start failed")
                     continue
                 backoff = self._options.backoff_min_s
                 self.state = ScannerState.SCANNING
@@ -134,15 +149,37 @@ class AdapterScanner:
             self.state = ScannerState.STOPPED
             await self._stop()
 
+    async def _attempt_start(self) -> Decision:
+        """One start of discovery; what to do next (``last_error`` says why if not scanning)."""
+        try:
+            await self._start()
+        except (BleakError, OSError, EOFError) as exc:
+            self.last_error = describe(exc)
+            await self._stop()
+            what = meaning(exc)
+            if what is Meaning.BUSY:
+                return Decision.RETRY_SOON
+            if what is Meaning.ADAPTER_DOWN:
+                return Decision.WAIT_ADAPTER
+            return Decision.BACK_OFF
+        return Decision.SCANNING
+
     async def _backoff(self, current: float, error: str) -> float:
+        """Wait ``current`` seconds, or less if a restart is asked for or the adapter comes
+        back; the next backoff doubles (a wait cut short by the adapter starts afresh)."""
         self.state = ScannerState.BACKOFF
         log.warning("scanner start failed", adapter=self.adapter, error=error, retry_in_s=current)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._usable_changed(), timeout=current)
+        self._adapter_back.clear()
+        restart = asyncio.ensure_future(self._restart.wait())
+        back = asyncio.ensure_future(self._adapter_back.wait())
+        try:
+            await asyncio.wait({restart, back}, timeout=current, return_when="FIRST_COMPLETED")
+        finally:
+            restart.cancel()
+            back.cancel()
+        if back.done() and not back.cancelled():
+            return self._options.backoff_min_s
         return min(current * 2, self._options.backoff_max_s)
-
-    async def _usable_changed(self) -> None:
-        await self._restart.wait()
 
     async def _start(self) -> None:
         mode: Literal["active", "passive"]

@@ -12,13 +12,21 @@ wake-up of the loop for all that arrived meanwhile. A fresh client per
 connection also means paho never re-sends messages of its own on reconnect:
 the outbox is the one owner of re-sending.
 
+Each attempt is a :class:`_Session` of its own (its client, its futures, its
+events): callbacks of a session that is gone find it closed and do nothing, so
+no step has to ask "is this still my client". The numbered steps of an attempt
+(set up the client, connect, wait for the CONNACK, subscribe) each end it with
+their own reason. Setting the client up reads the password file and the
+certificates, so it runs in a worker thread, as do the TCP/TLS connect and the
+joining of a finished network thread: never on the event loop.
+
 This class alone decides when to connect: paho's own reconnecting is switched
 off (``reconnect_on_failure=False``; paho's network thread would otherwise
 retry on its own schedule, up to two minutes apart, and could bring an old
-client back beside the new one). The TCP/TLS connect and the joining of a
-finished network thread run in worker threads, never on the event loop.
-Reconnects back off exponentially with full jitter between the configured
-minimum and maximum.
+client back beside the new one). When is the :class:`ReconnectPolicy`'s
+business: exponential backoff with full jitter between the configured minimum
+and maximum, and at once the maximum after the broker refused the credentials
+(trying them again every second would not make them right).
 """
 
 from __future__ import annotations
@@ -40,6 +48,8 @@ import structlog
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+from gateway.tasks import spawn
 
 log = structlog.get_logger("gateway.bridge")
 
@@ -106,6 +116,59 @@ def full_jitter(attempt: int, base: float, cap: float, rng: random.Random) -> fl
     return rng.uniform(0, min(cap, base * (2**attempt)))
 
 
+# CONNACK reasons that mean "your credentials": MQTT 5 (0x86 bad user name or password,
+# 0x87 not authorized, 0x8C bad authentication method) and 3.1.1 (4, 5).
+_AUTH_REFUSALS = {0x86, 0x87, 0x8C}
+_AUTH_REFUSALS_311 = {4, 5}
+
+
+class ReconnectPolicy:
+    """When to try again: full jitter, doubling per failed attempt; the maximum at once
+    after an authentication refusal; from the minimum again after a connection."""
+
+    def __init__(self, minimum_s: float, maximum_s: float, rng: random.Random | None = None):
+        self.minimum_s, self.maximum_s = minimum_s, maximum_s
+        self._rng = rng or random.Random()
+        self._attempt = 0
+
+    def connected(self) -> None:
+        self._attempt = 0
+
+    def next_delay(self, *, auth_refused: bool = False) -> float:
+        if auth_refused:
+            return self._rng.uniform(self.maximum_s / 2, self.maximum_s)
+        delay = full_jitter(self._attempt, self.minimum_s, self.maximum_s, self._rng)
+        self._attempt += 1
+        return delay
+
+
+class _Session:
+    """One connection attempt and, if it succeeds, the connection: its own client, PUBACK
+    futures and events. Closed once it ends; a closed session ignores paho's late calls."""
+
+    def __init__(self, client: paho.Client) -> None:
+        self.client = client
+        self.pending: dict[int, asyncio.Future[None]] = {}
+        self.connected = asyncio.Event()
+        self.lost = asyncio.Event()
+        self.reason: str | None = None
+        self.auth_refused = False
+        self.closed = False
+
+    def end(self, reason: str) -> None:
+        if not self.lost.is_set():  # the first reason is the one that counts
+            self.reason = reason
+            self.lost.set()
+
+    def close(self) -> None:
+        """No more of this session: what still waits for a PUBACK fails (the outbox resends)."""
+        self.closed = True
+        for fut in self.pending.values():
+            if not fut.done():
+                fut.set_exception(NotConnected("connection lost before PUBACK"))
+        self.pending.clear()
+
+
 class MqttConnection:
     """Keeps one MQTT connection up; publish with PUBACK futures; manual inbound acks."""
 
@@ -126,89 +189,108 @@ class MqttConnection:
         self._on_disconnected = on_disconnected
         self.state = ConnectionState.DISCONNECTED
         self.last_error: str | None = None
+        self.auth_refused = False
         self.connects = 0
-        self._client: paho.Client | None = None
+        self.policy = ReconnectPolicy(options.reconnect_min_s, options.reconnect_max_s)
+        self._session: _Session | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending: dict[int, asyncio.Future[None]] = {}
-        self._pubacks: deque[tuple[paho.Client, int, bool, str]] = deque()
+        self._pubacks: deque[tuple[_Session, int, bool, str]] = deque()
         self._pubacks_scheduled = False
-        self._connected = asyncio.Event()
-        self._lost = asyncio.Event()
-        self._rng = random.Random()
         # Inbound messages are handled one at a time, in the order they arrived:
         # commands depend on each other (a binding before the price for it).
-        self._inbound: asyncio.Queue[tuple[paho.Client, Inbound]] = asyncio.Queue()
+        self._inbound: asyncio.Queue[tuple[_Session, Inbound]] = asyncio.Queue()
 
     # ---- the supervised task -----------------------------------------------------------
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        attempt = 0
-        consumer = asyncio.create_task(self._consume())
+        consumer = spawn(self._consume(), name="mqtt-inbound")
         try:
             while True:
                 self.state = ConnectionState.CONNECTING
-                ok = await self._connect_once()
-                if ok:
-                    attempt = 0
-                    self.state = ConnectionState.CONNECTED
-                    self.connects += 1
-                    try:
-                        await self._on_connected()
-                    except Exception:
-                        log.exception("after-connect work failed; reconnecting")
-                        self._drop("after-connect work failed")
-                    await self._lost.wait()
-                    self.state = ConnectionState.DISCONNECTED
+                session = await self._attempt()
+                if session is not None:
+                    await self._serve(session)
                     # Told once per connection, whatever ended it (paho may report a
                     # keepalive timeout twice; a failed publish ends it without paho).
                     self._on_disconnected(self.last_error or "connection lost")
-                await asyncio.to_thread(self._close, self._detach())
                 self.state = ConnectionState.DISCONNECTED
-                delay = full_jitter(
-                    attempt, self.options.reconnect_min_s, self.options.reconnect_max_s, self._rng
-                )
-                attempt += 1
+                delay = self.policy.next_delay(auth_refused=self.auth_refused)
                 log.info("mqtt reconnect", in_s=round(delay, 2), error=self.last_error)
                 await asyncio.sleep(delay)
         finally:
             consumer.cancel()
             self.state = ConnectionState.STOPPED
-            client = self._detach()
-            if client is not None:
+            session, self._session = self._session, None
+            if session is not None:
+                session.close()
                 # Cancelled (the daemon stops): close in a thread of its own
                 # rather than wait for it here or block the loop.
-                threading.Thread(target=self._close, args=(client,), daemon=True).start()
+                threading.Thread(target=_close, args=(session.client,), daemon=True).start()
 
-    async def _connect_once(self) -> bool:
-        self._connected.clear()
-        self._lost.clear()
+    async def _attempt(self) -> _Session | None:
+        """One connection attempt, in numbered steps; the session once connected, or None
+        with ``last_error`` saying which step failed and why."""
+        o = self.options
+        # 1. The client: reads the password file and the certificates (a worker thread).
         try:
-            client = self._make_client()
+            client = await asyncio.to_thread(self._make_client)
         except (OSError, ssl.SSLError, ValueError) as exc:
             self.last_error = f"cannot set up the client: {exc}"
             log.error("mqtt client setup failed", error=self.last_error)
-            return False
-        self._client = client
+            return None
+        session = _Session(client)
+        self._bind(session)
+        self._attach(session)
+        # 2. TCP connect, TLS handshake, CONNECT sent: blocking, so not on the loop.
         try:
-            # TCP connect, TLS handshake and CONNECT sent; blocking, so not on the loop.
             await asyncio.to_thread(self._open, client)
         except (OSError, ValueError) as exc:
-            self.last_error = f"cannot connect to {self.options.host}:{self.options.port}: {exc}"
-            return False
+            self.last_error = f"cannot connect to {o.host}:{o.port}: {exc}"
+            await self._end(session)
+            return None
         client.loop_start()
-        waiter = asyncio.ensure_future(self._connected.wait())
-        lost = asyncio.ensure_future(self._lost.wait())
+        # 3. The CONNACK, within its time.
+        waiter = asyncio.ensure_future(session.connected.wait())
+        lost = asyncio.ensure_future(session.lost.wait())
         done, pending = await asyncio.wait(
             {waiter, lost}, timeout=CONNECT_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
         )
         for f in pending:
             f.cancel()
-        if waiter in done and not self._lost.is_set():
-            return True
-        if not done:
-            self.last_error = f"no CONNACK within {CONNECT_TIMEOUT_S:.0f} s"
-        return False
+        if waiter not in done or session.lost.is_set():
+            self.last_error = session.reason or f"no CONNACK within {CONNECT_TIMEOUT_S:.0f} s"
+            self.auth_refused = session.auth_refused
+            await self._end(session)
+            return None
+        # 4. Subscribed (in the CONNACK's callback): connected.
+        self.auth_refused = False
+        self.last_error = None
+        return session
+
+    async def _serve(self, session: _Session) -> None:
+        """The connection's life: after-connect work, then until it is lost."""
+        self.policy.connected()
+        self.state = ConnectionState.CONNECTED
+        self.connects += 1
+        try:
+            await self._on_connected()
+        except Exception:
+            log.exception("after-connect work failed; reconnecting")
+            session.end("after-connect work failed")
+        await session.lost.wait()
+        self.state = ConnectionState.DISCONNECTED
+        self.last_error = session.reason
+        await self._end(session)
+
+    def _attach(self, session: _Session) -> None:
+        self._session = session
+
+    async def _end(self, session: _Session) -> None:
+        session.close()
+        if self._session is session:
+            self._session = None
+        await asyncio.to_thread(_close, session.client)
 
     def _open(self, client: paho.Client) -> None:
         """Connect (worker thread). paho's socket timeout bounds the TCP and TLS steps."""
@@ -226,6 +308,7 @@ class MqttConnection:
         )
 
     def _make_client(self) -> paho.Client:
+        """A paho client for one attempt (worker thread: reads files)."""
         o = self.options
         protocol = paho.MQTTv5 if o.protocol == "5" else paho.MQTTv311
         client = paho.Client(
@@ -254,37 +337,25 @@ class MqttConnection:
             if o.cert_file is not None and o.key_file is not None:
                 context.load_cert_chain(str(o.cert_file), str(o.key_file))
             client.tls_set_context(context)
-        client.on_connect = self._cb_connect
-        client.on_disconnect = self._cb_disconnect
-        client.on_publish = self._cb_publish
-        client.on_message = self._cb_message
         return client
-
-    def _detach(self) -> paho.Client | None:
-        """Forget the current client; what still waits for a PUBACK fails (the outbox resends)."""
-        client, self._client = self._client, None
-        for fut in self._pending.values():
-            if not fut.done():
-                fut.set_exception(NotConnected("connection lost before PUBACK"))
-        self._pending.clear()
-        return client
-
-    @staticmethod
-    def _close(client: paho.Client | None) -> None:
-        """Disconnect and join paho's network thread (worker thread: the join can wait)."""
-        if client is None:
-            return
-        with contextlib.suppress(Exception):
-            client.disconnect()
-        with contextlib.suppress(Exception):
-            client.loop_stop()
-
-    def _drop(self, reason: str) -> None:
-        if not self._lost.is_set():  # the first reason is the one that counts
-            self.last_error = reason
-            self._lost.set()
 
     # ---- paho callbacks (paho's thread): hand over to the loop, nothing else ------------
+
+    def _bind(self, session: _Session) -> None:
+        """Route the session's paho callbacks to it (set before connecting)."""
+        c = session.client
+        c.on_connect = lambda _c, _u, _f, reason, _p: self._call(
+            self._connected_in_loop, session, reason
+        )
+        c.on_disconnect = lambda _c, _u, _f, reason, _p: self._call(
+            self._disconnected_in_loop, session, str(reason)
+        )
+        c.on_publish = lambda _c, _u, mid, reason, _p: self._cb_publish(session, mid, reason)
+        c.on_message = lambda _c, _u, message: self._call(
+            self._message_in_loop,
+            session,
+            Inbound(message.topic, bytes(message.payload), message.mid, message.qos),
+        )
 
     def _call(self, fn: Callable[..., None], *args: Any) -> None:
         loop = self._loop
@@ -293,71 +364,56 @@ class MqttConnection:
         with contextlib.suppress(RuntimeError):  # the loop closed just now
             loop.call_soon_threadsafe(fn, *args)
 
-    def _cb_connect(self, client: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        self._call(self._connected_in_loop, client, bool(reason.is_failure), str(reason))
-
-    def _cb_disconnect(self, client: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        self._call(self._disconnected_in_loop, client, str(reason))
-
-    def _cb_publish(self, client: paho.Client, _u: Any, mid: int, reason: Any, _p: Any) -> None:
-        self._pubacks.append((client, mid, bool(reason.is_failure), str(reason)))
+    def _cb_publish(self, session: _Session, mid: int, reason: Any) -> None:
+        self._pubacks.append((session, mid, bool(reason.is_failure), str(reason)))
         if not self._pubacks_scheduled:
             # Else the hand-over already on its way takes this one too.
             self._pubacks_scheduled = True
             self._call(self._pubacks_in_loop)
 
-    def _cb_message(self, client: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
-        inbound = Inbound(message.topic, bytes(message.payload), message.mid, message.qos)
-        self._call(self._message_in_loop, client, inbound)
-
     # ---- the same, on the loop ---------------------------------------------------------
 
-    def _connected_in_loop(self, client: paho.Client, failed: bool, reason: str) -> None:
-        if client is not self._client:
+    def _connected_in_loop(self, session: _Session, reason: Any) -> None:
+        if session.closed:
             return
-        if failed:
-            self._drop(f"connection refused: {reason}")
+        if reason.is_failure:
+            session.auth_refused = _is_auth_refusal(reason, self.options.protocol)
+            what = "refused the credentials" if session.auth_refused else "refused the connection"
+            session.end(f"the broker {what}: {reason}")
             return
         for topic in self._subscriptions:
-            client.subscribe(topic, qos=1)
-        self.last_error = None
-        self._connected.set()
+            session.client.subscribe(topic, qos=1)
+        session.connected.set()
 
-    def _disconnected_in_loop(self, client: paho.Client, reason: str) -> None:
-        if client is not self._client:
-            return
-        self._drop(f"disconnected: {reason}")
+    def _disconnected_in_loop(self, session: _Session, reason: str) -> None:
+        if not session.closed:
+            session.end(f"disconnected: {reason}")
 
     def _pubacks_in_loop(self) -> None:
         # Cleared before draining: a PUBACK queued from now on either is drained
         # below or schedules the next hand-over.
         self._pubacks_scheduled = False
         while self._pubacks:
-            self._published_in_loop(*self._pubacks.popleft())
+            session, mid, failed, reason = self._pubacks.popleft()
+            fut = session.pending.pop(mid, None)
+            if session.closed or fut is None or fut.done():
+                continue
+            if failed:
+                fut.set_exception(PublishRefused(reason))
+            else:
+                fut.set_result(None)
 
-    def _published_in_loop(self, client: paho.Client, mid: int, failed: bool, reason: str) -> None:
-        if client is not self._client:
-            return
-        fut = self._pending.pop(mid, None)
-        if fut is None or fut.done():
-            return
-        if failed:
-            fut.set_exception(PublishRefused(reason))
-        else:
-            fut.set_result(None)
-
-    def _message_in_loop(self, client: paho.Client, inbound: Inbound) -> None:
-        if client is not self._client:
-            return  # from a connection that is gone: it will be redelivered
-        self._inbound.put_nowait((client, inbound))
+    def _message_in_loop(self, session: _Session, inbound: Inbound) -> None:
+        if not session.closed:  # else from a connection that is gone: it will be redelivered
+            self._inbound.put_nowait((session, inbound))
 
     async def _consume(self) -> None:
         while True:
-            client, inbound = await self._inbound.get()
-            if client is self._client:
-                await self._deliver(client, inbound)
+            session, inbound = await self._inbound.get()
+            if not session.closed:
+                await self._deliver(session, inbound)
 
-    async def _deliver(self, client: paho.Client, inbound: Inbound) -> None:
+    async def _deliver(self, session: _Session, inbound: Inbound) -> None:
         try:
             await self._on_message(inbound)
         except Exception:
@@ -366,30 +422,55 @@ class MqttConnection:
                 "inbound message not handled; it will be redelivered", topic=inbound.topic
             )
             return
-        if client is self._client and inbound.qos > 0:
-            client.ack(inbound.mid, inbound.qos)
+        if not session.closed and inbound.qos > 0:
+            session.client.ack(inbound.mid, inbound.qos)
 
     # ---- publishing -------------------------------------------------------------------
 
     def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> asyncio.Future[None]:
         """Send now; the future resolves on PUBACK (QoS 1) or at once (QoS 0)."""
-        client = self._client
-        if client is None or self.state is not ConnectionState.CONNECTED:
+        session = self._session
+        if session is None or session.closed or self.state is not ConnectionState.CONNECTED:
             raise NotConnected("not connected to the broker")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
-        info = client.publish(topic, payload, qos=qos, retain=retain)
+        info = session.client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc != paho.MQTT_ERR_SUCCESS:
-            self._drop(f"publish failed: {paho.error_string(info.rc)}")
+            session.end(f"publish failed: {paho.error_string(info.rc)}")
             raise NotConnected(paho.error_string(info.rc))
         if qos == 0:
             fut.set_result(None)
         else:
-            self._pending[info.mid] = fut
+            session.pending[info.mid] = fut
         return fut
+
+    @property
+    def unacknowledged(self) -> int:
+        """Publishes of the current connection still waiting for their PUBACK."""
+        return 0 if self._session is None else len(self._session.pending)
+
+    def drop(self, reason: str) -> None:
+        """End the current connection as if the link died; the run task reconnects."""
+        if self._session is not None:
+            self._session.end(reason)
 
     async def disconnect(self) -> None:
         """Graceful: DISCONNECT (no will); the run task then reconnects unless cancelled."""
-        client = self._client
-        if client is not None:
-            await asyncio.to_thread(client.disconnect)
+        session = self._session
+        if session is not None:
+            await asyncio.to_thread(session.client.disconnect)
+
+
+def _is_auth_refusal(reason: Any, protocol: str) -> bool:
+    value = getattr(reason, "value", None)
+    if not isinstance(value, int):
+        return False
+    return value in (_AUTH_REFUSALS if protocol == "5" else _AUTH_REFUSALS | _AUTH_REFUSALS_311)
+
+
+def _close(client: paho.Client) -> None:
+    """Disconnect and join paho's network thread (worker thread: the join can wait)."""
+    with contextlib.suppress(Exception):
+        client.disconnect()
+    with contextlib.suppress(Exception):
+        client.loop_stop()

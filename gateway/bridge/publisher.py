@@ -20,6 +20,7 @@ import structlog
 
 from gateway.bridge.mqtt import MqttConnection, NotConnected, PublishRefused
 from gateway.bridge.outbox import Outbox, Queued
+from gateway.tasks import spawn
 
 log = structlog.get_logger("gateway.bridge")
 
@@ -65,7 +66,7 @@ class Publisher:
         self._wake.set()
 
     async def run(self) -> None:
-        deleter = asyncio.create_task(self._delete_loop())
+        deleter = spawn(self._delete_loop(), name="outbox-delete")
         try:
             while True:
                 self.last_progress = time.monotonic()
@@ -117,7 +118,7 @@ class Publisher:
             self._acks_waiting.set()
             self.latency_s = time.monotonic() - sent
         elif isinstance(exc, PublishRefused):
-            asyncio.get_running_loop().create_task(self._bury(message, str(exc)))
+            spawn(self._bury(message, str(exc)), name="outbox-bury")
         else:
             self._outbox.inflight.discard(message.id)
 

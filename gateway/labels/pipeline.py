@@ -44,6 +44,7 @@ from gateway.labels.scheduler import ConnectGate, LabelScheduler
 from gateway.labels.session import AttemptTimings, TransferCounts, run_machine
 from gateway.registry import ChangeKind, DeviceChange, Registry
 from gateway.store import Database
+from gateway.tasks import spawn
 from gateway.timeutil import format_epoch, parse_ts
 
 log = structlog.get_logger("gateway.labels")
@@ -325,9 +326,7 @@ class LabelPipeline:
                 self._spawn(self.planner.plan_seen(device.device_id, command_id))
 
     def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        spawn(work, name="label-work", keep=self._tasks)
 
     def _changed(self, label_id: str) -> None:
         if self.on_label_change is not None:

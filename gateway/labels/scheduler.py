@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, SchedulerOptions
+from gateway.tasks import spawn
 
 log = structlog.get_logger("gateway.labels")
 
@@ -313,9 +314,7 @@ class LabelScheduler:
         self._running[job.key] = job
         job.leave_ready(now)
         adapter.busy += 1
-        task = asyncio.create_task(self._attempt(job, name, adapter))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        spawn(self._attempt(job, name, adapter), name=f"label-{job.label_id}", keep=self._tasks)
 
     async def _attempt(self, job: LabelJob, adapter_name: str, adapter: _Adapter) -> None:
         job.attempts += 1

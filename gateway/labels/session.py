@@ -25,6 +25,7 @@ from bleak.exc import BleakDBusError, BleakDeviceNotFoundError, BleakError
 from drivers.labels.base import Action, Pause, Write
 from drivers.labels.containers import Container
 from drivers.types import device_id_to_address
+from gateway.ble.bluez_errors import Meaning, describe, meaning
 from gateway.labels.jobs import AttemptResult, Outcome
 from gateway.labels.scheduler import ConnectGate
 
@@ -71,25 +72,17 @@ _FAILURE_OUTCOME = {
 }
 
 
-# BlueZ has no device object (any more) for the label: it was not heard for a while.
-_NO_DEVICE_OBJECT = (
-    "org.bluez.Error.DoesNotExist",
-    "org.freedesktop.DBus.Error.UnknownObject",
-    "org.freedesktop.DBus.Error.UnknownMethod",
-)
-
-
 def classify_bleak_error(exc: BaseException) -> AttemptResult:
     """Map a BlueZ/bleak error during connect or transfer to what the scheduler should do."""
+    what = meaning(exc)
     if isinstance(exc, BleakDBusError):
-        name, details = exc.dbus_error, exc.dbus_error_details or ""
-        if name == "org.bluez.Error.InProgress":
+        if what is Meaning.BUSY:
             return AttemptResult(Outcome.REQUEUE, "adapter busy connecting (InProgress)")
-        if name in ("org.bluez.Error.NotReady", "org.bluez.Error.NotAvailable"):
-            return AttemptResult(Outcome.REQUEUE, f"adapter not ready ({name})")
-        if name in _NO_DEVICE_OBJECT:
+        if what is Meaning.ADAPTER_DOWN:
+            return AttemptResult(Outcome.REQUEUE, f"adapter not ready ({exc.dbus_error})")
+        if what is Meaning.NO_DEVICE:
             return AttemptResult(Outcome.NOT_SEEN, "label not known to BlueZ (not seen recently)")
-        return AttemptResult(Outcome.RETRY, f"{name}: {details}".rstrip(": "))
+        return AttemptResult(Outcome.RETRY, describe(exc))
     if isinstance(exc, BleakDeviceNotFoundError) or (
         isinstance(exc, BleakError) and str(exc).startswith("device '") and "not found" in str(exc)
     ):  # bleak's words when BlueZ holds no object for the path

@@ -163,3 +163,31 @@ async def test_damaged_database_is_moved_aside_and_reported(
         assert gw.alerts.engine.firing()[0].rule == "database-replaced"
     finally:
         await gw.stop()
+
+
+async def test_an_adapter_busy_for_ever_is_a_failure_after_a_few_tries(
+    store: RunningStore, control: VirtualStoreClient, tmp_path: Path
+) -> None:
+    """Active scanning meets InProgress on every start: retried at once a few times, then
+    a failure with backoff (no endless tight loop), and scanning once it clears."""
+    gw = Gateway(
+        GatewaySettings(
+            store_id="demo-store",
+            gateway_id="gw-1",
+            data_dir=tmp_path,
+            adapters=("hci0",),
+            scanner=ScannerOptions(mode="active", silence_timeout_s=3.0, backoff_min_s=0.2),
+        )
+    )
+    await gw.start()
+    try:
+        await wait_for(lambda: gw.ingest.counters.received > 50, 10, "adverts")
+        scanner = gw.ble.scanners()["hci0"]
+        await control.fail_next_discovery("hci0", 20)
+        await control.set_silent("hci0", True)  # forces a restart into 20 InProgress answers
+        await wait_for(lambda: scanner.state.value == "backoff", 15, "backoff after InProgress")
+        assert "InProgress" in (scanner.last_error or "")
+        before = gw.ingest.counters.received
+        await wait_for(lambda: gw.ingest.counters.received > before + 50, 30, "adverts again")
+    finally:
+        await gw.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from gateway.bridge.mqtt import (
     MqttConnection,
     MqttOptions,
     NotConnected,
+    ReconnectPolicy,
     Will,
     full_jitter,
 )
@@ -36,14 +38,8 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 
 
 def options(port: int, **kw: object) -> MqttOptions:
-    return MqttOptions(
-        host="127.0.0.1",
-        port=port,
-        client_id="gw-test",
-        reconnect_min_s=0.1,
-        reconnect_max_s=0.3,
-        **kw,
-    )  # type: ignore[arg-type]
+    settings: dict[str, Any] = {"reconnect_min_s": 0.1, "reconnect_max_s": 0.3, **kw}
+    return MqttOptions(host="127.0.0.1", port=port, client_id="gw-test", **settings)
 
 
 async def test_unhandled_command_is_redelivered_after_reconnect(broker: Mosquitto) -> None:
@@ -78,7 +74,7 @@ async def test_unhandled_command_is_redelivered_after_reconnect(broker: Mosquitt
         await asyncio.sleep(0.05)
     assert [m.payload for m in got] == [b"command-1"]
     connected.clear()
-    conn._drop("test: connection dropped")  # as if the link died
+    conn.drop("test: connection dropped")  # as if the link died
     await asyncio.wait_for(connected.wait(), 5)
     for _ in range(100):
         if len(got) >= 2:
@@ -86,7 +82,7 @@ async def test_unhandled_command_is_redelivered_after_reconnect(broker: Mosquitt
         await asyncio.sleep(0.05)
     assert [m.payload for m in got] == [b"command-1", b"command-1"]  # the broker sent it again
     connected.clear()
-    conn._drop("test: again")
+    conn.drop("test: again")
     await asyncio.wait_for(connected.wait(), 5)
     await asyncio.sleep(0.5)
     assert len(got) == 2  # acknowledged the second time: not redelivered any more
@@ -152,7 +148,7 @@ async def test_every_puback_is_handed_over_one_at_a_time_and_in_bursts(
             for _ in range(20):  # low rate: each alone
                 await asyncio.wait_for(conn.publish("t/x", b"lone", 1, False), 2)
                 await asyncio.sleep(random.uniform(0, 0.02))
-        assert conn._pending == {}  # every PUBACK settled its publish
+        assert conn.unacknowledged == 0  # every PUBACK settled its publish
     finally:
         task.cancel()
 
@@ -215,3 +211,61 @@ async def test_the_connection_owns_reconnecting_and_never_blocks_the_loop(
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await proxy.stop()
+
+
+def test_reconnect_policy_backs_off_and_starts_again_after_a_connection() -> None:
+    policy = ReconnectPolicy(1.0, 300.0, random.Random(3))
+    early = [policy.next_delay() for _ in range(3)]
+    assert all(d <= 4.0 for d in early)
+    late = [policy.next_delay() for _ in range(20)][-10:]
+    assert max(late) > 60.0 and all(d <= 300.0 for d in late)
+    policy.connected()
+    assert policy.next_delay() <= 1.0
+    refused = [policy.next_delay(auth_refused=True) for _ in range(20)]
+    assert all(150.0 <= d <= 300.0 for d in refused)  # wrong credentials: no hammering
+
+
+async def test_wrong_credentials_are_told_apart_and_retried_slowly(tmp_path: Path) -> None:
+    passwords = tmp_path / "passwd"
+    passwords.write_text("")
+    await asyncio.to_thread(
+        subprocess.run, ["mosquitto_passwd", "-b", str(passwords), "gw", "right"], check=True
+    )
+    passwords.chmod(0o600)
+    (tmp_path / "broker").mkdir()
+    broker = Mosquitto(
+        tmp_path / "broker", extra=f"allow_anonymous false\npassword_file {passwords}\n"
+    )
+    broker.start()
+    secret = tmp_path / "secret"
+    secret.write_text("wrong\n")
+    lost: list[str] = []
+    conn = MqttConnection(
+        options(broker.port, username="gw", password_file=secret, reconnect_max_s=30.0),
+        lambda: Will("t/s", b"{}"),
+        [],
+        lambda _m: asyncio.sleep(0),
+        lambda: asyncio.sleep(0),
+        lost.append,
+    )
+    task = asyncio.create_task(conn.run())
+    try:
+        for _ in range(100):
+            if conn.last_error:
+                break
+            await asyncio.sleep(0.05)
+        assert conn.auth_refused, conn.last_error
+        assert "refused the credentials" in str(conn.last_error), conn.last_error
+        assert conn.connects == 0 and lost == []
+        assert conn.policy.next_delay(auth_refused=True) >= 15.0
+        # The same with the right password connects.
+        secret.write_text("right\n")
+        right = Publishing(broker.port, username="gw", password_file=secret)
+        running = asyncio.create_task(right.conn.run())
+        await asyncio.wait_for(right.connected.wait(), 10)
+        running.cancel()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        broker.stop()
