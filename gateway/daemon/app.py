@@ -133,6 +133,7 @@ class Gateway:
                 self._up_adapters,
                 partial(payloads.ack, ident),
                 self.bridge.produce_acks,
+                on_label_change=self.bridge.mark_device,
             )
             # The one table of command types and who carries them out.
             self.inbox.route(
@@ -145,7 +146,6 @@ class Gateway:
                 }
             )
             self.bridge.label_view = self.labels.label_view
-            self.labels.on_label_change = self.bridge.mark_device
             labels = self.labels
             self.alerts.engine.add_metric(
                 "label_failed", lambda d: _label_failed(labels, d.device_id)
@@ -374,7 +374,7 @@ class Gateway:
     async def _resync(self, command: Command) -> None:
         assert self.bridge is not None and self.inbox is not None
         if self.labels is not None:
-            await self.labels.planner.reconcile()
+            await self.labels.reconcile()
         await self.bridge.resync(command.id)
         await self.inbox.mark(command.id, "done")
 

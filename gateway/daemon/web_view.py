@@ -169,7 +169,7 @@ class GatewayView:
 
     def repush_label(self, label_id: str) -> bool:
         pipeline = self._g.labels
-        return pipeline is not None and pipeline.planner.repush(label_id)
+        return pipeline is not None and pipeline.repush(label_id)
 
     def health(self) -> tuple[bool, list[str]]:
         problems = [

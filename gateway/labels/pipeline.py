@@ -1,8 +1,14 @@
 """The shelf-label pipeline: commands in, label transfers out, results acknowledged.
 
-Wires the planner (bindings, prices, twins), the scheduler (slots, priorities,
-retries), the renderer and the GATT session for the Gicisky protocol, and the
-campaign reporter (acks). Labels are located through the registry: a label
+The one orchestrator of label work, which flows one way: a command goes to the
+planner (bindings, prices, twins), which returns the labels whose content must
+be planned; the pipeline renders each (``render``), asks the planner where the
+content goes (:meth:`LabelPlanner.place`), schedules the transfer (the
+scheduler: slots, priorities, retries), runs it when the scheduler says
+(``transfer``: the GATT session for the Gicisky protocol), hands the result back
+to the planner and lets the campaign reporter acknowledge. Its collaborators
+come in through the constructor; tests pass their own renderer, transfer and
+locator. Labels are located through the registry: a label
 heard within ``not_seen_after`` is served by the adapter (among those up) that
 heard it loudest in that time. A label whose advert says it restarted gets its
 content written again.
@@ -11,9 +17,10 @@ content written again.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -39,7 +46,14 @@ from gateway.labels import store
 from gateway.labels.campaign import CampaignAck, CampaignReporter
 from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, SchedulerOptions
 from gateway.labels.model import Binding, LabelResult, LabelTwin, PriceItem, ResultStatus
-from gateway.labels.planner import ContentWork, LabelPlanner, Rendered, UnsupportedLabel
+from gateway.labels.planner import (
+    ContentWork,
+    LabelPlanner,
+    Need,
+    Rendered,
+    Renderer,
+    UnsupportedLabel,
+)
 from gateway.labels.scheduler import ConnectGate, LabelScheduler
 from gateway.labels.session import AttemptTimings, TransferCounts, run_machine
 from gateway.registry import ChangeKind, DeviceChange, Registry
@@ -66,6 +80,8 @@ class LabelOptions:
 
 
 AckSink = Callable[[list[dict[str, Any]]], Awaitable[None]]
+Transfer = Callable[[LabelJob, str, ConnectGate], Awaitable[AttemptResult]]
+Locator = Callable[[str], str | None]
 
 
 class LabelPipeline:
@@ -77,6 +93,12 @@ class LabelPipeline:
         adapters: Callable[[], list[str]],
         make_ack: Callable[..., dict[str, Any]],
         produce_acks: AckSink,
+        *,
+        on_label_change: Callable[[str], None] | None = None,
+        render: Renderer | None = None,
+        transfer: Transfer | None = None,
+        locate: Locator | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._db = db
         self._registry = registry
@@ -88,15 +110,22 @@ class LabelPipeline:
         # database what it just wrote; bounded (older content is read when needed).
         self._packed: OrderedDict[str, bytes] = OrderedDict()
         self._render_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="label-render")
+        self._render = render or self._render_label
+        self._on_label_change = on_label_change
         self.scheduler = LabelScheduler(
-            {}, self._run, self._locate, self._finished, options.scheduler
+            {},
+            transfer or self._transfer,
+            locate or self._locate,
+            self._finished,
+            options.scheduler,
         )
         self.planner = LabelPlanner(
-            db, self.scheduler, self._render, unseen_budget_s=options.scheduler.budget_s
+            db,
+            clock,
+            unseen_budget_s=options.scheduler.budget_s,
+            on_change=lambda twin: self._changed(twin.label_id),
         )
         self.reporter = CampaignReporter(db, self._ack)
-        self.on_label_change: Callable[[str], None] | None = None
-        self.planner.on_twin_change = lambda twin: self._changed(twin.label_id)
         self.timings = AttemptTimings()
         self.transfers = TransferCounts()
         self._up: tuple[float, list[str]] = (-UP_ADAPTERS_TTL_S, [])
@@ -125,8 +154,55 @@ class LabelPipeline:
     async def _scheduler_loop(self) -> None:
         for name in self._adapters():
             self.scheduler.set_slots(name, self._o.slots_per_adapter)
-        await self.planner.reconcile()
+        await self.reconcile()
         await self.scheduler.run()
+
+    # ---- the flow: needs -> render -> place -> schedule ----------------------------------
+
+    async def plan(self, needs: Sequence[Need]) -> None:
+        """Render the content each label needs and act on where the planner places it."""
+        for need in needs:
+            what = self.planner.content_for(need)
+            if what is None:
+                continue
+            item, template = what
+            rendered: Rendered | UnsupportedLabel | None
+            try:
+                rendered = await self._render(need.label_id, item, template)
+            except UnsupportedLabel as exc:
+                rendered = exc
+            pending = self.scheduler.find(need.label_id, "content")
+            placement = await self.planner.place(need, rendered, pending)
+            if placement.cancel:
+                self.scheduler.cancel(need.label_id, "content")
+            if placement.join is not None and pending is not None:
+                work = pending.payload
+                assert isinstance(work, ContentWork)
+                pending.payload = dataclasses.replace(work, also=(*work.also, placement.join))
+            if placement.submit is not None:
+                await self.schedule(placement.submit)
+
+    async def schedule(self, job: LabelJob) -> None:
+        replaced = self.scheduler.submit(job)
+        if replaced is not None:
+            await self.planner.superseded(replaced)
+
+    async def reconcile(self) -> int:
+        """Queue every label whose displayed content differs from its desired content;
+        how many labels were queued or planned."""
+        jobs, needs = self.planner.reconcile()
+        for job in jobs:
+            await self.schedule(job)
+        await self.plan(needs)
+        return len(jobs) + len(needs)
+
+    def repush(self, label_id: str) -> bool:
+        """Write the label's desired content again; False if it has none."""
+        job = self.planner.repush(label_id)
+        if job is None:
+            return False
+        self.scheduler.submit(job)
+        return True
 
     async def _due_loop(self) -> None:
         pruned = time.monotonic()
@@ -134,7 +210,7 @@ class LabelPipeline:
             await asyncio.sleep(1.0)
             for name in self._adapters():
                 self.scheduler.set_slots(name, self._o.slots_per_adapter)
-            await self.planner.due()
+            await self.plan(await self.planner.due())
             if time.monotonic() - pruned >= PRUNE_EVERY_S:
                 # Rendered content no label wants or shows any more: years of campaigns
                 # would otherwise fill the disk.
@@ -164,12 +240,14 @@ class LabelPipeline:
                     )
                     for i in body.items
                 ]
-                await self.planner.price_update(command.id, items)
+                await self.plan(await self.planner.price_update(command.id, items))
             case LabelBind(body=body):
                 bindings = [Binding(b.label_id, b.sku, b.template) for b in body.bindings]
-                await self.planner.bind(command.id, bindings)
+                await self.plan(await self.planner.bind(command.id, bindings))
             case LabelUnbind(body=body):
                 await self.planner.unbind(command.id, body.label_ids)
+                for label_id in body.label_ids:
+                    self.scheduler.cancel(label_id, "content")
                 await self._immediate(command, body.label_ids, ResultStatus.UNCHANGED, None)
             case LabelFlash(body=body):
                 # Gicisky labels have no LED: an honest failure, not a pretend flash.
@@ -218,7 +296,7 @@ class LabelPipeline:
 
     # ---- the scheduler's collaborators --------------------------------------------------------
 
-    async def _render(
+    async def _render_label(
         self, label_id: str, item: PriceItem, template: str | None
     ) -> Rendered | None:
         device = self._registry.get(label_id)
@@ -276,7 +354,7 @@ class LabelPipeline:
         # tracked): try the first one up; a failed connect is retried with backoff.
         return adapters[0] if adapters else None
 
-    async def _run(self, job: LabelJob, adapter: str, gate: ConnectGate) -> AttemptResult:
+    async def _transfer(self, job: LabelJob, adapter: str, gate: ConnectGate) -> AttemptResult:
         work = job.payload
         if not isinstance(work, ContentWork):
             return AttemptResult(Outcome.FAILED, "unknown job")
@@ -320,17 +398,34 @@ class LabelPipeline:
         if device.kind is not DeviceKind.LABEL:
             return
         if ChangeKind.REBOOTED in change.kinds:
-            self._spawn(self.planner.rebooted(device.device_id))
+            self._spawn(self.label_restarted(device.device_id))
         if change.kinds & {ChangeKind.NEW, ChangeKind.ONLINE, ChangeKind.INFO}:
-            for command_id in self.planner.label_seen(device.device_id):
-                self._spawn(self.planner.plan_seen(device.device_id, command_id))
+            self.label_heard(device.device_id)
+
+    def label_heard(self, label_id: str) -> None:
+        """The label advertised: jobs waiting to see it may run, content waiting for its
+        panel is planned."""
+        self.scheduler.label_seen(label_id)
+        needs = self.planner.label_seen(label_id)
+        if needs:
+            self._spawn(self.plan(needs))
+
+    async def label_restarted(self, label_id: str) -> bool:
+        """The label restarted: write its content again. False if it has none."""
+        if label_id not in self.planner.twins or self.planner.twins[label_id].desired is None:
+            return False
+        queued = self.scheduler.find(label_id, "content") is not None
+        job = await self.planner.rebooted(label_id, queued)
+        if job is not None:
+            self.scheduler.submit(job)
+        return True
 
     def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
         spawn(work, name="label-work", keep=self._tasks)
 
     def _changed(self, label_id: str) -> None:
-        if self.on_label_change is not None:
-            self.on_label_change(label_id)
+        if self._on_label_change is not None:
+            self._on_label_change(label_id)
 
     async def preview(self, content_hash: str) -> bytes | None:
         return await self._db.read(partial(store.load_preview, content_hash=content_hash))

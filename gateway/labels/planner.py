@@ -1,9 +1,13 @@
-"""The label planner: from commands to desired content per label, jobs and results.
+r"""The label planner: from commands to desired content per label, jobs and results.
 
 It keeps bindings, the newest price item per SKU and every label's twin
 (desired vs displayed) in memory, mirrored in SQLite before anything is
-acknowledged. Rendering needs the label's panel, known from its adverts; a
-label never seen yet is planned when it first shows up.
+acknowledged. It decides; it does not orchestrate: commands return the
+:class:`Need`\ s of labels whose content must be planned, :meth:`place` turns a
+label's rendered content into a :class:`Placement` (a job to schedule, a queued
+job to drop, a command to add to the transfer already queued), and the label
+pipeline renders, schedules and reports back. Rendering needs the label's panel,
+known from its adverts; a label never seen yet is planned when it first shows up.
 
 Results per target are stored as they are decided and reported by the campaign
 reporter (``campaign.py``): ``skipped-stale`` and ``unbound`` at once,
@@ -14,7 +18,6 @@ when the transfer ends.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,7 +37,6 @@ from gateway.labels.model import (
     ResultStatus,
     TwinStatus,
 )
-from gateway.labels.scheduler import LabelScheduler
 from gateway.store import Database
 
 log = structlog.get_logger("gateway.labels")
@@ -77,6 +79,26 @@ class ContentWork:
 
 
 @dataclass(frozen=True, slots=True)
+class Need:
+    """A label whose content must be planned (rendered, then placed) for a command."""
+
+    label_id: str
+    command_id: str | None
+    priority: Priority
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """What to do with a label's rendered content: schedule ``submit``; drop the label's
+    queued content job (``cancel``: it already shows the content); add ``join`` to the
+    commands of the transfer already queued with exactly this content."""
+
+    submit: LabelJob | None = None
+    cancel: bool = False
+    join: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FlashWork:
     command_id: str
     color: str
@@ -87,15 +109,13 @@ class LabelPlanner:
     def __init__(
         self,
         db: Database,
-        scheduler: LabelScheduler,
-        render: Renderer,
         clock: Callable[[], float] = time.time,
         unseen_budget_s: float = 1800.0,
+        on_change: Callable[[LabelTwin], None] | None = None,
     ) -> None:
         self._db = db
-        self._scheduler = scheduler
-        self._render = render
         self._clock = clock
+        self._on_change = on_change
         self.bindings: dict[str, Binding] = {}
         self.items: dict[str, PriceItem] = {}
         self.twins: dict[str, LabelTwin] = {}
@@ -103,7 +123,6 @@ class LabelPlanner:
         self._waiting_for_panel: dict[str, tuple[str | None, float]] = {}
         self._unseen_budget_s = unseen_budget_s
         self._scheduled: list[tuple[float, str, str]] = []  # (valid_from, sku, command id)
-        self.on_twin_change: Callable[[LabelTwin], None] | None = None
 
     # ---- start-up --------------------------------------------------------------------
 
@@ -122,20 +141,20 @@ class LabelPlanner:
             if item.valid_from is not None and item.valid_from > now:
                 self._scheduled.append((item.valid_from, item.sku, ""))
 
-    async def reconcile(self) -> int:
-        """Queue every label whose displayed content differs from its desired content."""
-        queued = 0
+    def reconcile(self) -> tuple[list[LabelJob], list[Need]]:
+        """Jobs for every label whose displayed content differs from its desired content,
+        and needs for bound labels with no desired content yet."""
+        jobs, needs = [], []
         for twin in self.twins.values():
             if twin.desired is not None and twin.desired != twin.displayed:
-                self._submit(twin, twin.desired_command_id, Priority.RESYNC)
-                queued += 1
+                jobs.append(self._job(twin, twin.desired_command_id, Priority.RESYNC))
             elif twin.label_id in self.bindings and twin.desired is None:
-                await self._plan_label(twin.label_id, twin.desired_command_id, Priority.RESYNC)
-        return queued
+                needs.append(Need(twin.label_id, twin.desired_command_id, Priority.RESYNC))
+        return jobs, needs
 
     # ---- commands ----------------------------------------------------------------------
 
-    async def bind(self, command_id: str, bindings: Sequence[Binding]) -> None:
+    async def bind(self, command_id: str, bindings: Sequence[Binding]) -> list[Need]:
         now = self._clock()
         for b in bindings:
             self.bindings[b.label_id] = b
@@ -143,9 +162,10 @@ class LabelPlanner:
         await self._register(
             command_id, "label-bind", [(b.label_id, b.sku, None) for b in bindings]
         )
+        needs = []
         for b in bindings:
             if b.sku in self.items:
-                await self._plan_label(b.label_id, command_id, Priority.PRICE)
+                needs.append(Need(b.label_id, command_id, Priority.PRICE))
             else:
                 # Bound, but no price known for the SKU yet: nothing to show.
                 await self._result(
@@ -156,12 +176,13 @@ class LabelPlanner:
                     ResultStatus.UNBOUND,
                     "no price received for this SKU yet",
                 )
+        return needs
 
     async def unbind(self, command_id: str, label_ids: Sequence[str]) -> None:
+        """Forget the labels' bindings and desired content (the pipeline drops their jobs)."""
         now = self._clock()
         for label_id in label_ids:
             self.bindings.pop(label_id, None)
-            self._scheduler.cancel(label_id, "content")
             twin = self.twins.setdefault(label_id, LabelTwin(label_id))
             twin.desired, twin.desired_command_id = None, None
             twin.status = TwinStatus.UNBOUND
@@ -174,7 +195,7 @@ class LabelPlanner:
 
         await self._db.run(write)
 
-    async def price_update(self, command_id: str, items: Sequence[PriceItem]) -> None:
+    async def price_update(self, command_id: str, items: Sequence[PriceItem]) -> list[Need]:
         now = self._clock()
         targets: list[tuple[str | None, str | None, int | None]] = []
         immediate: list[LabelResult] = []
@@ -217,15 +238,17 @@ class LabelPlanner:
                 store.set_result(d, r)
 
         await self._db.run(write)
+        needs = []
         for label_id, item in plan:
             if item.valid_from is not None and item.valid_from > now:
                 self._scheduled.append((item.valid_from, item.sku, command_id))
             else:
-                await self._plan_label(label_id, command_id, Priority.PRICE)
+                needs.append(Need(label_id, command_id, Priority.PRICE))
+        return needs
 
-    async def due(self) -> None:
-        """Plan items whose ``valid_from`` has come, and give up on bound labels never seen
-        within the budget (call about once a second)."""
+    async def due(self) -> list[Need]:
+        """Needs of items whose ``valid_from`` has come, and give up on bound labels never
+        seen within the budget (call about once a second)."""
         now = self._clock()
         for label_id, (command_id, since) in list(self._waiting_for_panel.items()):
             if now - since <= self._unseen_budget_s:
@@ -248,42 +271,54 @@ class LabelPlanner:
                 )
         ready = [s for s in self._scheduled if s[0] <= now]
         if not ready:
-            return
+            return []
         self._scheduled = [s for s in self._scheduled if s[0] > now]
-        for _, sku, command_id in ready:
-            for b in [b for b in self.bindings.values() if b.sku == sku]:
-                await self._plan_label(b.label_id, command_id or None, Priority.PRICE)
+        return [
+            Need(b.label_id, command_id or None, Priority.PRICE)
+            for _, sku, command_id in ready
+            for b in [b for b in self.bindings.values() if b.sku == sku]
+        ]
 
-    def label_seen(self, label_id: str) -> list[str | None]:
-        """A label advertised; returns command ids waiting for its panel (to plan now)."""
-        self._scheduler.label_seen(label_id)
+    def label_seen(self, label_id: str) -> list[Need]:
+        """A label advertised: the needs that waited for its panel (to plan now)."""
         if label_id in self._waiting_for_panel:
-            return [self._waiting_for_panel.pop(label_id)[0]]
+            command_id = self._waiting_for_panel.pop(label_id)[0]
+            return [Need(label_id, command_id, Priority.PRICE)]
         return []
-
-    async def plan_seen(self, label_id: str, command_id: str | None) -> None:
-        await self._plan_label(label_id, command_id, Priority.PRICE)
 
     # ---- planning ------------------------------------------------------------------------
 
-    async def _plan_label(self, label_id: str, command_id: str | None, priority: Priority) -> None:
-        binding = self.bindings.get(label_id)
-        if binding is None:
-            return
-        item = self.items.get(binding.sku)
-        if item is None:
-            return
+    def content_for(self, need: Need) -> tuple[PriceItem, str | None] | None:
+        """The price item and template to render for a need (None: nothing to show)."""
+        binding = self.bindings.get(need.label_id)
+        item = self.items.get(binding.sku) if binding else None
+        if binding is None or item is None:
+            return None
+        return item, binding.template
+
+    async def place(
+        self,
+        need: Need,
+        rendered: Rendered | UnsupportedLabel | None,
+        pending: LabelJob | None,
+    ) -> Placement:
+        """Decide what the label's rendered content asks for (``None``: its panel is not
+        known yet; ``pending``: the label's content job queued now, if any)."""
+        label_id, command_id = need.label_id, need.command_id
+        what = self.content_for(need)
+        if what is None:
+            return Placement()
+        item, _ = what
+        binding = self.bindings[label_id]
         twin = self.twins.setdefault(label_id, LabelTwin(label_id))
-        try:
-            rendered = await self._render(label_id, item, binding.template)
-        except UnsupportedLabel as exc:
-            twin.status, twin.last_error = TwinStatus.FAILED, str(exc)
+        if isinstance(rendered, UnsupportedLabel):
+            twin.status, twin.last_error = TwinStatus.FAILED, str(rendered)
             self._changed(twin)
             if command_id:
                 await self._result(
-                    command_id, label_id, item.sku, item.version, ResultStatus.FAILED, str(exc)
+                    command_id, label_id, item.sku, item.version, ResultStatus.FAILED, str(rendered)
                 )
-            return
+            return Placement()
         if rendered is None:
             previous = self._waiting_for_panel.get(label_id)
             self._waiting_for_panel[label_id] = (
@@ -301,22 +336,20 @@ class LabelPlanner:
                 )
             twin.status = TwinStatus.PENDING
             self._changed(twin)
-            return
+            return Placement()
         now = self._clock()
         ref = ContentRef(item.sku, item.version, rendered.content_hash)
         twin.desired, twin.desired_command_id = ref, command_id
         if twin.displayed is not None and twin.displayed.content_hash == ref.content_hash:
             twin.status = TwinStatus.IN_SYNC
             twin.last_error = None
-            self._scheduler.cancel(label_id, "content")
             await self._db.run(lambda d: store.save_twins(d, [twin], now))
             if command_id:
                 await self._result(
                     command_id, label_id, item.sku, item.version, ResultStatus.UNCHANGED, None
                 )
             self._changed(twin)
-            return
-        pending = self._scheduler.find(label_id, "content")
+            return Placement(cancel=True)
         if (
             pending is not None
             and isinstance(pending.payload, ContentWork)
@@ -324,10 +357,8 @@ class LabelPlanner:
         ):
             # The same content is already on its way: this command waits for that transfer
             # rather than replacing it (which would report the other one superseded).
-            work = pending.payload
-            if command_id and command_id not in work.command_ids:
-                pending.payload = dataclasses.replace(work, also=(*work.also, command_id))
-            return
+            joining = command_id and command_id not in pending.payload.command_ids
+            return Placement(join=command_id if joining else None)
         twin.status = TwinStatus.PENDING
 
         def write(d: sqlite_utils.Database) -> None:
@@ -338,25 +369,21 @@ class LabelPlanner:
 
         await self._db.run(write)
         self._changed(twin)
-        replaced = self._submit(twin, command_id, priority)
-        if replaced is not None:
-            await self._report_superseded(label_id, replaced)
+        return Placement(submit=self._job(twin, command_id, need.priority))
 
-    def _submit(
-        self, twin: LabelTwin, command_id: str | None, priority: Priority
-    ) -> LabelJob | None:
+    def _job(self, twin: LabelTwin, command_id: str | None, priority: Priority) -> LabelJob:
         assert twin.desired is not None
-        job = LabelJob(twin.label_id, priority, "content", ContentWork(command_id, twin.desired))
-        return self._scheduler.submit(job)
+        return LabelJob(twin.label_id, priority, "content", ContentWork(command_id, twin.desired))
 
-    async def _report_superseded(self, label_id: str, replaced: LabelJob) -> None:
+    async def superseded(self, replaced: LabelJob) -> None:
+        """A queued job was replaced by a newer one before it ran: its commands learn it."""
         work = replaced.payload
         if not isinstance(work, ContentWork):
             return
         for command_id in work.command_ids:
             await self._result(
                 command_id,
-                label_id,
+                replaced.label_id,
                 work.content.sku,
                 work.content.version,
                 ResultStatus.SUPERSEDED,
@@ -396,33 +423,32 @@ class LabelPlanner:
                 None if status is not ResultStatus.FAILED else result.reason,
             )
 
-    def repush(self, label_id: str) -> bool:
-        """Write the desired content again (a technician's request). False if there is none."""
+    def repush(self, label_id: str) -> LabelJob | None:
+        """The job writing the desired content again (a technician's request); None if the
+        label has no desired content."""
         twin = self.twins.get(label_id)
         if twin is None or twin.desired is None:
-            return False
+            return None
         twin.status = TwinStatus.PENDING
-        self._submit(twin, None, Priority.PRICE)
         self._changed(twin)
-        return True
+        return self._job(twin, None, Priority.PRICE)
 
-    async def rebooted(self, label_id: str) -> bool:
+    async def rebooted(self, label_id: str, queued: bool) -> LabelJob | None:
         """The label restarted: what it displays is no longer known, so write it again.
 
-        Returns False when the label has no desired content (nothing to restore).
+        Returns the job to schedule (None when the label has no desired content, or when
+        a content job is ``queued`` already: that one writes it).
         """
         twin = self.twins.get(label_id)
         if twin is None or twin.desired is None:
-            return False
+            return None
         now = self._clock()
         twin.displayed, twin.displayed_at = None, None
         twin.status = TwinStatus.PENDING
         await self._db.run(lambda d: store.save_twins(d, [twin], now))
-        if self._scheduler.find(label_id, "content") is None:  # else that job writes it
-            self._submit(twin, None, Priority.RESYNC)
         self._changed(twin)
         log.info("label restarted; writing its content again", label_id=label_id)
-        return True
+        return None if queued else self._job(twin, None, Priority.RESYNC)
 
     def mark_updating(self, label_id: str) -> None:
         twin = self.twins.get(label_id)
@@ -453,5 +479,5 @@ class LabelPlanner:
         await self._db.run(lambda d: store.set_result(d, result))
 
     def _changed(self, twin: LabelTwin) -> None:
-        if self.on_twin_change is not None:
-            self.on_twin_change(twin)
+        if self._on_change is not None:
+            self._on_change(twin)

@@ -1,4 +1,5 @@
 import asyncio
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable
@@ -9,8 +10,10 @@ import sqlite_utils
 from gateway.labels import store
 from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, SchedulerOptions
 from gateway.labels.model import Binding, PriceItem, ResultStatus, TwinStatus
-from gateway.labels.planner import ContentWork, LabelPlanner, Rendered, UnsupportedLabel
-from gateway.labels.scheduler import ConnectGate, LabelScheduler
+from gateway.labels.pipeline import LabelOptions, LabelPipeline
+from gateway.labels.planner import ContentWork, Rendered, Renderer, UnsupportedLabel
+from gateway.labels.scheduler import ConnectGate
+from gateway.registry import Registry, RegistryOptions
 from gateway.store import Database
 
 FAST = SchedulerOptions(backoff_min_s=0.01, requeue_s=0.01)
@@ -25,21 +28,40 @@ async def render(label_id: str, item: PriceItem, template: str | None) -> Render
 
 
 class Rig:
-    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+    """The label pipeline with a test renderer, a transfer that records what it writes and
+    a locator the test controls (labels visible or not)."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], float] = time.time,
+        renderer: Renderer = render,
+    ) -> None:
         self.written: list[tuple[str, str]] = []
+        self.acks: list[dict[str, object]] = []
         self.hold = asyncio.Event()
         self.hold.set()
         self.visible = True
         self.hidden: set[str] = set()  # labels not visible even when the others are
-        self.scheduler = LabelScheduler(
-            {"hci0": 2},
-            self.run,
-            lambda label: "hci0" if self.visible and label not in self.hidden else None,
-            self.done,
-            FAST,
+
+        async def produce(acks: list[dict[str, object]]) -> None:
+            self.acks.extend(acks)
+
+        self.pipeline = LabelPipeline(
+            db,
+            Registry(RegistryOptions()),
+            LabelOptions(scheduler=dataclasses.replace(FAST, budget_s=60)),
+            lambda: ["hci0"],
+            lambda **kw: dict(kw),
+            produce,
+            render=renderer,
+            transfer=self.run,
+            locate=lambda label: "hci0" if self.visible and label not in self.hidden else None,
+            clock=clock,
         )
-        self.planner = LabelPlanner(db, self.scheduler, render, clock, unseen_budget_s=60)
-        self.pending: set[asyncio.Task[None]] = set()
+        self.scheduler = self.pipeline.scheduler
+        self.scheduler.set_slots("hci0", 2)
+        self.planner = self.pipeline.planner
 
     async def run(self, job: LabelJob, adapter: str, gate: ConnectGate) -> AttemptResult:
         await self.hold.wait()
@@ -47,15 +69,32 @@ class Rig:
         self.written.append((job.label_id, job.payload.content.content_hash))
         return AttemptResult(Outcome.DONE)
 
-    def done(self, job: LabelJob, result: AttemptResult) -> None:
-        task = asyncio.get_running_loop().create_task(self.planner.finished(job, result))
-        self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
+    # The flows, as the pipeline runs them for commands and adverts.
+    async def bind(self, command_id: str, bindings: list[Binding]) -> None:
+        await self.pipeline.plan(await self.planner.bind(command_id, bindings))
+
+    async def price_update(self, command_id: str, items: list[PriceItem]) -> None:
+        await self.pipeline.plan(await self.planner.price_update(command_id, items))
+
+    async def due(self) -> None:
+        await self.pipeline.plan(await self.planner.due())
+
+    def label_seen(self, label_id: str) -> None:
+        self.pipeline.label_heard(label_id)
+
+    async def rebooted(self, label_id: str) -> bool:
+        return await self.pipeline.label_restarted(label_id)
+
+    async def reconcile(self) -> int:
+        return await self.pipeline.reconcile()
+
+    def repush(self, label_id: str) -> bool:
+        return self.pipeline.repush(label_id)
 
     async def settle(self) -> None:
         for _ in range(500):
             await asyncio.sleep(0.01)
-            if self.scheduler.is_idle() and not self.pending:
+            if self.scheduler.is_idle() and not self.pipeline._tasks:
                 return
         raise AssertionError("label jobs did not settle")
 
@@ -79,13 +118,13 @@ async def test_price_update_campaign(tmp_path: Path) -> None:
     rig = Rig(db)
     await rig.planner.load()
     run = asyncio.create_task(rig.scheduler.run())
-    await rig.planner.bind("bind-1", [Binding(L1, "A"), Binding(L2, "A"), Binding(L3, "B")])
+    await rig.bind("bind-1", [Binding(L1, "A"), Binding(L2, "A"), Binding(L3, "B")])
     assert results(tmp_path / "gw.db", "bind-1") == [
         (L1, "A", "unbound"),
         (L2, "A", "unbound"),
         (L3, "B", "unbound"),
     ]
-    await rig.planner.price_update(
+    await rig.price_update(
         "cmd-1", [item("A", 1, "12.90"), item("B", 1, "3.50"), item("Z", 1, "1.00")]
     )
     await rig.settle()
@@ -99,17 +138,17 @@ async def test_price_update_campaign(tmp_path: Path) -> None:
     assert len(rig.written) == 3
 
     # Stale version, and the same picture under a newer version.
-    await rig.planner.price_update("cmd-2", [item("A", 1, "9.99"), item("B", 2, "3.50")])
+    await rig.price_update("cmd-2", [item("A", 1, "9.99"), item("B", 2, "3.50")])
     await rig.settle()
     assert results(tmp_path / "gw.db", "cmd-2") == [
         (None, "A", "skipped-stale"),
         (L3, "B", "unchanged"),
     ]
     assert len(rig.written) == 3  # nothing was written again
-    assert rig.planner.repush(L1) is True  # a technician asks for it anyway
+    assert rig.repush(L1) is True  # a technician asks for it anyway
     await rig.settle()
     assert len(rig.written) == 4 and rig.planner.twins[L1].status is TwinStatus.IN_SYNC
-    assert rig.planner.repush("ff00000000aa") is False
+    assert rig.repush("ff00000000aa") is False
     run.cancel()
     await db.close()
 
@@ -119,13 +158,13 @@ async def test_newer_version_supersedes_queued_one(tmp_path: Path) -> None:
     await db.open()
     rig = Rig(db)
     await rig.planner.load()
-    await rig.planner.bind("bind", [Binding(L1, "A")])
+    await rig.bind("bind", [Binding(L1, "A")])
     rig.visible = False  # the label is away: both versions stay queued
     run = asyncio.create_task(rig.scheduler.run())
-    await rig.planner.price_update("old", [item("A", 1, "10.00")])
-    await rig.planner.price_update("new", [item("A", 2, "11.00")])
+    await rig.price_update("old", [item("A", 1, "10.00")])
+    await rig.price_update("new", [item("A", 2, "11.00")])
     rig.visible = True
-    rig.planner.label_seen(L1)
+    rig.label_seen(L1)
     await rig.settle()
     assert results(tmp_path / "gw.db", "old") == [(L1, "A", "superseded")]
     assert results(tmp_path / "gw.db", "new") == [(L1, "A", "displayed")]
@@ -141,9 +180,9 @@ async def test_restart_resumes_without_rewriting(tmp_path: Path) -> None:
     await db.open()
     rig = Rig(db)
     await rig.planner.load()
-    await rig.planner.bind("bind", [Binding(L1, "A"), Binding(L2, "A")])
+    await rig.bind("bind", [Binding(L1, "A"), Binding(L2, "A")])
     rig.hold.clear()  # the "crash" happens before any label is written
-    await rig.planner.price_update("cmd", [item("A", 1, "5.00")])
+    await rig.price_update("cmd", [item("A", 1, "5.00")])
     await db.close()
 
     db2 = Database(tmp_path / "gw.db")
@@ -152,13 +191,13 @@ async def test_restart_resumes_without_rewriting(tmp_path: Path) -> None:
     await rig2.planner.load()
     assert {t.status for t in rig2.planner.twins.values()} == {TwinStatus.PENDING}
     run = asyncio.create_task(rig2.scheduler.run())
-    assert await rig2.planner.reconcile() == 2
+    assert await rig2.reconcile() == 2
     await rig2.settle()
     assert (results(tmp_path / "gw.db", "cmd")) == [
         (L1, "A", "displayed"),
         (L2, "A", "displayed"),
     ]
-    assert await rig2.planner.reconcile() == 0  # in sync: nothing to write again
+    assert await rig2.reconcile() == 0  # in sync: nothing to write again
     run.cancel()
     rows = await db2.read(lambda d: store.unacked_results(d, "cmd", 10))
     assert [r.status for _, r in rows] == [ResultStatus.DISPLAYED] * 2
@@ -178,10 +217,10 @@ async def test_campaign_acks_progress_then_final_once(tmp_path: Path) -> None:
         acks.append(ack)
 
     reporter = CampaignReporter(db, sink)
-    await rig.planner.bind("bind", [Binding(L1, "A"), Binding(L2, "A")])
+    await rig.bind("bind", [Binding(L1, "A"), Binding(L2, "A")])
     rig.visible = False
     run = asyncio.create_task(rig.scheduler.run())
-    await rig.planner.price_update("cmd", [item("A", 1, "2.00"), item("Q", 1, "1.00")])
+    await rig.price_update("cmd", [item("A", 1, "2.00"), item("Q", 1, "1.00")])
     await reporter.report()
     progress = [a for a in acks if a.command_id == "cmd"]
     assert [(a.status, dict(a.counts)) for a in progress] == [
@@ -190,8 +229,8 @@ async def test_campaign_acks_progress_then_final_once(tmp_path: Path) -> None:
     await reporter.report()  # nothing changed: no second progress ack
     assert len([a for a in acks if a.command_id == "cmd"]) == 1
     rig.visible = True
-    rig.planner.label_seen(L1)
-    rig.planner.label_seen(L2)
+    rig.label_seen(L1)
+    rig.label_seen(L2)
     await rig.settle()
     await reporter.report()
     final = [a for a in acks if a.command_id == "cmd" and a.status != "progress"]
@@ -222,16 +261,16 @@ async def test_progress_acks_at_most_once_per_period(tmp_path: Path) -> None:
 
     now = [1000.0]
     reporter = CampaignReporter(db, sink, period_s=10.0, clock=lambda: now[0])
-    await rig.planner.bind("bind", [Binding(L1, "A"), Binding(L2, "A")])
+    await rig.bind("bind", [Binding(L1, "A"), Binding(L2, "A")])
     rig.visible = False
     run = asyncio.create_task(rig.scheduler.run())
-    await rig.planner.price_update("cmd", [item("A", 1, "2.00")])
+    await rig.price_update("cmd", [item("A", 1, "2.00")])
     await reporter.report()
     rig.visible, rig.hidden = True, {L2}
-    rig.planner.label_seen(L1)
+    rig.label_seen(L1)
     for _ in range(200):  # L1 displayed, L2 still open: the counts changed
         await asyncio.sleep(0.01)
-        if L1 in {w[0] for w in rig.written} and not rig.pending:
+        if L1 in {w[0] for w in rig.written} and not rig.pipeline._tasks:
             break
     now[0] += 9.0
     await reporter.report()  # changed, but within the period: no ack
@@ -249,13 +288,13 @@ async def test_same_content_asked_twice_is_written_once_for_both(tmp_path: Path)
     await db.open()
     rig = Rig(db)
     await rig.planner.load()
-    await rig.planner.bind("bind-1", [Binding(L1, "A")])
-    await rig.planner.price_update("price", [item("A", 1, "12.90")])
+    await rig.bind("bind-1", [Binding(L1, "A")])
+    await rig.price_update("price", [item("A", 1, "12.90")])
     rig.visible = False  # the transfer is still queued when the label is bound again
     run = asyncio.create_task(rig.scheduler.run())
-    await rig.planner.bind("bind-2", [Binding(L1, "A")])
+    await rig.bind("bind-2", [Binding(L1, "A")])
     rig.visible = True
-    rig.planner.label_seen(L1)
+    rig.label_seen(L1)
     await rig.settle()
     assert len(rig.written) == 1
     assert results(tmp_path / "gw.db", "price") == [(L1, "A", "displayed")]
@@ -273,15 +312,15 @@ async def test_a_bound_label_never_seen_fails_after_the_budget_and_a_newer_price
     now = [1000.0]
     rig = Rig(db, clock=lambda: now[0])
     await rig.planner.load()
-    await rig.planner.bind("bind", [Binding(unseen, "A")])
-    await rig.planner.price_update("v1", [item("A", 1, "2.00")])
+    await rig.bind("bind", [Binding(unseen, "A")])
+    await rig.price_update("v1", [item("A", 1, "2.00")])
     now[0] += 30
-    await rig.planner.price_update("v2", [item("A", 2, "2.10")])
-    await rig.planner.due()
+    await rig.price_update("v2", [item("A", 2, "2.10")])
+    await rig.due()
     assert results(tmp_path / "gw.db", "v1") == [(unseen, "A", "superseded")]
     assert results(tmp_path / "gw.db", "v2") == [(unseen, "A", None)]
     now[0] += 31  # 61 s since the label first waited
-    await rig.planner.due()
+    await rig.due()
     assert results(tmp_path / "gw.db", "v2") == [(unseen, "A", "failed")]
     assert rig.planner.twins[unseen].status.value == "failed"
     await db.close()
@@ -295,22 +334,22 @@ async def test_a_restarted_label_is_written_again_without_dropping_a_queued_comm
     rig = Rig(db)
     await rig.planner.load()
     run = asyncio.create_task(rig.scheduler.run())
-    await rig.planner.bind("bind", [Binding(L1, "A"), Binding(L2, "A")])
-    await rig.planner.price_update("v1", [item("A", 1, "2.00")])
+    await rig.bind("bind", [Binding(L1, "A"), Binding(L2, "A")])
+    await rig.price_update("v1", [item("A", 1, "2.00")])
     await rig.settle()
-    assert await rig.planner.rebooted(L1) is True
+    assert await rig.rebooted(L1) is True
     await rig.settle()
     assert [w[0] for w in rig.written].count(L1) == 2  # written again after the restart
     assert rig.planner.twins[L1].displayed == rig.planner.twins[L1].desired
     rig.visible = False  # the next price waits in the queue...
-    await rig.planner.price_update("v2", [item("A", 2, "2.10")])
-    assert await rig.planner.rebooted(L2) is True  # ...and a restart must not replace it
+    await rig.price_update("v2", [item("A", 2, "2.10")])
+    assert await rig.rebooted(L2) is True  # ...and a restart must not replace it
     rig.visible = True
-    rig.planner.label_seen(L1)
-    rig.planner.label_seen(L2)
+    rig.label_seen(L1)
+    rig.label_seen(L2)
     await rig.settle()
     assert results(tmp_path / "gw.db", "v2") == [(L1, "A", "displayed"), (L2, "A", "displayed")]
-    assert await rig.planner.rebooted("ff00000000aa") is False  # nothing desired there
+    assert await rig.rebooted("ff00000000aa") is False  # nothing desired there
     run.cancel()
     await db.close()
 
@@ -321,11 +360,11 @@ async def test_content_no_label_wants_or_shows_is_pruned(tmp_path: Path) -> None
     rig = Rig(db)
     await rig.planner.load()
     run = asyncio.create_task(rig.scheduler.run())
-    await rig.planner.bind("bind", [Binding(L1, "A")])
-    await rig.planner.price_update("v1", [item("A", 1, "2.00")])
+    await rig.bind("bind", [Binding(L1, "A")])
+    await rig.price_update("v1", [item("A", 1, "2.00")])
     await rig.settle()
     old = rig.planner.twins[L1].displayed
-    await rig.planner.price_update("v2", [item("A", 2, "2.10")])
+    await rig.price_update("v2", [item("A", 2, "2.10")])
     await rig.settle()
     new = rig.planner.twins[L1].displayed
     assert old is not None and new is not None and old != new
@@ -346,11 +385,10 @@ async def test_a_label_of_an_unknown_panel_fails_at_once_with_the_reason(tmp_pat
 
     db = Database(tmp_path / "gw.db")
     await db.open()
-    rig = Rig(db)
-    rig.planner = LabelPlanner(db, rig.scheduler, refuse)
+    rig = Rig(db, renderer=refuse)
     await rig.planner.load()
-    await rig.planner.bind("bind", [Binding(L1, "A")])
-    await rig.planner.price_update("v1", [item("A", 1, "2.00")])
+    await rig.bind("bind", [Binding(L1, "A")])
+    await rig.price_update("v1", [item("A", 1, "2.00")])
     assert results(tmp_path / "gw.db", "v1") == [(L1, "A", "failed")]
     twin = rig.planner.twins[L1]
     assert twin.status.value == "failed" and "0x0fff" in (twin.last_error or "")
@@ -369,9 +407,9 @@ async def test_acks_after_a_restart_carry_the_command_type(tmp_path: Path) -> No
     await db.open()
     rig = Rig(db)
     await rig.planner.load()
-    await rig.planner.bind("bind", [Binding(L1, "A")])
+    await rig.bind("bind", [Binding(L1, "A")])
     rig.visible = False  # nothing written before the restart
-    await rig.planner.price_update("cmd", [item("A", 1, "2.00")])
+    await rig.price_update("cmd", [item("A", 1, "2.00")])
     await db.close()
 
     db = Database(tmp_path / "gw.db")  # the restart: nothing in memory survives
@@ -386,10 +424,10 @@ async def test_acks_after_a_restart_carry_the_command_type(tmp_path: Path) -> No
     reporter = CampaignReporter(db, sink)
     rig.visible = False
     run = asyncio.create_task(rig.scheduler.run())
-    await rig.planner.reconcile()
+    await rig.reconcile()
     await reporter.report()
     rig.visible = True
-    rig.planner.label_seen(L1)
+    rig.label_seen(L1)
     await rig.settle()
     await reporter.report()
     ours = [a for a in acks if a.command_id == "cmd"]
