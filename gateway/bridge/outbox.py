@@ -26,6 +26,7 @@ expire what was buffered a minute ago.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -148,14 +149,48 @@ class Outbox:
         self.max_bytes = max_bytes
         self._ttl = dict(ttl)
         self._clock = clock
+        # Counts as of the last commit; a transaction works on a staged copy that replaces
+        # them once it has committed (a rolled-back one changes nothing).
         self.status = OutboxStatus()
+        self._staged: OutboxStatus | None = None
         self.connected = False
-        self.inflight: set[int] = set()  # ids published and awaiting PUBACK (loop thread)
+        self._inflight: set[int] = set()  # ids published and awaiting PUBACK (loop thread)
         self._protected: frozenset[int] = frozenset()  # snapshot for the writer thread
         self.on_produced: Callable[[], None] | None = None
 
     def now(self) -> Instant:
         return self._clock()
+
+    # ---- in flight (the publisher says; the outbox keeps) --------------------------------
+
+    def sending(self, message_id: int) -> None:
+        """Published, awaiting its PUBACK: not offered again, not evicted, not conflated."""
+        self._inflight.add(message_id)
+
+    def unsent(self, message_id: int) -> None:
+        """Its publish failed or its connection ended: it may go out again."""
+        self._inflight.discard(message_id)
+
+    def connection_ended(self) -> None:
+        """Whatever was in flight goes out again on the next connection."""
+        self._inflight.clear()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._inflight)
+
+    def _stage(self) -> OutboxStatus:
+        """The status this transaction changes (writer thread); committed with it."""
+        if self._staged is None:
+            staged = self._staged = dataclasses.replace(self.status)
+
+            def done(committed: bool) -> None:
+                if committed:
+                    self.status = staged
+                self._staged = None
+
+            self._db.when_done(done)
+        return self._staged
 
     async def open(self) -> None:
         def load(d: sqlite_utils.Database) -> tuple[int, int, Produced | None, int]:
@@ -172,7 +207,7 @@ class Outbox:
         """Store ``items`` durably (one transaction). Returns once committed."""
         if not items:
             return
-        self._protected = frozenset(self.inflight)
+        self._protected = frozenset(self._inflight)
         await self._db.run(lambda d: self._produce(d, items))
         if self.on_produced is not None:
             self.on_produced()
@@ -187,7 +222,7 @@ class Outbox:
         now = instant.wall
         conn = d.conn
         seqs = self._read_seqs(d)
-        st = self.status
+        st = self._stage()
         dropped_events: list[Outgoing] = []
         plain: list[tuple[object, ...]] = []
         offline = int(not self.connected)
@@ -278,7 +313,7 @@ class Outbox:
                     "UPDATE outbox SET payload = ?, bytes = ? WHERE id = ?",
                     [payload, len(payload), row[0]],
                 )
-                self.status.bytes += len(payload) - int(row[2])
+                self._stage().bytes += len(payload) - int(row[2])
                 continue
             seqs["events"] += 1
             body = {**ev.body, "msg_id": str(uuid.uuid4()), "seq": seqs["events"]}
@@ -298,7 +333,7 @@ class Outbox:
         seq: int | None,
         now: Instant,
     ) -> None:
-        st = self.status
+        st = self._stage()
         if item.conflate is not None:
             old = d.conn.execute(
                 "SELECT id, bytes FROM outbox WHERE conflate = ?", [item.conflate]
@@ -341,7 +376,7 @@ class Outbox:
         dropped_events: list[Outgoing],
         now: float,
     ) -> bool:
-        st = self.status
+        st = self._stage()
         if st.bytes + size <= self.max_bytes:
             return True
         if stream in ("telemetry", "state") and st.bytes + size > self.max_bytes * HARD_CAP_FACTOR:
@@ -397,7 +432,7 @@ class Outbox:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [item.stream, item.topic, payload, seq, now, reason, now],
         )
-        self.status.dead += 1
+        self._stage().dead += 1
         log.error("message can never be published", stream=item.stream, reason=reason)
 
     def _read_seqs(self, d: sqlite_utils.Database) -> dict[str, int]:
@@ -419,7 +454,7 @@ class Outbox:
 
     async def next_batch(self, limit: int) -> list[Queued]:
         """Up to ``limit`` ready messages by priority then age, skipping those in flight."""
-        skip = set(self.inflight)
+        skip = set(self._inflight)
 
         def fetch(d: sqlite_utils.Database) -> list[Queued]:
             rows = d.conn.execute(
@@ -457,9 +492,10 @@ class Outbox:
                     chunk,
                 ).fetchone()
                 d.conn.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk)
-                self.status.bytes -= int(size)
-                self.status.pending -= int(count)
-            self.status.oldest = _oldest(d)
+                st = self._stage()
+                st.bytes -= int(size)
+                st.pending -= int(count)
+            self._stage().oldest = _oldest(d)
 
         await self._db.run(delete)
 
@@ -473,9 +509,10 @@ class Outbox:
                 [reason, self._clock().wall, message.id],
             )
             d.conn.execute("DELETE FROM outbox WHERE id = ?", [message.id])
-            self.status.pending -= 1
-            self.status.bytes -= len(message.payload)
-            self.status.dead += 1
+            st = self._stage()
+            st.pending -= 1
+            st.bytes -= len(message.payload)
+            st.dead += 1
 
         await self._db.run(move)
 
@@ -484,7 +521,7 @@ class Outbox:
 
         This boot's messages are aged on the time since boot, older ones on the wall clock."""
         now = self._clock()
-        self._protected = frozenset(self.inflight)
+        self._protected = frozenset(self._inflight)
 
         def purge(d: sqlite_utils.Database) -> int:
             removed = 0
@@ -501,11 +538,12 @@ class Outbox:
                 if not rows:
                     continue
                 d.conn.executemany("DELETE FROM outbox WHERE id = ?", [(r[0],) for r in rows])
-                self.status.pending -= len(rows)
-                self.status.bytes -= sum(int(r[2]) for r in rows)
+                st = self._stage()
+                st.pending -= len(rows)
+                st.bytes -= sum(int(r[2]) for r in rows)
                 removed += len(rows)
                 if stream in RELIABLE:
-                    self.status.dropped += len(rows)
+                    st.dropped += len(rows)
                     ev = self._dropped_event([int(r[1]) for r in rows], "expired", now.wall)
                     ev.body["dropped"]["stream"] = stream
                     ev.body["message"] = f"expired: dropped {len(rows)} {stream} messages"

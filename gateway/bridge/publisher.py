@@ -52,7 +52,7 @@ class Publisher:
     def online(self) -> None:
         self._epoch += 1
         self._outstanding = 0
-        self._outbox.inflight.clear()
+        self._outbox.connection_ended()
         self._online.set()
         self._wake.set()
 
@@ -60,7 +60,7 @@ class Publisher:
         self._epoch += 1
         self._outstanding = 0
         self._online.clear()
-        self._outbox.inflight.clear()
+        self._outbox.connection_ended()
 
     def wake(self) -> None:
         self._wake.set()
@@ -92,7 +92,7 @@ class Publisher:
                         )
                     except NotConnected:
                         break
-                    self._outbox.inflight.add(message.id)
+                    self._outbox.sending(message.id)
                     self._outstanding += 1
                     self.published += 1
                     sent = time.monotonic()
@@ -120,14 +120,14 @@ class Publisher:
         elif isinstance(exc, PublishRefused):
             spawn(self._bury(message, str(exc)), name="outbox-bury")
         else:
-            self._outbox.inflight.discard(message.id)
+            self._outbox.unsent(message.id)
 
     async def _bury(self, message: Queued, reason: str) -> None:
         log.error(
             "broker refused a message; moved to dead letters", topic=message.topic, reason=reason
         )
         await self._outbox.bury(message, f"refused by the broker: {reason}")
-        self._outbox.inflight.discard(message.id)
+        self._outbox.unsent(message.id)
         self._wake.set()
 
     async def _delete_loop(self) -> None:
@@ -143,14 +143,14 @@ class Publisher:
             await self._outbox.delivered(ids)
             self.delivered += len(ids)
             for i in ids:
-                self._outbox.inflight.discard(i)
+                self._outbox.unsent(i)
             self._wake.set()
 
     async def drained(self, budget_s: float) -> bool:
         """Wait until nothing is pending (bounded); True if the outbox emptied."""
         deadline = time.monotonic() + budget_s
         while time.monotonic() < deadline:
-            if self._outbox.status.pending <= 0 and not self._outbox.inflight:
+            if self._outbox.status.pending <= 0 and not self._outbox.in_flight:
                 return True
             await asyncio.sleep(0.05)
         return False

@@ -50,6 +50,7 @@ class Database:
         self._synchronous = synchronous
         self._max_bytes = max_bytes
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._hooks: list[Callable[[bool], None]] = []
         self._db: sqlite_utils.Database | None = None
         self._closed = False
         self.schema_version = 0
@@ -135,17 +136,30 @@ class Database:
             raise DatabaseClosed(f"database {self._target} is not open")
         return self._db
 
+    def when_done(self, hook: Callable[[bool], None]) -> None:
+        """Inside a transaction (on the writer thread): call ``hook(committed)`` once it has
+        ended, so that in-memory mirrors change only after the commit that justifies them."""
+        self._hooks.append(hook)
+
     def _in_transaction(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         db = self._require()
         conn = db.conn
         conn.execute("BEGIN IMMEDIATE")
+        self._hooks = []
         try:
             result = fn(db)
         except BaseException:
             conn.execute("ROLLBACK")
+            self._end(committed=False)
             raise
         conn.execute("COMMIT")
+        self._end(committed=True)
         return result
+
+    def _end(self, *, committed: bool) -> None:
+        hooks, self._hooks = self._hooks, []
+        for hook in hooks:
+            hook(committed)
 
     async def _submit(self, job: Callable[[], T]) -> T:
         if self._closed:

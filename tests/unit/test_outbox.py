@@ -120,7 +120,7 @@ async def test_in_flight_state_is_not_replaced(db: Database) -> None:
     state = Outgoing("state", "t", {"n": 1}, retain=True, conflate="state:aa", device_id="aa")
     await box.produce([state])
     [first] = await box.next_batch(10)
-    box.inflight.add(first.id)
+    box.sending(first.id)
     await box.produce([Outgoing("state", "t", {"n": 2}, True, "state:aa", "aa")])
     assert box.status.pending == 2
 
@@ -247,3 +247,22 @@ async def test_ages_across_a_reboot_and_from_older_rows_use_the_wall_clock(
     assert await box.expire() == 0
     clock.t += 1_801
     assert await box.expire() == 2
+
+
+async def test_counts_change_only_with_the_commit(db: Database) -> None:
+    """The in-memory counts follow the database: a transaction that rolls back after
+    producing leaves them as they were; one that commits moves them."""
+    clock = Clock()
+    box = Outbox(db, IDENT, TOPICS, max_bytes=1 << 20, ttl={}, clock=clock)
+    await box.open()
+
+    def produce_then_fail(d: object) -> None:
+        box.produce_in(d, [telemetry(1, clock), event(clock)])  # type: ignore[arg-type]
+        raise RuntimeError("the caller's own rows failed")
+
+    with pytest.raises(RuntimeError):
+        await db.run(produce_then_fail)
+    assert (box.status.pending, box.status.bytes) == (0, 0)
+    assert await db.read(lambda d: d.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]) == 0
+    await db.run(lambda d: box.produce_in(d, [telemetry(1, clock), event(clock)]))
+    assert box.status.pending == 2 and box.status.bytes > 0
