@@ -78,10 +78,6 @@ class AlertEngine:
                     orphans.append(alert.id or alert.rule)
         return orphans
 
-    def add_metric(self, name: str, fn: DeviceMetric) -> None:
-        """A device metric computed elsewhere (e.g. ``label_failed`` from the label twins)."""
-        self._extra[name] = fn
-
     def restore(self, firing: Iterable[Alert]) -> None:
         """Alerts that were firing before a restart: they are not announced again."""
         for alert in firing:

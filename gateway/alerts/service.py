@@ -12,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
 import structlog
 
-from gateway.alerts.engine import AlertEngine, AlertTransition
+from gateway.alerts.engine import AlertEngine, AlertTransition, DeviceMetric
 from gateway.alerts.model import Alert, AlertPhase
 from gateway.alerts.persistence import load_alerts, save_alerts
 from gateway.alerts.rules import Rule
+from gateway.alerts.views import alert_event
+from gateway.contract.events import EmitEvent
 from gateway.registry import ChangeKind, DeviceChange, Registry
 from gateway.store import Database
 
@@ -31,7 +33,6 @@ _EVALUATE_ON = frozenset(
     {ChangeKind.READINGS, ChangeKind.BATTERY, ChangeKind.ONLINE, ChangeKind.OFFLINE, ChangeKind.NEW}
 )
 
-Emit = Callable[[AlertTransition], Awaitable[None]]
 GatewayMetrics = Callable[[], Mapping[str, float | None]]
 
 
@@ -42,11 +43,13 @@ class AlertService:
         registry: Registry,
         rules: Sequence[Rule],
         gateway_metrics: GatewayMetrics,
-        emit: Emit | None = None,
+        *,
+        emit: EmitEvent | None = None,
+        device_metrics: Mapping[str, DeviceMetric] | None = None,
     ) -> None:
         self._db = db
         self._registry = registry
-        self.engine = AlertEngine(rules)
+        self.engine = AlertEngine(rules, device_metrics)
         self._gateway_metrics = gateway_metrics
         self._emit = emit
         self._pending: list[AlertTransition] = []
@@ -54,9 +57,6 @@ class AlertService:
         self._wake = asyncio.Event()
         self.last_progress = time.monotonic()
         registry.subscribe(self._on_change)
-
-    def set_emit(self, emit: Emit) -> None:
-        self._emit = emit
 
     async def restore(self) -> None:
         self.engine.restore(await load_alerts(self._db, AlertPhase.FIRING))
@@ -93,7 +93,7 @@ class AlertService:
         while self._pending:
             transition = self._pending[0]
             if self._emit is not None:
-                await self._emit(transition)
+                await self._emit(alert_event(transition))
             await self._db.run(partial(save_alerts, alerts=[transition.alert]))
             self._pending.pop(0)
             for listener in self.listeners:

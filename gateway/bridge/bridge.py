@@ -6,8 +6,13 @@
 - status heartbeat every ``status_heartbeat_s``; on shutdown ``offline``/``shutdown``;
 - device state on meaningful change, never more often than ``state_min_interval_s``
   per device, and as a heartbeat every ``state_heartbeat_s``;
-- telemetry sampled and batched (``telemetry.py``); device lifecycle and alert
-  events; acks.
+- telemetry sampled and batched (``telemetry.py``);
+- events the components describe (:class:`gateway.contract.events.Event`: device
+  lifecycle from the registry, alerts from the alert service, the gateway's own).
+
+It is transport and streams only: what a device's label shows comes from the
+label pipeline (``device_label``), what an event says from whoever owns the fact;
+acks go straight into the outbox (``Outbox.produce_acks``).
 """
 
 from __future__ import annotations
@@ -19,17 +24,15 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
 import structlog
 
-from gateway.alerts import AlertTransition
-from gateway.bridge import payloads
+from gateway.bridge import meta, payloads
 from gateway.bridge.mqtt import Handler, MqttConnection, MqttOptions, Will
 from gateway.bridge.outbox import Outbox, Outgoing
 from gateway.bridge.publisher import Publisher
 from gateway.bridge.telemetry import TelemetryBatcher, TelemetryOptions
-from gateway.contract.topics import Topics
-from gateway.registry import ChangeKind, DeviceChange, Registry
+from gateway.contract.events import Event
+from gateway.registry import ChangeKind, DeviceChange, DeviceRecord, Registry
 from gateway.store import Database
 from gateway.timeutil import format_epoch
 
@@ -52,7 +55,7 @@ class BridgeOptions:
 
 
 StatusView = Callable[[], tuple[list[dict[str, Any]], tuple[int, int]]]
-LabelView = Callable[[str], Mapping[str, Any] | None]
+DeviceLabel = Callable[[DeviceRecord], Mapping[str, Any] | None]
 
 
 class Bridge:
@@ -60,24 +63,25 @@ class Bridge:
         self,
         db: Database,
         registry: Registry,
-        identity: payloads.Identity,
+        outbox: Outbox,
         options: BridgeOptions,
         version: str,
         started_at: float,
+        *,
         status_view: StatusView,
+        device_label: DeviceLabel,
         on_command: Handler,
     ) -> None:
         self._db = db
         self._registry = registry
-        self.ident = identity
+        self.outbox = outbox
+        self.ident = outbox.identity
+        self.topics = outbox.topics
         self.options = options
         self._version = version
         self._started_at = started_at
         self._status_view = status_view
-        self.topics = Topics(options.topic_prefix, identity.store_id, identity.gateway_id)
-        self.outbox = Outbox(
-            db, identity, self.topics, max_bytes=options.max_bytes, ttl=options.ttl
-        )
+        self._device_label = device_label
         self.connection = MqttConnection(
             options.mqtt,
             self._will,
@@ -88,13 +92,11 @@ class Bridge:
         )
         self.publisher = Publisher(self.outbox, self.connection, options.mqtt.inflight)
         self.batcher = TelemetryBatcher(options.telemetry)
-        self.label_view: LabelView | None = None
         self.session = 0
         self._next_session = 1
         self._dirty: set[str] = set()
         self._state_at: dict[str, float] = {}
         self._events: list[Outgoing] = []
-        self._events_flushed = asyncio.Event()
         self.connected_since: float | None = None
         self.disconnected_since: float | None = time.time()
         self.last_disconnect_reason: str | None = None
@@ -104,12 +106,7 @@ class Bridge:
 
     async def open(self) -> None:
         await self.outbox.open()
-
-        def last_session(d: sqlite_utils.Database) -> int:
-            row = d.execute("SELECT value FROM gateway_meta WHERE key = 'session'").fetchone()
-            return int(row[0]) if row else 0
-
-        self.session = await self._db.read(last_session)
+        self.session = await self._db.read(meta.session)
         self._next_session = self.session + 1
 
     def tasks(self) -> dict[str, Callable[[], Awaitable[None]]]:
@@ -146,12 +143,7 @@ class Bridge:
         self.session = self._next_session
         self._next_session += 1
         session = self.session
-        await self._db.run(
-            lambda d: d.execute(
-                "INSERT OR REPLACE INTO gateway_meta (key, value) VALUES ('session', ?)",
-                [str(session)],
-            )
-        )
+        await self._db.run(lambda d: meta.set_session(d, session))
         self.connected_since = time.time()
         self.disconnected_since = None
         self.outbox.connected = True
@@ -202,47 +194,9 @@ class Bridge:
     # ---- device state, telemetry, device events -----------------------------------------
 
     def _on_change(self, change: DeviceChange) -> None:
-        device = change.device
-        self._dirty.add(device.device_id)
-        kinds = change.kinds
-        if ChangeKind.READINGS in kinds or ChangeKind.NEW in kinds:
-            self.batcher.sample(device, change.readings)
-        if ChangeKind.NEW in kinds:
-            self._device_event(
-                device.device_id,
-                "device.new",
-                "info",
-                f"new {device.kind.value} {device.model} {device.address}",
-            )
-        elif ChangeKind.ONLINE in kinds:
-            self._device_event(
-                device.device_id,
-                "device.online",
-                "info",
-                f"{device.name or device.address} is back online",
-            )
-        elif ChangeKind.OFFLINE in kinds:
-            self._device_event(
-                device.device_id,
-                "device.offline",
-                "warning",
-                f"{device.name or device.address} went offline",
-            )
-
-    def _device_event(self, device_id: str, type_: str, severity: str, message: str) -> None:
-        body = payloads.event(
-            self.ident,
-            type=type_,
-            severity=severity,
-            message=message,
-            now=time.time(),
-            device_id=device_id,
-        )
-        self._events.append(Outgoing("events", self.topics.events, body))
-
-    def mark_device(self, device_id: str) -> None:
-        """Something about the device changed outside the registry (its label state)."""
-        self._dirty.add(device_id)
+        self._dirty.add(change.device.device_id)
+        if change.kinds & {ChangeKind.READINGS, ChangeKind.NEW}:
+            self.batcher.sample(change.device, change.readings)
 
     async def _streams_loop(self) -> None:
         heartbeat_at = time.monotonic()
@@ -296,8 +250,9 @@ class Bridge:
             if device is None:
                 continue
             self._state_at[device_id] = now
-            label = self.label_view(device_id) if self.label_view is not None else None
-            body = payloads.device_state(self.ident, device, seq=0, now=wall, label=label)
+            body = payloads.device_state(
+                self.ident, device, seq=0, now=wall, label=self._device_label(device)
+            )
             out.append(
                 Outgoing(
                     "state",
@@ -311,43 +266,19 @@ class Bridge:
         if out:
             await self.outbox.produce(out)
 
-    # ---- alerts, acks, other events ---------------------------------------------------------
+    # ---- events ----------------------------------------------------------------------------
 
-    async def alert_event(self, transition: AlertTransition) -> None:
-        a = transition.alert
-        body = payloads.event(
-            self.ident,
-            type=f"alert.{transition.kind}",
-            severity=a.severity,
-            message=a.message,
-            now=a.resolved_at if transition.kind == "resolved" and a.resolved_at else a.started_at,
-            device_id=a.device_id,
-            alert={
-                "id": a.id,
-                "rule": a.rule,
-                "metric": a.metric,
-                "value": a.value,
-                "threshold": a.threshold,
-                "started_at": format_epoch(a.started_at),
-                "resolved_at": None if a.resolved_at is None else format_epoch(a.resolved_at),
-            },
-        )
-        await self.outbox.produce([Outgoing("events", self.topics.events, body)])
+    def queue_event(self, event: Event) -> None:
+        """From synchronous code: committed by the next flush (within ``STATE_TICK_S``)."""
+        self._events.append(self._event_item(event))
 
-    async def gateway_event(self, type_: str, severity: str, message: str) -> None:
-        body = payloads.event(
-            self.ident, type=type_, severity=severity, message=message, now=time.time()
-        )
-        await self.outbox.produce([Outgoing("events", self.topics.events, body)])
+    async def emit(self, event: Event) -> None:
+        """Durably queue ``event``, after any queued before it; returns once committed."""
+        self._events.append(self._event_item(event))
+        await self.flush_events()
 
-    async def produce_acks(
-        self, bodies: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]] = ()
-    ) -> None:
-        """Acks (and events that go with them, e.g. command.rejected) in one transaction."""
-        await self.outbox.produce(
-            [Outgoing("acks", self.topics.acks, b) for b in bodies]
-            + [Outgoing("events", self.topics.events, e) for e in events]
-        )
+    def _event_item(self, event: Event) -> Outgoing:
+        return Outgoing("events", self.topics.events, payloads.of_event(self.ident, event))
 
     async def resync(self, command_id: str) -> None:
         """The ``resync`` command: status, every device state, then the completed ack."""
@@ -360,7 +291,7 @@ class Bridge:
             status="completed",
             now=time.time(),
         )
-        await self.produce_acks([ack])
+        await self.outbox.produce_acks([ack])
 
     # ---- views -----------------------------------------------------------------------------
 

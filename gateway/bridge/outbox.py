@@ -36,7 +36,7 @@ from typing import Any, Literal
 import sqlite_utils
 import structlog
 
-from gateway.bridge import payloads
+from gateway.bridge import meta, payloads
 from gateway.contract.topics import Topics
 from gateway.store import Database
 from gateway.timeutil import Instant, now_instant
@@ -144,8 +144,8 @@ class Outbox:
         clock: Callable[[], Instant] = now_instant,
     ) -> None:
         self._db = db
-        self._ident = identity
-        self._topics = topics
+        self.identity = identity
+        self.topics = topics
         self.max_bytes = max_bytes
         self._ttl = dict(ttl)
         self._clock = clock
@@ -156,7 +156,7 @@ class Outbox:
         self.connected = False
         self._inflight: set[int] = set()  # ids published and awaiting PUBACK (loop thread)
         self._protected: frozenset[int] = frozenset()  # snapshot for the writer thread
-        self.on_produced: Callable[[], None] | None = None
+        self._listeners: list[Callable[[], None]] = []
 
     def now(self) -> Instant:
         return self._clock()
@@ -209,8 +209,21 @@ class Outbox:
             return
         self._protected = frozenset(self._inflight)
         await self._db.run(lambda d: self._produce(d, items))
-        if self.on_produced is not None:
-            self.on_produced()
+        for listener in self._listeners:
+            listener()
+
+    def on_produced(self, listener: Callable[[], None]) -> None:
+        """``listener()`` is called after each commit of new messages (the publisher wakes)."""
+        self._listeners.append(listener)
+
+    async def produce_acks(
+        self, bodies: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]] = ()
+    ) -> None:
+        """Acks (and the events that go with them, e.g. command.rejected) in one transaction."""
+        await self.produce(
+            [Outgoing("acks", self.topics.acks, b) for b in bodies]
+            + [Outgoing("events", self.topics.events, e) for e in events]
+        )
 
     def produce_in(self, d: sqlite_utils.Database, items: Sequence[Outgoing]) -> None:
         """Produce inside the caller's transaction (on the writer thread), so that the
@@ -221,7 +234,7 @@ class Outbox:
         instant = self._clock()
         now = instant.wall
         conn = d.conn
-        seqs = self._read_seqs(d)
+        seqs = meta.seqs(d, RELIABLE)
         st = self._stage()
         dropped_events: list[Outgoing] = []
         plain: list[tuple[object, ...]] = []
@@ -283,7 +296,7 @@ class Outbox:
             if st.oldest is None:
                 st.oldest = Produced.at(instant)
         self._report_drops(d, dropped_events, seqs, instant)
-        self._write_seqs(d, seqs)
+        meta.set_seqs(d, seqs)
 
     def _report_drops(
         self,
@@ -409,14 +422,14 @@ class Outbox:
     def _dropped_event(self, seqs: Sequence[int], reason: str, now: float) -> Outgoing:
         ranges = _ranges(seqs)
         body = payloads.event(
-            self._ident,
+            self.identity,
             type="gateway.data-dropped",
             severity="warning",
             message=f"{reason}: dropped {len(seqs)} telemetry messages",
             now=now,
             dropped={"stream": "telemetry", "ranges": ranges, "reason": reason},
         )
-        return Outgoing("events", self._topics.events, body)
+        return Outgoing("events", self.topics.events, body)
 
     def _dead(
         self,
@@ -434,21 +447,6 @@ class Outbox:
         )
         self._stage().dead += 1
         log.error("message can never be published", stream=item.stream, reason=reason)
-
-    def _read_seqs(self, d: sqlite_utils.Database) -> dict[str, int]:
-        rows = d.conn.execute(
-            "SELECT key, value FROM gateway_meta WHERE key LIKE 'seq.%'"
-        ).fetchall()
-        seqs = {s: 0 for s in RELIABLE}
-        for key, value in rows:
-            seqs[key[4:]] = int(value)
-        return seqs
-
-    def _write_seqs(self, d: sqlite_utils.Database, seqs: Mapping[str, int]) -> None:
-        d.conn.executemany(
-            "INSERT OR REPLACE INTO gateway_meta (key, value) VALUES (?, ?)",
-            [(f"seq.{s}", str(v)) for s, v in seqs.items()],
-        )
 
     # ---- sending ------------------------------------------------------------------------
 
@@ -525,7 +523,7 @@ class Outbox:
 
         def purge(d: sqlite_utils.Database) -> int:
             removed = 0
-            seqs = self._read_seqs(d)
+            seqs = meta.seqs(d, RELIABLE)
             events: list[Outgoing] = []
             for stream, ttl in self._ttl.items():
                 rows = d.conn.execute(
@@ -549,7 +547,7 @@ class Outbox:
                     ev.body["message"] = f"expired: dropped {len(rows)} {stream} messages"
                     events.append(ev)
             self._report_drops(d, events, seqs, now)
-            self._write_seqs(d, seqs)
+            meta.set_seqs(d, seqs)
             return removed
 
         return await self._db.run(purge)

@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gateway.contract.events import Event
 from gateway.registry import DeviceRecord
 from gateway.timeutil import format_epoch
 
@@ -91,21 +92,9 @@ def device_state(
         "readings": {k: v for k, v in device.readings.items() if _finite(v)},
         "tags": list(device.tags),
         "beacon": beacon,
-        "label": None,
+        # The label pipeline's view for a label (``unbound`` before its first SKU).
+        "label": None if label is None else dict(label),
     }
-    if device.kind.value == "label":
-        body["label"] = (
-            dict(label)
-            if label is not None
-            else {
-                "sku": None,
-                "desired": None,
-                "displayed": None,
-                "displayed_at": None,
-                "status": "unbound",
-                "last_error": None,
-            }
-        )
     return body
 
 
@@ -153,6 +142,19 @@ def event(
     if dropped is not None:
         body["dropped"] = dict(dropped)
     return body
+
+
+def of_event(ident: Identity, e: Event) -> dict[str, Any]:
+    """The ``event/1`` payload of what a component described."""
+    return event(
+        ident,
+        type=e.type,
+        severity=e.severity,
+        message=e.message,
+        now=e.at,
+        device_id=e.device_id,
+        alert=e.alert,
+    )
 
 
 def ack(

@@ -47,7 +47,7 @@ class Publisher:
         self.delivered = 0
         self.last_progress = time.monotonic()
         self.latency_s: float | None = None
-        outbox.on_produced = self._wake.set
+        outbox.on_produced(self._wake.set)
 
     def online(self) -> None:
         self._epoch += 1

@@ -31,14 +31,18 @@ from gateway.ble.scanner import ScannerOptions
 from gateway.bridge import payloads
 from gateway.bridge.bridge import Bridge, BridgeOptions
 from gateway.bridge.mqtt import Inbound
+from gateway.bridge.outbox import Outbox
 from gateway.commands.inbox import Inbox, InboxOptions
 from gateway.commands.model import Command, Resync
+from gateway.contract.events import Event
+from gateway.contract.topics import Topics
 from gateway.daemon.sdnotify import Notifier
 from gateway.daemon.supervisor import Supervisor
 from gateway.daemon.watchdog import Watchdog
 from gateway.daemon.web_view import Components, GatewayView
 from gateway.labels.pipeline import LabelOptions, LabelPipeline
-from gateway.registry import Registry, RegistryOptions
+from gateway.registry import DeviceChange, Registry, RegistryOptions
+from gateway.registry.events import lifecycle_event
 from gateway.registry.persistence import flush_dirty, load_devices
 from gateway.store import Database
 from gateway.store.database import Synchronous
@@ -103,38 +107,44 @@ class Gateway:
         self.registry = Registry(settings.registry)
         self.ingest = AdvertIngest(self.registry, settings.ingest)
         self.ble = BleManager(settings.adapters, self.ingest.handle, settings.scanner)
-        self.alerts = AlertService(
-            self.db, self.registry, settings.alert_rules, self.gateway_metrics
-        )
         self.supervisor = Supervisor()
         self.bridge: Bridge | None = None
         self.inbox: Inbox | None = None
         self.labels: LabelPipeline | None = None
         if settings.bridge is not None and settings.inbox is not None:
+            # Built in the order they need each other: the outbox (the durable streams),
+            # the label pipeline (acks into the outbox, label changes told to the
+            # registry), the bridge (sends the outbox, asks the pipeline what a label's
+            # state says), the inbox (commands in, acks out).
             ident = payloads.Identity(settings.store_id, settings.gateway_id)
-            self.bridge = Bridge(
+            options = settings.bridge
+            outbox = Outbox(
                 self.db,
-                self.registry,
                 ident,
-                settings.bridge,
-                __version__,
-                self.started_at,
-                self._bridge_status,
-                self._on_command,
+                Topics(options.topic_prefix, ident.store_id, ident.gateway_id),
+                max_bytes=options.max_bytes,
+                ttl=options.ttl,
             )
-            self.inbox = Inbox(
-                self.db, ident, settings.inbox, self.bridge.outbox, self.bridge.topics
-            )
-            self.alerts.set_emit(self.bridge.alert_event)
             self.labels = LabelPipeline(
                 self.db,
                 self.registry,
                 settings.labels,
                 self._up_adapters,
                 partial(payloads.ack, ident),
-                self.bridge.produce_acks,
-                on_label_change=self.bridge.mark_device,
+                outbox.produce_acks,
             )
+            self.bridge = Bridge(
+                self.db,
+                self.registry,
+                outbox,
+                options,
+                __version__,
+                self.started_at,
+                status_view=self._bridge_status,
+                device_label=self.labels.device_label,
+                on_command=self._on_command,
+            )
+            self.inbox = Inbox(self.db, ident, settings.inbox, outbox, outbox.topics)
             # The one table of command types and who carries them out.
             self.inbox.route(
                 {
@@ -145,11 +155,18 @@ class Gateway:
                     "resync": self._resync,
                 }
             )
-            self.bridge.label_view = self.labels.label_view
-            labels = self.labels
-            self.alerts.engine.add_metric(
-                "label_failed", lambda d: _label_failed(labels, d.device_id)
-            )
+            self.registry.subscribe(self._device_event)
+        labels = self.labels
+        self.alerts = AlertService(
+            self.db,
+            self.registry,
+            settings.alert_rules,
+            self.gateway_metrics,
+            emit=None if self.bridge is None else self.bridge.emit,
+            device_metrics=None
+            if labels is None
+            else {"label_failed": lambda d: _label_failed(labels, d.device_id)},
+        )
         self.auth = Auth(
             settings.web_users,
             settings.session_lifetime_s,
@@ -216,8 +233,10 @@ class Gateway:
         if self.bridge is not None:
             for name, task in self.bridge.tasks().items():
                 self.supervisor.add(name, task)
-            await self.bridge.gateway_event(
-                "gateway.started", "info", f"store-gateway {__version__} started"
+            await self.bridge.emit(
+                Event(
+                    "gateway.started", "info", f"store-gateway {__version__} started", time.time()
+                )
             )
         if self.labels is not None:
             for name, task in self.labels.tasks().items():
@@ -287,7 +306,7 @@ class Gateway:
             await self.labels.drain(self.settings.stop_budget_s)
         if self.bridge is not None:
             try:
-                await self.bridge.gateway_event("gateway.stopping", "info", "stopping")
+                await self.bridge.emit(Event("gateway.stopping", "info", "stopping", time.time()))
                 await asyncio.wait_for(self.bridge.shutdown(), self.settings.stop_budget_s / 2)
             except (TimeoutError, Exception) as exc:  # never block the stop
                 log.warning("could not say goodbye to the broker", error=repr(exc))
@@ -377,6 +396,12 @@ class Gateway:
             await self.labels.reconcile()
         await self.bridge.resync(command.id)
         await self.inbox.mark(command.id, "done")
+
+    def _device_event(self, change: DeviceChange) -> None:
+        assert self.bridge is not None
+        event = lifecycle_event(change, time.time())
+        if event is not None:
+            self.bridge.queue_event(event)
 
     def _bridge_status(self) -> tuple[list[dict[str, Any]], tuple[int, int]]:
         adapters = [

@@ -56,7 +56,7 @@ from gateway.labels.planner import (
 )
 from gateway.labels.scheduler import ConnectGate, LabelScheduler
 from gateway.labels.session import AttemptTimings, TransferCounts, run_machine
-from gateway.registry import ChangeKind, DeviceChange, Registry
+from gateway.registry import ChangeKind, DeviceChange, DeviceRecord, Registry
 from gateway.store import Database
 from gateway.tasks import spawn
 from gateway.timeutil import format_epoch, parse_ts
@@ -94,7 +94,6 @@ class LabelPipeline:
         make_ack: Callable[..., dict[str, Any]],
         produce_acks: AckSink,
         *,
-        on_label_change: Callable[[str], None] | None = None,
         render: Renderer | None = None,
         transfer: Transfer | None = None,
         locate: Locator | None = None,
@@ -111,7 +110,6 @@ class LabelPipeline:
         self._packed: OrderedDict[str, bytes] = OrderedDict()
         self._render_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="label-render")
         self._render = render or self._render_label
-        self._on_label_change = on_label_change
         self.scheduler = LabelScheduler(
             {},
             transfer or self._transfer,
@@ -123,7 +121,7 @@ class LabelPipeline:
             db,
             clock,
             unseen_budget_s=options.scheduler.budget_s,
-            on_change=lambda twin: self._changed(twin.label_id),
+            on_change=lambda twin: registry.label_changed(twin.label_id),
         )
         self.reporter = CampaignReporter(db, self._ack)
         self.timings = AttemptTimings()
@@ -361,7 +359,7 @@ class LabelPipeline:
         content_hash = work.content.content_hash
         packed = self._packed.get(content_hash)
         if packed is None:
-            packed = await self._db.read(partial(_stored_content, content_hash=content_hash))
+            packed = await self._db.read(partial(store.load_content, content_hash=content_hash))
         if packed is None:
             return AttemptResult(Outcome.FAILED, "rendered content is missing")
         device = self._registry.get(job.label_id)
@@ -423,12 +421,22 @@ class LabelPipeline:
     def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
         spawn(work, name="label-work", keep=self._tasks)
 
-    def _changed(self, label_id: str) -> None:
-        if self._on_label_change is not None:
-            self._on_label_change(label_id)
-
     async def preview(self, content_hash: str) -> bytes | None:
         return await self._db.read(partial(store.load_preview, content_hash=content_hash))
+
+    def device_label(self, device: DeviceRecord) -> Mapping[str, Any] | None:
+        """The ``label`` object of a device's state message: what the label should show
+        and shows (``unbound`` for a label with no SKU yet); None for other devices."""
+        if device.kind is not DeviceKind.LABEL:
+            return None
+        return self.label_view(device.device_id) or {
+            "sku": None,
+            "desired": None,
+            "displayed": None,
+            "displayed_at": None,
+            "status": "unbound",
+            "last_error": None,
+        }
 
     def label_view(self, label_id: str) -> Mapping[str, Any] | None:
         twin = self.planner.twins.get(label_id)
@@ -459,10 +467,3 @@ def _payloads(
 ) -> list[Payload]:
     """The content in every container the label takes (compressing is CPU: off the loop)."""
     return [Payload(c, containers.encode(c, panel, packed)) for c in accepted]
-
-
-def _stored_content(d: sqlite_utils.Database, content_hash: str) -> bytes | None:
-    row = d.execute(
-        "SELECT packed FROM label_content WHERE content_hash = ?", [content_hash]
-    ).fetchone()
-    return None if row is None else bytes(row[0])

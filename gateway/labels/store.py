@@ -143,6 +143,14 @@ def save_content(
     )
 
 
+def load_content(d: sqlite_utils.Database, content_hash: str) -> bytes | None:
+    """The packed planes of stored content (None if pruned since)."""
+    row = d.execute(
+        "SELECT packed FROM label_content WHERE content_hash = ?", [content_hash]
+    ).fetchone()
+    return None if row is None else bytes(row[0])
+
+
 def load_preview(d: sqlite_utils.Database, content_hash: str) -> bytes | None:
     row = d.execute(
         "SELECT preview_png FROM label_content WHERE content_hash = ?", [content_hash]

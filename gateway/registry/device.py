@@ -16,6 +16,7 @@ class ChangeKind(StrEnum):
     BATTERY = "battery"
     INFO = "info"  # kind, model, name, beacon identity or label advert changed
     REBOOTED = "rebooted"  # the device's advert says it restarted (label boot marker)
+    LABEL = "label"  # what the label shows or should show changed (from the label pipeline)
 
 
 @dataclass(slots=True)

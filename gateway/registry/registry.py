@@ -255,6 +255,16 @@ class Registry:
                     listener(change)
         return changes
 
+    def label_changed(self, device_id: str) -> None:
+        """What a label shows or should show changed (the label pipeline says so): the
+        listeners hear it like any other change of the device (its state goes out again)."""
+        device = self._devices.get(device_id)
+        if device is None:
+            return
+        change = DeviceChange(device, frozenset({ChangeKind.LABEL}))
+        for listener in self._listeners:
+            listener(change)
+
 
 _id_cache: dict[str, str] = {}
 

@@ -265,9 +265,18 @@ async def test_price_update_campaign_reaches_every_label(
         assert twin.displayed is not None
         image = await control.label_image(":".join(lid[i : i + 2] for i in range(0, 12, 2)).upper())
         assert hashlib.sha256(image).hexdigest()[:16] == twin.displayed.content_hash
-    await until(
-        lambda: any((s.get("label") or {}).get("status") == "in-sync" for s in cloud.of("/state")),
-        15,
-        "label state",
-    )
+
+    def in_sync() -> set[str]:
+        """Labels whose latest retained state says they show what they should."""
+        latest = {s["device_id"]: s for s in cloud.of("/state")}
+        return {
+            lid
+            for lid, s in latest.items()
+            if (s.get("label") or {}).get("status") == "in-sync"  # type: ignore[union-attr]
+            and s["label"]["displayed"]["content_hash"]  # type: ignore[index]
+            == gateway.labels.planner.twins[str(lid)].displayed.content_hash  # type: ignore[union-attr]
+        }
+
+    # The pipeline's label changes reach the cloud as device states (through the registry).
+    await until(lambda: in_sync() == set(labels), 15, "every label's state in sync")
     assert cloud.gaps("acks") == []

@@ -4,6 +4,7 @@ imports inside functions too: a lazy import is still a dependency)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,3 +68,46 @@ def test_drivers_are_pure_and_the_web_knows_only_its_port() -> None:
         if m.startswith("gateway.web"):
             outside = {u for u in used if not u.startswith("gateway.web") and u != "gateway"}
             assert not outside, f"{m} imports {sorted(outside)}"
+
+
+def test_every_table_has_one_owner_module() -> None:
+    """SQL naming a table is written in one module of the package (its owner); others
+    go through that module's functions."""
+    tables: set[str] = set()
+    for sql in ROOT.joinpath("gateway", "store", "migrations").glob("*.sql"):
+        tables |= set(re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", sql.read_text()))
+    assert {"outbox", "gateway_meta", "label_twins", "commands"} <= tables
+    users: dict[str, set[str]] = {t: set() for t in tables}
+    for m, p in modules().items():
+        text = p.read_text()
+        for t in tables:
+            if re.search(rf"\b(?:FROM|INTO|UPDATE|JOIN)\s+{t}\b", text):
+                users[t].add(m)
+    shared = {t: sorted(u) for t, u in users.items() if len(u) > 1}
+    assert not shared, f"tables written to from several modules: {shared}"
+
+
+def test_the_architecture_page_names_only_what_exists() -> None:
+    """Every path and every function or class docs/architecture.md names is in the code,
+    so that the walk stays true when something is renamed or moved."""
+    page = ROOT.joinpath("docs", "architecture.md").read_text()
+    code = "\n".join(p.read_text() for p in modules().values())
+    defined = set(re.findall(r"^\s*(?:async def|def|class)\s+(\w+)", code, re.M))
+    defined |= set(re.findall(r"^(\w+)\s*[:=]", code, re.M))
+    for sql in ROOT.joinpath("gateway", "store", "migrations").glob("*.sql"):
+        defined |= set(re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", sql.read_text()))
+    outside = ("BleakClient.",)  # bleak's own names
+    missing = []
+    names = 0
+    for token in re.findall(r"`([^`\s]+)`", page):
+        if "/" in token and not token.startswith("event/"):
+            if not ROOT.joinpath(token).exists():
+                missing.append(token)
+        elif re.fullmatch(r"[A-Za-z_]\w*(\.\w+)?", token) and (
+            "_" in token or "." in token or token[:1].isupper()
+        ):
+            names += 1
+            if not token.startswith(outside) and token.rsplit(".", 1)[-1] not in defined:
+                missing.append(token)
+    assert names > 20, "the page should walk through the code by name"
+    assert not missing, f"named on docs/architecture.md but not in the code: {missing}"
