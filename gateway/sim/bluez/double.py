@@ -369,6 +369,11 @@ class BlueZDouble:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=min(due - now, 1.0))
                 continue
+            if self._backlogged():
+                # The bus does not take more yet: wait, as a controller whose host is
+                # slow loses the reports it cannot hand over (the rate falls).
+                await asyncio.sleep(0.001)
+                continue
             sent = 0
             while heap and heap[0][0] <= now and sent < 500:
                 due, i = heapq.heappop(heap)
@@ -379,6 +384,16 @@ class BlueZDouble:
                 heapq.heappush(heap, (max(nxt, now), i))
                 sent += 1
             await asyncio.sleep(0)  # let D-Bus calls in between
+
+    def _backlogged(self) -> bool:
+        """Messages still wait in our connection's write buffer. Writing more then would
+        end the connection: dbus-fast treats a full socket as fatal when it writes a new
+        message at once (as python-dbus-next does, its issue #153), so a flood must pace
+        itself by what the bus has taken."""
+        writer = getattr(self._bus, "_writer", None)
+        return writer is not None and (
+            getattr(writer, "buf", None) is not None or bool(getattr(writer, "messages", ()))
+        )
 
     def _emit(self, device: SimDevice, now: float) -> None:
         server = self.server
