@@ -41,3 +41,32 @@ class Topics:
     @property
     def gateway_commands(self) -> str:
         return f"{self._gw}/commands"
+
+    # ---- between the gateways of one store (v1.1) --------------------------------------
+
+    def claim(self, device_id: str) -> str:
+        """This gateway's retained claim on a device (empty payload: no claim)."""
+        return f"{self._gw}/owns/{device_id}"
+
+    @property
+    def claims(self) -> str:
+        """Every gateway's claims in this store."""
+        return f"{self.prefix}/{self.store_id}/gw/+/owns/+"
+
+    @property
+    def statuses(self) -> str:
+        """Every gateway's status in this store (their Wills say when one is gone)."""
+        return f"{self.prefix}/{self.store_id}/gw/+/status"
+
+    def parse_gateway_topic(self, topic: str) -> tuple[str, str, str | None] | None:
+        """``(gateway id, "owns" or "status", device id or None)`` of a topic under
+        ``gw/``, or None if it is not one of those."""
+        head = f"{self.prefix}/{self.store_id}/gw/"
+        if not topic.startswith(head):
+            return None
+        parts = topic[len(head) :].split("/")
+        if len(parts) == 2 and parts[1] == "status":
+            return parts[0], "status", None
+        if len(parts) == 3 and parts[1] == "owns":
+            return parts[0], "owns", parts[2]
+        return None

@@ -1,0 +1,23 @@
+"""Ownership of devices among the gateways of one store (contract v1.1)."""
+
+from gateway.ownership.claims import Claim, ClaimedAlert, ClaimError
+from gateway.ownership.ownership import (
+    Gained,
+    Lost,
+    Ownership,
+    OwnershipOptions,
+    SoleOwner,
+    Step,
+)
+
+__all__ = [
+    "Claim",
+    "ClaimError",
+    "ClaimedAlert",
+    "Gained",
+    "Lost",
+    "Ownership",
+    "OwnershipOptions",
+    "SoleOwner",
+    "Step",
+]

@@ -1,0 +1,335 @@
+"""Which gateway owns which device, decided by each gateway alone from the claims all of
+them publish (contract v1.1, "Several gateways in one store").
+
+Pure: no I/O and no clock of its own. The coordinator feeds it what the broker
+delivers (claims, gateways' statuses), what this gateway hears (RSSI per device)
+and the time; :meth:`Ownership.step` answers with the claims to publish or
+withdraw and the devices gained or lost.
+
+The rules:
+
+- the owner is the strongest live claim (:func:`gateway.ownership.claims.rank`:
+  highest epoch, then best RSSI, then the gateway id that sorts first); a claim of
+  a gateway whose status is ``offline`` (its Will) is not live;
+- nobody owns a device this gateway hears: claim it (epoch one above any seen)
+  after hearing it for ``claim_delay_s``;
+- another gateway owns it but hears it ``margin_db`` worse (or not at all) for
+  ``hold_s`` (``claim_delay_s`` if not at all): claim it. Equal hearing never moves a
+  device, and a move needs the margin both ways, so it cannot bounce;
+- a claim becomes ownership ``confirm_s`` after it was made if it is still the
+  strongest: simultaneous claims (several gateways after one Will) are all
+  delivered by then and every gateway has picked the same winner, so two owners
+  never publish in the same epoch;
+- a gateway whose claim is beaten withdraws it and stops at once;
+- nothing is claimed in the first ``settle_s`` after connecting (the retained
+  claims arrive first) nor while disconnected; what is owned stays owned while
+  the broker is away (the others take it over after this gateway's Will, with a
+  higher epoch that wins when it comes back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from gateway.ownership.claims import Claim, ClaimedAlert, rank
+
+
+@dataclass(frozen=True)
+class OwnershipOptions:
+    margin_db: float = 8.0
+    hold_s: float = 60.0
+    claim_delay_s: float = 5.0
+    confirm_s: float = 2.0
+    settle_s: float = 3.0
+    republish_db: float = 4.0  # the owner's RSSI moved this much: tell the others
+    republish_min_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class Gained:
+    device_id: str
+    epoch: int
+    previous: Claim | None  # the claim it was taken from (its alerts, its answered commands)
+
+
+@dataclass(frozen=True)
+class Lost:
+    device_id: str
+    to: str | None  # the gateway that owns it now
+
+
+@dataclass
+class Step:
+    publish: list[Claim] = field(default_factory=list)
+    withdraw: list[str] = field(default_factory=list)  # device ids
+    gained: list[Gained] = field(default_factory=list)
+    lost: list[Lost] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.publish or self.withdraw or self.gained or self.lost)
+
+
+@dataclass(slots=True)
+class _Track:
+    rssi: float | None = None
+    heard_since: float | None = None
+    better_since: float | None = None
+    claimed_at: float | None = None  # my claim, not confirmed yet
+    published_at: float = -1e18
+    extras_changed: bool = False
+
+
+class Ownership:
+    def __init__(self, store_id: str, me: str, options: OwnershipOptions) -> None:
+        self.store_id = store_id
+        self.me = me
+        self.options = options
+        self._claims: dict[str, dict[str, Claim]] = {}  # device -> gateway -> live claim
+        self._last: dict[str, dict[str, Claim]] = {}  # the same, withdrawn ones kept
+        self._offline: set[str] = set()
+        self._owned: dict[str, int] = {}  # device -> epoch: confirmed mine
+        self._tracks: dict[str, _Track] = {}
+        self._alerts: dict[str, tuple[ClaimedAlert, ...]] = {}
+        self._answered: dict[str, tuple[str, ...]] = {}
+        self._connected_at: float | None = None
+
+    # ---- what this gateway knows ---------------------------------------------------------
+
+    def restore(self, claims: Iterable[Claim]) -> None:
+        """This gateway's own claims from before a restart: owned again at once."""
+        for c in claims:
+            self._put(c)
+            self._owned[c.device_id] = c.epoch
+            self._alerts[c.device_id] = c.alerts
+            self._answered[c.device_id] = c.answered
+
+    def connected(self, now: float) -> None:
+        self._connected_at = now
+
+    def disconnected(self) -> None:
+        self._connected_at = None
+
+    def claim_seen(self, gateway_id: str, device_id: str, claim: Claim | None) -> None:
+        """A retained claim of another gateway arrived (None: withdrawn)."""
+        if gateway_id == self.me:
+            return  # our own, echoed: we know it
+        if claim is None:
+            self._claims.get(device_id, {}).pop(gateway_id, None)
+        else:
+            self._put(claim)
+
+    def status_seen(self, gateway_id: str, online: bool) -> None:
+        if gateway_id == self.me:
+            return
+        if online:
+            self._offline.discard(gateway_id)
+        else:
+            self._offline.add(gateway_id)
+
+    def set_alerts(self, device_id: str, alerts: tuple[ClaimedAlert, ...]) -> None:
+        """Alerts firing on an owned device: the claim says so (a new owner continues them)."""
+        if self._alerts.get(device_id, ()) != alerts:
+            self._alerts[device_id] = alerts
+            self._track(device_id).extras_changed = True
+
+    def answered(self, device_id: str, command_id: str) -> None:
+        """A label command was answered for this label: the claim says so."""
+        done = self._answered.get(device_id, ())
+        if command_id not in done:
+            self._answered[device_id] = (*done, command_id)[-32:]
+            self._track(device_id).extras_changed = True
+
+    # ---- questions ---------------------------------------------------------------------------
+
+    def owns(self, device_id: str) -> bool:
+        return device_id in self._owned
+
+    def epoch(self, device_id: str) -> int:
+        return self._owned.get(device_id, 1)
+
+    def owner(self, device_id: str) -> str | None:
+        winner = self._winner(device_id)
+        return None if winner is None else winner.gateway_id
+
+    def owned(self) -> dict[str, int]:
+        return dict(self._owned)
+
+    def claims(self, device_id: str) -> list[Claim]:
+        """Live claims on a device, strongest first."""
+        return sorted(self._live(device_id), key=rank)
+
+    def owners(self) -> dict[str, int]:
+        """Devices owned per gateway (live claims that win)."""
+        out: dict[str, int] = {}
+        for device_id in self._claims:
+            w = self._winner(device_id)
+            if w is not None:
+                out[w.gateway_id] = out.get(w.gateway_id, 0) + 1
+        return out
+
+    def offline_gateways(self) -> set[str]:
+        return set(self._offline)
+
+    # ---- deciding ------------------------------------------------------------------------
+
+    def step(self, now: float, hearing: Mapping[str, float | None]) -> Step:
+        """Decide, given what this gateway hears now (RSSI per device; None: not heard)."""
+        out = Step()
+        for device_id, rssi in hearing.items():
+            t = self._track(device_id)
+            if rssi is None:
+                t.rssi, t.heard_since, t.better_since = None, None, None
+            else:
+                t.rssi = rssi
+                if t.heard_since is None:
+                    t.heard_since = now
+        may_claim = (
+            self._connected_at is not None and now - self._connected_at >= self.options.settle_s
+        )
+        for device_id in set(self._tracks) | set(self._claims):
+            self._decide(device_id, now, may_claim, out)
+        return out
+
+    def _decide(self, device_id: str, now: float, may_claim: bool, out: Step) -> None:
+        o = self.options
+        t = self._track(device_id)
+        mine = self._claims.get(device_id, {}).get(self.me)
+        winner = self._winner(device_id)
+        if mine is not None:
+            if winner is not mine:
+                # Beaten: withdraw and stop at once.
+                self._claims[device_id].pop(self.me, None)
+                t.claimed_at = None
+                out.withdraw.append(device_id)
+                if self._owned.pop(device_id, None) is not None:
+                    out.lost.append(Lost(device_id, None if winner is None else winner.gateway_id))
+                return
+            if device_id not in self._owned:
+                confirmed = t.claimed_at is not None and now - t.claimed_at >= o.confirm_s
+                if confirmed and self._connected_at is not None:
+                    self._confirm(device_id, mine, t, out)
+                return
+            self._maybe_republish(device_id, mine, t, now, out)
+            return
+        if not may_claim or t.rssi is None or t.heard_since is None:
+            t.better_since = None
+            return
+        if winner is None:
+            if now - t.heard_since >= o.claim_delay_s:
+                self._claim(device_id, t, now, out, None)
+            return
+        if winner.rssi is None:
+            better, hold = True, o.claim_delay_s
+        else:
+            better, hold = t.rssi >= winner.rssi + o.margin_db, o.hold_s
+        if not better:
+            t.better_since = None
+            return
+        if t.better_since is None:
+            t.better_since = now
+        if now - t.better_since >= hold:
+            self._claim(device_id, t, now, out, winner)
+
+    def _claim(
+        self, device_id: str, t: _Track, now: float, out: Step, previous: Claim | None
+    ) -> None:
+        epoch = 1 + max(
+            (c.epoch for c in self._last.get(device_id, {}).values()),
+            default=self._owned.get(device_id, 0),
+        )
+        alerts = previous.alerts if previous else self._alerts.get(device_id, ())
+        answered = previous.answered if previous else self._answered.get(device_id, ())
+        self._alerts[device_id], self._answered[device_id] = alerts, answered
+        claim = self._make(device_id, epoch, t.rssi)
+        self._put(claim)
+        t.claimed_at, t.better_since, t.published_at = now, None, now
+        t.extras_changed = False
+        out.publish.append(claim)
+
+    def _confirm(self, device_id: str, mine: Claim, t: _Track, out: Step) -> None:
+        """Ours now. What the previous owner said last (it may have answered a command or
+        seen an alert fire after we claimed) is taken over, and the claim says so."""
+        t.claimed_at = None
+        self._owned[device_id] = mine.epoch
+        previous = self._previous(device_id)
+        if previous is not None:
+            if previous.alerts != mine.alerts:
+                self.set_alerts(device_id, previous.alerts)
+            for command_id in previous.answered:
+                self.answered(device_id, command_id)
+        out.gained.append(Gained(device_id, mine.epoch, previous))
+
+    def _maybe_republish(
+        self, device_id: str, mine: Claim, t: _Track, now: float, out: Step
+    ) -> None:
+        o = self.options
+        heard = None if t.rssi is None else round(t.rssi)
+        moved = (heard is None) != (mine.rssi is None) or (
+            heard is not None
+            and mine.rssi is not None
+            and abs(heard - mine.rssi) >= o.republish_db
+            and now - t.published_at >= o.republish_min_s
+        )
+        if not (moved or t.extras_changed):
+            return
+        claim = self._make(device_id, mine.epoch, t.rssi)
+        self._put(claim)
+        t.published_at, t.extras_changed = now, False
+        out.publish.append(claim)
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    def _make(self, device_id: str, epoch: int, rssi: float | None) -> Claim:
+        return Claim(
+            store_id=self.store_id,
+            gateway_id=self.me,
+            device_id=device_id,
+            epoch=epoch,
+            rssi=None if rssi is None else max(-127, min(20, round(rssi))),
+            alerts=self._alerts.get(device_id, ()),
+            answered=self._answered.get(device_id, ()),
+        )
+
+    def _put(self, claim: Claim) -> None:
+        self._claims.setdefault(claim.device_id, {})[claim.gateway_id] = claim
+        self._last.setdefault(claim.device_id, {})[claim.gateway_id] = claim
+
+    def _live(self, device_id: str) -> list[Claim]:
+        return [
+            c
+            for gw, c in self._claims.get(device_id, {}).items()
+            if gw == self.me or gw not in self._offline
+        ]
+
+    def _winner(self, device_id: str) -> Claim | None:
+        live = self._live(device_id)
+        return min(live, key=rank) if live else None
+
+    def _previous(self, device_id: str) -> Claim | None:
+        """The strongest claim of another gateway seen (withdrawn or not): whom we took
+        the device from."""
+        others = [c for gw, c in self._last.get(device_id, {}).items() if gw != self.me]
+        return min(others, key=rank) if others else None
+
+    def _track(self, device_id: str) -> _Track:
+        t = self._tracks.get(device_id)
+        if t is None:
+            t = self._tracks[device_id] = _Track()
+        return t
+
+
+class SoleOwner:
+    """A store with one gateway: it owns every device, in epoch 1."""
+
+    def __init__(self, me: str) -> None:
+        self.me = me
+
+    def owns(self, device_id: str) -> bool:
+        return True
+
+    def epoch(self, device_id: str) -> int:
+        return 1
+
+    def owner(self, device_id: str) -> str | None:
+        return self.me

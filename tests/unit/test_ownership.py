@@ -1,0 +1,214 @@
+"""Ownership among several gateways: each decides alone, from the same claims, and they
+agree. A small in-process network delivers what each publishes to the others, in an
+order the test chooses, as a broker would."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pytest
+
+from gateway.ownership import (
+    Claim,
+    ClaimedAlert,
+    ClaimError,
+    Ownership,
+    OwnershipOptions,
+    Step,
+)
+from gateway.ownership.claims import parse
+
+DEVICE = "a4c138000001"
+OPTIONS = OwnershipOptions(
+    margin_db=8, hold_s=60, claim_delay_s=5, confirm_s=2, settle_s=3, republish_min_s=10
+)
+
+
+class Store:
+    """Gateways that see each other's claims after each step (shuffled, or reversed)."""
+
+    def __init__(self, ids: list[str], order: str = "shuffle", seed: int = 1) -> None:
+        self.gws = {i: Ownership("s1", i, OPTIONS) for i in ids}
+        self.now = 0.0
+        self.order = order
+        self.rng = random.Random(seed)
+        self.steps: dict[str, list[Step]] = {i: [] for i in ids}
+        self.published: list[Claim] = []
+        for g in self.gws.values():
+            g.connected(0.0)
+
+    def run(self, seconds: float, hearing: Callable[[str, float], float | None]) -> None:
+        end = self.now + seconds
+        while self.now < end:
+            self.now += 1.0
+            messages: list[tuple[str, str, Claim | None]] = []
+            for gid, g in self.gws.items():
+                step = g.step(self.now, {DEVICE: hearing(gid, self.now)})
+                self.steps[gid].append(step)
+                messages += [(gid, c.device_id, c) for c in step.publish]
+                messages += [(gid, d, None) for d in step.withdraw]
+                self.published += step.publish
+            if self.order == "shuffle":
+                self.rng.shuffle(messages)
+            elif self.order == "reverse":
+                messages.reverse()
+            for sender, device, claim in messages:
+                for gid, g in self.gws.items():
+                    if gid != sender:
+                        g.claim_seen(sender, device, claim)
+
+    def owners(self) -> list[str]:
+        return [gid for gid, g in self.gws.items() if g.owns(DEVICE)]
+
+    def gains(self, gid: str) -> int:
+        return sum(len(s.gained) for s in self.steps[gid])
+
+
+@pytest.mark.parametrize("order", ["shuffle", "reverse", "in-order"])
+def test_simultaneous_claims_are_decided_by_their_contents(order: str) -> None:
+    store = Store(["gw-b", "gw-a", "gw-c"], order)
+    rssi = {"gw-a": -70.0, "gw-b": -66.0, "gw-c": -80.0}
+    store.run(30, lambda gid, _t: rssi[gid])
+    # Every gateway claimed at once (epoch 1); the best RSSI wins everywhere.
+    assert store.owners() == ["gw-b"]
+    assert {g.owner(DEVICE) for g in store.gws.values()} == {"gw-b"}
+    assert store.gains("gw-b") == 1
+    assert store.gains("gw-a") == store.gains("gw-c") == 0  # never owned, not even briefly
+    assert store.gws["gw-b"].epoch(DEVICE) == 1
+
+
+def test_equal_rssi_is_decided_by_gateway_id() -> None:
+    store = Store(["gw-b", "gw-a"])
+    store.run(30, lambda _gid, _t: -70.0)
+    assert store.owners() == ["gw-a"]
+
+
+def test_a_device_heard_about_equally_does_not_move() -> None:
+    store = Store(["gw-a", "gw-b"])
+    noise = random.Random(7)
+    store.run(600, lambda _gid, _t: -72.0 + noise.uniform(-3, 3))
+    assert len(store.owners()) == 1
+    first = store.owners()[0]
+    store.run(600, lambda _gid, _t: -72.0 + noise.uniform(-3, 3))
+    assert store.owners() == [first]
+    assert store.gains("gw-a") + store.gains("gw-b") == 1  # no move in 20 minutes
+
+
+def test_clearly_better_for_long_enough_takes_over_once() -> None:
+    store = Store(["gw-a", "gw-b"])
+    store.run(20, lambda gid, _t: -60.0 if gid == "gw-a" else -75.0)
+    assert store.owners() == ["gw-a"]
+    # The device moves: gw-b now hears it 12 dB better than gw-a does.
+    moved_at = store.now
+    store.run(120, lambda gid, _t: -80.0 if gid == "gw-a" else -68.0)
+    assert store.owners() == ["gw-b"]
+    b_gain = next(i for i, s in enumerate(store.steps["gw-b"]) if s.gained)
+    gained_at = b_gain + 1.0
+    assert moved_at + OPTIONS.hold_s <= gained_at <= moved_at + OPTIONS.hold_s + 20
+    gained = next(s for s in store.steps["gw-b"] if s.gained).gained[0]
+    assert gained.epoch == 2 and gained.previous is not None
+    assert gained.previous.gateway_id == "gw-a"
+    assert sum(len(s.lost) for s in store.steps["gw-a"]) == 1
+    # Not better by the margin the other way: it stays.
+    store.run(600, lambda gid, _t: -70.0 if gid == "gw-a" else -74.0)
+    assert store.owners() == ["gw-b"]
+
+
+def test_a_short_advantage_does_not_move_it() -> None:
+    store = Store(["gw-a", "gw-b"])
+    store.run(20, lambda gid, _t: -60.0 if gid == "gw-a" else -75.0)
+    # gw-b is better for 50 s (less than the hold time), then not.
+    store.run(50, lambda gid, _t: -80.0 if gid == "gw-a" else -60.0)
+    store.run(300, lambda gid, _t: -60.0 if gid == "gw-a" else -75.0)
+    assert store.owners() == ["gw-a"] and store.gains("gw-b") == 0
+
+
+def test_failover_after_a_will_within_thirty_seconds_and_the_old_owner_yields() -> None:
+    store = Store(["gw-a", "gw-b", "gw-c"])
+    rssi = {"gw-a": -60.0, "gw-b": -70.0, "gw-c": -72.0}
+    store.run(20, lambda gid, _t: rssi[gid])
+    assert store.owners() == ["gw-a"]
+    dead = store.gws.pop("gw-a")
+    for g in store.gws.values():
+        g.status_seen("gw-a", online=False)
+    will_at = store.now
+    store.run(30, lambda gid, _t: rssi[gid])
+    assert store.owners() == ["gw-b"]
+    gained_at = next(i for i, s in enumerate(store.steps["gw-b"]) if s.gained) + 1.0
+    assert gained_at - will_at <= 30
+    assert store.gws["gw-b"].epoch(DEVICE) == 2
+    # gw-a comes back with its old claim (epoch 1): it sees epoch 2 and withdraws.
+    for sender in ("gw-b",):
+        c = store.gws[sender].claims(DEVICE)[0]
+        dead.claim_seen(sender, DEVICE, c)
+    for g in store.gws.values():
+        g.status_seen("gw-a", online=True)
+    step = dead.step(store.now + 1, {DEVICE: -60.0})
+    assert step.withdraw == [DEVICE] and [lost.to for lost in step.lost] == ["gw-b"]
+    assert not dead.owns(DEVICE)
+
+
+def test_nothing_is_claimed_before_the_retained_claims_arrive_or_while_disconnected() -> None:
+    g = Ownership("s1", "gw-a", OPTIONS)
+    assert not g.step(90.0, {DEVICE: -60.0})  # not connected
+    assert not g.step(91.0, {DEVICE: None})  # and then not heard
+    g.connected(100.0)
+    assert not g.step(102.0, {DEVICE: -60.0})  # settling
+    assert not g.step(106.0, {DEVICE: -60.0})  # heard for 4 s only
+    step = g.step(108.0, {DEVICE: -60.0})
+    assert [c.epoch for c in step.publish] == [1] and not step.gained
+    g.disconnected()
+    assert not g.step(111.0, {DEVICE: -60.0}).gained  # confirmation needs the broker
+    g.connected(112.0)
+    assert [x.device_id for x in g.step(112.0, {DEVICE: -60.0}).gained] == [DEVICE]
+
+
+def test_alerts_and_answered_commands_travel_with_the_device() -> None:
+    store = Store(["gw-a", "gw-b"])
+    store.run(20, lambda gid, _t: -60.0 if gid == "gw-a" else -75.0)
+    alert = ClaimedAlert(
+        rule="fridge-warm",
+        id="al-1",
+        started_at=1000.0,
+        metric="temperature",
+        threshold=8.0,
+        severity="critical",
+        message="warm",
+        value=9.0,
+    )
+    store.gws["gw-a"].set_alerts(DEVICE, (alert,))
+    store.gws["gw-a"].answered(DEVICE, "cmd-1")
+    store.run(2, lambda gid, _t: -60.0 if gid == "gw-a" else -75.0)
+    assert store.published[-1].alerts == (alert,) and store.published[-1].answered == ("cmd-1",)
+    store.run(120, lambda gid, _t: -85.0 if gid == "gw-a" else -60.0)
+    gained = next(s for s in store.steps["gw-b"] if s.gained).gained[0]
+    assert gained.previous is not None and gained.previous.alerts == (alert,)
+    assert store.gws["gw-b"].claims(DEVICE)[0].answered == ("cmd-1",)
+
+
+def test_a_restart_keeps_what_was_owned() -> None:
+    store = Store(["gw-a", "gw-b"])
+    store.run(20, lambda gid, _t: -60.0 if gid == "gw-a" else -75.0)
+    mine = store.gws["gw-a"].claims(DEVICE)[0]
+    again = Ownership("s1", "gw-a", OPTIONS)
+    again.restore([mine])
+    assert again.owns(DEVICE) and again.epoch(DEVICE) == 1
+    again.connected(0.0)
+    again.claim_seen("gw-b", DEVICE, None)
+    assert not again.step(10.0, {DEVICE: -60.0}).lost
+
+
+def test_claims_from_the_wire_are_checked() -> None:
+    good = Claim(store_id="s1", gateway_id="gw-a", device_id=DEVICE, epoch=3, rssi=-60)
+    ids = {"store_id": "s1", "gateway_id": "gw-a", "device_id": DEVICE}
+    assert parse(good.dump(), **ids) == good
+    assert parse(b"", **ids) is None
+    with pytest.raises(ClaimError, match="published on the topic of"):
+        parse(good.dump(), **{**ids, "gateway_id": "gw-b"})
+    with pytest.raises(ClaimError, match="not a claim"):
+        parse(b"{not json", **ids)
+    with pytest.raises(ClaimError, match="not a claim"):
+        parse(good.dump().replace(b'"epoch":3', b'"epoch":0'), **ids)
+    with pytest.raises(ClaimError, match="exceeds"):
+        parse(b" " * 20000, **ids)
