@@ -84,6 +84,26 @@ class AlertEngine:
             if alert.phase is AlertPhase.FIRING:
                 self._active[alert.key] = alert
 
+    def adopt(self, alerts: Iterable[Alert]) -> list[Alert]:
+        """Alerts firing on a device this gateway has just taken over from another: they go
+        on under the same id (not announced again); resolved here when they clear.
+        Returns those adopted (an alert of a rule this gateway does not have is not)."""
+        adopted = []
+        for alert in alerts:
+            if alert.phase is AlertPhase.FIRING and alert.rule in self._rules:
+                current = self._active.get(alert.key)
+                if current is None or current.phase is AlertPhase.PENDING:
+                    self._active[alert.key] = alert
+                    adopted.append(alert)
+        return adopted
+
+    def release(self, subject: str) -> list[Alert]:
+        """A device another gateway has taken over: its alerts are that gateway's now
+        (neither resolved nor announced here). Returns the firing ones let go."""
+        keys = [k for k in self._active if k[1] == subject]
+        gone = [self._active.pop(k) for k in keys]
+        return [a for a in gone if a.phase is AlertPhase.FIRING]
+
     # ---- reading -------------------------------------------------------------------------
 
     def alerts(self) -> list[Alert]:

@@ -48,6 +48,11 @@ def save_alerts(d: sqlite_utils.Database, alerts: Sequence[Alert]) -> None:
     )
 
 
+def forget_alerts(d: sqlite_utils.Database, alert_ids: Sequence[str]) -> None:
+    """Alerts another gateway continues (their device changed owner): not ours to keep."""
+    d.conn.executemany("DELETE FROM alerts WHERE id = ?", [(i,) for i in alert_ids])
+
+
 async def load_alerts(db: Database, phase: AlertPhase, limit: int = 1000) -> list[Alert]:
     def fetch(d: sqlite_utils.Database) -> list[Alert]:
         rows = d.execute(

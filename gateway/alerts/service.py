@@ -19,7 +19,7 @@ import structlog
 
 from gateway.alerts.engine import AlertEngine, AlertTransition, DeviceMetric
 from gateway.alerts.model import Alert, AlertPhase
-from gateway.alerts.persistence import load_alerts, save_alerts
+from gateway.alerts.persistence import forget_alerts, load_alerts, save_alerts
 from gateway.alerts.rules import Rule
 from gateway.alerts.views import alert_event
 from gateway.contract.events import EmitEvent
@@ -46,12 +46,14 @@ class AlertService:
         *,
         emit: EmitEvent | None = None,
         device_metrics: Mapping[str, DeviceMetric] | None = None,
+        owns: Callable[[str], bool] = lambda _device_id: True,
     ) -> None:
         self._db = db
         self._registry = registry
         self.engine = AlertEngine(rules, device_metrics)
         self._gateway_metrics = gateway_metrics
         self._emit = emit
+        self._owns = owns  # in a store with several gateways, only the owner evaluates
         self._pending: list[AlertTransition] = []
         self.listeners: list[Callable[[AlertTransition], None]] = []
         self._wake = asyncio.Event()
@@ -69,7 +71,7 @@ class AlertService:
             log.warning("alerts of removed rules stay firing until resolved", alerts=orphans)
 
     def _on_change(self, change: DeviceChange) -> None:
-        if _EVALUATE_ON.isdisjoint(change.kinds):
+        if _EVALUATE_ON.isdisjoint(change.kinds) or not self._owns(change.device.device_id):
             return
         out = self.engine.evaluate_device(change.device, time.monotonic(), time.time())
         if out:
@@ -83,7 +85,10 @@ class AlertService:
             self._wake.clear()
             self._pending.extend(
                 self.engine.tick(
-                    self._registry, self._gateway_metrics(), time.monotonic(), time.time()
+                    (d for d in self._registry if self._owns(d.device_id)),
+                    self._gateway_metrics(),
+                    time.monotonic(),
+                    time.time(),
                 )
             )
             await self._flush()
@@ -104,6 +109,26 @@ class AlertService:
                 severity=transition.alert.severity,
                 message=transition.alert.message,
             )
+
+    # ---- a device changing owner (stores with several gateways) ---------------------------
+
+    async def adopt(self, alerts: Sequence[Alert]) -> None:
+        """Alerts firing on a device taken over from another gateway go on here."""
+        adopted = self.engine.adopt(alerts)
+        if adopted:
+            await self._db.run(partial(save_alerts, alerts=adopted))
+            log.info("alerts continued from the previous owner", ids=[a.id for a in adopted])
+
+    async def release(self, device_id: str) -> None:
+        """The device's alerts are another gateway's now."""
+        gone = self.engine.release(device_id)
+        ids = [a.id for a in gone if a.id is not None]
+        if ids:
+            await self._db.run(partial(forget_alerts, alert_ids=ids))
+            log.info("alerts handed over with their device", ids=ids)
+
+    def firing_on(self, device_id: str) -> list[Alert]:
+        return [a for a in self.engine.firing() if a.subject == device_id]
 
     async def acknowledge(self, alert_id: str, who: str) -> Alert:
         alert = self.engine.acknowledge(alert_id, who)

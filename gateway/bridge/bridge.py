@@ -22,7 +22,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -32,6 +32,7 @@ from gateway.bridge.outbox import Outbox, Outgoing
 from gateway.bridge.publisher import Publisher
 from gateway.bridge.telemetry import TelemetryBatcher, TelemetryOptions
 from gateway.contract.events import Event
+from gateway.ownership import Owner, SoleOwner
 from gateway.registry import ChangeKind, DeviceChange, DeviceRecord, Registry
 from gateway.store import Database
 from gateway.timeutil import format_epoch
@@ -58,6 +59,12 @@ StatusView = Callable[[], tuple[list[dict[str, Any]], tuple[int, int]]]
 DeviceLabel = Callable[[DeviceRecord], Mapping[str, Any] | None]
 
 
+class ConnectionWatcher(Protocol):
+    async def connected(self) -> None: ...
+
+    def disconnected(self) -> None: ...
+
+
 class Bridge:
     def __init__(
         self,
@@ -71,6 +78,8 @@ class Bridge:
         status_view: StatusView,
         device_label: DeviceLabel,
         on_command: Handler,
+        ownership: Owner | None = None,
+        subscriptions: Sequence[str] = (),
     ) -> None:
         self._db = db
         self._registry = registry
@@ -82,10 +91,13 @@ class Bridge:
         self._started_at = started_at
         self._status_view = status_view
         self._device_label = device_label
+        # Several gateways in one store: only the owner of a device publishes about it.
+        self._ownership: Owner = ownership or SoleOwner(outbox.identity.gateway_id)
+        self._connection_watchers: list[ConnectionWatcher] = []
         self.connection = MqttConnection(
             options.mqtt,
             self._will,
-            [self.topics.store_commands, self.topics.gateway_commands],
+            [self.topics.store_commands, self.topics.gateway_commands, *subscriptions],
             on_command,
             self._on_connected,
             self._on_disconnected,
@@ -149,8 +161,10 @@ class Bridge:
         self.outbox.connected = True
         await self._produce_status("online", "connected")
         # Rebuild the cloud's view: every known device's retained state.
-        await self._produce_states([d.device_id for d in self._registry], force=True)
+        await self._produce_states(self._owned_ids(), force=True)
         self.publisher.online()
+        for watcher in self._connection_watchers:
+            await watcher.connected()
         log.info(
             "connected to the broker",
             session=session,
@@ -164,6 +178,8 @@ class Bridge:
         self.connected_since = None
         self.disconnected_since = time.time()
         self.last_disconnect_reason = reason
+        for watcher in self._connection_watchers:
+            watcher.disconnected()
         log.warning("lost the broker", reason=reason)
 
     async def _produce_status(self, state: str, reason: str) -> None:
@@ -193,7 +209,28 @@ class Bridge:
 
     # ---- device state, telemetry, device events -----------------------------------------
 
+    def watch_connection(self, watcher: ConnectionWatcher) -> None:
+        """``watcher`` is told of every connect (after the birth) and disconnect."""
+        self._connection_watchers.append(watcher)
+
+    def _owned_ids(self) -> list[str]:
+        owns = self._ownership.owns
+        return [d.device_id for d in self._registry if owns(d.device_id)]
+
+    def gained(self, device_id: str) -> None:
+        """The device is ours now: its state goes out at once, in its new epoch."""
+        self._state_at.pop(device_id, None)
+        self._dirty.add(device_id)
+
+    async def lost(self, device_id: str) -> None:
+        """The device is another gateway's now: nothing more about it from here, not even
+        a state still waiting in the outbox."""
+        self._dirty.discard(device_id)
+        await self.outbox.forget_state(device_id)
+
     def _on_change(self, change: DeviceChange) -> None:
+        if not self._ownership.owns(change.device.device_id):
+            return
         self._dirty.add(change.device.device_id)
         if change.kinds & {ChangeKind.READINGS, ChangeKind.NEW}:
             self.batcher.sample(change.device, change.readings)
@@ -206,14 +243,16 @@ class Bridge:
             now = time.monotonic()
             if now - heartbeat_at >= min(60.0, self.options.state_heartbeat_s / 4):
                 heartbeat_at = now
+                owned = self._owned_ids()
                 stale = [
                     i
-                    for i in (d.device_id for d in self._registry)
+                    for i in owned
                     if now - self._state_at.get(i, -1e18) >= self.options.state_heartbeat_s
                 ]
                 self._dirty.update(stale)
+                owns = self._ownership.owns
                 for device in self._registry:
-                    if device.online:
+                    if device.online and owns(device.device_id):
                         self.batcher.sample(device)
             await self._produce_states(list(self._dirty))
             batches = self.batcher.due_batches()
@@ -247,11 +286,16 @@ class Bridge:
                 continue
             device = self._registry.get(device_id)
             self._dirty.discard(device_id)
-            if device is None:
+            if device is None or not self._ownership.owns(device_id):
                 continue
             self._state_at[device_id] = now
             body = payloads.device_state(
-                self.ident, device, seq=0, now=wall, label=self._device_label(device)
+                self.ident,
+                device,
+                seq=0,
+                now=wall,
+                label=self._device_label(device),
+                owner_epoch=self._ownership.epoch(device_id),
             )
             out.append(
                 Outgoing(
@@ -283,7 +327,7 @@ class Bridge:
     async def resync(self, command_id: str) -> None:
         """The ``resync`` command: status, every device state, then the completed ack."""
         await self._produce_status("online", "heartbeat")
-        await self._produce_states([d.device_id for d in self._registry], force=True)
+        await self._produce_states(self._owned_ids(), force=True)
         ack = payloads.ack(
             self.ident,
             command_id=command_id,

@@ -497,6 +497,26 @@ class Outbox:
 
         await self._db.run(delete)
 
+    async def forget_state(self, device_id: str) -> None:
+        """The device changed owner: its state still waiting here is not ours to send
+        (one already in flight goes; the cloud keeps the higher epoch anyway)."""
+        protected = frozenset(self._inflight)
+
+        def forget(d: sqlite_utils.Database) -> None:
+            rows = d.conn.execute(
+                "SELECT id, bytes FROM outbox WHERE conflate = ?", [f"state:{device_id}"]
+            ).fetchall()
+            rows = [r for r in rows if int(r[0]) not in protected]
+            if not rows:
+                return
+            d.conn.executemany("DELETE FROM outbox WHERE id = ?", [(r[0],) for r in rows])
+            st = self._stage()
+            st.pending -= len(rows)
+            st.bytes -= sum(int(r[1]) for r in rows)
+            st.oldest = _oldest(d)
+
+        await self._db.run(forget)
+
     async def bury(self, message: Queued, reason: str) -> None:
         """The broker refused a message for good: move it to the dead letters."""
 

@@ -62,6 +62,7 @@ def device_state(
     seq: int,
     now: float,
     label: Mapping[str, Any] | None = None,
+    owner_epoch: int = 1,
 ) -> dict[str, Any]:
     beacon = None
     if device.beacon is not None:
@@ -83,7 +84,7 @@ def device_state(
         "seq": seq,
         # Contract 1.1: grows when the device changes owner gateway; a store with one
         # gateway keeps every device in epoch 1.
-        "owner_epoch": 1,
+        "owner_epoch": owner_epoch,
         "rssi": None if device.rssi is None else max(-127, min(20, round(device.rssi))),
         "battery_pct": None
         if device.battery_pct is None

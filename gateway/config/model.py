@@ -162,6 +162,18 @@ class LabelsConfig(Section):
     compress: bool = True
 
 
+class MultiGatewayConfig(Section):
+    """Several gateways in one store (contract 1.1). Off: this gateway owns every device."""
+
+    enabled: bool = Field(False, description="this store has several gateways sharing its devices")
+    margin_db: float = Field(
+        8.0, ge=1, le=40, description="how much better another gateway must hear a device"
+    )
+    hold: Duration = Field(
+        60.0, ge=5, le=3600, description="for how long, before it takes the device over"
+    )
+
+
 Severity = Literal["info", "warning", "critical"]
 
 
@@ -282,6 +294,16 @@ class GatewayConfig(Section):
     device_state: DeviceStateConfig = Field(default_factory=DeviceStateConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     labels: LabelsConfig = Field(default_factory=LabelsConfig)
+    multi_gateway: MultiGatewayConfig = Field(default_factory=MultiGatewayConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+    @model_validator(mode="after")
+    def _shared_store_needs_the_broker(self) -> GatewayConfig:
+        if self.multi_gateway.enabled and not self.mqtt.enabled:
+            raise ValueError(
+                "multi_gateway.enabled needs mqtt.enabled: the gateways of a store agree "
+                "through its broker (enable [mqtt] or disable [multi_gateway])"
+            )
+        return self

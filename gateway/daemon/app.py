@@ -41,6 +41,8 @@ from gateway.daemon.supervisor import Supervisor
 from gateway.daemon.watchdog import Watchdog
 from gateway.daemon.web_view import Components, GatewayView
 from gateway.labels.pipeline import LabelOptions, LabelPipeline
+from gateway.ownership import Ownership, OwnershipOptions
+from gateway.ownership.coordinator import Coordinator
 from gateway.registry import DeviceChange, Registry, RegistryOptions
 from gateway.registry.events import lifecycle_event
 from gateway.registry.persistence import flush_dirty, load_devices
@@ -89,6 +91,7 @@ class GatewaySettings:
     stop_budget_s: float = 10.0
     watchdog_limits: Mapping[str, float] = field(default_factory=lambda: dict(WATCHDOG_LIMITS))
     bridge: BridgeOptions | None = None
+    ownership: OwnershipOptions | None = None  # several gateways share the store
     inbox: InboxOptions | None = None
     webhook: WebhookOptions | None = None
     labels: LabelOptions = field(default_factory=LabelOptions)
@@ -111,6 +114,8 @@ class Gateway:
         self.bridge: Bridge | None = None
         self.inbox: Inbox | None = None
         self.labels: LabelPipeline | None = None
+        self.ownership: Ownership | None = None
+        self.coordinator: Coordinator | None = None
         if settings.bridge is not None and settings.inbox is not None:
             # Built in the order they need each other: the outbox (the durable streams),
             # the label pipeline (acks into the outbox, label changes told to the
@@ -118,13 +123,10 @@ class Gateway:
             # state says), the inbox (commands in, acks out).
             ident = payloads.Identity(settings.store_id, settings.gateway_id)
             options = settings.bridge
-            outbox = Outbox(
-                self.db,
-                ident,
-                Topics(options.topic_prefix, ident.store_id, ident.gateway_id),
-                max_bytes=options.max_bytes,
-                ttl=options.ttl,
-            )
+            topics = Topics(options.topic_prefix, ident.store_id, ident.gateway_id)
+            if settings.ownership is not None:
+                self.ownership = Ownership(ident.store_id, ident.gateway_id, settings.ownership)
+            outbox = Outbox(self.db, ident, topics, max_bytes=options.max_bytes, ttl=options.ttl)
             self.labels = LabelPipeline(
                 self.db,
                 self.registry,
@@ -143,6 +145,8 @@ class Gateway:
                 status_view=self._bridge_status,
                 device_label=self.labels.device_label,
                 on_command=self._on_command,
+                ownership=self.ownership,
+                subscriptions=() if self.ownership is None else (topics.claims, topics.statuses),
             )
             self.inbox = Inbox(self.db, ident, settings.inbox, outbox, outbox.topics)
             # The one table of command types and who carries them out.
@@ -166,7 +170,12 @@ class Gateway:
             device_metrics=None
             if labels is None
             else {"label_failed": lambda d: _label_failed(labels, d.device_id)},
+            owns=self._owns,
         )
+        if self.ownership is not None and self.bridge is not None:
+            self.coordinator = Coordinator(
+                self.db, self.registry, self.ownership, self.bridge, self.alerts
+            )
         self.auth = Auth(
             settings.web_users,
             settings.session_lifetime_s,
@@ -206,6 +215,8 @@ class Gateway:
         await self.alerts.restore()
         if self.bridge is not None:
             await self.bridge.open()
+        if self.coordinator is not None:
+            await self.coordinator.open()
         if self.labels is not None:
             await self.labels.start()
         if self.inbox is not None:
@@ -226,6 +237,8 @@ class Gateway:
         self.supervisor.add("registry-sweep", self._sweep_loop)
         self.supervisor.add("registry-flush", self._flush_loop)
         self.supervisor.add("alerts", self.alerts.run)
+        if self.coordinator is not None:
+            self.supervisor.add("ownership", self.coordinator.run)
         if self.settings.webhook is not None:
             hook = Webhook(self.settings.webhook, self.settings.store_id, self.settings.gateway_id)
             self.alerts.listeners.append(hook.notify)
@@ -378,8 +391,14 @@ class Gateway:
     # ---- commands and the bridge ------------------------------------------------------------
 
     async def _on_command(self, inbound: Inbound) -> None:
+        if self.coordinator is not None and self.coordinator.handles(inbound.topic):
+            await self.coordinator.on_message(inbound)
+            return
         assert self.inbox is not None
         await self.inbox.receive(inbound.payload)
+
+    def _owns(self, device_id: str) -> bool:
+        return self.ownership is None or self.ownership.owns(device_id)
 
     async def _label_command(self, command: Command) -> None:
         assert self.labels is not None and self.inbox is not None
@@ -399,6 +418,8 @@ class Gateway:
 
     def _device_event(self, change: DeviceChange) -> None:
         assert self.bridge is not None
+        if not self._owns(change.device.device_id):
+            return
         event = lifecycle_event(change, time.time())
         if event is not None:
             self.bridge.queue_event(event)

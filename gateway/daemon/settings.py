@@ -17,6 +17,7 @@ from gateway.config.model import AlertRuleConfig, GatewayConfig
 from gateway.daemon.app import GatewaySettings
 from gateway.labels.jobs import SchedulerOptions
 from gateway.labels.pipeline import LabelOptions
+from gateway.ownership import OwnershipOptions
 from gateway.registry import RegistryOptions
 from gateway.web.security import WebUser
 from gateway.web.server import WebOptions
@@ -257,6 +258,11 @@ def settings_from_config(config: GatewayConfig) -> GatewaySettings:
             compress=config.labels.compress,
         ),
         inbox=inbox_options(config),
+        ownership=OwnershipOptions(
+            margin_db=config.multi_gateway.margin_db, hold_s=config.multi_gateway.hold
+        )
+        if config.multi_gateway.enabled
+        else None,
         webhook=None
         if config.alerts.webhook is None
         else WebhookOptions(

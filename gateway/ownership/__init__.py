@@ -4,6 +4,7 @@ from gateway.ownership.claims import Claim, ClaimedAlert, ClaimError
 from gateway.ownership.ownership import (
     Gained,
     Lost,
+    Owner,
     Ownership,
     OwnershipOptions,
     SoleOwner,
@@ -16,6 +17,7 @@ __all__ = [
     "ClaimedAlert",
     "Gained",
     "Lost",
+    "Owner",
     "Ownership",
     "OwnershipOptions",
     "SoleOwner",

@@ -31,8 +31,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from gateway.ownership.claims import Claim, ClaimedAlert, rank
+
+
+class Owner(Protocol):
+    """What the streams and the alerts ask: is the device ours, in which epoch."""
+
+    def owns(self, device_id: str) -> bool: ...
+
+    def epoch(self, device_id: str) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -56,8 +56,8 @@ def test_unknown_environment_setting_is_named(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL)
     assert problems(path, {"STOREGW_MQQT__PORT": "1"}) == [
         "environment STOREGW_MQQT__PORT: unknown setting 'mqqt' (known: alerts, ble, buffer, "
-        "data_dir, device_state, gateway_id, labels, logging, mqtt, registry, security, "
-        "store_id, telemetry, web)"
+        "data_dir, device_state, gateway_id, labels, logging, mqtt, multi_gateway, registry, "
+        "security, store_id, telemetry, web)"
     ]
 
 
@@ -161,3 +161,13 @@ def test_environment_values_for_lists_and_tables_are_json(tmp_path: Path) -> Non
     assert config.mqtt.client_id == "[not json]"  # text stays text
     assert any("mqtt.prot" in p for p in problems(path, {"STOREGW_MQTT__PROT": "1"}))
     assert any("ble.adapters" in p for p in problems(path, {"STOREGW_BLE__ADAPTERS": "[hci0"}))
+
+
+def test_several_gateways_need_the_broker(tmp_path: Path) -> None:
+    text = MINIMAL + "[mqtt]\nenabled = false\n[multi_gateway]\nenabled = true\n"
+    found = problems(write(tmp_path, text))
+    assert any("multi_gateway.enabled needs mqtt.enabled" in p for p in found), found
+    ok = write(tmp_path, MINIMAL + "[multi_gateway]\nenabled = true\nhold = \"2m\"\n")
+    settings = settings_from_config(load_config(ok, environ={}))
+    assert settings.ownership is not None and settings.ownership.hold_s == 120.0
+    assert settings_from_config(load_config(write(tmp_path, MINIMAL), environ={})).ownership is None

@@ -42,6 +42,7 @@ class Cloud:
     violations: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _client: paho.Client | None = None
+    claims_seen: int = 0
 
     client_id: str = field(default_factory=lambda: f"cloud-{time.time_ns()}")
 
@@ -76,6 +77,10 @@ class Cloud:
 
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
         if msg.topic.endswith("/commands"):
+            return
+        if "/owns/" in msg.topic:  # between the gateways of a store, not for the cloud
+            with self._lock:
+                self.claims_seen += 1
             return
         try:
             payload = json.loads(msg.payload)
@@ -152,8 +157,44 @@ class Cloud:
             time.sleep(0.05)
         raise AssertionError(f"not within {timeout} s: {what}")
 
+    def owners(self) -> OwnerCheck:
+        """Device states as the cloud keeps them (contract 1.1): per device the state with
+        the highest ``(owner_epoch, seq)``; an older one arriving later is ignored."""
+        check = OwnerCheck()
+        for m in self.received("/state"):
+            check.add(m.payload)
+        return check
+
     def by_stream(self) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
         for m in self.messages:
             out[m.topic.rsplit("/", 1)[1]] += 1
         return dict(out)
+
+
+@dataclass
+class OwnerCheck:
+    """Per device: the epochs seen and who published in each, the state kept, the ones
+    ignored because they arrived after a newer one."""
+
+    kept: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # epoch, seq, gw
+    owners: dict[tuple[str, int], set[str]] = field(default_factory=dict)
+    stale: list[tuple[str, int, int, str]] = field(default_factory=list)
+
+    def add(self, state: dict[str, Any]) -> None:
+        device, gw = state["device_id"], state["gateway_id"]
+        epoch, seq = int(state["owner_epoch"]), int(state["seq"])
+        self.owners.setdefault((device, epoch), set()).add(gw)
+        kept = self.kept.get(device)
+        if kept is not None and (epoch, seq) <= kept[:2]:
+            self.stale.append((device, epoch, seq, gw))
+            return
+        self.kept[device] = (epoch, seq, gw)
+
+    def shared_epochs(self) -> dict[tuple[str, int], set[str]]:
+        """(device, epoch) published by more than one gateway: two owners at once."""
+        return {k: v for k, v in self.owners.items() if len(v) > 1}
+
+    def owner_of(self, device_id: str) -> str | None:
+        kept = self.kept.get(device_id)
+        return None if kept is None else kept[2]

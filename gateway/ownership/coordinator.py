@@ -1,0 +1,262 @@
+"""The gateway's side of sharing a store: claims in and out over the store's broker,
+the ownership rules stepped every second, and every change of owner applied to the
+components that act on devices, in one place.
+
+Per step: what this gateway hears (the registry's smoothed RSSI of each device
+online here) goes to :meth:`Ownership.step`; its claims are published retained on
+this gateway's own claim topics (and saved, so a restart keeps them), withdrawn
+ones cleared; a device gained is announced by the bridge in its new epoch and its
+alerts go on here; a device lost stops at once everywhere: no state, no alert, no
+label write.
+
+Claims are published directly (QoS 1, retained), not through the outbox: they
+matter only to the gateways connected now, and every connect publishes them all
+again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Protocol
+
+import sqlite_utils
+import structlog
+
+from gateway.alerts.model import Alert, AlertPhase
+from gateway.alerts.service import AlertService
+from gateway.bridge.bridge import Bridge
+from gateway.bridge.mqtt import Inbound, NotConnected
+from gateway.ownership.claims import Claim, ClaimedAlert, ClaimError, parse
+from gateway.ownership.ownership import Gained, Lost, Ownership, Step
+from gateway.registry import Registry
+from gateway.store import Database
+
+log = structlog.get_logger("gateway.ownership")
+
+STEP_S = 1.0
+
+
+class LabelOwner(Protocol):
+    """What the label pipeline does when a label changes owner."""
+
+    async def label_gained(self, label_id: str, answered: Sequence[str]) -> None: ...
+
+    async def label_lost(self, label_id: str) -> None: ...
+
+
+class Coordinator:
+    def __init__(
+        self,
+        db: Database,
+        registry: Registry,
+        ownership: Ownership,
+        bridge: Bridge,
+        alerts: AlertService,
+        labels: LabelOwner | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db = db
+        self._registry = registry
+        self.ownership = ownership
+        self._bridge = bridge
+        self._alerts = alerts
+        self._labels = labels
+        self._clock = clock
+        self._topics = bridge.topics
+        self._withdrawn: set[str] = set()  # claims to clear on the broker (sent or not)
+        self.claims_in = 0
+        self.claims_rejected = 0
+        self.changes = 0
+        self.last_step_s = 0.0
+        bridge.watch_connection(self)
+        alerts.listeners.append(lambda t: self._alerts_changed(t.alert.subject))
+
+    async def open(self) -> None:
+        """This gateway's claims from before the restart: owned again at once."""
+        rows = await self._db.read(_load)
+        claims = []
+        for device_id, text in rows:
+            try:
+                claim = parse(
+                    text.encode(),
+                    store_id=self.ownership.store_id,
+                    gateway_id=self.ownership.me,
+                    device_id=device_id,
+                )
+            except ClaimError as exc:
+                log.error("stored claim unusable; dropped", device_id=device_id, error=str(exc))
+                continue
+            if claim is not None:
+                claims.append(claim)
+        self.ownership.restore(claims)
+        if claims:
+            log.info("owning the devices owned before the restart", devices=len(claims))
+
+    # ---- the broker ------------------------------------------------------------------------
+
+    def handles(self, topic: str) -> bool:
+        return self._topics.parse_gateway_topic(topic) is not None
+
+    async def on_message(self, inbound: Inbound) -> None:
+        parsed = self._topics.parse_gateway_topic(inbound.topic)
+        if parsed is None:
+            return
+        gateway_id, what, device_id = parsed
+        if what == "status":
+            state = _status_state(inbound.payload)
+            if state is not None:
+                self.ownership.status_seen(gateway_id, state == "online")
+            return
+        assert device_id is not None
+        self.claims_in += 1
+        try:
+            claim = parse(
+                inbound.payload,
+                store_id=self.ownership.store_id,
+                gateway_id=gateway_id,
+                device_id=device_id,
+            )
+        except ClaimError as exc:
+            self.claims_rejected += 1
+            log.warning("claim ignored", topic=inbound.topic, error=str(exc))
+            return
+        self.ownership.claim_seen(gateway_id, device_id, claim)
+
+    async def connected(self) -> None:
+        """After every connect: our claims and withdrawals again (the broker may have
+        missed some), then the retained claims of the others arrive while we settle."""
+        self.ownership.connected(self._clock())
+        for device_id in list(self._withdrawn):
+            self._send(device_id, b"")
+        for device_id in self.ownership.owned():
+            claim = self.ownership.claims(device_id)
+            mine = [c for c in claim if c.gateway_id == self.ownership.me]
+            if mine:
+                self._send(device_id, mine[0].dump())
+
+    def disconnected(self) -> None:
+        self.ownership.disconnected()
+
+    def _send(self, device_id: str, payload: bytes) -> None:
+        try:
+            fut = self._bridge.connection.publish(
+                self._topics.claim(device_id), payload, qos=1, retain=True
+            )
+        except NotConnected:
+            return  # sent again on the next connect
+        if not payload:
+            fut.add_done_callback(
+                lambda f: (
+                    None if f.cancelled() or f.exception() else self._withdrawn.discard(device_id)
+                )
+            )
+
+    # ---- the steps ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(STEP_S)
+            started = time.perf_counter()
+            hearing = {d.device_id: (d.rssi if d.online else None) for d in self._registry}
+            step = self.ownership.step(self._clock(), hearing)
+            self.last_step_s = time.perf_counter() - started
+            if step:
+                await self.apply(step)
+
+    async def apply(self, step: Step) -> None:
+        for claim in step.publish:
+            self._withdrawn.discard(claim.device_id)
+            self._send(claim.device_id, claim.dump())
+        for device_id in step.withdraw:
+            self._withdrawn.add(device_id)
+            self._send(device_id, b"")
+        if step.publish or step.withdraw:
+            await self._db.run(partial(_save, publish=step.publish, withdraw=step.withdraw))
+        for lost in step.lost:
+            await self._lost(lost)
+        for gained in step.gained:
+            await self._gained(gained)
+
+    async def _gained(self, gained: Gained) -> None:
+        self.changes += 1
+        previous = gained.previous
+        log.info(
+            "device taken over",
+            device_id=gained.device_id,
+            epoch=gained.epoch,
+            previous=None if previous is None else previous.gateway_id,
+        )
+        if previous is not None and previous.alerts:
+            await self._alerts.adopt([_alert(gained.device_id, a) for a in previous.alerts])
+        self._bridge.gained(gained.device_id)
+        if self._labels is not None:
+            answered = () if previous is None else previous.answered
+            await self._labels.label_gained(gained.device_id, answered)
+
+    async def _lost(self, lost: Lost) -> None:
+        self.changes += 1
+        log.info("device handed over", device_id=lost.device_id, to=lost.to)
+        if self._labels is not None:
+            await self._labels.label_lost(lost.device_id)
+        await self._alerts.release(lost.device_id)
+        await self._bridge.lost(lost.device_id)
+
+    def _alerts_changed(self, device_id: str) -> None:
+        if self.ownership.owns(device_id):
+            firing = self._alerts.firing_on(device_id)
+            self.ownership.set_alerts(device_id, tuple(_claimed(a) for a in firing))
+
+
+def _claimed(a: Alert) -> ClaimedAlert:
+    return ClaimedAlert(
+        rule=a.rule,
+        id=a.id or "",
+        started_at=a.started_at,
+        metric=a.metric,
+        threshold=a.threshold,
+        severity=a.severity,
+        message=a.message[:512],
+        value=a.value,
+    )
+
+
+def _alert(device_id: str, c: ClaimedAlert) -> Alert:
+    return Alert(
+        rule=c.rule,
+        subject=device_id,
+        phase=AlertPhase.FIRING,
+        since_mono=time.monotonic(),
+        started_at=c.started_at,
+        severity=c.severity,
+        metric=c.metric,
+        threshold=c.threshold,
+        value=c.value,
+        id=c.id,
+        message=c.message,
+    )
+
+
+def _status_state(payload: bytes) -> str | None:
+    """``online`` or ``offline`` from a gateway's status message (None if unreadable)."""
+    try:
+        body = json.loads(payload) if payload else None
+    except ValueError:
+        return None
+    state = body.get("state") if isinstance(body, dict) else None
+    return state if state in ("online", "offline") else None
+
+
+def _load(d: sqlite_utils.Database) -> list[tuple[str, str]]:
+    return [(str(r[0]), str(r[1])) for r in d.execute("SELECT device_id, claim FROM owned_claims")]
+
+
+def _save(d: sqlite_utils.Database, publish: Sequence[Claim], withdraw: Sequence[str]) -> None:
+    d.conn.executemany(
+        "INSERT OR REPLACE INTO owned_claims (device_id, claim) VALUES (?, ?)",
+        [(c.device_id, c.dump().decode()) for c in publish],
+    )
+    d.conn.executemany("DELETE FROM owned_claims WHERE device_id = ?", [(i,) for i in withdraw])
