@@ -134,6 +134,7 @@ class Gateway:
                 self._up_adapters,
                 partial(payloads.ack, ident),
                 outbox.produce_acks,
+                ownership=self.ownership,
             )
             self.bridge = Bridge(
                 self.db,
@@ -174,7 +175,7 @@ class Gateway:
         )
         if self.ownership is not None and self.bridge is not None:
             self.coordinator = Coordinator(
-                self.db, self.registry, self.ownership, self.bridge, self.alerts
+                self.db, self.registry, self.ownership, self.bridge, self.alerts, self.labels
             )
         self.auth = Auth(
             settings.web_users,

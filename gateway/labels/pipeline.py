@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sqlite_utils
 import structlog
@@ -44,8 +44,15 @@ from gateway.commands.model import (
 )
 from gateway.labels import store
 from gateway.labels.campaign import CampaignAck, CampaignReporter
-from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, SchedulerOptions
-from gateway.labels.model import Binding, LabelResult, LabelTwin, PriceItem, ResultStatus
+from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, Priority, SchedulerOptions
+from gateway.labels.model import (
+    Binding,
+    ContentRef,
+    LabelResult,
+    LabelTwin,
+    PriceItem,
+    ResultStatus,
+)
 from gateway.labels.planner import (
     ContentWork,
     LabelPlanner,
@@ -56,6 +63,7 @@ from gateway.labels.planner import (
 )
 from gateway.labels.scheduler import ConnectGate, LabelScheduler
 from gateway.labels.session import AttemptTimings, TransferCounts, run_machine
+from gateway.ownership.claims import ShownContent
 from gateway.registry import ChangeKind, DeviceChange, DeviceRecord, Registry
 from gateway.store import Database
 from gateway.tasks import spawn
@@ -80,6 +88,25 @@ class LabelOptions:
 
 
 AckSink = Callable[[list[dict[str, Any]]], Awaitable[None]]
+
+
+class LabelOwnership(Protocol):
+    """A store with several gateways: which labels are this gateway's to write and to
+    answer for, and what its claims tell the others (see gateway/ownership)."""
+
+    def owns(self, device_id: str) -> bool: ...
+
+    def owner(self, device_id: str) -> str | None: ...
+
+    def first_online(self) -> bool: ...
+
+    def answered(self, device_id: str, command_id: str) -> None: ...
+
+    def set_shown(self, device_id: str, shown: ShownContent | None) -> None: ...
+
+    def set_busy(self, device_id: str, busy: bool) -> None: ...
+
+
 Transfer = Callable[[LabelJob, str, ConnectGate], Awaitable[AttemptResult]]
 Locator = Callable[[str], str | None]
 
@@ -98,6 +125,7 @@ class LabelPipeline:
         transfer: Transfer | None = None,
         locate: Locator | None = None,
         clock: Callable[[], float] = time.time,
+        ownership: LabelOwnership | None = None,
     ) -> None:
         self._db = db
         self._registry = registry
@@ -110,10 +138,14 @@ class LabelPipeline:
         self._packed: OrderedDict[str, bytes] = OrderedDict()
         self._render_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="label-render")
         self._render = render or self._render_label
+        self._locate_heard = locate or self._by_registry
+        self._transfer_fn = transfer or self._transfer
+        self._ownership = ownership
+        self._clock = clock
         self.scheduler = LabelScheduler(
             {},
-            transfer or self._transfer,
-            locate or self._locate,
+            self._attempt,
+            self._locate,
             self._finished,
             options.scheduler,
         )
@@ -121,7 +153,9 @@ class LabelPipeline:
             db,
             clock,
             unseen_budget_s=options.scheduler.budget_s,
-            on_change=lambda twin: registry.label_changed(twin.label_id),
+            on_change=self._twin_changed,
+            answers=self._answers,
+            on_answered=self._answered,
         )
         self.reporter = CampaignReporter(db, self._ack)
         self.timings = AttemptTimings()
@@ -160,6 +194,11 @@ class LabelPipeline:
     async def plan(self, needs: Sequence[Need]) -> None:
         """Render the content each label needs and act on where the planner places it."""
         for need in needs:
+            if self._elsewhere(need.label_id):
+                # Another gateway owns the label: it renders, writes and answers.
+                if need.command_id:
+                    await self._hand_over(need.label_id, need.command_id)
+                continue
             what = self.planner.content_for(need)
             if what is None:
                 continue
@@ -209,11 +248,95 @@ class LabelPipeline:
             for name in self._adapters():
                 self.scheduler.set_slots(name, self._o.slots_per_adapter)
             await self.plan(await self.planner.due())
+            if self._ownership is not None:
+                await self._hand_over_sweep()
             if time.monotonic() - pruned >= PRUNE_EVERY_S:
                 # Rendered content no label wants or shows any more: years of campaigns
                 # would otherwise fill the disk.
                 pruned = time.monotonic()
                 await self._db.run(store.prune_content)
+                # Targets handed to another gateway: answered by it long since.
+                before = self._clock() - 2 * self._o.scheduler.budget_s
+                await self._db.run(partial(store.prune_handed, before=before))
+
+    # ---- several gateways: labels changing owner -------------------------------------------
+
+    def _elsewhere(self, label_id: str) -> bool:
+        """Another gateway, online, owns the label."""
+        o = self._ownership
+        return o is not None and not o.owns(label_id) and o.owner(label_id) is not None
+
+    def _answers(self, label_id: str | None) -> bool:
+        """Whether this gateway answers a target: the owner of its label; for a label
+        nobody owns, and for label-less targets, the online gateway whose id sorts first."""
+        o = self._ownership
+        if o is None:
+            return True
+        if label_id is not None and o.owns(label_id):
+            return True
+        if label_id is not None and o.owner(label_id) is not None:
+            return False
+        return o.first_online()
+
+    def _answered(self, result: LabelResult) -> None:
+        if self._ownership is not None and result.label_id is not None:
+            self._ownership.answered(result.label_id, result.command_id)
+
+    def _twin_changed(self, twin: LabelTwin) -> None:
+        self._registry.label_changed(twin.label_id)
+        o = self._ownership
+        if o is not None and o.owns(twin.label_id):
+            d = twin.displayed
+            o.set_shown(
+                twin.label_id,
+                None
+                if d is None
+                else ShownContent(sku=d.sku, version=d.version, content_hash=d.content_hash),
+            )
+
+    async def _hand_over(self, label_id: str, command_id: str | None = None) -> None:
+        now = self._clock()
+        await self._db.run(lambda d: store.hand_over(d, label_id, now, command_id))
+
+    async def label_lost(self, label_id: str) -> None:
+        """Another gateway owns the label now: its queued work is dropped and its open
+        targets are that gateway's to answer (a transfer already running ends; its result
+        is handed over too)."""
+        self.scheduler.cancel(label_id, "content")
+        self.planner.forget_waiting(label_id)
+        await self._hand_over(label_id)
+        self.reporter.poke()
+
+    async def label_gained(
+        self, label_id: str, answered: Sequence[str], shown: ShownContent | None
+    ) -> None:
+        """The label is ours now: what the previous owner showed is what it shows; the
+        targets it did not answer are ours again and planned (a label that already shows
+        the content is answered ``unchanged``, not written again)."""
+        if shown is not None:
+            await self.planner.shown_elsewhere(
+                label_id, ContentRef(shown.sku, shown.version, shown.content_hash)
+            )
+        commands = await self._db.run(
+            partial(store.take_back, label_id=label_id, answered=list(answered))
+        )
+        needs = [Need(label_id, c, Priority.PRICE) for c in commands]
+        if not needs and label_id in self.planner.bindings:
+            needs = [Need(label_id, None, Priority.RESYNC)]
+        await self.plan(needs)
+        self.reporter.poke()
+
+    async def _hand_over_sweep(self) -> None:
+        """Queued work for labels another gateway has come to own (claims arrive at any
+        time, not only through this gateway's own changes): handed over."""
+        for label_id in self.scheduler.labels():
+            if self._elsewhere(label_id):
+                self.scheduler.cancel(label_id, "content")
+                await self._hand_over(label_id)
+        for label_id in self.planner.waiting_labels():
+            if self._elsewhere(label_id):
+                self.planner.forget_waiting(label_id)
+                await self._hand_over(label_id)
 
     # ---- commands -------------------------------------------------------------------------
 
@@ -263,10 +386,15 @@ class LabelPipeline:
     ) -> None:
         now = time.time()
 
+        answering = {i: self._answers(i) for i in label_ids}
+
         def write(d: sqlite_utils.Database) -> None:
             store.add_targets(d, command.id, command.type, [(i, None, None) for i in label_ids])
             for i in label_ids:
-                store.set_result(d, LabelResult(command.id, i, None, None, status, now, error))
+                if answering[i]:
+                    store.set_result(d, LabelResult(command.id, i, None, None, status, now, error))
+                else:
+                    store.hand_over(d, i, now, command.id)
 
         await self._db.run(write)
 
@@ -339,6 +467,11 @@ class LabelPipeline:
         return self._up[1]
 
     def _locate(self, label_id: str) -> str | None:
+        if self._ownership is not None and not self._ownership.owns(label_id):
+            return None  # another gateway's to write (or nobody's yet)
+        return self._locate_heard(label_id)
+
+    def _by_registry(self, label_id: str) -> str | None:
         device = self._registry.get(label_id)
         if device is None or not device.online:
             return None
@@ -351,6 +484,16 @@ class LabelPipeline:
         # Heard, but not through an adapter that is up now (or before adapters were
         # tracked): try the first one up; a failed connect is retried with backoff.
         return adapters[0] if adapters else None
+
+    async def _attempt(self, job: LabelJob, adapter: str, gate: ConnectGate) -> AttemptResult:
+        """One transfer; while it runs the label is not taken over by another gateway."""
+        if self._ownership is None:
+            return await self._transfer_fn(job, adapter, gate)
+        self._ownership.set_busy(job.label_id, True)
+        try:
+            return await self._transfer_fn(job, adapter, gate)
+        finally:
+            self._ownership.set_busy(job.label_id, False)
 
     async def _transfer(self, job: LabelJob, adapter: str, gate: ConnectGate) -> AttemptResult:
         work = job.payload

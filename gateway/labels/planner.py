@@ -112,10 +112,16 @@ class LabelPlanner:
         clock: Callable[[], float] = time.time,
         unseen_budget_s: float = 1800.0,
         on_change: Callable[[LabelTwin], None] | None = None,
+        answers: Callable[[str | None], bool] = lambda _label_id: True,
+        on_answered: Callable[[LabelResult], None] | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         self._on_change = on_change
+        # Several gateways in one store: a label's targets are answered by its owner
+        # (label-less ones by one gateway); the others hand them over.
+        self.answers = answers
+        self._on_answered = on_answered
         self.bindings: dict[str, Binding] = {}
         self.items: dict[str, PriceItem] = {}
         self.twins: dict[str, LabelTwin] = {}
@@ -235,7 +241,10 @@ class LabelPlanner:
                     store.save_item(d, item, command_id, now)
             store.add_targets(d, command_id, "price-update", targets)
             for r in immediate:
-                store.set_result(d, r)
+                if self.answers(r.label_id):
+                    store.set_result(d, r)
+                else:
+                    store.hand_over(d, r.label_id, now, command_id)
 
         await self._db.run(write)
         needs = []
@@ -450,6 +459,27 @@ class LabelPlanner:
         log.info("label restarted; writing its content again", label_id=label_id)
         return None if queued else self._job(twin, None, Priority.RESYNC)
 
+    # ---- several gateways ------------------------------------------------------------------
+
+    def waiting_labels(self) -> list[str]:
+        """Bound labels waiting to be seen (their panel unknown)."""
+        return list(self._waiting_for_panel)
+
+    def forget_waiting(self, label_id: str) -> None:
+        """Another gateway owns the label: it is not waited for here."""
+        self._waiting_for_panel.pop(label_id, None)
+
+    async def shown_elsewhere(self, label_id: str, shown: ContentRef) -> None:
+        """What the label displays, as the gateway that owned it until now said."""
+        twin = self.twins.setdefault(label_id, LabelTwin(label_id))
+        if twin.displayed == shown:
+            return
+        now = self._clock()
+        twin.displayed, twin.displayed_at = shown, now
+        twin.status = TwinStatus.IN_SYNC if twin.desired == shown else TwinStatus.PENDING
+        await self._db.run(lambda d: store.save_twins(d, [twin], now))
+        self._changed(twin)
+
     def mark_updating(self, label_id: str) -> None:
         twin = self.twins.get(label_id)
         if twin is not None:
@@ -475,8 +505,14 @@ class LabelPlanner:
         status: ResultStatus,
         error: str | None,
     ) -> None:
-        result = LabelResult(command_id, label_id, sku, version, status, self._clock(), error)
+        now = self._clock()
+        result = LabelResult(command_id, label_id, sku, version, status, now, error)
+        if not self.answers(label_id):
+            await self._db.run(lambda d: store.hand_over(d, label_id, now, command_id))
+            return
         await self._db.run(lambda d: store.set_result(d, result))
+        if self._on_answered is not None:
+            self._on_answered(result)
 
     def _changed(self, twin: LabelTwin) -> None:
         if self._on_change is not None:

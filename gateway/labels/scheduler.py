@@ -154,6 +154,10 @@ class LabelScheduler:
             self._adapters[adapter] = _Adapter(slots)
         self._wake.set()
 
+    def labels(self) -> list[str]:
+        """Labels with a job queued (not running)."""
+        return list({label_id for label_id, _kind in self._queued})
+
     @property
     def queued(self) -> int:
         return len(self._queued)

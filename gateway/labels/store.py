@@ -200,7 +200,7 @@ def set_result(d: sqlite_utils.Database, result: LabelResult) -> None:
         where, key = "label_id IS NULL AND sku = ?", result.sku
     d.execute(
         f"UPDATE label_results SET status = ?, at = ?, error = ?, version = COALESCE(?, version) "
-        f"WHERE command_id = ? AND {where} AND status IS NULL",
+        f"WHERE command_id = ? AND {where} AND status IS NULL AND handed = 0",
         [result.status.value, result.at, result.error, result.version, result.command_id, key],
     )
 
@@ -218,14 +218,16 @@ def command_type(d: sqlite_utils.Database, command_id: str) -> str | None:
 
 
 def open_commands(d: sqlite_utils.Database) -> list[str]:
-    rows = d.execute("SELECT DISTINCT command_id FROM label_results WHERE acked = 0").fetchall()
+    rows = d.execute(
+        "SELECT DISTINCT command_id FROM label_results WHERE acked = 0 AND handed = 0"
+    ).fetchall()
     return [r[0] for r in rows]
 
 
 def command_counts(d: sqlite_utils.Database, command_id: str) -> dict[str, int]:
     rows = d.execute(
         "SELECT COALESCE(status, 'in-progress'), COUNT(*) FROM label_results "
-        "WHERE command_id = ? GROUP BY 1",
+        "WHERE command_id = ? AND handed = 0 GROUP BY 1",
         [command_id],
     ).fetchall()
     return {str(r[0]): int(r[1]) for r in rows}
@@ -257,11 +259,67 @@ def mark_acked(d: sqlite_utils.Database, command_id: str, seqs: Sequence[int]) -
 
 def open_targets(d: sqlite_utils.Database, command_id: str) -> int:
     row = d.execute(
-        "SELECT COUNT(*) FROM label_results WHERE command_id = ? AND status IS NULL", [command_id]
+        "SELECT COUNT(*) FROM label_results WHERE command_id = ? AND status IS NULL AND handed = 0",
+        [command_id],
     ).fetchone()
     return int(row[0])
 
 
 def forget_command(d: sqlite_utils.Database, command_id: str) -> None:
-    d.execute("DELETE FROM label_results WHERE command_id = ?", [command_id])
-    d.execute("DELETE FROM label_commands WHERE command_id = ?", [command_id])
+    """The command's final ack went out. Its handed targets stay a while (their label
+    may come back before the other gateway answered them); the command's type with them."""
+    d.execute("DELETE FROM label_results WHERE command_id = ? AND handed = 0", [command_id])
+    d.execute(
+        "DELETE FROM label_commands WHERE command_id = ? AND NOT EXISTS "
+        "(SELECT 1 FROM label_results WHERE command_id = ?)",
+        [command_id, command_id],
+    )
+
+
+# ---- targets of labels another gateway owns --------------------------------------------
+
+
+def hand_over(
+    d: sqlite_utils.Database, label_id: str | None, now: float, command_id: str | None = None
+) -> int:
+    """The label's open targets (of one command, or all) are another gateway's to answer.
+    ``label_id`` None: the command's label-less targets (SKU results)."""
+    where = "label_id = ?" if label_id is not None else "label_id IS NULL"
+    args: list[object] = [now] + ([label_id] if label_id is not None else [])
+    if command_id is not None:
+        where += " AND command_id = ?"
+        args.append(command_id)
+    cur = d.execute(
+        f"UPDATE label_results SET handed = 1, handed_at = ? "
+        f"WHERE {where} AND status IS NULL AND handed = 0",
+        args,
+    )
+    return int(cur.rowcount)
+
+
+def take_back(d: sqlite_utils.Database, label_id: str, answered: Sequence[str]) -> list[str]:
+    """The label is ours again: its handed targets of commands the previous owner did not
+    answer are open again. Returns those commands (oldest first)."""
+    marks = ",".join("?" * len(answered))
+    skip = f"AND command_id NOT IN ({marks})" if answered else ""
+    rows = d.execute(
+        f"SELECT command_id FROM label_results WHERE label_id = ? AND handed = 1 "
+        f"AND status IS NULL {skip} GROUP BY command_id ORDER BY MIN(rowid)",
+        [label_id, *answered],
+    ).fetchall()
+    commands = [str(r[0]) for r in rows]
+    d.conn.executemany(
+        "UPDATE label_results SET handed = 0, handed_at = NULL, acked = 0 "
+        "WHERE label_id = ? AND command_id = ? AND handed = 1 AND status IS NULL",
+        [(label_id, c) for c in commands],
+    )
+    return commands
+
+
+def prune_handed(d: sqlite_utils.Database, before: float) -> None:
+    """Handed targets older than ``before``: the other gateway has long answered them."""
+    d.execute("DELETE FROM label_results WHERE handed = 1 AND handed_at < ?", [before])
+    d.execute(
+        "DELETE FROM label_commands WHERE command_id NOT IN "
+        "(SELECT DISTINCT command_id FROM label_results)"
+    )

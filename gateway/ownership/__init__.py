@@ -1,6 +1,6 @@
 """Ownership of devices among the gateways of one store (contract v1.1)."""
 
-from gateway.ownership.claims import Claim, ClaimedAlert, ClaimError
+from gateway.ownership.claims import Claim, ClaimedAlert, ClaimError, ShownContent
 from gateway.ownership.ownership import (
     Gained,
     Lost,
@@ -20,6 +20,7 @@ __all__ = [
     "Owner",
     "Ownership",
     "OwnershipOptions",
+    "ShownContent",
     "SoleOwner",
     "Step",
 ]

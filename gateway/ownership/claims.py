@@ -9,7 +9,9 @@ the live claims by their contents (:func:`rank`).
 It carries what a new owner needs to continue without the cloud: the epoch, the
 owner's RSSI (so others know whether they hear the device clearly better), the
 alerts firing on the device (the new owner continues them under the same id) and,
-for labels, the commands already answered for it (so no target is answered twice).
+for labels, the commands already answered for it (so no target is answered twice),
+what it shows (so the same content is not written again) and whether a transfer to
+it is running (a label is not taken over in the middle of one).
 
 Claims come from other boxes over the network: parsed strictly, bounded, and a bad
 one is dropped with a log line, never trusted.
@@ -52,6 +54,15 @@ class ClaimedAlert(_Model):
     value: float | None = None
 
 
+class ShownContent(_Model):
+    """What a label shows, as its owner knows it: a new owner that wants the same
+    content does not write it again."""
+
+    sku: str = Field(min_length=1, max_length=128)
+    version: int = Field(ge=0)
+    content_hash: str = Field(pattern=r"^[0-9a-f]{8,64}$")
+
+
 class Claim(_Model):
     schema_: str = Field(SCHEMA, alias="schema", pattern=f"^{SCHEMA}$")
     store_id: ID
@@ -63,6 +74,8 @@ class Claim(_Model):
     answered: tuple[Annotated[str, Field(min_length=1, max_length=128)], ...] = Field(
         (), max_length=MAX_ANSWERED
     )
+    shown: ShownContent | None = None  # labels: what it displays
+    busy: bool = False  # labels: a transfer to it is running (not taken over meanwhile)
 
     def dump(self) -> bytes:
         return json.dumps(

@@ -26,11 +26,12 @@ from typing import Protocol
 import sqlite_utils
 import structlog
 
+from drivers.types import DeviceKind
 from gateway.alerts.model import Alert, AlertPhase
 from gateway.alerts.service import AlertService
 from gateway.bridge.bridge import Bridge
 from gateway.bridge.mqtt import Inbound, NotConnected
-from gateway.ownership.claims import Claim, ClaimedAlert, ClaimError, parse
+from gateway.ownership.claims import Claim, ClaimedAlert, ClaimError, ShownContent, parse
 from gateway.ownership.ownership import Gained, Lost, Ownership, Step
 from gateway.registry import Registry
 from gateway.store import Database
@@ -43,7 +44,9 @@ STEP_S = 1.0
 class LabelOwner(Protocol):
     """What the label pipeline does when a label changes owner."""
 
-    async def label_gained(self, label_id: str, answered: Sequence[str]) -> None: ...
+    async def label_gained(
+        self, label_id: str, answered: Sequence[str], shown: ShownContent | None
+    ) -> None: ...
 
     async def label_lost(self, label_id: str) -> None: ...
 
@@ -193,17 +196,24 @@ class Coordinator:
         if previous is not None and previous.alerts:
             await self._alerts.adopt([_alert(gained.device_id, a) for a in previous.alerts])
         self._bridge.gained(gained.device_id)
-        if self._labels is not None:
-            answered = () if previous is None else previous.answered
-            await self._labels.label_gained(gained.device_id, answered)
+        if self._labels is not None and self._is_label(gained.device_id):
+            await self._labels.label_gained(
+                gained.device_id,
+                () if previous is None else previous.answered,
+                None if previous is None else previous.shown,
+            )
 
     async def _lost(self, lost: Lost) -> None:
         self.changes += 1
         log.info("device handed over", device_id=lost.device_id, to=lost.to)
-        if self._labels is not None:
+        if self._labels is not None and self._is_label(lost.device_id):
             await self._labels.label_lost(lost.device_id)
         await self._alerts.release(lost.device_id)
         await self._bridge.lost(lost.device_id)
+
+    def _is_label(self, device_id: str) -> bool:
+        device = self._registry.get(device_id)
+        return device is not None and device.kind is DeviceKind.LABEL
 
     def _alerts_changed(self, device_id: str) -> None:
         if self.ownership.owns(device_id):

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from gateway.ownership.claims import Claim, ClaimedAlert, rank
+from gateway.ownership.claims import Claim, ClaimedAlert, ShownContent, rank
 
 
 class Owner(Protocol):
@@ -87,6 +87,8 @@ class _Track:
     claimed_at: float | None = None  # my claim, not confirmed yet
     published_at: float = -1e18
     extras_changed: bool = False
+    shown: ShownContent | None = None
+    busy: bool = False
 
 
 class Ownership:
@@ -97,6 +99,7 @@ class Ownership:
         self._claims: dict[str, dict[str, Claim]] = {}  # device -> gateway -> live claim
         self._last: dict[str, dict[str, Claim]] = {}  # the same, withdrawn ones kept
         self._offline: set[str] = set()
+        self._online: set[str] = set()
         self._owned: dict[str, int] = {}  # device -> epoch: confirmed mine
         self._tracks: dict[str, _Track] = {}
         self._alerts: dict[str, tuple[ClaimedAlert, ...]] = {}
@@ -112,6 +115,7 @@ class Ownership:
             self._owned[c.device_id] = c.epoch
             self._alerts[c.device_id] = c.alerts
             self._answered[c.device_id] = c.answered
+            self._track(c.device_id).shown = c.shown
 
     def connected(self, now: float) -> None:
         self._connected_at = now
@@ -133,8 +137,10 @@ class Ownership:
             return
         if online:
             self._offline.discard(gateway_id)
+            self._online.add(gateway_id)
         else:
             self._offline.add(gateway_id)
+            self._online.discard(gateway_id)
 
     def set_alerts(self, device_id: str, alerts: tuple[ClaimedAlert, ...]) -> None:
         """Alerts firing on an owned device: the claim says so (a new owner continues them)."""
@@ -149,7 +155,26 @@ class Ownership:
             self._answered[device_id] = (*done, command_id)[-32:]
             self._track(device_id).extras_changed = True
 
+    def set_shown(self, device_id: str, shown: ShownContent | None) -> None:
+        """What an owned label displays now: the claim says so."""
+        t = self._track(device_id)
+        if t.shown != shown:
+            t.shown = shown
+            t.extras_changed = True
+
+    def set_busy(self, device_id: str, busy: bool) -> None:
+        """A transfer to an owned label started or ended: the claim says so."""
+        t = self._track(device_id)
+        if t.busy != busy:
+            t.busy = busy
+            t.extras_changed = True
+
     # ---- questions ---------------------------------------------------------------------------
+
+    def first_online(self) -> bool:
+        """This gateway's id sorts first among the gateways online: it answers for labels
+        no gateway owns (contract 1.1)."""
+        return all(self.me < gw for gw in self._online)
 
     def owns(self, device_id: str) -> bool:
         return device_id in self._owned
@@ -228,6 +253,9 @@ class Ownership:
             if now - t.heard_since >= o.claim_delay_s:
                 self._claim(device_id, t, now, out, None)
             return
+        if winner.busy:
+            t.better_since = None  # not in the middle of a transfer
+            return
         if winner.rssi is None:
             better, hold = True, o.claim_delay_s
         else:
@@ -250,6 +278,9 @@ class Ownership:
         alerts = previous.alerts if previous else self._alerts.get(device_id, ())
         answered = previous.answered if previous else self._answered.get(device_id, ())
         self._alerts[device_id], self._answered[device_id] = alerts, answered
+        if previous is not None:
+            t.shown = previous.shown
+        t.busy = False
         claim = self._make(device_id, epoch, t.rssi)
         self._put(claim)
         t.claimed_at, t.better_since, t.published_at = now, None, now
@@ -267,6 +298,7 @@ class Ownership:
                 self.set_alerts(device_id, previous.alerts)
             for command_id in previous.answered:
                 self.answered(device_id, command_id)
+            self.set_shown(device_id, previous.shown)
         out.gained.append(Gained(device_id, mine.epoch, previous))
 
     def _maybe_republish(
@@ -298,6 +330,8 @@ class Ownership:
             rssi=None if rssi is None else max(-127, min(20, round(rssi))),
             alerts=self._alerts.get(device_id, ()),
             answered=self._answered.get(device_id, ()),
+            shown=self._track(device_id).shown,
+            busy=self._track(device_id).busy,
         )
 
     def _put(self, claim: Claim) -> None:

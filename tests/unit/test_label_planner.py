@@ -10,7 +10,7 @@ import sqlite_utils
 from gateway.labels import store
 from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, SchedulerOptions
 from gateway.labels.model import Binding, PriceItem, ResultStatus, TwinStatus
-from gateway.labels.pipeline import LabelOptions, LabelPipeline
+from gateway.labels.pipeline import LabelOptions, LabelOwnership, LabelPipeline
 from gateway.labels.planner import ContentWork, Rendered, Renderer, UnsupportedLabel
 from gateway.labels.scheduler import ConnectGate
 from gateway.registry import Registry, RegistryOptions
@@ -36,6 +36,8 @@ class Rig:
         db: Database,
         clock: Callable[[], float] = time.time,
         renderer: Renderer = render,
+        ownership: LabelOwnership | None = None,
+        budget_s: float = 60,
     ) -> None:
         self.written: list[tuple[str, str]] = []
         self.acks: list[dict[str, object]] = []
@@ -50,7 +52,7 @@ class Rig:
         self.pipeline = LabelPipeline(
             db,
             Registry(RegistryOptions()),
-            LabelOptions(scheduler=dataclasses.replace(FAST, budget_s=60)),
+            LabelOptions(scheduler=dataclasses.replace(FAST, budget_s=budget_s)),
             lambda: ["hci0"],
             lambda **kw: dict(kw),
             produce,
@@ -58,6 +60,7 @@ class Rig:
             transfer=self.run,
             locate=lambda label: "hci0" if self.visible and label not in self.hidden else None,
             clock=clock,
+            ownership=ownership,
         )
         self.scheduler = self.pipeline.scheduler
         self.scheduler.set_slots("hci0", 2)

@@ -212,3 +212,23 @@ def test_claims_from_the_wire_are_checked() -> None:
         parse(good.dump().replace(b'"epoch":3', b'"epoch":0'), **ids)
     with pytest.raises(ClaimError, match="exceeds"):
         parse(b" " * 20000, **ids)
+
+
+def test_a_label_is_not_taken_over_in_the_middle_of_a_transfer() -> None:
+    store = Store(["gw-a", "gw-b"])
+    store.run(20, lambda gid, _t: -60.0 if gid == "gw-a" else -80.0)
+    store.gws["gw-a"].set_busy(DEVICE, True)
+    store.run(120, lambda gid, _t: -85.0 if gid == "gw-a" else -60.0)
+    assert store.owners() == ["gw-a"]  # busy: gw-b waits
+    store.gws["gw-a"].set_busy(DEVICE, False)
+    store.run(90, lambda gid, _t: -85.0 if gid == "gw-a" else -60.0)
+    assert store.owners() == ["gw-b"]
+
+
+def test_the_gateway_whose_id_sorts_first_among_those_online_answers_for_nobody() -> None:
+    a, b = Ownership("s1", "gw-a", OPTIONS), Ownership("s1", "gw-b", OPTIONS)
+    for g, other in ((a, "gw-b"), (b, "gw-a")):
+        g.status_seen(other, online=True)
+    assert a.first_online() and not b.first_online()
+    b.status_seen("gw-a", online=False)
+    assert b.first_online()

@@ -1,0 +1,170 @@
+"""Labels in a store with several gateways: only the owner writes a label and answers
+its targets; a label nobody owns is answered by the online gateway whose id sorts
+first; a label that changes owner is finished by the new owner, not written twice.
+
+Two label pipelines, one per gateway, each with its own database, share one view of
+who owns what (as the claims would give them)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from gateway.labels.model import Binding
+from gateway.ownership import ShownContent
+from gateway.store import Database
+from tests.unit.test_label_planner import L1, L2, L3, Rig, item, results
+
+
+class Owners:
+    """Who owns which label (None: nobody), as every gateway sees it."""
+
+    def __init__(self, online: list[str]) -> None:
+        self.of: dict[str, str | None] = {}
+        self.online = online
+
+
+class View:
+    """One gateway's view, in the pipeline's LabelOwnership shape."""
+
+    def __init__(self, me: str, owners: Owners) -> None:
+        self.me, self.owners = me, owners
+        self.answers: list[tuple[str, str]] = []
+        self.shown: dict[str, ShownContent | None] = {}
+        self.busy: list[tuple[str, bool]] = []
+
+    def owns(self, device_id: str) -> bool:
+        return self.owners.of.get(device_id) == self.me
+
+    def owner(self, device_id: str) -> str | None:
+        return self.owners.of.get(device_id)
+
+    def first_online(self) -> bool:
+        return min(self.owners.online) == self.me
+
+    def answered(self, device_id: str, command_id: str) -> None:
+        self.answers.append((device_id, command_id))
+
+    def set_shown(self, device_id: str, shown: ShownContent | None) -> None:
+        self.shown[device_id] = shown
+
+    def set_busy(self, device_id: str, busy: bool) -> None:
+        self.busy.append((device_id, busy))
+
+
+async def gateways(tmp_path: Path, owners: Owners, budget_s: float = 60) -> dict[str, Rig]:
+    rigs = {}
+    for gw in ("gw-a", "gw-b"):
+        db = Database(tmp_path / f"{gw}.db")
+        await db.open()
+        rig = Rig(db, ownership=View(gw, owners), budget_s=budget_s)
+        await rig.planner.load()
+        rigs[gw] = rig
+    return rigs
+
+
+async def settle(rigs: dict[str, Rig]) -> None:
+    for rig in rigs.values():
+        await rig.settle()
+        await rig.pipeline.reporter.report()
+
+
+def finals(rig: Rig, command_id: str) -> list[dict[str, object]]:
+    return [
+        a
+        for a in rig.acks
+        if a["command_id"] == command_id and a["status"] in ("completed", "partial")
+    ]
+
+
+def answered(rig: Rig, command_id: str) -> list[tuple[object, object]]:
+    return sorted(
+        (
+            (r["label_id"], r["status"])  # type: ignore[index]
+            for a in finals(rig, command_id)
+            for r in a["results"]  # type: ignore[attr-defined]
+        ),
+        key=lambda r: (r[0] or "", r[1]),
+    )
+
+
+async def test_each_target_is_answered_by_one_gateway(tmp_path: Path) -> None:
+    owners = Owners(["gw-a", "gw-b"])
+    owners.of = {L1: "gw-a", L2: "gw-b", L3: None}  # L3: no gateway hears it
+    rigs = await gateways(tmp_path, owners, budget_s=0.5)
+    runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
+    for rig in rigs.values():
+        await rig.bind("bind", [Binding(L1, "A"), Binding(L2, "A"), Binding(L3, "A")])
+        await rig.price_update("cmd", [item("A", 1, "12.90"), item("Z", 1, "1.00")])
+    await asyncio.sleep(1.0)  # L3's budget runs out
+    await settle(rigs)
+    a, b = rigs["gw-a"], rigs["gw-b"]
+    # gw-a writes its label, answers the label nobody owns (its id sorts first) and the
+    # SKU with no label; gw-b writes and answers its own label only.
+    assert [w[0] for w in a.written] == [L1] and [w[0] for w in b.written] == [L2]
+    assert answered(a, "cmd") == [(None, "unbound"), (L1, "displayed"), (L3, "failed")]
+    assert answered(b, "cmd") == [(L2, "displayed")]
+    # Both send their final ack; each has no target left open.
+    assert len(finals(a, "cmd")) == 1 and len(finals(b, "cmd")) == 1
+    assert finals(b, "cmd")[0]["status"] == "completed"
+    view_a = a.pipeline._ownership
+    assert isinstance(view_a, View) and (L2, "cmd") not in view_a.answers
+    for run in runs:
+        run.cancel()
+
+
+async def test_a_label_changing_owner_mid_campaign_is_written_once(tmp_path: Path) -> None:
+    owners = Owners(["gw-a", "gw-b"])
+    owners.of = {L1: "gw-a", L2: "gw-a"}
+    rigs = await gateways(tmp_path, owners)
+    a, b = rigs["gw-a"], rigs["gw-b"]
+    a.hidden = {L2}  # gw-a has not got to L2 yet when it moves
+    runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
+    for rig in rigs.values():
+        await rig.bind("bind", [Binding(L1, "A"), Binding(L2, "A")])
+        await rig.price_update("cmd", [item("A", 1, "12.90")])
+    await asyncio.sleep(0.2)
+    assert [w[0] for w in a.written] == [L1]
+    # L2 moves to gw-b, whose claim took what gw-a's said: L2 not answered, shows nothing.
+    owners.of[L2] = "gw-b"
+    await a.pipeline.label_lost(L2)
+    await b.pipeline.label_gained(L2, answered=(), shown=None)
+    await settle(rigs)
+    assert [w[0] for w in b.written] == [L2]
+    assert len(a.written) == 1  # gw-a never wrote L2
+    assert answered(a, "cmd") == [(L1, "displayed")]
+    assert answered(b, "cmd") == [(L2, "displayed")]
+    # gw-a's command is done; only L2's handed target stays a while (if L2 came back
+    # before gw-b answered it, gw-a would take it back).
+    assert results(tmp_path / "gw-a.db", "cmd") == [(L2, "A", None)]
+    for run in runs:
+        run.cancel()
+
+
+async def test_a_label_already_showing_the_content_is_not_written_again(tmp_path: Path) -> None:
+    owners = Owners(["gw-a", "gw-b"])
+    owners.of = {L1: "gw-a"}
+    rigs = await gateways(tmp_path, owners)
+    a, b = rigs["gw-a"], rigs["gw-b"]
+    runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
+    for rig in rigs.values():
+        await rig.bind("bind", [Binding(L1, "A")])
+        await rig.price_update("cmd", [item("A", 1, "12.90")])
+    await settle(rigs)
+    assert answered(a, "cmd") == [(L1, "displayed")]
+    view_a = a.pipeline._ownership
+    assert isinstance(view_a, View)
+    shown = view_a.shown[L1]
+    assert shown is not None and (L1, "cmd") in view_a.answers
+    assert (L1, True) in view_a.busy and view_a.busy[-1] == (L1, False)
+    # gw-a goes away; gw-b takes L1 over with what gw-a's claim said.
+    owners.of[L1] = "gw-b"
+    owners.online = ["gw-b"]
+    await b.pipeline.label_gained(L1, answered=("cmd",), shown=shown)
+    await settle(rigs)
+    assert b.written == []  # it already shows that content
+    assert answered(b, "cmd") == []  # gw-a answered it
+    assert b.planner.twins[L1].displayed is not None
+    assert b.planner.twins[L1].displayed.content_hash == shown.content_hash
+    for run in runs:
+        run.cancel()
