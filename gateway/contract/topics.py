@@ -53,20 +53,29 @@ class Topics:
         """Every gateway's claims in this store."""
         return f"{self.prefix}/{self.store_id}/gw/+/owns/+"
 
+    def hearing(self, shard: str) -> str:
+        """This gateway's retained report of the devices it hears (one of 16 shards, by
+        the last hex digit of the device id), for the others' status pages."""
+        return f"{self._gw}/hears/{shard}"
+
+    @property
+    def hearings(self) -> str:
+        return f"{self.prefix}/{self.store_id}/gw/+/hears/+"
+
     @property
     def statuses(self) -> str:
         """Every gateway's status in this store (their Wills say when one is gone)."""
         return f"{self.prefix}/{self.store_id}/gw/+/status"
 
     def parse_gateway_topic(self, topic: str) -> tuple[str, str, str | None] | None:
-        """``(gateway id, "owns" or "status", device id or None)`` of a topic under
-        ``gw/``, or None if it is not one of those."""
+        """``(gateway id, "owns", "hears" or "status", device id / shard or None)`` of a
+        topic under ``gw/``, or None if it is not one of those."""
         head = f"{self.prefix}/{self.store_id}/gw/"
         if not topic.startswith(head):
             return None
         parts = topic[len(head) :].split("/")
         if len(parts) == 2 and parts[1] == "status":
             return parts[0], "status", None
-        if len(parts) == 3 and parts[1] == "owns":
-            return parts[0], "owns", parts[2]
+        if len(parts) == 3 and parts[1] in ("owns", "hears"):
+            return parts[0], parts[1], parts[2]
         return None

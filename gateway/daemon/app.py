@@ -147,7 +147,9 @@ class Gateway:
                 device_label=self.labels.device_label,
                 on_command=self._on_command,
                 ownership=self.ownership,
-                subscriptions=() if self.ownership is None else (topics.claims, topics.statuses),
+                subscriptions=()
+                if self.ownership is None
+                else (topics.claims, topics.statuses, topics.hearings),
             )
             self.inbox = Inbox(self.db, ident, settings.inbox, outbox, outbox.topics)
             # The one table of command types and who carries them out.
@@ -202,6 +204,7 @@ class Gateway:
                 alerts=self.alerts,
                 bridge=self.bridge,
                 labels=self.labels,
+                ownership=self.ownership,
                 redacted_config=settings.redacted_config,
                 database_replaced=lambda: self.database_replaced,
             )

@@ -20,7 +20,8 @@ from gateway.ble.manager import BleManager
 from gateway.bridge.bridge import Bridge
 from gateway.daemon.supervisor import Supervisor
 from gateway.labels.pipeline import LabelPipeline
-from gateway.registry import DeviceChange, Registry
+from gateway.ownership import Ownership
+from gateway.registry import DeviceChange, DeviceRecord, Registry
 from gateway.registry.views import device_view
 from gateway.timeutil import format_epoch
 from gateway.web.port import Json, MetricFamily, UnknownAlert
@@ -42,6 +43,7 @@ class Components:
     alerts: AlertService
     bridge: Bridge | None = None
     labels: LabelPipeline | None = None
+    ownership: Ownership | None = None  # several gateways share the store
     redacted_config: Mapping[str, Any] = field(default_factory=dict)
     database_replaced: Callable[[], str | None] = lambda: None
 
@@ -102,14 +104,39 @@ class GatewayView:
                 "firing": len(engine.firing()),
                 "pending": sum(1 for a in engine.alerts() if a.phase.value == "pending"),
             },
+            "ownership": self._ownership(),
+        }
+
+    def _ownership(self) -> Json | None:
+        """Several gateways: how many devices each one owns, which are offline."""
+        o = self._g.ownership
+        if o is None:
+            return None
+        owned = o.owners()
+        owned[self._g.gateway_id] = len(o.owned())
+        return {
+            "owned": dict(sorted(owned.items())),
+            "offline": sorted(o.offline_gateways()),
         }
 
     def devices(self) -> list[Json]:
-        return sorted((device_view(d) for d in self._g.registry), key=lambda r: r["device_id"])
+        return sorted((self._device(d) for d in self._g.registry), key=lambda r: r["device_id"])
 
     def device_views(self, device_ids: Iterable[str]) -> list[Json]:
         registry = self._g.registry
-        return [device_view(d) for i in device_ids if (d := registry.get(i)) is not None]
+        return [self._device(d) for i in device_ids if (d := registry.get(i)) is not None]
+
+    def _device(self, d: DeviceRecord) -> Json:
+        """The registry's view, and in a store with several gateways who owns the device
+        (in which epoch) and which other gateways hear it (RSSI)."""
+        view = device_view(d)
+        o = self._g.ownership
+        if o is not None:
+            mine = o.owns(d.device_id)
+            view["owner"] = self._g.gateway_id if mine else o.owner(d.device_id)
+            view["owner_epoch"] = o.epoch(d.device_id) if mine else None
+            view["heard_by"] = o.heard_by(d.device_id)
+        return view
 
     def watch_devices(self, listener: Callable[[str], None]) -> None:
         def on_change(change: DeviceChange) -> None:

@@ -108,3 +108,46 @@ def parse(payload: bytes, *, store_id: str, gateway_id: str, device_id: str) -> 
             f"published on the topic of {store_id}/{gateway_id}/{device_id}"
         )
     return claim
+
+
+HEARING_SCHEMA = "hearing/1"
+SHARDS = "0123456789abcdef"
+MAX_HEARING_BYTES = 64 * 1024
+
+
+def shard_of(device_id: str) -> str:
+    return device_id[-1]
+
+
+def dump_hearing(gateway_id: str, devices: dict[str, int]) -> bytes:
+    body = {"schema": HEARING_SCHEMA, "gateway_id": gateway_id, "devices": devices}
+    return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+
+
+def parse_hearing(payload: bytes, *, gateway_id: str, shard: str) -> dict[str, int]:
+    """The devices (and RSSI) a gateway reports hearing in one shard; ClaimError if the
+    message is not usable. An empty payload: none."""
+    if not payload:
+        return {}
+    if len(payload) > MAX_HEARING_BYTES:
+        raise ClaimError(f"hearing report of {len(payload)} bytes exceeds {MAX_HEARING_BYTES}")
+    try:
+        body = json.loads(payload)
+    except ValueError as exc:
+        raise ClaimError(f"hearing report is not JSON: {exc}") from exc
+    if not isinstance(body, dict) or body.get("schema") != HEARING_SCHEMA:
+        raise ClaimError("not a hearing/1 report")
+    if body.get("gateway_id") != gateway_id or shard not in SHARDS:
+        raise ClaimError(f"hearing report of {body.get('gateway_id')!r} on {gateway_id}'s topic")
+    devices = body.get("devices")
+    if not isinstance(devices, dict):
+        raise ClaimError("hearing report without devices")
+    out = {}
+    for device_id, rssi in devices.items():
+        ok = isinstance(device_id, str) and len(device_id) == 12 and shard_of(device_id) == shard
+        if not ok or not all(c in SHARDS for c in device_id):
+            raise ClaimError(f"hearing report names {device_id!r}")
+        if not isinstance(rssi, int) or isinstance(rssi, bool) or not -127 <= rssi <= 20:
+            raise ClaimError(f"hearing report gives {device_id} an RSSI of {rssi!r}")
+        out[device_id] = rssi
+    return out

@@ -31,7 +31,17 @@ from gateway.alerts.model import Alert, AlertPhase
 from gateway.alerts.service import AlertService
 from gateway.bridge.bridge import Bridge
 from gateway.bridge.mqtt import Inbound, NotConnected
-from gateway.ownership.claims import Claim, ClaimedAlert, ClaimError, ShownContent, parse
+from gateway.ownership.claims import (
+    SHARDS,
+    Claim,
+    ClaimedAlert,
+    ClaimError,
+    ShownContent,
+    dump_hearing,
+    parse,
+    parse_hearing,
+    shard_of,
+)
 from gateway.ownership.ownership import Gained, Lost, Ownership, Step
 from gateway.registry import Registry
 from gateway.store import Database
@@ -39,6 +49,8 @@ from gateway.store import Database
 log = structlog.get_logger("gateway.ownership")
 
 STEP_S = 1.0
+HEARING_S = 30.0  # how often what this gateway hears is reported (shards that changed)
+HEARING_STEP_DB = 3  # RSSI reported in steps of this many dB (fewer changes to send)
 
 
 class LabelOwner(Protocol):
@@ -71,6 +83,7 @@ class Coordinator:
         self._clock = clock
         self._topics = bridge.topics
         self._withdrawn: set[str] = set()  # claims to clear on the broker (sent or not)
+        self._hearing_sent: dict[str, dict[str, int]] = {}  # shard -> what was reported
         self.claims_in = 0
         self.claims_rejected = 0
         self.changes = 0
@@ -114,6 +127,17 @@ class Coordinator:
             if state is not None:
                 self.ownership.status_seen(gateway_id, state == "online")
             return
+        if what == "hears":
+            assert device_id is not None  # the shard
+            if gateway_id == self.ownership.me:
+                return
+            try:
+                devices = parse_hearing(inbound.payload, gateway_id=gateway_id, shard=device_id)
+            except ClaimError as exc:
+                log.warning("hearing report ignored", topic=inbound.topic, error=str(exc))
+                return
+            self.ownership.hearing_seen(gateway_id, device_id, devices)
+            return
         assert device_id is not None
         self.claims_in += 1
         try:
@@ -135,6 +159,7 @@ class Coordinator:
         self.ownership.connected(self._clock())
         for device_id in list(self._withdrawn):
             self._send(device_id, b"")
+        self._hearing_sent.clear()  # reported again with the next round
         for device_id in self.ownership.owned():
             claim = self.ownership.claims(device_id)
             mine = [c for c in claim if c.gateway_id == self.ownership.me]
@@ -161,14 +186,41 @@ class Coordinator:
     # ---- the steps ---------------------------------------------------------------------------
 
     async def run(self) -> None:
+        reported = 0.0
         while True:
             await asyncio.sleep(STEP_S)
+            if self._clock() - reported >= HEARING_S:
+                reported = self._clock()
+                self._report_hearing()
             started = time.perf_counter()
             hearing = {d.device_id: (d.rssi if d.online else None) for d in self._registry}
             step = self.ownership.step(self._clock(), hearing)
             self.last_step_s = time.perf_counter() - started
             if step:
                 await self.apply(step)
+
+    def _report_hearing(self) -> None:
+        """What this gateway hears, per shard, where it changed since the last report."""
+        shards: dict[str, dict[str, int]] = {s: {} for s in SHARDS}
+        for d in self._registry:
+            if d.online and d.rssi is not None:
+                step = HEARING_STEP_DB
+                shards[shard_of(d.device_id)][d.device_id] = max(
+                    -127, min(20, step * round(d.rssi / step))
+                )
+        for shard, devices in shards.items():
+            if self._hearing_sent.get(shard) == devices:
+                continue
+            try:
+                self._bridge.connection.publish(
+                    self._topics.hearing(shard),
+                    dump_hearing(self.ownership.me, devices) if devices else b"",
+                    qos=0,
+                    retain=True,
+                )
+            except NotConnected:
+                return
+            self._hearing_sent[shard] = devices
 
     async def apply(self, step: Step) -> None:
         for claim in step.publish:

@@ -105,6 +105,8 @@ class Ownership:
         self._alerts: dict[str, tuple[ClaimedAlert, ...]] = {}
         self._answered: dict[str, tuple[str, ...]] = {}
         self._connected_at: float | None = None
+        self._heard_by: dict[str, dict[str, int]] = {}  # device -> other gateway -> RSSI
+        self._reported: dict[str, dict[str, set[str]]] = {}  # gateway -> shard -> devices
 
     # ---- what this gateway knows ---------------------------------------------------------
 
@@ -131,6 +133,22 @@ class Ownership:
             self._claims.get(device_id, {}).pop(gateway_id, None)
         else:
             self._put(claim)
+
+    def hearing_seen(self, gateway_id: str, shard: str, devices: Mapping[str, int]) -> None:
+        """Another gateway's report of what it hears in one shard (for the status page)."""
+        if gateway_id == self.me:
+            return
+        before = self._reported.setdefault(gateway_id, {}).get(shard, set())
+        for device_id in before - set(devices):
+            self._heard_by.get(device_id, {}).pop(gateway_id, None)
+        for device_id, rssi in devices.items():
+            self._heard_by.setdefault(device_id, {})[gateway_id] = rssi
+        self._reported[gateway_id][shard] = set(devices)
+
+    def heard_by(self, device_id: str) -> dict[str, int]:
+        """The other gateways that report hearing the device, with their RSSI."""
+        heard = self._heard_by.get(device_id, {})
+        return {gw: rssi for gw, rssi in heard.items() if gw not in self._offline}
 
     def status_seen(self, gateway_id: str, online: bool) -> None:
         if gateway_id == self.me:

@@ -75,6 +75,14 @@ SCHEMAS: dict[str, Any] = {
             "interval_s": _NUM,
             "beacon": {"type": ["object", "null"]},
             "label": {"type": ["object", "null"]},
+            # Only in a store with several gateways:
+            "owner": {**_STR, "description": "the gateway that owns the device (null: none)"},
+            "owner_epoch": {"type": ["integer", "null"], "minimum": 1},
+            "heard_by": {
+                "type": "object",
+                "description": "other gateways that hear the device, with their RSSI",
+                "additionalProperties": {"type": "integer"},
+            },
         },
     },
     "Alert": {
@@ -155,6 +163,14 @@ SCHEMAS: dict[str, Any] = {
             "broker": {"type": ["object", "null"]},
             "buffer": {"type": ["object", "null"]},
             "alerts": {"type": "object"},
+            "ownership": {
+                "type": ["object", "null"],
+                "description": "several gateways in one store: devices owned per gateway",
+                "properties": {
+                    "owned": {"type": "object", "additionalProperties": {"type": "integer"}},
+                    "offline": {"type": "array", "items": {"type": "string"}},
+                },
+            },
         },
     },
 }

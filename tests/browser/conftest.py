@@ -1,3 +1,3 @@
-from tests.helpers.web import web_harness
+from tests.helpers.web import shared_web_harness, web_harness
 
-__all__ = ["web_harness"]
+__all__ = ["shared_web_harness", "web_harness"]

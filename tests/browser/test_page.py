@@ -123,3 +123,43 @@ async def test_viewer_sees_no_actions_and_page_is_accessible(
             v["id"] for v in results.response["violations"] if v.get("impact") == "critical"
         ]
         assert critical == [], f"{tab}: {critical}"
+
+
+async def test_a_shared_store_shows_owners_and_gateways(
+    shared_web_harness: WebHarness, browser: Browser
+) -> None:
+    from tests.web.test_shared_store import OTHER, share
+
+    h = shared_web_harness
+    share(h)
+    base = str(h.client.make_url("")).rstrip("/")
+    page = await browser.new_page()
+    await login(page, base, "vera")
+    section = page.locator("#gateways-section")
+    await expect(section).to_be_visible(timeout=10_000)
+    await expect(page.locator("#gateways tr[data-gateway=gw-1]")).to_contain_text("this one")
+    await expect(page.locator("#gateways tr[data-gateway=gw-2]")).to_contain_text("online")
+    await shot(page, "overview-shared-store")
+    await page.click("#tabs button[data-tab=devices]")
+    fridge = page.locator("#device-table tr[data-device=c4d912ab0f31]")
+    await expect(fridge.locator("td.owner")).to_have_text("gw-1 #3")
+    await expect(fridge.locator("td.heard-by")).to_have_text("gw-2 -81")
+    await expect(page.locator(f"#device-table tr[data-device={OTHER}] td.owner")).to_have_text(
+        "gw-2"
+    )
+    await shot(page, "devices-shared-store")
+
+
+async def test_a_store_with_one_gateway_has_no_owner_column(
+    web_harness: WebHarness, browser: Browser
+) -> None:
+    web_harness.feed(3.0)
+    base = str(web_harness.client.make_url("")).rstrip("/")
+    page = await browser.new_page()
+    await login(page, base, "vera")
+    await expect(page.locator("#cards")).to_contain_text("1 / 1")
+    assert await page.locator("#gateways-section").is_hidden()
+    await page.click("#tabs button[data-tab=devices]")
+    await expect(page.locator("#device-table tr[data-device=c4d912ab0f31]")).to_be_visible()
+    assert await page.locator("#device-table th.owner-col").first.is_hidden()
+    assert await page.locator("#device-table td.owner").count() == 0

@@ -7,6 +7,7 @@ through its registry as the scanner would.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from gateway.ble.manager import BleManager
 from gateway.ble.scanner import ScannerOptions
 from gateway.daemon.supervisor import Supervisor
 from gateway.daemon.web_view import Components, GatewayView
+from gateway.ownership import Ownership, OwnershipOptions
 from gateway.registry import Registry, RegistryOptions
 from gateway.store import Database
 from gateway.web.keys import LIVE_KEY
@@ -40,6 +42,7 @@ class WebHarness:
     registry: Registry
     alerts: AlertService
     client: TestClient  # type: ignore[type-arg]
+    ownership: Ownership | None = None
 
     def feed(self, temp: float, address: str = "C4:D9:12:AB:0F:31") -> None:
         adv = Advertisement(address=address, rssi=-70, name="Fridge 1")
@@ -60,6 +63,20 @@ class WebHarness:
 
 @pytest.fixture
 async def web_harness(tmp_path: Path) -> AsyncIterator[WebHarness]:
+    async with _harness(tmp_path, None) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def shared_web_harness(tmp_path: Path) -> AsyncIterator[WebHarness]:
+    """The same, for a gateway sharing its store with others (contract 1.1)."""
+    ownership = Ownership("store-0042", "gw-1", OwnershipOptions())
+    async with _harness(tmp_path, ownership) as harness:
+        yield harness
+
+
+@contextlib.asynccontextmanager
+async def _harness(tmp_path: Path, ownership: Ownership | None) -> AsyncIterator[WebHarness]:
     hashed = hash_password(PASSWORD, log2_n=10)
     users = {
         name: WebUser(name, role, hashed)  # type: ignore[arg-type]
@@ -89,6 +106,7 @@ async def web_harness(tmp_path: Path) -> AsyncIterator[WebHarness]:
             ble=BleManager(("hci0",), lambda _: None, ScannerOptions()),
             supervisor=supervisor,
             alerts=alerts,
+            ownership=ownership,
             redacted_config={"store_id": "store-0042", "mqtt": {"password_file": "<redacted>"}},
         )
     )
@@ -100,7 +118,7 @@ async def web_harness(tmp_path: Path) -> AsyncIterator[WebHarness]:
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     try:
-        yield WebHarness(registry, alerts, client)
+        yield WebHarness(registry, alerts, client, ownership)
     finally:
         await client.close()
         await supervisor.stop(budget_s=2)

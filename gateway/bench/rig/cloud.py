@@ -78,7 +78,7 @@ class Cloud:
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
         if msg.topic.endswith("/commands"):
             return
-        if "/owns/" in msg.topic:  # between the gateways of a store, not for the cloud
+        if "/owns/" in msg.topic or "/hears/" in msg.topic:  # between the gateways
             with self._lock:
                 self.claims_seen += 1
             return

@@ -79,6 +79,14 @@
     $("#adapters tbody").replaceChildren(...s.adapters.map((a) => el("tr", {},
       el("td", {}, a.name), el("td", { class: `state-${a.state}` }, a.state), el("td", {}, a.mode || ""),
       el("td", {}, fmtNum(a.adverts_per_s, 1)), el("td", {}, a.last_error || ""))));
+    // Several gateways in one store: how many devices each owns.
+    $("#gateways-section").hidden = !s.ownership;
+    if (s.ownership) {
+      const offline = new Set(s.ownership.offline);
+      $("#gateways tbody").replaceChildren(...Object.entries(s.ownership.owned).map(([gw, n]) =>
+        el("tr", { "data-gateway": gw }, el("td", {}, gw === s.gateway_id ? `${gw} (${t("this_gateway")})` : gw),
+          el("td", {}, t(offline.has(gw) ? "offline" : "online")), el("td", {}, String(n)))));
+    }
     $("#components tbody").replaceChildren(...s.components.map((c) => el("tr", {},
       el("td", {}, c.name), el("td", { class: `state-${c.state}` }, c.state), el("td", {}, String(c.restarts)),
       el("td", {}, c.last_error || ""))));
@@ -98,12 +106,19 @@
   }
 
   function renderDevices() {
+    const shared = Boolean(state.status && state.status.ownership);
+    document.querySelectorAll(".owner-col").forEach((n) => { n.hidden = !shared; });
+    const ownerCells = (d) => (shared ? [
+      el("td", { class: "owner" }, d.owner ? `${d.owner}${d.owner_epoch ? ` #${d.owner_epoch}` : ""}` : "–"),
+      el("td", { class: "heard-by" }, Object.entries(d.heard_by || {}).map(([gw, rssi]) => `${gw} ${rssi}`).join(", ")),
+    ] : []);
     $("#device-table tbody").replaceChildren(...deviceRows().map((d) => el("tr", { "data-device": d.device_id },
       el("td", {}, d.device_id), el("td", {}, d.kind), el("td", {}, d.model), el("td", {}, d.name || ""),
       el("td", {}, d.tags.join(", ")), el("td", {}, yesNo(d.online)), el("td", {}, fmtTime(d.last_seen)),
       el("td", {}, d.rssi === null ? "" : String(d.rssi)),
       el("td", {}, d.battery_pct === null ? "" : `${fmtNum(d.battery_pct, 0)}%`),
-      el("td", { class: "readings" }, Object.entries(d.readings).map(([k, v]) => `${k}=${Number(v).toFixed(2)}`).join(" ")))));
+      el("td", { class: "readings" }, Object.entries(d.readings).map(([k, v]) => `${k}=${Number(v).toFixed(2)}`).join(" ")),
+      ...ownerCells(d))));
   }
 
   function contentCell(label, which) {
