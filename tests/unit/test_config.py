@@ -167,7 +167,7 @@ def test_several_gateways_need_the_broker(tmp_path: Path) -> None:
     text = MINIMAL + "[mqtt]\nenabled = false\n[multi_gateway]\nenabled = true\n"
     found = problems(write(tmp_path, text))
     assert any("multi_gateway.enabled needs mqtt.enabled" in p for p in found), found
-    ok = write(tmp_path, MINIMAL + "[multi_gateway]\nenabled = true\nhold = \"2m\"\n")
+    ok = write(tmp_path, MINIMAL + '[multi_gateway]\nenabled = true\nhold = "2m"\n')
     settings = settings_from_config(load_config(ok, environ={}))
     assert settings.ownership is not None and settings.ownership.hold_s == 120.0
     assert settings_from_config(load_config(write(tmp_path, MINIMAL), environ={})).ownership is None
