@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from gateway.sim.floorplan import FloorSpec, Placement
+
 
 class SimError(Exception):
     """An error the double answers with, as BlueZ names it.
@@ -111,8 +113,11 @@ class SimDevice:
         """RSSI as heard by ``adapter`` now, or None if that adapter does not hear it."""
         raise NotImplementedError
 
-    async def connect(self) -> GattSession:
-        """Open a GATT connection (may sleep for the connect latency, may raise SimError)."""
+    async def connect(self, via: str = "") -> GattSession:
+        """Open a GATT connection (may sleep for the connect latency, may raise SimError).
+
+        ``via`` names the link it comes through (the adapter, or ``box/adapter`` on a
+        floor), so that a device can tell which box wrote to it."""
         raise SimError("org.bluez.Error.NotSupported", "Operation is not supported")
 
     def connected(self, adapter: str) -> None:
@@ -140,9 +145,22 @@ class AdapterSpec:
     connection_slots: int = 5
 
 
+@dataclass(frozen=True, slots=True)
+class GatewaySpec:
+    """One gateway box on a floor: its own BlueZ, on its own bus, at (x, y)."""
+
+    id: str
+    x: float
+    y: float
+    adapters: tuple[AdapterSpec, ...]
+
+
 @dataclass
 class Scenario:
     name: str
-    adapters: list[AdapterSpec]
+    adapters: list[AdapterSpec]  # the one box's adapters; empty on a floor
     devices: list[SimDevice]
     seed: int = 0
+    floor: FloorSpec | None = None
+    gateways: list[GatewaySpec] = field(default_factory=list)
+    placements: dict[str, Placement] = field(default_factory=dict)  # address -> where

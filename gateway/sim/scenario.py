@@ -5,6 +5,12 @@ gets the address ``<prefix>:00:HH:LL`` with i = 1..count. Per-device variation
 (RSSI noise, value noise, door openings, failures) comes from a random
 generator seeded by the scenario's ``seed`` and the device's address, so a
 scenario plays out the same way every time.
+
+A scenario is either one box (``[[adapters]]``, and each group says which
+adapter hears it how loud with ``heard_by``) or a floor plan (``[floor]`` and
+``[[gateways]]``, boxes standing at x, y with their own adapters, and each group
+placed over an ``area`` of the floor; every box hears a device by its distance,
+see ``gateway.sim.floorplan``).
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ from gateway.config.load import format_errors
 from gateway.sim.devices.beacons import BeaconDevice
 from gateway.sim.devices.labels import LabelBehaviour, LabelDevice
 from gateway.sim.devices.sensors import Climate, SensorDevice
-from gateway.sim.model import AdapterSpec, Scenario, SimDevice
+from gateway.sim.floorplan import FloorSpec, PathLoss, Placement, grid, uniform
+from gateway.sim.model import AdapterSpec, GatewaySpec, Scenario, SimDevice
 
+GATEWAY_ID = r"^[a-z0-9][a-z0-9-]{0,63}$"
 PREFIX = Annotated[str, Field(pattern=r"^[0-9A-F]{2}:[0-9A-F]{2}:[0-9A-F]{2}$")]
 ADDRESS = Annotated[str, Field(pattern=r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")]
 
@@ -52,8 +60,22 @@ class GroupConfig(_Model):
     count: int = Field(ge=1, le=20000)
     address_prefix: PREFIX
     interval: Duration = Field(1.0, gt=0)
-    heard_by: dict[str, int] = Field(description="adapter name -> base RSSI (dBm)")
+    heard_by: dict[str, int] | None = Field(
+        None, description="one box: adapter name -> base RSSI (dBm)"
+    )
     rssi_noise: float = Field(2.0, ge=0)
+    area: tuple[float, float, float, float] | None = Field(
+        None, description="on a floor: x0, y0, x1, y1 (metres) the group is spread over"
+    )
+    layout: Literal["grid", "uniform"] = Field(
+        "grid", description="on a floor: an even grid (shelf lines), or seeded uniform"
+    )
+    aisles: int | None = Field(
+        None, ge=1, le=1000, description="on a floor, with grid: this many shelf lines"
+    )
+    attenuation_db: float = Field(
+        0.0, ge=0, le=60, description="on a floor: what the housing takes (a fridge's walls)"
+    )
     away: list[tuple[Duration, Duration]] = Field(
         default_factory=list, description="out-of-range windows after start: [from, to]"
     )
@@ -114,10 +136,32 @@ class LabelGroup(GroupConfig):
         return panel.model if panel else f"gicisky-unknown-{self.hardware & ID_MASK:04x}"
 
 
+class FloorConfig(_Model):
+    width_m: float = Field(gt=0, le=2000)
+    height_m: float = Field(gt=0, le=2000)
+    rssi_at_1m: float = Field(-59.0, ge=-100, le=0, description="mean RSSI 1 m away (dBm)")
+    path_loss_exponent: float = Field(
+        2.5, ge=1.6, le=5, description="2 in free space; 2.2-3 on a sales floor"
+    )
+    noise_db: float = Field(3.0, ge=0, le=20, description="standard deviation per advert")
+    sensitivity_dbm: float = Field(
+        -100.0, ge=-120, le=-40, description="adverts below this are not heard"
+    )
+
+
+class GatewayConfig(_Model):
+    id: str = Field(pattern=GATEWAY_ID)
+    x: float
+    y: float
+    adapters: list[AdapterConfig] = Field(min_length=1)
+
+
 class ScenarioFile(_Model):
     name: str
     seed: int = 0
-    adapters: list[AdapterConfig] = Field(min_length=1)
+    adapters: list[AdapterConfig] = Field(default_factory=list)
+    floor: FloorConfig | None = None
+    gateways: list[GatewayConfig] = Field(default_factory=list)
     beacons: list[BeaconGroup] = Field(default_factory=list)
     sensors: list[SensorGroup] = Field(default_factory=list)
     labels: list[LabelGroup] = Field(default_factory=list)
@@ -132,13 +176,143 @@ class ScenarioFile(_Model):
     def _check(self) -> ScenarioFile:
         names = {a.name for a in self.adapters}
         for group in (*self.beacons, *self.sensors, *self.labels):
-            unknown = set(group.heard_by) - names
-            if unknown:
+            unknown = set(group.heard_by or {}) - names
+            if unknown and self.adapters:  # on a floor, layout_problems says it better
                 raise ValueError(f"heard_by names unknown adapters: {', '.join(sorted(unknown))}")
         prefixes = [g.address_prefix for g in (*self.beacons, *self.sensors, *self.labels)]
         if len(set(prefixes)) != len(prefixes):
             raise ValueError("every device group needs its own address_prefix")
         return self
+
+
+def _groups(spec: ScenarioFile) -> list[tuple[str, GroupConfig]]:
+    return [
+        (f"{kind}.{i}", group)
+        for kind, groups in (
+            ("beacons", spec.beacons),
+            ("sensors", spec.sensors),
+            ("labels", spec.labels),
+        )
+        for i, group in enumerate(groups)
+    ]
+
+
+FLOOR_ONLY = ("area", "aisles", "attenuation_db", "layout")
+
+
+def layout_problems(spec: ScenarioFile) -> list[str]:
+    """What does not fit together between the boxes, the floor and the groups.
+
+    One line per problem, named by its key as ``format_errors`` names them, with
+    what to do about it; pydantic has checked each value on its own already.
+    """
+    problems: list[str] = []
+    floor = spec.floor
+    if floor is None:
+        if spec.gateways:
+            problems.append(
+                "gateways: boxes stand on a floor plan; add a [floor] table with width_m and "
+                "height_m (metres), or describe one box with [[adapters]] instead"
+            )
+        elif not spec.adapters:
+            problems.append(
+                "adapters: missing; this setting is required (or describe a [floor] with "
+                "[[gateways]])"
+            )
+        for key, group in _groups(spec):
+            for name in FLOOR_ONLY:
+                if name in group.model_fields_set:
+                    problems.append(
+                        f"{key}.{name}: only on a floor plan; remove it, or add a [floor] "
+                        "with [[gateways]] and place the group with area = [x0, y0, x1, y1]"
+                    )
+            if group.heard_by is None:
+                problems.append(
+                    f"{key}.heard_by: missing; this setting is required (adapter name -> "
+                    "base RSSI in dBm, e.g. heard_by = { hci0 = -70 })"
+                )
+        return problems
+    size = f"{floor.width_m:g} m x {floor.height_m:g} m"
+    if not spec.gateways:
+        problems.append(
+            "gateways: missing; a floor plan needs its boxes: add [[gateways]] entries with "
+            "id, x, y and their [[gateways.adapters]]"
+        )
+    if spec.adapters:
+        problems.append(
+            "adapters: on a floor plan every adapter belongs to a box; move each [[adapters]] "
+            "under its [[gateways]] entry as [[gateways.adapters]]"
+        )
+    ids: dict[str, int] = {}
+    addresses: dict[str, str] = {}
+    for g, box in enumerate(spec.gateways):
+        if box.id in ids:
+            problems.append(
+                f"gateways.{g}.id: {box.id!r} is not valid: gateways.{ids[box.id]} has the "
+                "same id; give every box its own id"
+            )
+        ids.setdefault(box.id, g)
+        if not (0 <= box.x <= floor.width_m and 0 <= box.y <= floor.height_m):
+            problems.append(
+                f"gateways.{g}: x = {box.x:g}, y = {box.y:g} is not valid: the box stands "
+                f"outside the floor ({size}); keep 0 <= x <= width_m and 0 <= y <= height_m"
+            )
+        names: set[str] = set()
+        for n, adapter in enumerate(box.adapters):
+            key = f"gateways.{g}.adapters.{n}"
+            if adapter.name in names:
+                problems.append(
+                    f"{key}.name: {adapter.name!r} is not valid: this box has another "
+                    f"{adapter.name}; give each adapter of a box its own name"
+                )
+            names.add(adapter.name)
+            if adapter.address in addresses:
+                problems.append(
+                    f"{key}.address: {adapter.address!r} is not valid: "
+                    f"{addresses[adapter.address]} has the same address; give every adapter "
+                    "its own address"
+                )
+            addresses.setdefault(adapter.address, key)
+    for key, group in _groups(spec):
+        if group.heard_by is not None:
+            problems.append(
+                f"{key}.heard_by: on a floor plan every box hears a device by its distance; "
+                "remove heard_by and place the group with area = [x0, y0, x1, y1]"
+            )
+        if "rssi_noise" in group.model_fields_set:
+            problems.append(
+                f"{key}.rssi_noise: on a floor plan the radio noise is the floor's; remove it "
+                "and set noise_db in [floor]"
+            )
+        if group.aisles is not None and group.layout != "grid":
+            problems.append(
+                f'{key}.aisles: only with layout = "grid"; remove aisles or use the grid'
+            )
+        area = group.area
+        if area is None:
+            problems.append(
+                f"{key}.area: missing; on a floor plan every group is placed with "
+                "area = [x0, y0, x1, y1] (metres)"
+            )
+            continue
+        x0, y0, x1, y1 = area
+        shown = "[" + ", ".join(f"{v:g}" for v in area) + "]"
+        if x0 > x1 or y0 > y1:
+            problems.append(
+                f"{key}.area: {shown} is not valid: write [x0, y0, x1, y1] with the lower "
+                "corner first (x0 <= x1, y0 <= y1)"
+            )
+        elif x0 < 0 or y0 < 0 or x1 > floor.width_m or y1 > floor.height_m:
+            problems.append(
+                f"{key}.area: {shown} is not valid: it leaves the floor ({size}); keep "
+                "0 <= x <= width_m and 0 <= y <= height_m"
+            )
+    return problems
+
+
+def env_name(box: str) -> str:
+    """The variable a box's bus address is printed as: ``DBUS_SYSTEM_BUS_ADDRESS_<ID>``."""
+    return "DBUS_SYSTEM_BUS_ADDRESS_" + box.upper().replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -174,9 +348,13 @@ def read_scenario(path: Path) -> ScenarioFile:
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([f"{path}: TOML syntax error: {exc}"]) from None
     try:
-        return ScenarioFile.model_validate(data)
+        spec = ScenarioFile.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError([f"{path}: {p}" for p in format_errors(exc)]) from None
+    problems = layout_problems(spec)
+    if problems:
+        raise ScenarioError([f"{path}: {p}" for p in problems])
+    return spec
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -252,7 +430,38 @@ def load_scenario(path: Path) -> Scenario:
         if isinstance(device, BeaconDevice | SensorDevice | LabelDevice):
             device.epoch = epoch
     adapters = [AdapterSpec(a.name, a.address, a.connection_slots) for a in spec.adapters]
-    return Scenario(name=spec.name, adapters=adapters, devices=devices, seed=spec.seed)
+    scenario = Scenario(name=spec.name, adapters=adapters, devices=devices, seed=spec.seed)
+    if spec.floor is not None:
+        f = spec.floor
+        radio = PathLoss(f.rssi_at_1m, f.path_loss_exponent, f.noise_db, f.sensitivity_dbm)
+        scenario.floor = FloorSpec(f.width_m, f.height_m, radio)
+        scenario.gateways = [
+            GatewaySpec(
+                g.id,
+                g.x,
+                g.y,
+                tuple(AdapterSpec(a.name, a.address, a.connection_slots) for a in g.adapters),
+            )
+            for g in spec.gateways
+        ]
+        scenario.placements = placements(spec)
+    return scenario
+
+
+def placements(spec: ScenarioFile) -> dict[str, Placement]:
+    """Where every device of a floor scenario stands (empty for one box)."""
+    out: dict[str, Placement] = {}
+    for _, group in _groups(spec):
+        if group.area is None:
+            continue
+        addresses = [device_address(group.address_prefix, n) for n in range(1, group.count + 1)]
+        if group.layout == "grid":
+            points = grid(group.count, group.area, group.aisles)
+        else:
+            points = [uniform(group.area, spec.seed, a) for a in addresses]
+        for address, (x, y) in zip(addresses, points, strict=True):
+            out[address] = Placement(x, y, group.attenuation_db)
+    return out
 
 
 class RadioArgs(TypedDict):
@@ -276,7 +485,7 @@ def _radio(
         address=address,
         name=f"{name} {n}" if name else None,
         interval_s=group.interval,
-        heard_by=dict(group.heard_by),
+        heard_by=dict(group.heard_by or {}),
         rssi_noise=group.rssi_noise,
         away=list(away),
         seed=_seed(spec.seed, address),

@@ -36,6 +36,7 @@ import asyncio
 import hashlib
 import struct
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -74,8 +75,9 @@ class LabelBehaviour:
 
 
 class GiciskySession(GattSession):
-    def __init__(self, label: LabelDevice, connect_started: float) -> None:
+    def __init__(self, label: LabelDevice, connect_started: float, via: str = "") -> None:
         self._label = label
+        self._via = via
         self._b = label.behaviour
         self._connect_started = connect_started
         self._notify: Notifier | None = None
@@ -189,7 +191,7 @@ class GiciskySession(GattSession):
         if len(self._buffer) < self._size:
             self._reply(b"\x05\x00" + struct.pack("<I", self._next_part))
             return
-        if not self._label.receive(bytes(self._buffer[: self._size]), self._container):
+        if not self._label.receive(bytes(self._buffer[: self._size]), self._container, self._via):
             return  # an image this label cannot read: it never confirms
         if self._b.finish == "done":
             self._reply(b"\x05\x08")
@@ -231,6 +233,9 @@ class LabelDevice(RadioDevice):
         self._planes: bytes | None = None
         self.transfers = 0
         self.transfer_seconds: list[float] = []  # per completed transfer: connect to confirmation
+        # Per link (adapter, or box/adapter on a floor): images received, panel refreshes.
+        self.writes: Counter[str] = Counter()
+        self.refreshes: Counter[str] = Counter()
         self._frame = self._make_frame()
 
     def _make_frame(self) -> AdvertFrame:
@@ -260,15 +265,15 @@ class LabelDevice(RadioDevice):
             return Container.LINES  # software 0x8x without type bit 14: per-line container
         return Container.RAW
 
-    async def connect(self) -> GattSession:
+    async def connect(self, via: str = "") -> GattSession:
         b = self.behaviour
         started = time.monotonic()
         await asyncio.sleep(b.connect_latency_s)
         if self.rng.random() < b.connect_failure_probability:
             raise SimError("org.bluez.Error.Failed", "le-connection-abort-by-local")
-        return GiciskySession(self, started)
+        return GiciskySession(self, started, via)
 
-    def receive(self, data: bytes, container: Container) -> bool:
+    def receive(self, data: bytes, container: Container, via: str = "") -> bool:
         """A complete transfer: decode it into the frame buffer; False if it cannot."""
         if self.panel is None or self.panel.layout is None:
             return False
@@ -276,13 +281,15 @@ class LabelDevice(RadioDevice):
             planes = decode(container, self.panel, data)
         except ContainerError:
             return False
-        asyncio.get_running_loop().call_later(self.behaviour.refresh_s, self.show, planes)
+        self.writes[via] += 1
+        asyncio.get_running_loop().call_later(self.behaviour.refresh_s, self.show, planes, via)
         return True
 
-    def show(self, planes: bytes) -> None:
+    def show(self, planes: bytes, via: str = "") -> None:
         """The panel has refreshed: it shows these planes."""
         self._planes = planes
         self.transfers += 1
+        self.refreshes[via] += 1
 
     def label_image(self) -> bytes | None:
         """The planes the panel shows (decoded from what it received)."""
@@ -296,9 +303,26 @@ class LabelDevice(RadioDevice):
 
     def label_stats(self) -> dict[str, Any]:
         planes = self._planes
-        return {
+        stats: dict[str, Any] = {
             "transfers": self.transfers,
             "image_sha256": None if planes is None else hashlib.sha256(planes).hexdigest(),
             "connects": dict(self.connects),
             "transfer_seconds": list(self.transfer_seconds),
+            "writes": dict(self.writes),
+            "refreshes": dict(self.refreshes),
         }
+        links = set(self.connects) | set(self.writes) | set(self.refreshes)
+        if any("/" in link for link in links):  # on a floor: the same, summed per box
+            boxes: dict[str, dict[str, int]] = {}
+            for name, counts in (
+                ("connects", self.connects),
+                ("writes", self.writes),
+                ("refreshes", self.refreshes),
+            ):
+                for link, n in counts.items():
+                    box = boxes.setdefault(
+                        link.split("/", 1)[0], {"connects": 0, "writes": 0, "refreshes": 0}
+                    )
+                    box[name] += n
+            stats["boxes"] = boxes
+        return stats
