@@ -4,12 +4,22 @@ objects of a connected device, reads, writes and notifications.
 A device's GATT session is the simulated device's own (``SimDevice.connect``);
 this module exports it on the bus as bluetoothd would, and takes it down again
 when the connection drops.
+
+On a floor several boxes (each its own double) share the devices, and a label
+takes one central at a time: :class:`Links` says who holds each device's link.
+While one box holds it, the label does not advertise connectably, so another
+box's controller waits for a connectable advert until its connection attempt
+times out, and bluetoothd answers ``org.bluez.Error.Failed``
+``le-connection-abort-by-local`` (bleak retries that one until its own timeout).
+If the holder lets go in the meantime, the waiting attempt connects.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Protocol
 
@@ -18,7 +28,6 @@ from dbus_fast import Message, Variant
 from gateway.sim.bluez.dispatch import ObjectServer
 from gateway.sim.bluez.state import (
     CCCD,
-    CONNECT_TIMEOUT_S,
     DEVICE,
     GATT_CHAR,
     GATT_DESC,
@@ -29,7 +38,50 @@ from gateway.sim.bluez.state import (
     DeviceObject,
     bluez_error,
 )
-from gateway.sim.model import SimError
+from gateway.sim.model import SimDevice, SimError
+
+
+class Links:
+    """Which link (``box/adapter``) holds each device's one connection, across boxes."""
+
+    def __init__(self) -> None:
+        self._holders: dict[str, str] = {}
+        self._freed: dict[str, asyncio.Event] = {}
+
+    def holder(self, address: str) -> str | None:
+        return self._holders.get(address)
+
+    def held(self) -> int:
+        return len(self._holders)
+
+    def try_claim(self, address: str, link: str) -> bool:
+        holder = self._holders.setdefault(address, link)
+        return holder == link
+
+    async def claim(self, address: str, link: str, within_s: float, abort: asyncio.Event) -> bool:
+        """Wait until the device is free (then hold it), for ``within_s`` or until ``abort``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        while not self.try_claim(address, link):
+            remaining = deadline - loop.time()
+            if remaining <= 0 or abort.is_set():
+                return False
+            freed = self._freed.setdefault(address, asyncio.Event())
+            waits = [asyncio.ensure_future(freed.wait()), asyncio.ensure_future(abort.wait())]
+            try:
+                await asyncio.wait(waits, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+        return True
+
+    def release(self, address: str, link: str) -> None:
+        if self._holders.get(address) != link:
+            return
+        del self._holders[address]
+        freed = self._freed.pop(address, None)
+        if freed is not None:
+            freed.set()
 
 
 class Host(Protocol):
@@ -38,8 +90,13 @@ class Host(Protocol):
     server: ObjectServer | None
     connect_faults: dict[str, ConnectFault]
     rate: float
+    connect_timeout_s: float
+    links: Links | None
+    reaches: Callable[[SimDevice], bool]
 
     def adapter_at(self, path: str) -> AdapterState: ...
+
+    def link_name(self, a: AdapterState) -> str: ...
 
 
 class Connections:
@@ -66,22 +123,43 @@ class Connections:
             raise bluez_error("InProgress", "In Progress")
         if a.connected() >= a.slots:
             raise bluez_error("Failed", "Connection rejected due to limited resources (0x0d)")
+        links = self._host.links
+        link = self._host.link_name(a)
+        address = obj.device.address
+        claimed = False
         a.connect_in_progress = True
         obj.connecting = True
+        obj.abort = asyncio.Event() if links is not None else None
+        timeout = self._host.connect_timeout_s / max(self._host.rate, 1.0)
         try:
-            fault = self._host.connect_faults.get(obj.device.address)
+            fault = self._host.connect_faults.get(address)
             if fault is not None and fault.mode == "hang":
-                await asyncio.Event().wait()  # until the client gives up (cancelled with us)
+                # until the client gives up (on a floor its Disconnect ends the attempt)
+                await (obj.abort or asyncio.Event()).wait()
+                raise bluez_error("Failed", "le-connection-abort-by-local")
             if fault is not None and fault.mode == "fail":
                 await asyncio.sleep(0.05)
                 raise SimError(fault.error, fault.message)
             if not obj.device.connectable:
                 raise bluez_error("NotSupported", "Operation is not supported")
-            if not obj.device.in_range(time.monotonic()):
-                await asyncio.sleep(CONNECT_TIMEOUT_S / max(self._host.rate, 1.0))
+            if not obj.device.in_range(time.monotonic()) or not self._host.reaches(obj.device):
+                if obj.abort is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(obj.abort.wait(), timeout)
+                else:
+                    await asyncio.sleep(timeout)
                 raise bluez_error("Failed", "le-connection-abort-by-local")
-            session = await obj.device.connect()
+            if links is not None and obj.abort is not None:
+                claimed = await links.claim(address, link, timeout, obj.abort)
+                if not claimed or obj.abort.is_set():
+                    raise bluez_error("Failed", "le-connection-abort-by-local")
+            session = await obj.device.connect(via=link)
+            if obj.abort is not None and obj.abort.is_set():
+                session.close()
+                raise bluez_error("Failed", "le-connection-abort-by-local")
         except SimError as exc:
+            if claimed and links is not None:
+                links.release(address, link)
             if exc.message == "le-connection-abort-by-local":
                 # bluetoothd reports the aborted connection; bleak waits for it.
                 server.changed(obj.path, DEVICE, {"Connected": Variant("b", False)})
@@ -89,11 +167,15 @@ class Connections:
         finally:
             a.connect_in_progress = False
             obj.connecting = False
+            obj.abort = None
         if not a.powered or self._host.server is not server:
             session.close()
+            if links is not None:
+                links.release(address, link)
             raise bluez_error("Failed", "Software caused connection abort")
         obj.session = session
-        obj.device.connected(a.spec.name)
+        obj.link = link
+        obj.device.connected(link)
         session.set_notifier(partial(self._notify, obj))
         session.set_drop_handler(partial(self.drop, a, obj))
         server.changed(obj.path, DEVICE, {"Connected": Variant("b", True)})
@@ -154,10 +236,13 @@ class Connections:
                     handle += 1
 
     def drop(self, a: AdapterState, obj: DeviceObject) -> None:
+        if obj.abort is not None:
+            obj.abort.set()  # a connection attempt in progress ends too (on a floor)
         session, obj.session = obj.session, None
         if session is None:
             return
         session.close()
+        self.release(obj)
         obj.notifying.clear()
         server = self._host.server
         if server is None:
@@ -174,6 +259,13 @@ class Connections:
                 "ServicesResolved": Variant("b", False),
             },
         )
+
+    def release(self, obj: DeviceObject) -> None:
+        """The device's link is free for another box (after its session closed)."""
+        links, link = self._host.links, obj.link
+        obj.link = None
+        if links is not None and link is not None:
+            links.release(obj.device.address, link)
 
     async def Disconnect(self, msg: Message) -> None:
         a, obj = self._device_object(msg.path or "")

@@ -58,6 +58,9 @@ class PrivateBus:
         socket = self._dir / "bus"
         config = self._dir / "bus.conf"
         config.write_text(CONFIG.format(socket=socket))
+        return await self._launch(binary, config)
+
+    async def _launch(self, binary: str, config: Path) -> str:
         self._proc = await asyncio.create_subprocess_exec(
             binary,
             f"--config-file={config}",
@@ -81,6 +84,30 @@ class PrivateBus:
             raise RuntimeError(f"dbus-daemon failed: {err.decode(errors='replace').strip()}")
         self.address = line.decode().strip()
         return self.address
+
+    @property
+    def stable_address(self) -> str:
+        """The address without the daemon's guid: the same after :meth:`restart`."""
+        return ",".join(p for p in self.address.split(",") if not p.startswith("guid="))
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    async def kill(self) -> None:
+        """The bus dies at once, as with its machine (SIGKILL); it can be restarted."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+    async def restart(self) -> str:
+        """A killed bus comes back at the same address (the machine rebooted)."""
+        binary = shutil.which("dbus-daemon")
+        if binary is None or self._dir is None:
+            raise RuntimeError("this bus was never started")
+        await self.kill()
+        return await self._launch(binary, self._dir / "bus.conf")
 
     async def stop(self) -> None:
         proc, self._proc = self._proc, None

@@ -28,6 +28,33 @@ Props = dict[str, Variant]
 Method = Callable[[Message], Awaitable[Message | None]]
 
 
+class _PatientSocket:
+    """The bus socket as dbus-fast's writer sees it: a full socket takes nothing yet (0
+    bytes, try again when writable) instead of raising. dbus-fast ends the connection
+    when a send finds the socket full (python-dbus-next's issue #153), which a flood of
+    signals, or one large reply, followed by any other message can cause."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+
+    def send(self, data: Any) -> int:
+        try:
+            sent: int = self._sock.send(data)
+        except BlockingIOError:
+            return 0
+        return sent
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def patient(bus: MessageBus) -> None:
+    """Make a connected bus wait for a full socket instead of dying of it."""
+    writer = getattr(bus, "_writer", None)
+    if writer is not None and hasattr(writer, "sock"):
+        writer.sock = _PatientSocket(writer.sock)
+
+
 class ObjectServer:
     """Objects (path -> interface -> properties) and their methods, on one connection."""
 

@@ -8,6 +8,12 @@ first hears them, then change with ``PropertiesChanged`` (RSSI,
 ManufacturerData, ServiceData) as they advertise, and disappear with
 ``InterfacesRemoved`` after ``device_timeout_s`` without adverts. One
 scheduler (a heap of due times) drives every device's advertising.
+
+On a floor (``gateway.sim.floor``) there is one double per gateway box, each on
+its own bus, sharing the devices: the floor's scheduler drives the adverts of
+all of them (``drive_adverts=False``; it hands each box what it hears through
+:meth:`BlueZDouble.hear`), and the boxes share one :class:`Links` table, since a
+label takes one connection at a time.
 """
 
 from __future__ import annotations
@@ -17,16 +23,18 @@ import contextlib
 import heapq
 import random
 import time
+from collections.abc import Callable
 
 import structlog
 from dbus_fast import Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
-from gateway.sim.bluez.connections import Connections
-from gateway.sim.bluez.dispatch import ObjectServer, Props
+from gateway.sim.bluez.connections import Connections, Links
+from gateway.sim.bluez.dispatch import ObjectServer, Props, patient
 from gateway.sim.bluez.state import (
     ADAPTER,
     BLUEZ,
+    CONNECT_TIMEOUT_S,
     DEVICE,
     DEVICE_TIMEOUT_S,
     GATT_CHAR,
@@ -52,11 +60,22 @@ class BlueZDouble:
         *,
         device_timeout_s: float = DEVICE_TIMEOUT_S,
         rate: float = 1.0,
+        box: str | None = None,
+        links: Links | None = None,
+        drive_adverts: bool = True,
+        reaches: Callable[[SimDevice], bool] | None = None,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
     ) -> None:
         self.scenario = scenario
         self.bus_address = bus_address
         self.device_timeout_s = device_timeout_s
         self.rate = rate
+        self.box = box
+        self.links = links
+        self.drive_adverts = drive_adverts
+        self.connect_timeout_s = connect_timeout_s  # an unreachable device fails after this
+        # Whether this box's radio reaches a device at all (a floor knows; one box: always).
+        self.reaches: Callable[[SimDevice], bool] = reaches or (lambda _device: True)
         self.devices = {d.address: d for d in scenario.devices}
         self.adapters: dict[str, AdapterState] = {}
         for spec in scenario.adapters:
@@ -76,10 +95,9 @@ class BlueZDouble:
 
     async def start(self) -> None:
         await self._serve()
-        self._tasks = [
-            asyncio.create_task(self._advertise(), name="sim-advertise"),
-            asyncio.create_task(self._expire_devices(), name="sim-expire"),
-        ]
+        self._tasks = [asyncio.create_task(self._expire_devices(), name="sim-expire")]
+        if self.drive_adverts:
+            self._tasks.append(asyncio.create_task(self._advertise(), name="sim-advertise"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -88,12 +106,24 @@ class BlueZDouble:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        self.server = None
         if self._bus is not None:
             self._bus.disconnect()
             self._bus = None
 
+    def drop_all(self) -> None:
+        """Every connection of this box ends (it is going away): other boxes may take them."""
+        for a in self.adapters.values():
+            for obj in list(a.devices.values()):
+                self.connections.drop(a, obj)
+
+    def link_name(self, a: AdapterState) -> str:
+        """How a device names the link it is connected through: ``box/hci0`` on a floor."""
+        return f"{self.box}/{a.spec.name}" if self.box else a.spec.name
+
     async def _serve(self) -> None:
         bus = await MessageBus(bus_address=self.bus_address).connect()
+        patient(bus)
         server = ObjectServer(bus)
         for member in (
             "StartDiscovery",
@@ -110,11 +140,7 @@ class BlueZDouble:
         for member in ("ReadValue", "WriteValue", "StartNotify", "StopNotify"):
             server.method(GATT_CHAR, member, getattr(self.connections, member))
         server.method(GATT_DESC, "ReadValue", self.connections.DescReadValue)
-        server.setter(
-            ADAPTER,
-            "Powered",
-            lambda path, v: self.set_powered(path.rsplit("/", 1)[1], bool(v.value)),
-        )
+        server.setter(ADAPTER, "Powered", self._set_powered_property)
         server.setter(ADAPTER, "Alias", self._set_alias)
         for adapter in self.adapters.values():
             server.add(adapter.path, self._adapter_interfaces(adapter), announce=False)
@@ -131,6 +157,7 @@ class BlueZDouble:
             for obj in adapter.devices.values():
                 if obj.session is not None:
                     obj.session.close()
+                    self.connections.release(obj)
             adapter.devices.clear()
             adapter.sessions.clear()
             adapter.filters.clear()
@@ -155,7 +182,7 @@ class BlueZDouble:
                 "Alias": Variant("s", f"store-gateway-{a.spec.name}"),
                 "Class": Variant("u", 0),
                 "Powered": Variant("b", a.powered),
-                "PowerState": Variant("s", "on" if a.powered else "off"),
+                "PowerState": Variant("s", _power_state(a)),
                 "Discoverable": Variant("b", False),
                 "DiscoverableTimeout": Variant("u", 180),
                 "Pairable": Variant("b", False),
@@ -182,6 +209,19 @@ class BlueZDouble:
         if self.server is not None:
             self.server.changed(path, ADAPTER, {"Alias": Variant("s", str(value.value))})
 
+    def _set_powered_property(self, path: str, value: Variant) -> None:
+        a = self.adapter_at(path)
+        if a.blocked:
+            raise bluez_error("Blocked", "Blocked through rfkill")
+        self.set_powered(a.spec.name, bool(value.value))
+
+    def set_blocked(self, blocked: bool) -> None:
+        """Every adapter of this box rfkill-blocked (radio off: powered off and kept off),
+        or unblocked and powered again."""
+        for name, a in self.adapters.items():
+            a.blocked = blocked
+            self.set_powered(name, not blocked)
+
     def set_powered(self, name: str, powered: bool) -> None:
         a = self.adapters.get(name)
         if a is None:
@@ -201,7 +241,7 @@ class BlueZDouble:
                 ADAPTER,
                 {
                     "Powered": Variant("b", powered),
-                    "PowerState": Variant("s", "on" if powered else "off"),
+                    "PowerState": Variant("s", _power_state(a)),
                     "Discovering": Variant("b", False),
                 },
             )
@@ -410,6 +450,16 @@ class BlueZDouble:
                 frame = device.advert(now)
             self._deliver(server, a, device, frame, rssi, now)
 
+    def hear(
+        self, a: AdapterState, device: SimDevice, frame: AdvertFrame, rssi: int, now: float
+    ) -> None:
+        """``a`` hears one advert of ``device`` (the floor's scheduler, for this box)."""
+        if self.server is not None:
+            self._deliver(self.server, a, device, frame, rssi, now)
+
+    def backlogged(self) -> bool:
+        return self._backlogged()
+
     def _deliver(
         self,
         server: ObjectServer,
@@ -514,6 +564,12 @@ class BlueZDouble:
                 }
             )
         return rows
+
+
+def _power_state(a: AdapterState) -> str:
+    if a.powered:
+        return "on"
+    return "off-blocked" if a.blocked else "off"
 
 
 def _manufacturer(frame: AdvertFrame) -> Variant:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from dbus_fast import Variant
@@ -42,6 +43,8 @@ class DeviceObject:
     char_uuid_by_path: dict[str, str] = field(default_factory=dict)
     notifying: set[str] = field(default_factory=set)
     connecting: bool = False
+    link: str | None = None  # the link name its session came through
+    abort: asyncio.Event | None = None  # on a floor: set to end a connection attempt
 
 
 @dataclass
@@ -55,6 +58,7 @@ class AdapterState:
     monitors: set[tuple[str, str]] = field(default_factory=set)  # (sender, path)
     fail_next_discovery: int = 0
     silent: bool = False
+    blocked: bool = False  # rfkill: powered off, and Powered cannot be set until unblocked
     connect_in_progress: bool = False
     devices: dict[str, DeviceObject] = field(default_factory=dict)  # address -> object
     adverts_sent: int = 0
