@@ -4,12 +4,19 @@ The double exports ``org.storegw.VirtualStore1`` at ``/org/storegw/VirtualStore`
 under the bus name ``org.storegw.VirtualStore`` on its own connection, so it
 stays reachable while ``org.bluez`` restarts. :class:`VirtualStoreClient` is
 the Python side.
+
+On a floor every box's bus serves it: what names an adapter (SetPowered,
+SetSilent, Status, ...) acts on the adapters of the box whose bus is called,
+what names a device acts on the one shared device, and the floor's own
+operations (MoveDevice, SetBoxRadio, KillBox, ReviveBox, FloorStatus,
+Hearing) take the box id, so that any surviving box's bus can drill another.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
@@ -25,10 +32,35 @@ PATH = "/org/storegw/VirtualStore"
 IFACE = "org.storegw.VirtualStore1"
 
 
+class FloorOps(Protocol):
+    """What the control interface may do to a floor (``gateway.sim.floor.Floor``)."""
+
+    def move(self, address: str, x: float, y: float) -> None: ...
+
+    def set_radio(self, box: str, on: bool) -> None: ...
+
+    def check_box(self, box: str, *, alive: bool) -> None: ...
+
+    async def kill_box(self, box: str) -> None: ...
+
+    async def revive_box(self, box: str) -> None: ...
+
+    def set_rate(self, rate: float) -> None: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+    def hearing(self, address: str) -> dict[str, Any]: ...
+
+
 class ControlServer:
-    def __init__(self, double: BlueZDouble) -> None:
+    def __init__(
+        self, double: BlueZDouble, floor: FloorOps | None = None, box: str | None = None
+    ) -> None:
         self._double = double
+        self._floor = floor
+        self._box = box
         self._bus: MessageBus | None = None
+        self._later: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         bus = await MessageBus(bus_address=self._double.bus_address).connect()
@@ -107,15 +139,64 @@ class ControlServer:
         async def set_rate(msg: Message) -> None:
             if not 0 < msg.body[0] <= 10000:
                 raise SimError("org.storegw.Error.InvalidArgs", "rate must be in (0, 10000]")
-            d.rate = msg.body[0]
+            if self._floor is not None:
+                self._floor.set_rate(msg.body[0])
+            else:
+                d.rate = msg.body[0]
+
+        def floor() -> FloorOps:
+            if self._floor is None:
+                raise SimError(
+                    "org.storegw.Error.NotAFloor",
+                    "this store has no floor plan: describe [floor] and [[gateways]]",
+                )
+            return self._floor
+
+        async def move_device(msg: Message) -> None:
+            address, x, y = msg.body
+            device(address)
+            floor().move(address.upper(), x, y)
+
+        async def set_box_radio(msg: Message) -> None:
+            floor().set_radio(msg.body[0], msg.body[1])
+
+        async def kill_box(msg: Message) -> None:
+            box = msg.body[0]
+            f = floor()
+            if box != self._box:
+                await f.kill_box(box)
+                return
+            # This bus dies with its box: answer first, then go.
+            f.check_box(box, alive=True)
+
+            async def later() -> None:
+                await asyncio.sleep(0.1)
+                await f.kill_box(box)
+
+            task = asyncio.get_running_loop().create_task(later())
+            self._later.add(task)
+            task.add_done_callback(self._later.discard)
+
+        async def revive_box(msg: Message) -> None:
+            await floor().revive_box(msg.body[0])
+
+        async def floor_status(msg: Message) -> Message:
+            return Message.new_method_return(msg, "s", [json.dumps(floor().status())])
+
+        async def hearing(msg: Message) -> Message:
+            device(msg.body[0])
+            body = floor().hearing(msg.body[0].upper())
+            return Message.new_method_return(msg, "s", [json.dumps(body)])
 
         async def status(msg: Message) -> Message:
             body = {
+                "box": self._box,
                 "rate": d.rate,
                 "bluez_restarts": d.restarts,
                 "adapters": {
                     n: {
                         "powered": a.powered,
+                        "blocked": a.blocked,
                         "discovering": bool(a.sessions),
                         "monitors": len(a.monitors),
                         "silent": a.silent,
@@ -145,6 +226,12 @@ class ControlServer:
             "LabelStats": label_stats,
             "SetRate": set_rate,
             "Status": status,
+            "MoveDevice": move_device,
+            "SetBoxRadio": set_box_radio,
+            "KillBox": kill_box,
+            "ReviveBox": revive_box,
+            "FloorStatus": floor_status,
+            "Hearing": hearing,
         }.items():
             server.method(IFACE, member, fn)
         await bus.request_name(NAME)
@@ -235,8 +322,9 @@ class VirtualStoreClient:
         await self._call("UpdateLabelFirmware", "sq", address, firmware)
 
     async def label_stats(self) -> dict[str, dict[str, Any]]:
-        """Per label address: transfers completed, SHA-256 of the image shown, connects
-        per adapter."""
+        """Per label address: transfers completed (panel refreshes), SHA-256 of the image
+        shown, and per link (the adapter, or ``box/adapter`` on a floor) connects, images
+        written and refreshes; on a floor also ``boxes``: the same summed per box."""
         data: dict[str, dict[str, Any]] = json.loads((await self._call("LabelStats")).body[0])
         return data
 
@@ -245,4 +333,34 @@ class VirtualStoreClient:
 
     async def status(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((await self._call("Status")).body[0])
+        return data
+
+    # ---- a floor of several boxes (any live box's bus) -----------------------------------
+
+    async def move_device(self, address: str, x: float, y: float) -> None:
+        """The device stands at (x, y) metres from now on; every box hears it from there."""
+        await self._call("MoveDevice", "sdd", address, float(x), float(y))
+
+    async def set_box_radio(self, box: str, on: bool) -> None:
+        """Off: every adapter of the box is rfkill-blocked (powered off, and the gateway
+        cannot power it on), its connections drop; on: unblocked and powered."""
+        await self._call("SetBoxRadio", "sb", box, on)
+
+    async def kill_box(self, box: str) -> None:
+        """The box's machine dies: its BlueZ and its bus go at once, its links are free.
+        Killed through its own bus, the call answers before the bus goes."""
+        await self._call("KillBox", "s", box)
+
+    async def revive_box(self, box: str) -> None:
+        """The box's machine is back: its bus at the same address, a BlueZ that knows no
+        device yet."""
+        await self._call("ReviveBox", "s", box)
+
+    async def floor_status(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((await self._call("FloorStatus")).body[0])
+        return data
+
+    async def hearing(self, address: str) -> dict[str, Any]:
+        """Where the device stands, the mean RSSI each box hears it with, who holds it."""
+        data: dict[str, Any] = json.loads((await self._call("Hearing", "s", address)).body[0])
         return data
