@@ -334,3 +334,30 @@ def test_simulate_prints_one_bus_per_box() -> None:
         timeout=30,
     )
     assert refused.returncode == 2 and "--bus-address" in refused.stderr
+
+
+def test_the_load_measurement_runs_on_a_floor() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.sim.floor_load",
+            "--scenario",
+            str(FLOOR),
+            "--seconds",
+            "2",
+            "--warmup",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    boxes = result["boxes"]
+    assert set(boxes) == {"box-a", "box-b"} and result["devices"] == 15
+    # box-a scans on two adapters: each hears its share of the floor's adverts.
+    assert boxes["box-a"]["emitted_per_s"] > boxes["box-b"]["emitted_per_s"] > 5
+    assert all(b["received_per_s"] > 0 for b in boxes.values())

@@ -320,3 +320,28 @@ async def test_label_stats_count_writes_and_refreshes_per_box() -> None:
         "box-b": {"connects": 2, "writes": 2, "refreshes": 2},
     }
     assert "boxes" not in sim_label().label_stats()  # one box: per adapter, as before
+
+
+def test_the_hypermarket_is_covered_by_three_overlapping_boxes() -> None:
+    path = SCENARIOS / "hypermarket.toml"
+    spec = read_scenario(path)
+    assert spec.floor is not None and spec.floor.width_m * spec.floor.height_m == 10_000
+    assert len(spec.gateways) == 3
+    assert (sum(g.count for g in spec.labels), sum(g.count for g in spec.sensors)) == (6000, 300)
+    assert sum(g.count for g in spec.beacons) == 100
+    floor = Floor(load_scenario(path))
+    sensitivity = floor.radio.sensitivity_dbm
+    for device in floor.devices:
+        boxes = floor.hearing(device.address)["boxes"]
+        assert any(b["heard"] for b in boxes.values()), device.address  # no blind spot
+    for prefix, pair in (("C4:05:02", "hyper-west"), ("C4:05:03", "hyper-east")):
+        freezers = [d.address for d in floor.devices if d.address.startswith(prefix)]
+        for address in freezers:  # on a boundary: two boxes hear it about as loud
+            boxes = floor.hearing(address)["boxes"]
+            a, b = boxes[pair]["mean_rssi"], boxes["hyper-centre"]["mean_rssi"]
+            assert min(a, b) >= sensitivity + 3 and abs(a - b) < 3, address
+    heard_by_two = sum(
+        sum(b["heard"] for b in floor.hearing(d.address)["boxes"].values()) >= 2
+        for d in floor.devices
+    )
+    assert heard_by_two > 0.9 * len(floor.devices)  # the ranges overlap
