@@ -142,6 +142,7 @@ class Floor:
             await self.stop()
             raise
         self._task = asyncio.create_task(self._advertise(), name="sim-floor-advertise")
+        self._task.add_done_callback(_report_failure)
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -392,3 +393,9 @@ class Floor:
                 if frame is None:
                     frame = device.advert(now)
                 double.hear(a, device, frame, rssi, now)
+
+
+def _report_failure(task: asyncio.Task[None]) -> None:
+    """A floor whose scheduler died would go silent for every box: say so."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("floor advertising stopped", exc_info=task.exception())
