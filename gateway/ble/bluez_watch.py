@@ -12,6 +12,7 @@ reports, as plain callbacks on the event loop:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ log = structlog.get_logger("gateway.ble")
 
 BLUEZ = "org.bluez"
 ADAPTER_IFACE = "org.bluez.Adapter1"
+DEVICE_IFACE = "org.bluez.Device1"
 OBJECT_MANAGER = "org.freedesktop.DBus.ObjectManager"
 PROPERTIES = "org.freedesktop.DBus.Properties"
 
@@ -140,6 +142,29 @@ class BlueZWatcher:
         for gone in set(self._adapters) - seen:
             del self._adapters[gone]
             self._callbacks.on_adapter_removed(gone)
+
+    async def disconnect_stale(self, wanted: Callable[[str], bool]) -> list[str]:
+        """Disconnect every device BlueZ still holds connected on the ``wanted`` adapters.
+
+        Called once at start: nothing of this process is connected yet, so such a link
+        was left by an earlier run that died without disconnecting. BlueZ keeps it up
+        (bluetoothd does not tie a connection to the client that asked for it), and a
+        label on it refuses every other central, this gateway's next run included.
+        Returns the addresses disconnected."""
+        reply = await self._call(BLUEZ, "/", OBJECT_MANAGER, "GetManagedObjects", "", [])
+        if reply is None:
+            return []
+        done = []
+        for path, interfaces in reply.body[0].items():
+            props = interfaces.get(DEVICE_IFACE)
+            parts = path.split("/")
+            if props is None or len(parts) != 5 or not wanted(parts[3]):
+                continue
+            if not _unvariant(props.get("Connected", False)):
+                continue
+            if await self._call(BLUEZ, path, DEVICE_IFACE, "Disconnect", "", []) is not None:
+                done.append(str(_unvariant(props.get("Address", path))))
+        return done
 
     async def _call(
         self, dest: str, path: str, iface: str, member: str, sig: str, body: list[Any]

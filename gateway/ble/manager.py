@@ -54,6 +54,7 @@ class BleManager(BlueZWatcherCallbacks):
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.bluez_restarts = 0
         self._recovering: set[str] = set()
+        self._stale_checked = False
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -64,6 +65,11 @@ class BleManager(BlueZWatcherCallbacks):
                 self._ensure_scanner(name)
         try:
             await self._watcher.start()
+            if not self._stale_checked:  # once per process: later, the links are ours
+                self._stale_checked = True
+                stale = await self._watcher.disconnect_stale(self._wants)
+                if stale:
+                    log.warning("links left up by an earlier run disconnected", devices=stale)
             await self._watcher.wait_closed()
             raise ConnectionError("lost the system D-Bus connection")
         finally:

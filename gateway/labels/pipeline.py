@@ -73,6 +73,7 @@ log = structlog.get_logger("gateway.labels")
 
 PRUNE_EVERY_S = 3600.0
 UP_ADAPTERS_TTL_S = 0.5
+ORPHANS_EVERY_S = 5.0  # how often targets handed to a gateway now gone are looked for
 PACKED_CACHE = 256  # rendered contents kept in memory (a few KiB to ~100 KiB each)
 
 
@@ -101,6 +102,8 @@ class LabelOwnership(Protocol):
     def first_online(self) -> bool: ...
 
     def answered(self, device_id: str, command_id: str) -> None: ...
+
+    def answered_for(self, device_id: str) -> tuple[str, ...]: ...
 
     def set_shown(self, device_id: str, shown: ShownContent | None) -> None: ...
 
@@ -141,6 +144,7 @@ class LabelPipeline:
         self._locate_heard = locate or self._by_registry
         self._transfer_fn = transfer or self._transfer
         self._ownership = ownership
+        self._orphans_checked = 0.0
         self._clock = clock
         self.scheduler = LabelScheduler(
             {},
@@ -317,14 +321,20 @@ class LabelPipeline:
             await self.planner.shown_elsewhere(
                 label_id, ContentRef(shown.sku, shown.version, shown.content_hash)
             )
+        if not await self._take_back(label_id, answered) and label_id in self.planner.bindings:
+            await self.plan([Need(label_id, None, Priority.RESYNC)])
+        self.reporter.poke()
+
+    async def _take_back(self, label_id: str, answered: Sequence[str]) -> bool:
+        """The label's handed targets of commands not answered elsewhere are ours again,
+        and planned. False if there were none."""
         commands = await self._db.run(
             partial(store.take_back, label_id=label_id, answered=list(answered))
         )
-        needs = [Need(label_id, c, Priority.PRICE) for c in commands]
-        if not needs and label_id in self.planner.bindings:
-            needs = [Need(label_id, None, Priority.RESYNC)]
-        await self.plan(needs)
-        self.reporter.poke()
+        if commands:
+            log.info("label targets taken back", label_id=label_id, commands=len(commands))
+            await self.plan([Need(label_id, c, Priority.PRICE) for c in commands])
+        return bool(commands)
 
     async def _hand_over_sweep(self) -> None:
         """Queued work for labels another gateway has come to own (claims arrive at any
@@ -337,6 +347,20 @@ class LabelPipeline:
             if self._elsewhere(label_id):
                 self.planner.forget_waiting(label_id)
                 await self._hand_over(label_id)
+        if time.monotonic() - self._orphans_checked >= ORPHANS_EVERY_S:
+            self._orphans_checked = time.monotonic()
+            await self._take_back_orphans()
+
+    async def _take_back_orphans(self) -> None:
+        """Targets handed to a gateway that is gone before it answered them: nobody owns
+        their label now, so the gateway that answers for nobody's labels takes them back
+        (they fail when their time runs out, unless the label is heard and taken over)."""
+        o = self._ownership
+        if o is None or not o.first_online():
+            return
+        for label_id in await self._db.read(store.handed_labels):
+            if o.owner(label_id) is None:
+                await self._take_back(label_id, o.answered_for(label_id))
 
     # ---- commands -------------------------------------------------------------------------
 

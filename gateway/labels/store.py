@@ -316,6 +316,15 @@ def take_back(d: sqlite_utils.Database, label_id: str, answered: Sequence[str]) 
     return commands
 
 
+def handed_labels(d: sqlite_utils.Database) -> list[str]:
+    """Labels with targets handed to another gateway and not taken back."""
+    rows = d.execute(
+        "SELECT DISTINCT label_id FROM label_results "
+        "WHERE handed = 1 AND status IS NULL AND label_id IS NOT NULL"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
 def prune_handed(d: sqlite_utils.Database, before: float) -> None:
     """Handed targets older than ``before``: the other gateway has long answered them."""
     d.execute("DELETE FROM label_results WHERE handed = 1 AND handed_at < ?", [before])

@@ -145,6 +145,14 @@ class Ownership:
             self._heard_by.setdefault(device_id, {})[gateway_id] = rssi
         self._reported[gateway_id][shard] = set(devices)
 
+    def answered_for(self, device_id: str) -> tuple[str, ...]:
+        """The commands any gateway's last claim says were answered for the device."""
+        done: dict[str, None] = {}
+        for claim in self._last.get(device_id, {}).values():
+            done.update(dict.fromkeys(claim.answered))
+        done.update(dict.fromkeys(self._answered.get(device_id, ())))
+        return tuple(done)
+
     def heard_by(self, device_id: str) -> dict[str, int]:
         """The other gateways that report hearing the device, with their RSSI."""
         heard = self._heard_by.get(device_id, {})

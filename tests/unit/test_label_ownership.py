@@ -45,6 +45,9 @@ class View:
     def answered(self, device_id: str, command_id: str) -> None:
         self.answers.append((device_id, command_id))
 
+    def answered_for(self, device_id: str) -> tuple[str, ...]:
+        return tuple(c for label, c in self.answers if label == device_id)
+
     def set_shown(self, device_id: str, shown: ShownContent | None) -> None:
         self.shown[device_id] = shown
 
