@@ -22,11 +22,13 @@ def machine() -> dict[str, Any]:
 
 
 def report(name: str, rows: list[dict[str, Any]]) -> None:
-    """Rows: {figure, value, unit, baseline?, baseline_value?, ratio?}."""
+    """Rows: {figure, value (a number, or text), unit, baseline?, baseline_value?, ratio?}."""
     print(f"\n== {name}")
     width = max(len(r["figure"]) for r in rows)
     for r in rows:
-        line = f"  {r['figure']:<{width}}  {r['value']:>12,.2f} {r['unit']}"
+        value = r["value"]
+        shown = f"{value:>12,.2f}" if isinstance(value, int | float) else f"{value:>12}"
+        line = f"  {r['figure']:<{width}}  {shown} {r['unit']}"
         if r.get("baseline"):
             line += (
                 f"   baseline {r['baseline']}: {r['baseline_value']:,.2f}   ratio {r['ratio']:.2f}"

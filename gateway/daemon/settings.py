@@ -259,7 +259,10 @@ def settings_from_config(config: GatewayConfig) -> GatewaySettings:
         ),
         inbox=inbox_options(config),
         ownership=OwnershipOptions(
-            margin_db=config.multi_gateway.margin_db, hold_s=config.multi_gateway.hold
+            margin_db=config.multi_gateway.margin_db,
+            hold_s=config.multi_gateway.hold,
+            # The broker publishes a lost client's Will after 1.5 keepalives.
+            will_after_s=1.5 * config.mqtt.keepalive,
         )
         if config.multi_gateway.enabled
         else None,

@@ -97,6 +97,8 @@ class LabelOwnership(Protocol):
 
     def owns(self, device_id: str) -> bool: ...
 
+    def writable(self, device_id: str) -> bool: ...
+
     def owner(self, device_id: str) -> str | None: ...
 
     def first_online(self) -> bool: ...
@@ -349,7 +351,27 @@ class LabelPipeline:
                 await self._hand_over(label_id)
         if time.monotonic() - self._orphans_checked >= ORPHANS_EVERY_S:
             self._orphans_checked = time.monotonic()
+            await self._drop_answered_elsewhere()
             await self._take_back_orphans()
+
+    async def answered_here(self) -> list[tuple[str, str]]:
+        """(label, command) of results recorded here and not yet forgotten: after a
+        restart the claims say so again (a crash may have come before they did)."""
+        return await self._db.read(store.answered_here)
+
+    async def _drop_answered_elsewhere(self) -> None:
+        """Targets taken back that the previous owner turns out to have answered (its
+        claim said so late, e.g. after its restart): not answered a second time."""
+        o = self._ownership
+        assert o is not None
+        for label_id, command_id in await self._db.read(store.open_label_targets):
+            if command_id in o.answered_for(label_id):
+                log.info("target answered elsewhere", label_id=label_id, command_id=command_id)
+                await self._hand_over(label_id, command_id)
+                job = self.scheduler.find(label_id, "content")
+                work = None if job is None else job.payload
+                if isinstance(work, ContentWork) and set(work.command_ids) <= {command_id}:
+                    self.scheduler.cancel(label_id, "content")
 
     async def _take_back_orphans(self) -> None:
         """Targets handed to a gateway that is gone before it answered them: nobody owns
@@ -491,8 +513,8 @@ class LabelPipeline:
         return self._up[1]
 
     def _locate(self, label_id: str) -> str | None:
-        if self._ownership is not None and not self._ownership.owns(label_id):
-            return None  # another gateway's to write (or nobody's yet)
+        if self._ownership is not None and not self._ownership.writable(label_id):
+            return None  # another gateway's to write (or nobody's yet, or not known yet)
         return self._locate_heard(label_id)
 
     def _by_registry(self, label_id: str) -> str | None:

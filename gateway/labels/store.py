@@ -316,6 +316,25 @@ def take_back(d: sqlite_utils.Database, label_id: str, answered: Sequence[str]) 
     return commands
 
 
+def answered_here(d: sqlite_utils.Database) -> list[tuple[str, str]]:
+    """(label, command) of results this gateway recorded and still holds (until the
+    command's final ack has gone out and it is forgotten)."""
+    rows = d.execute(
+        "SELECT label_id, command_id FROM label_results "
+        "WHERE status IS NOT NULL AND handed = 0 AND label_id IS NOT NULL"
+    ).fetchall()
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def open_label_targets(d: sqlite_utils.Database) -> list[tuple[str, str]]:
+    """(label, command) of the targets this gateway still has to answer."""
+    rows = d.execute(
+        "SELECT label_id, command_id FROM label_results "
+        "WHERE status IS NULL AND handed = 0 AND label_id IS NOT NULL"
+    ).fetchall()
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
 def handed_labels(d: sqlite_utils.Database) -> list[str]:
     """Labels with targets handed to another gateway and not taken back."""
     rows = d.execute(

@@ -17,6 +17,7 @@ again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -49,7 +50,8 @@ from gateway.store import Database
 log = structlog.get_logger("gateway.ownership")
 
 STEP_S = 1.0
-HEARING_S = 30.0  # how often what this gateway hears is reported (shards that changed)
+NEWS_BATCH_S = 0.05  # news of several labels at once go out together
+HEARING_S = 10.0  # how often what this gateway hears is reported (shards that changed)
 HEARING_STEP_DB = 3  # RSSI reported in steps of this many dB (fewer changes to send)
 
 
@@ -61,6 +63,8 @@ class LabelOwner(Protocol):
     ) -> None: ...
 
     async def label_lost(self, label_id: str) -> None: ...
+
+    async def answered_here(self) -> list[tuple[str, str]]: ...
 
 
 class Coordinator:
@@ -84,10 +88,13 @@ class Coordinator:
         self._topics = bridge.topics
         self._withdrawn: set[str] = set()  # claims to clear on the broker (sent or not)
         self._hearing_sent: dict[str, dict[str, int]] = {}  # shard -> what was reported
+        self._report_due = False
         self.claims_in = 0
         self.claims_rejected = 0
         self.changes = 0
         self.last_step_s = 0.0
+        self._news = asyncio.Event()
+        ownership.watch(self._news.set)
         bridge.watch_connection(self)
         alerts.listeners.append(lambda t: self._alerts_changed(t.alert.subject))
 
@@ -111,6 +118,11 @@ class Coordinator:
         self.ownership.restore(claims)
         if claims:
             log.info("owning the devices owned before the restart", devices=len(claims))
+        if self._labels is not None:
+            # Results recorded just before a crash, before the claims could say so.
+            for label_id, command_id in await self._labels.answered_here():
+                if self.ownership.owns(label_id):
+                    self.ownership.answered(label_id, command_id)
 
     # ---- the broker ------------------------------------------------------------------------
 
@@ -157,8 +169,10 @@ class Coordinator:
         """After every connect: our claims and withdrawals again (the broker may have
         missed some), then the retained claims of the others arrive while we settle."""
         self.ownership.connected(self._clock())
+        self._report_due = True  # what we hear goes out at once: the others decide on it
         for device_id in list(self._withdrawn):
             self._send(device_id, b"")
+        self.ownership.news(self._clock())  # what changed while away goes out below
         self._hearing_sent.clear()  # reported again with the next round
         for device_id in self.ownership.owned():
             claim = self.ownership.claims(device_id)
@@ -167,7 +181,7 @@ class Coordinator:
                 self._send(device_id, mine[0].dump())
 
     def disconnected(self) -> None:
-        self.ownership.disconnected()
+        self.ownership.disconnected(self._clock())
 
     def _send(self, device_id: str, payload: bytes) -> None:
         try:
@@ -186,11 +200,25 @@ class Coordinator:
     # ---- the steps ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        reported = 0.0
+        reported = self._clock()
+        stepped = self._clock()
         while True:
-            await asyncio.sleep(STEP_S)
-            if self._clock() - reported >= HEARING_S:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._news.wait(), timeout=STEP_S)
+            if self._news.is_set():
+                # An answer, a label shown, a transfer started: the others hear it now
+                # (a crash right after must not leave them with an older account).
+                await asyncio.sleep(NEWS_BATCH_S)
+                self._news.clear()
+                news = self.ownership.news(self._clock())
+                if news:
+                    await self.apply(Step(publish=news))
+                if self._clock() - stepped < STEP_S:
+                    continue
+            stepped = self._clock()
+            if self._report_due or self._clock() - reported >= HEARING_S:
                 reported = self._clock()
+                self._report_due = False
                 self._report_hearing()
             started = time.perf_counter()
             hearing = {d.device_id: (d.rssi if d.online else None) for d in self._registry}

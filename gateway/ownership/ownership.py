@@ -12,7 +12,8 @@ The rules:
   highest epoch, then best RSSI, then the gateway id that sorts first); a claim of
   a gateway whose status is ``offline`` (its Will) is not live;
 - nobody owns a device this gateway hears: claim it (epoch one above any seen)
-  after hearing it for ``claim_delay_s``;
+  after hearing it for ``claim_delay_s``, unless another gateway reports hearing it
+  clearly better (then that one claims it; after ``defer_s`` more, claim anyway);
 - another gateway owns it but hears it ``margin_db`` worse (or not at all) for
   ``hold_s`` (``claim_delay_s`` if not at all): claim it. Equal hearing never moves a
   device, and a move needs the margin both ways, so it cannot bounce;
@@ -29,7 +30,7 @@ The rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -50,7 +51,9 @@ class OwnershipOptions:
     hold_s: float = 60.0
     claim_delay_s: float = 5.0
     confirm_s: float = 2.0
-    settle_s: float = 3.0
+    settle_s: float = 12.0  # longer than the hearing reports' period: they arrive first
+    defer_s: float = 15.0  # how long to leave an unowned device to a gateway hearing it better
+    will_after_s: float = 45.0  # the broker publishes our Will this long after losing us
     republish_db: float = 4.0  # the owner's RSSI moved this much: tell the others
     republish_min_s: float = 10.0
 
@@ -105,6 +108,10 @@ class Ownership:
         self._alerts: dict[str, tuple[ClaimedAlert, ...]] = {}
         self._answered: dict[str, tuple[str, ...]] = {}
         self._connected_at: float | None = None
+        self._disconnected_at: float | None = None
+        self._in_step = False  # in step with the others: what we own is ours to write
+        self._watchers: list[Callable[[], None]] = []
+        self._news: set[str] = set()
         self._heard_by: dict[str, dict[str, int]] = {}  # device -> other gateway -> RSSI
         self._reported: dict[str, dict[str, set[str]]] = {}  # gateway -> shard -> devices
 
@@ -121,9 +128,11 @@ class Ownership:
 
     def connected(self, now: float) -> None:
         self._connected_at = now
+        self._disconnected_at = None
 
-    def disconnected(self) -> None:
+    def disconnected(self, now: float) -> None:
         self._connected_at = None
+        self._disconnected_at = now
 
     def claim_seen(self, gateway_id: str, device_id: str, claim: Claim | None) -> None:
         """A retained claim of another gateway arrived (None: withdrawn)."""
@@ -172,28 +181,56 @@ class Ownership:
         """Alerts firing on an owned device: the claim says so (a new owner continues them)."""
         if self._alerts.get(device_id, ()) != alerts:
             self._alerts[device_id] = alerts
-            self._track(device_id).extras_changed = True
+            self._extras_changed(device_id)
 
     def answered(self, device_id: str, command_id: str) -> None:
         """A label command was answered for this label: the claim says so."""
         done = self._answered.get(device_id, ())
         if command_id not in done:
             self._answered[device_id] = (*done, command_id)[-32:]
-            self._track(device_id).extras_changed = True
+            self._extras_changed(device_id)
 
     def set_shown(self, device_id: str, shown: ShownContent | None) -> None:
         """What an owned label displays now: the claim says so."""
         t = self._track(device_id)
         if t.shown != shown:
             t.shown = shown
-            t.extras_changed = True
+            self._extras_changed(device_id)
 
     def set_busy(self, device_id: str, busy: bool) -> None:
         """A transfer to an owned label started or ended: the claim says so."""
         t = self._track(device_id)
         if t.busy != busy:
             t.busy = busy
-            t.extras_changed = True
+            self._extras_changed(device_id)
+
+    def watch(self, listener: Callable[[], None]) -> None:
+        """``listener()`` is called when an owned device's claim has news to tell (an
+        answer, what a label shows, a transfer starting or ending, an alert): the others
+        should hear it at once, not at the next step."""
+        self._watchers.append(listener)
+
+    def _extras_changed(self, device_id: str) -> None:
+        self._track(device_id).extras_changed = True
+        self._news.add(device_id)
+        for listener in self._watchers:
+            listener()
+
+    def news(self, now: float) -> list[Claim]:
+        """The claims of owned devices whose news has not been published yet (published
+        now: the caller sends them)."""
+        out = []
+        for device_id in self._news:
+            mine = self._claims.get(device_id, {}).get(self.me)
+            t = self._tracks.get(device_id)
+            if mine is None or t is None or not t.extras_changed or device_id not in self._owned:
+                continue
+            claim = self._make(device_id, mine.epoch, t.rssi)
+            self._put(claim)
+            t.published_at, t.extras_changed = now, False
+            out.append(claim)
+        self._news.clear()
+        return out
 
     # ---- questions ---------------------------------------------------------------------------
 
@@ -204,6 +241,13 @@ class Ownership:
 
     def owns(self, device_id: str) -> bool:
         return device_id in self._owned
+
+    def writable(self, device_id: str) -> bool:
+        """Owned, and this gateway is in step with the others: it has read their claims
+        since it (re)connected, or lost the broker too recently for them to have taken
+        anything over (its Will). A label is written only then: a gateway that restarts
+        owns what it owned, but writes only once it knows nobody took it meanwhile."""
+        return self._in_step and device_id in self._owned
 
     def epoch(self, device_id: str) -> int:
         return self._owned.get(device_id, 1)
@@ -247,6 +291,11 @@ class Ownership:
         may_claim = (
             self._connected_at is not None and now - self._connected_at >= self.options.settle_s
         )
+        self._in_step = may_claim or (
+            self._disconnected_at is not None
+            and self._in_step
+            and now - self._disconnected_at < self.options.will_after_s
+        )
         for device_id in set(self._tracks) | set(self._claims):
             self._decide(device_id, now, may_claim, out)
         return out
@@ -276,7 +325,11 @@ class Ownership:
             t.better_since = None
             return
         if winner is None:
-            if now - t.heard_since >= o.claim_delay_s:
+            heard_for = now - t.heard_since
+            if heard_for >= o.claim_delay_s and (
+                not self._heard_better(device_id, t.rssi)
+                or heard_for >= o.claim_delay_s + o.defer_s
+            ):
                 self._claim(device_id, t, now, out, None)
             return
         if winner.busy:
@@ -375,10 +428,20 @@ class Ownership:
         live = self._live(device_id)
         return min(live, key=rank) if live else None
 
+    def _heard_better(self, device_id: str, rssi: float) -> bool:
+        """An online gateway reports hearing the device clearly better (by more than half
+        the margin: reports come in 3 dB steps): it should be the one to claim it."""
+        heard = self._heard_by.get(device_id, {})
+        tolerance = self.options.margin_db / 2
+        return any(r > rssi + tolerance for gw, r in heard.items() if gw not in self._offline)
+
     def _previous(self, device_id: str) -> Claim | None:
-        """The strongest claim of another gateway seen (withdrawn or not): whom we took
-        the device from."""
-        others = [c for gw, c in self._last.get(device_id, {}).items() if gw != self.me]
+        """Whom we took the device from: the strongest claim of another gateway still on
+        the broker (its gateway may be offline), else the strongest ever seen. A claim
+        withdrawn when it lost a race long ago says nothing of the device's history."""
+        others = [c for gw, c in self._claims.get(device_id, {}).items() if gw != self.me]
+        if not others:
+            others = [c for gw, c in self._last.get(device_id, {}).items() if gw != self.me]
         return min(others, key=rank) if others else None
 
     def _track(self, device_id: str) -> _Track:

@@ -23,6 +23,7 @@ TABLES = {
     "alerts": ("alerts-latency",),
     "footprint": ("footprint",),
     "labels": ("labels",),
+    "hypermarket": ("hypermarket",),
 }
 
 

@@ -36,6 +36,9 @@ class View:
     def owns(self, device_id: str) -> bool:
         return self.owners.of.get(device_id) == self.me
 
+    def writable(self, device_id: str) -> bool:
+        return self.owns(device_id)
+
     def owner(self, device_id: str) -> str | None:
         return self.owners.of.get(device_id)
 

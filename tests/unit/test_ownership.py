@@ -158,7 +158,7 @@ def test_nothing_is_claimed_before_the_retained_claims_arrive_or_while_disconnec
     assert not g.step(106.0, {DEVICE: -60.0})  # heard for 4 s only
     step = g.step(108.0, {DEVICE: -60.0})
     assert [c.epoch for c in step.publish] == [1] and not step.gained
-    g.disconnected()
+    g.disconnected(110.0)
     assert not g.step(111.0, {DEVICE: -60.0}).gained  # confirmation needs the broker
     g.connected(112.0)
     assert [x.device_id for x in g.step(112.0, {DEVICE: -60.0}).gained] == [DEVICE]
@@ -232,3 +232,61 @@ def test_the_gateway_whose_id_sorts_first_among_those_online_answers_for_nobody(
     assert a.first_online() and not b.first_online()
     b.status_seen("gw-a", online=False)
     assert b.first_online()
+
+
+def test_an_unowned_device_is_left_to_the_gateway_that_reports_hearing_it_better() -> None:
+    a = Ownership("s1", "gw-a", OPTIONS)
+    a.connected(0.0)
+    a.status_seen("gw-b", online=True)
+    a.hearing_seen("gw-b", DEVICE[-1], {DEVICE: -70})  # gw-b hears it 15 dB better
+    for t in range(1, 20):
+        assert not a.step(float(t), {DEVICE: -85.0}).publish, t  # gw-b should claim it
+    # gw-b never claims it (it cannot, whatever the reason): gw-a does after defer_s.
+    claimed = [t for t in range(20, 40) if a.step(float(t), {DEVICE: -85.0}).publish]
+    assert claimed and claimed[0] <= 1 + OPTIONS.claim_delay_s + OPTIONS.defer_s + 1
+    # Heard about as well by both (within half the margin): no need to wait.
+    c = Ownership("s1", "gw-c", OPTIONS)
+    c.connected(0.0)
+    c.status_seen("gw-b", online=True)
+    c.hearing_seen("gw-b", DEVICE[-1], {DEVICE: -70})
+    first = next(t for t in range(1, 40) if c.step(float(t), {DEVICE: -73.0}).publish)
+    assert first <= OPTIONS.claim_delay_s + 2
+
+
+def test_labels_are_written_only_in_step_with_the_others() -> None:
+    mine = Claim(store_id="s1", gateway_id="gw-a", device_id=DEVICE, epoch=2, rssi=-60)
+    g = Ownership("s1", "gw-a", OPTIONS)
+    g.restore([mine])  # a restart: it owns what it owned...
+    assert g.owns(DEVICE) and not g.writable(DEVICE)  # ...but writes nothing yet
+    g.connected(100.0)
+    g.step(101.0, {DEVICE: -60.0})
+    assert not g.writable(DEVICE)  # the others' claims are still arriving
+    g.step(100.0 + OPTIONS.settle_s, {DEVICE: -60.0})
+    assert g.writable(DEVICE)
+    # The broker goes away: written on until the others may have acted on our Will.
+    g.disconnected(200.0)
+    g.step(200.0 + OPTIONS.will_after_s / 2, {DEVICE: -60.0})
+    assert g.writable(DEVICE)
+    g.step(200.0 + OPTIONS.will_after_s + 1, {DEVICE: -60.0})
+    assert g.owns(DEVICE) and not g.writable(DEVICE)
+
+
+def test_the_previous_owner_is_the_one_whose_claim_stands_not_a_withdrawn_rival() -> None:
+    b = Ownership("s1", "gw-b", OPTIONS)
+    b.connected(0.0)
+    for gw in ("gw-a", "gw-c"):
+        b.status_seen(gw, online=True)
+    # gw-a once claimed it with a strong RSSI and withdrew; gw-c owns it, and its claim
+    # says what it answered.
+    rival = Claim(store_id="s1", gateway_id="gw-a", device_id=DEVICE, epoch=1, rssi=-50)
+    owner = Claim(
+        store_id="s1", gateway_id="gw-c", device_id=DEVICE, epoch=1, rssi=-60, answered=("c1",)
+    )
+    b.claim_seen("gw-a", DEVICE, rival)
+    b.claim_seen("gw-c", DEVICE, owner)
+    b.claim_seen("gw-a", DEVICE, None)
+    b.status_seen("gw-c", online=False)  # gw-c's Will
+    steps = [b.step(float(t), {DEVICE: -70.0}) for t in range(20, 40)]
+    gained = [g for s in steps for g in s.gained]
+    assert gained and gained[0].previous == owner  # not gw-a's stronger withdrawn claim
+    assert b.claims(DEVICE)[0].answered == ("c1",)

@@ -62,17 +62,21 @@ def gateway_config(
     extra: str = "",
     web_port: int | None = None,
     scenario: Path = SUPERMARKET,
+    gateway_id: str = "gw-1",
+    store_id: str = STORE_ID,
+    adapters: tuple[str, ...] = ("hci0", "hci1"),
+    log_level: str = "warning",
 ) -> Path:
     """The gateway's configuration; ``web_port``: serve the web app (and /metrics) there."""
     web = "enabled = false" if web_port is None else f'bind = "127.0.0.1"\nport = {web_port}'
     labels = f'notify_settle = "{notify_settle(scenario)}s"\n{labels}'
     path = work / "gateway.toml"
     path.write_text(f"""
-store_id = "{STORE_ID}"
-gateway_id = "gw-1"
+store_id = "{store_id}"
+gateway_id = "{gateway_id}"
 data_dir = "{work / "data"}"
 [ble]
-adapters = ["hci0", "hci1"]
+adapters = {list(adapters)!r}
 [registry]
 offline_floor = "30s"
 [mqtt]
@@ -95,7 +99,7 @@ slots_per_adapter = {slots}
 [web]
 {web}
 [logging]
-level = "warning"
+level = "{log_level}"
 {extra}
 """)
     return path
@@ -137,16 +141,18 @@ def ideal_makespan(
         for g in spec.labels
         for _ in range(g.count)
     ]
-    slots = sum(min(a.connection_slots, slots_per_adapter) for a in spec.adapters)
+    adapters = spec.adapters or [a for g in spec.gateways for a in g.adapters]
+    slots = sum(min(a.connection_slots, slots_per_adapter) for a in adapters)
     mean = sum(times) / len(times)
     return len(times) * mean / slots, mean, slots
 
 
 @dataclass
 class LabelCloud:
-    """The retail cloud's side of label campaigns."""
+    """The retail cloud's side of label campaigns (one store; its gateways answer)."""
 
     cloud: Cloud
+    store_id: str = STORE_ID
 
     def labels_known(self) -> set[str]:
         return {s["device_id"] for s in self.cloud.of("/state") if s["kind"] == "label"}
@@ -166,10 +172,10 @@ class LabelCloud:
     def _send(self, type_: str, key: str, entries: list[dict[str, Any]]) -> list[str]:
         ids = []
         for i in range(0, len(entries), CHUNK):
-            cmd = command(type_, {key: entries[i : i + CHUNK]}, store_id=STORE_ID)
+            cmd = command(type_, {key: entries[i : i + CHUNK]}, store_id=self.store_id)
             payload = signed(cmd)
             assert len(payload) < 128 * 1024, len(payload)
-            self.cloud.publish(f"{PREFIX}/commands", payload)
+            self.cloud.publish(f"retail/v1/{self.store_id}/commands", payload)
             ids.append(cmd["id"])
         return ids
 
@@ -191,6 +197,42 @@ class LabelCloud:
             if sum(len(a["results"]) for a in finals) < sum(finals[-1]["counts"].values()):
                 return False
         return True
+
+    def finished_by(self, command_ids: list[str], gateways: set[str]) -> bool:
+        """Several gateways (contract 1.1): every gateway that accepted each command has
+        sent its final ack, with every result its counts announce."""
+        acks = self.acks(command_ids)
+        for cid in command_ids:
+            accepted = {a["gateway_id"] for a in acks.get(cid, []) if a["status"] == "accepted"}
+            if not accepted or not accepted <= gateways:
+                return False
+            for gw in accepted:
+                finals = {
+                    a["msg_id"]: a
+                    for a in acks[cid]
+                    if a["gateway_id"] == gw and a["status"] in ("completed", "partial")
+                }
+                if not finals:
+                    return False
+                last = max(finals.values(), key=lambda a: a["seq"])
+                if sum(len(a["results"]) for a in finals.values()) < sum(last["counts"].values()):
+                    return False
+        return True
+
+    def answers(self, command_ids: list[str]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+        """Per target label: every (gateway, result) the final acks carry (each ack once)."""
+        wanted = set(command_ids)
+        unique = {
+            a["msg_id"]: a
+            for a in self.cloud.of("/acks")
+            if a["command_id"] in wanted and a["status"] in ("completed", "partial")
+        }
+        out: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+        for a in unique.values():
+            for r in a["results"]:
+                if r["label_id"] is not None:
+                    out[r["label_id"]].append((a["gateway_id"], r))
+        return out
 
     def results(self, command_ids: list[str]) -> list[dict[str, Any]]:
         acks = self.acks(command_ids)

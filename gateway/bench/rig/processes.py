@@ -29,6 +29,13 @@ class StoreProcess:
         self.bus_address = ""
 
     def start(self, timeout_s: float = 60.0) -> str:
+        """A store of one box: its bus address."""
+        line = self._launch("DBUS_SYSTEM_BUS_ADDRESS=")
+        self.bus_address = line.split("=", 1)[1]
+        return self.bus_address
+
+    def _launch(self, expect: str) -> str:
+        """Start the process; its first line (printed once the store is ready)."""
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [
@@ -48,12 +55,23 @@ class StoreProcess:
                 stderr=log,
             )
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().decode().strip()  # printed once the store is ready
-        if not line.startswith("DBUS_SYSTEM_BUS_ADDRESS="):
+        line = self.proc.stdout.readline().decode().strip()
+        if not line.startswith(expect):
             self.stop()
             raise RuntimeError(f"virtual store did not start: {line!r}; see {self.log}")
-        self.bus_address = line.split("=", 1)[1]
-        return self.bus_address
+        return line
+
+    def start_floor(self, boxes: int) -> dict[str, str]:
+        """A floor of several boxes: the bus address of each (``box id -> address``), from
+        the ``DBUS_SYSTEM_BUS_ADDRESS_<ID>=`` lines it prints once ready."""
+        first = self._launch("DBUS_SYSTEM_BUS_ADDRESS_")
+        assert self.proc is not None and self.proc.stdout is not None
+        lines = [first] + [self.proc.stdout.readline().decode().strip() for _ in range(boxes - 1)]
+        out = {}
+        for line in lines:
+            name, _, address = line.partition("=")
+            out[name.removeprefix("DBUS_SYSTEM_BUS_ADDRESS_").lower().replace("_", "-")] = address
+        return out
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
