@@ -182,3 +182,50 @@ async def test_one_owner_per_device_failover_and_the_alert_goes_on(tmp_path: Pat
             await control.close()
             cloud.stop()
             broker.stop()
+
+
+async def test_a_gateway_added_to_a_running_store_takes_over_what_it_hears_better(
+    tmp_path: Path,
+) -> None:
+    scenario = tmp_path / "two-boxes.toml"
+    scenario.write_text(SCENARIO)
+    (tmp_path / "broker").mkdir()
+    broker = Mosquitto(tmp_path / "broker")
+    broker.start()
+    cloud = Cloud(broker.port)
+    cloud.start()
+    async with virtual_store(scenario, device_timeout_s=60) as store:
+        gws = {
+            gw: GatewayProcess(
+                config(tmp_path, gw, adapter, broker.port),
+                store.bus_address,
+                tmp_path / f"{gw}.log",
+            )
+            for gw, adapter in (("gw-a", "hci0"), ("gw-b", "hci1"))
+        }
+        try:
+            everything = NEAR_A + NEAR_B + BETWEEN
+            gws["gw-a"].start()  # alone at first: it owns everything it hears
+            await cloud.until(
+                lambda: all(cloud.owners().owner_of(d) == "gw-a" for d in everything),
+                60,
+                "gw-a owns everything",
+            )
+            gws["gw-b"].start()
+            await cloud.until(
+                lambda: all(cloud.owners().owner_of(d) == "gw-b" for d in NEAR_B),
+                60,
+                "gw-b took over what it hears better",
+            )
+            await asyncio.sleep(10)  # twice the hold time: nothing else moves
+            check = cloud.owners()
+            assert [check.owner_of(d) for d in NEAR_A + BETWEEN] == ["gw-a"] * 6, check.kept
+            assert all(check.kept[d][0] == 2 for d in NEAR_B), check.kept
+            assert all(check.kept[d][0] == 1 for d in NEAR_A + BETWEEN), check.kept
+            assert check.shared_epochs() == {}, check.shared_epochs()
+            assert cloud.violations == [], cloud.violations[:5]
+        finally:
+            for g in gws.values():
+                g.ensure_stopped()
+            cloud.stop()
+            broker.stop()
