@@ -32,6 +32,7 @@ from typing import Any
 from gateway.bench.report import report
 
 MARK = "STORE_GATEWAY_BENCH_RUN"
+KEEP = "STORE_GATEWAY_BENCH_KEEP"  # set: the scratch folder (logs) is kept after a run that passed
 Table = tuple[str, list[dict[str, Any]]]
 Body = Callable[["Run"], Awaitable[list[Table]] | list[Table]]
 
@@ -85,8 +86,10 @@ def run_bench(name: str, body: Body, argv: list[str]) -> int:
                 print(f"  log: {log}")
         print(f"  scratch folder kept: {run.work}")
     left = _left_behind(os.environ[MARK], temporary)
-    if ok:
+    if ok and not os.environ.get(KEEP):
         shutil.rmtree(run.work, ignore_errors=True)
+    elif ok:
+        print(f"  scratch folder kept ({KEEP} is set): {run.work}")
     for line in left:
         print(f"bench {name}: left behind: {line}")
     return 0 if ok and not left else 1

@@ -152,8 +152,10 @@ async def _store(run: Run, scenario: Path) -> dict[str, Any]:
 
         run.at("the campaign")
         first = await campaign(1, None)
+        _tell_not_displayed(run, first)
         run.at("the campaign with a gateway killed a third of the way in")
         second = await campaign(2, first["makespan"] / 3)
+        _tell_not_displayed(run, second)
         ideal, mean, slots = ideal_makespan(scenario, SLOTS)
         out.update(first=first, second=second, ideal=ideal, mean=mean, slots=slots)
         check = cloud.owners()
@@ -168,6 +170,12 @@ async def _store(run: Run, scenario: Path) -> dict[str, Any]:
         floor.stop()
         cloud.stop()
         broker.stop()
+
+
+def _tell_not_displayed(run: Run, c: dict[str, Any]) -> None:
+    if c["not_displayed"]:
+        examples = dict(list(c["not_displayed"].items())[:5])
+        run.at(f"{len(c['not_displayed'])} labels not displayed, e.g. {examples}")
 
 
 def _price(n: int, version: int) -> str:

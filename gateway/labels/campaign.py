@@ -76,14 +76,15 @@ class CampaignReporter:
             await self._report_one(command_id, progress)
 
     async def _report_one(self, command_id: str, progress: bool) -> None:
-        def read(d: sqlite_utils.Database) -> tuple[int, dict[str, int], str | None]:
+        def read(d: sqlite_utils.Database) -> tuple[int, dict[str, int], str | None, bool]:
             return (
                 store.open_targets(d, command_id),
                 store.command_counts(d, command_id),
                 store.command_type(d, command_id),
+                store.command_finished(d, command_id),
             )
 
-        open_targets, counts, type_ = await self._db.read(read)
+        open_targets, counts, type_, finished = await self._db.read(read)
         if open_targets:
             now = self._clock()
             due = now - self._last_progress.get(command_id, -self._period) >= self._period
@@ -93,17 +94,24 @@ class CampaignReporter:
                 await self._emit(CampaignAck(command_id, type_, "progress", counts, ()))
             return
         final = "partial" if counts.get(ResultStatus.FAILED.value) else "completed"
+        sent = False
         while True:
             batch = await self._db.read(
                 lambda d: store.unacked_results(d, command_id, RESULTS_PER_ACK)
             )
-            if not batch:
+            if not batch and (sent or finished):
                 break
-            results = [r for _, r in batch]
+            results = [r for _, r in batch]  # none: every target another gateway's
             await self._emit(CampaignAck(command_id, type_, final, counts, results))
             seqs = [s for s, _ in batch]
             await self._db.run(partial(store.mark_acked, command_id=command_id, seqs=seqs))
-        await self._db.run(lambda d: store.forget_command(d, command_id))
+            sent = True
+
+        def forget(d: sqlite_utils.Database) -> None:
+            store.finish_command(d, command_id)
+            store.forget_command(d, command_id)
+
+        await self._db.run(forget)
         self._last_counts.pop(command_id, None)
         self._last_progress.pop(command_id, None)
         log.info("label command finished", command_id=command_id, status=final, counts=counts)

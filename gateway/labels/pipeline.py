@@ -107,6 +107,10 @@ class LabelOwnership(Protocol):
 
     def answered_for(self, device_id: str) -> tuple[str, ...]: ...
 
+    def told(self, device_id: str, command_id: str) -> bool: ...
+
+    def in_step(self) -> bool: ...
+
     def set_shown(self, device_id: str, shown: ShownContent | None) -> None: ...
 
     def set_busy(self, device_id: str, busy: bool) -> None: ...
@@ -162,6 +166,7 @@ class LabelPipeline:
             on_change=self._twin_changed,
             answers=self._answers,
             on_answered=self._answered,
+            hold_results=ownership is not None,
         )
         self.reporter = CampaignReporter(db, self._ack)
         self.timings = AttemptTimings()
@@ -256,6 +261,7 @@ class LabelPipeline:
             await self.plan(await self.planner.due())
             if self._ownership is not None:
                 await self._hand_over_sweep()
+                await self.confirm_results()
             if time.monotonic() - pruned >= PRUNE_EVERY_S:
                 # Rendered content no label wants or shows any more: years of campaigns
                 # would otherwise fill the disk.
@@ -311,6 +317,7 @@ class LabelPipeline:
         self.scheduler.cancel(label_id, "content")
         self.planner.forget_waiting(label_id)
         await self._hand_over(label_id)
+        await self.confirm_results()
         self.reporter.poke()
 
     async def label_gained(
@@ -354,10 +361,41 @@ class LabelPipeline:
             await self._drop_answered_elsewhere()
             await self._take_back_orphans()
 
-    async def answered_here(self) -> list[tuple[str, str]]:
-        """(label, command) of results recorded here and not yet forgotten: after a
-        restart the claims say so again (a crash may have come before they did)."""
-        return await self._db.read(store.answered_here)
+    def claims_published(self) -> None:
+        """This gateway's claims went out: results they tell of may be reported."""
+        self._spawn(self.confirm_results())
+
+    async def confirm_results(self) -> None:
+        """Results recorded here are held until this gateway's published claim on the
+        label says they were answered here: a label's next owner takes over what that
+        claim says, so once it says so nobody answers the target again. A result still
+        held when the label is another gateway's (a crash came between the result and the
+        claim) is dropped: that gateway never heard of it and answers the target itself."""
+        o = self._ownership
+        if o is None:
+            return
+        told: list[tuple[str, str]] = []
+        dropped: list[tuple[str, str]] = []
+        for label_id, command_id in await self._db.read(store.held_results):
+            if o.told(label_id, command_id):
+                told.append((label_id, command_id))
+            elif o.owns(label_id):
+                if o.writable(label_id):  # in step: the claim tells it with the next news
+                    o.answered(label_id, command_id)
+            elif o.owner(label_id) is None:
+                told.append((label_id, command_id))  # nobody's label (contract 1.1)
+            elif o.in_step():
+                log.info(
+                    "result left to the label's owner",
+                    label_id=label_id,
+                    command_id=command_id,
+                    owner=o.owner(label_id),
+                )
+                dropped.append((label_id, command_id))
+        if told or dropped:
+            now = self._clock()
+            await self._db.run(partial(store.release_results, told=told, dropped=dropped, now=now))
+            self.reporter.poke()
 
     async def _drop_answered_elsewhere(self) -> None:
         """Targets taken back that the previous owner turns out to have answered (its
@@ -438,7 +476,8 @@ class LabelPipeline:
             store.add_targets(d, command.id, command.type, [(i, None, None) for i in label_ids])
             for i in label_ids:
                 if answering[i]:
-                    store.set_result(d, LabelResult(command.id, i, None, None, status, now, error))
+                    result = LabelResult(command.id, i, None, None, status, now, error)
+                    store.set_result(d, result, held=self._ownership is not None)
                 else:
                     store.hand_over(d, i, now, command.id)
 

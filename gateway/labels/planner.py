@@ -114,6 +114,7 @@ class LabelPlanner:
         on_change: Callable[[LabelTwin], None] | None = None,
         answers: Callable[[str | None], bool] = lambda _label_id: True,
         on_answered: Callable[[LabelResult], None] | None = None,
+        hold_results: bool = False,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -122,6 +123,8 @@ class LabelPlanner:
         # (label-less ones by one gateway); the others hand them over.
         self.answers = answers
         self._on_answered = on_answered
+        # ... and a label's result is reported only once the claims have told the others.
+        self._hold = hold_results
         self.bindings: dict[str, Binding] = {}
         self.items: dict[str, PriceItem] = {}
         self.twins: dict[str, LabelTwin] = {}
@@ -242,7 +245,7 @@ class LabelPlanner:
             store.add_targets(d, command_id, "price-update", targets)
             for r in immediate:
                 if self.answers(r.label_id):
-                    store.set_result(d, r)
+                    store.set_result(d, r, held=self._hold)
                 else:
                     store.hand_over(d, r.label_id, now, command_id)
 
@@ -510,7 +513,7 @@ class LabelPlanner:
         if not self.answers(label_id):
             await self._db.run(lambda d: store.hand_over(d, label_id, now, command_id))
             return
-        await self._db.run(lambda d: store.set_result(d, result))
+        await self._db.run(lambda d: store.set_result(d, result, held=self._hold))
         if self._on_answered is not None:
             self._on_answered(result)
 

@@ -191,17 +191,26 @@ def add_targets(
     return list(range(start, start + len(targets)))
 
 
-def set_result(d: sqlite_utils.Database, result: LabelResult) -> None:
-    """Record the outcome of a command's open target for this label (or SKU for unlabelled)."""
+def set_result(d: sqlite_utils.Database, result: LabelResult, *, held: bool = False) -> None:
+    """Record the outcome of a command's open target for this label (or SKU for unlabelled).
+    ``held``: not reported until the other gateways have been told (see ``told``)."""
     key: str | None
     if result.label_id is not None:
         where, key = "label_id = ?", result.label_id
     else:
         where, key = "label_id IS NULL AND sku = ?", result.sku
     d.execute(
-        f"UPDATE label_results SET status = ?, at = ?, error = ?, version = COALESCE(?, version) "
-        f"WHERE command_id = ? AND {where} AND status IS NULL AND handed = 0",
-        [result.status.value, result.at, result.error, result.version, result.command_id, key],
+        f"UPDATE label_results SET status = ?, at = ?, error = ?, version = COALESCE(?, version), "
+        f"told = ? WHERE command_id = ? AND {where} AND status IS NULL AND handed = 0",
+        [
+            result.status.value,
+            result.at,
+            result.error,
+            result.version,
+            0 if held and result.label_id is not None else 1,
+            result.command_id,
+            key,
+        ],
     )
 
 
@@ -218,10 +227,26 @@ def command_type(d: sqlite_utils.Database, command_id: str) -> str | None:
 
 
 def open_commands(d: sqlite_utils.Database) -> list[str]:
+    """Commands with targets to answer or results to report, and commands whose final
+    ack has not gone out (every target handed to other gateways: a final ack all the same)."""
     rows = d.execute(
-        "SELECT DISTINCT command_id FROM label_results WHERE acked = 0 AND handed = 0"
+        "SELECT DISTINCT command_id FROM label_results WHERE acked = 0 AND handed = 0 "
+        "UNION SELECT command_id FROM label_commands WHERE finished = 0"
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def command_finished(d: sqlite_utils.Database, command_id: str) -> bool:
+    """Whether a final ack of the command has gone out (more may follow: results of
+    targets taken back later)."""
+    row = d.execute(
+        "SELECT finished FROM label_commands WHERE command_id = ?", [command_id]
+    ).fetchone()
+    return row is not None and bool(row[0])
+
+
+def finish_command(d: sqlite_utils.Database, command_id: str) -> None:
+    d.execute("UPDATE label_commands SET finished = 1 WHERE command_id = ?", [command_id])
 
 
 def command_counts(d: sqlite_utils.Database, command_id: str) -> dict[str, int]:
@@ -258,8 +283,10 @@ def mark_acked(d: sqlite_utils.Database, command_id: str, seqs: Sequence[int]) -
 
 
 def open_targets(d: sqlite_utils.Database, command_id: str) -> int:
+    """Targets still to answer: no result yet, or a result held until it is told."""
     row = d.execute(
-        "SELECT COUNT(*) FROM label_results WHERE command_id = ? AND status IS NULL AND handed = 0",
+        "SELECT COUNT(*) FROM label_results WHERE command_id = ? AND handed = 0 "
+        "AND (status IS NULL OR told = 0)",
         [command_id],
     ).fetchone()
     return int(row[0])
@@ -316,14 +343,35 @@ def take_back(d: sqlite_utils.Database, label_id: str, answered: Sequence[str]) 
     return commands
 
 
-def answered_here(d: sqlite_utils.Database) -> list[tuple[str, str]]:
-    """(label, command) of results this gateway recorded and still holds (until the
-    command's final ack has gone out and it is forgotten)."""
+def held_results(d: sqlite_utils.Database) -> list[tuple[str, str]]:
+    """(label, command) of results recorded here and held until the other gateways are
+    told of them."""
     rows = d.execute(
         "SELECT label_id, command_id FROM label_results "
-        "WHERE status IS NOT NULL AND handed = 0 AND label_id IS NOT NULL"
+        "WHERE told = 0 AND status IS NOT NULL AND handed = 0 AND label_id IS NOT NULL"
     ).fetchall()
     return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def release_results(
+    d: sqlite_utils.Database,
+    told: Sequence[tuple[str, str]],
+    dropped: Sequence[tuple[str, str]],
+    now: float,
+) -> None:
+    """Held results: ``told`` ones may be reported now; ``dropped`` ones are not this
+    gateway's to report (the label's new owner never heard of them and answers itself):
+    handed over, as if never recorded."""
+    d.conn.executemany(
+        "UPDATE label_results SET told = 1 WHERE label_id = ? AND command_id = ? AND told = 0",
+        told,
+    )
+    d.conn.executemany(
+        "UPDATE label_results SET status = NULL, at = NULL, error = NULL, told = 1, "
+        "handed = 1, handed_at = ? "
+        "WHERE label_id = ? AND command_id = ? AND told = 0 AND handed = 0",
+        [(now, label_id, command_id) for label_id, command_id in dropped],
+    )
 
 
 def open_label_targets(d: sqlite_utils.Database) -> list[tuple[str, str]]:

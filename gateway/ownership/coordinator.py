@@ -64,7 +64,7 @@ class LabelOwner(Protocol):
 
     async def label_lost(self, label_id: str) -> None: ...
 
-    async def answered_here(self) -> list[tuple[str, str]]: ...
+    def claims_published(self) -> None: ...
 
 
 class Coordinator:
@@ -118,11 +118,6 @@ class Coordinator:
         self.ownership.restore(claims)
         if claims:
             log.info("owning the devices owned before the restart", devices=len(claims))
-        if self._labels is not None:
-            # Results recorded just before a crash, before the claims could say so.
-            for label_id, command_id in await self._labels.answered_here():
-                if self.ownership.owns(label_id):
-                    self.ownership.answered(label_id, command_id)
 
     # ---- the broker ------------------------------------------------------------------------
 
@@ -259,6 +254,8 @@ class Coordinator:
             self._send(device_id, b"")
         if step.publish or step.withdraw:
             await self._db.run(partial(_save, publish=step.publish, withdraw=step.withdraw))
+        if step.publish and self._labels is not None:
+            self._labels.claims_published()
         for lost in step.lost:
             await self._lost(lost)
         for gained in step.gained:

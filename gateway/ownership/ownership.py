@@ -249,6 +249,16 @@ class Ownership:
         owns what it owned, but writes only once it knows nobody took it meanwhile."""
         return self._in_step and device_id in self._owned
 
+    def in_step(self) -> bool:
+        """This gateway knows the others' claims as they stand (see ``writable``)."""
+        return self._in_step
+
+    def told(self, device_id: str, command_id: str) -> bool:
+        """The last claim this gateway published on the device (withdrawn since or not)
+        says the command was answered here: whoever owns the label next takes that over."""
+        mine = self._last.get(device_id, {}).get(self.me)
+        return mine is not None and command_id in mine.answered
+
     def epoch(self, device_id: str) -> int:
         return self._owned.get(device_id, 1)
 
@@ -332,9 +342,6 @@ class Ownership:
             ):
                 self._claim(device_id, t, now, out, None)
             return
-        if winner.busy:
-            t.better_since = None  # not in the middle of a transfer
-            return
         if winner.rssi is None:
             better, hold = True, o.claim_delay_s
         else:
@@ -344,7 +351,9 @@ class Ownership:
             return
         if t.better_since is None:
             t.better_since = now
-        if now - t.better_since >= hold:
+        # Not in the middle of a transfer: between two (a label its owner keeps retrying
+        # is taken over by the gateway that hears it better as soon as an attempt ends).
+        if now - t.better_since >= hold and not winner.busy:
             self._claim(device_id, t, now, out, winner)
 
     def _claim(

@@ -42,7 +42,9 @@ def test_benchmark_runs_to_completion(target: str, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     for table in TABLES[target]:
         rows = json.loads((results / f"{table}.json").read_text())["rows"]
-        assert rows and all(isinstance(r["value"], int | float) for r in rows), table
+        # Figures are numbers; a few rows spell out a breakdown (e.g. per gateway).
+        assert rows and all(isinstance(r["value"], int | float | str) for r in rows), table
+        assert any(isinstance(r["value"], int | float) for r in rows), table
         assert all(r["value"] > 0 for r in rows if r.get("ratio") is not None), table
 
 

@@ -63,7 +63,7 @@ hold = "5s"
 kid = "cloud-1"
 x = "{public_x()}"
 [labels]
-budget = "25s"
+budget = "60s"
 notify_settle = "0.1s"
 [web]
 enabled = false

@@ -32,6 +32,8 @@ class View:
         self.answers: list[tuple[str, str]] = []
         self.shown: dict[str, ShownContent | None] = {}
         self.busy: list[tuple[str, bool]] = []
+        self.telling = True  # False: its claims never go out (a crash comes first)
+        self.told_: set[tuple[str, str]] = set()
 
     def owns(self, device_id: str) -> bool:
         return self.owners.of.get(device_id) == self.me
@@ -47,6 +49,14 @@ class View:
 
     def answered(self, device_id: str, command_id: str) -> None:
         self.answers.append((device_id, command_id))
+        if self.telling:
+            self.told_.add((device_id, command_id))
+
+    def told(self, device_id: str, command_id: str) -> bool:
+        return (device_id, command_id) in self.told_
+
+    def in_step(self) -> bool:
+        return True
 
     def answered_for(self, device_id: str) -> tuple[str, ...]:
         return tuple(c for label, c in self.answers if label == device_id)
@@ -72,6 +82,7 @@ async def gateways(tmp_path: Path, owners: Owners, budget_s: float = 60) -> dict
 async def settle(rigs: dict[str, Rig]) -> None:
     for rig in rigs.values():
         await rig.settle()
+        await rig.pipeline.confirm_results()  # the claims went out
         await rig.pipeline.reporter.report()
 
 
@@ -172,5 +183,79 @@ async def test_a_label_already_showing_the_content_is_not_written_again(tmp_path
     assert answered(b, "cmd") == []  # gw-a answered it
     assert b.planner.twins[L1].displayed is not None
     assert b.planner.twins[L1].displayed.content_hash == shown.content_hash
+    for run in runs:
+        run.cancel()
+
+
+async def test_a_gateway_that_answers_no_target_still_sends_its_final_ack(tmp_path: Path) -> None:
+    owners = Owners(["gw-a", "gw-b"])
+    owners.of = {L1: "gw-a", L2: "gw-a"}
+    rigs = await gateways(tmp_path, owners)
+    a, b = rigs["gw-a"], rigs["gw-b"]
+    runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
+    for rig in rigs.values():
+        await rig.bind("bind", [Binding(L1, "A"), Binding(L2, "A")])
+        await rig.price_update("cmd", [item("A", 1, "12.90")])
+    await settle(rigs)
+    await settle(rigs)  # a second round sends nothing more
+    assert answered(a, "cmd") == [(L1, "displayed"), (L2, "displayed")]
+    assert b.written == []
+    b_finals = finals(b, "cmd")
+    assert len(b_finals) == 1, b_finals
+    assert b_finals[0]["status"] == "completed" and b_finals[0]["results"] == []
+    for run in runs:
+        run.cancel()
+
+
+async def test_a_result_the_claims_never_told_is_left_to_the_next_owner(tmp_path: Path) -> None:
+    owners = Owners(["gw-a", "gw-b"])
+    owners.of = {L1: "gw-a"}
+    rigs = await gateways(tmp_path, owners)
+    a, b = rigs["gw-a"], rigs["gw-b"]
+    view_a = a.pipeline._ownership
+    assert isinstance(view_a, View)
+    view_a.telling = False  # gw-a writes L1, then dies before its claim says so
+    runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
+    for rig in rigs.values():
+        await rig.bind("bind", [Binding(L1, "A")])
+        await rig.price_update("cmd", [item("A", 1, "12.90")])
+    await settle(rigs)
+    assert [w[0] for w in a.written] == [L1]
+    assert finals(a, "cmd") == []  # held: the others cannot know it was answered
+    # gw-b took L1 over from gw-a's claim as it stood: no word of the command.
+    owners.of[L1] = "gw-b"
+    await a.pipeline.label_lost(L1)
+    await b.pipeline.label_gained(L1, answered=(), shown=None)
+    await settle(rigs)
+    assert [w[0] for w in b.written] == [L1]  # written again: the one cost of the crash
+    assert answered(b, "cmd") == [(L1, "displayed")]
+    assert answered(a, "cmd") == []  # ... but answered once
+    assert [f["status"] for f in finals(a, "cmd")] == ["completed"]
+    for run in runs:
+        run.cancel()
+
+
+async def test_a_held_result_is_told_and_reported_by_a_gateway_still_owning_it(
+    tmp_path: Path,
+) -> None:
+    owners = Owners(["gw-a", "gw-b"])
+    owners.of = {L1: "gw-a"}
+    rigs = await gateways(tmp_path, owners)
+    a = rigs["gw-a"]
+    view_a = a.pipeline._ownership
+    assert isinstance(view_a, View)
+    view_a.telling = False
+    runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
+    for rig in rigs.values():
+        await rig.bind("bind", [Binding(L1, "A")])
+        await rig.price_update("cmd", [item("A", 1, "12.90")])
+    await settle(rigs)
+    assert finals(a, "cmd") == []
+    # Back in step and still the owner: its claim tells the answer, then it is reported.
+    view_a.telling = True
+    await settle(rigs)  # the claim tells it
+    await settle(rigs)  # ... and the result goes out
+    assert answered(a, "cmd") == [(L1, "displayed")]
+    assert (L1, "cmd") in view_a.told_
     for run in runs:
         run.cancel()

@@ -221,7 +221,8 @@ def test_a_label_is_not_taken_over_in_the_middle_of_a_transfer() -> None:
     store.run(120, lambda gid, _t: -85.0 if gid == "gw-a" else -60.0)
     assert store.owners() == ["gw-a"]  # busy: gw-b waits
     store.gws["gw-a"].set_busy(DEVICE, False)
-    store.run(90, lambda gid, _t: -85.0 if gid == "gw-a" else -60.0)
+    # Between two attempts: gw-b has heard it better long enough already and takes it.
+    store.run(5, lambda gid, _t: -85.0 if gid == "gw-a" else -60.0)
     assert store.owners() == ["gw-b"]
 
 
