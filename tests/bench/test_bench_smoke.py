@@ -24,6 +24,7 @@ TABLES = {
     "footprint": ("footprint",),
     "labels": ("labels",),
     "hypermarket": ("hypermarket",),
+    "energy": ("energy",),
 }
 
 

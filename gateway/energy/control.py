@@ -1,0 +1,237 @@
+"""Writing plans to the zones: every write bounded, logged, read back and compared.
+
+A zone's controller (Modbus TCP on a real building; the virtual building's zones in
+the simulation) is behind :class:`ZoneController`. :class:`Guard` stands between a
+plan and a write: setpoints within the zone's limits and moved at most ``max_step``
+per write, lights never below the safe floor while on, and minimum on and off
+times (a plant is not switched every minute). :class:`EnergyController` steps
+the zones: read what the controller reports, plan, bound, write what changed, and
+check at the next step that it took (two readings that disagree: an alert). A
+controller that cannot be reached raises an alert once and is retried every step;
+meanwhile it runs its own schedule (the gateway never depends on being there).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import structlog
+
+from gateway.energy.model import HvacZone, LightZone, Zones
+from gateway.energy.plan import Planner, ZoneSetting
+
+log = structlog.get_logger("gateway.energy")
+
+MISMATCHES_BEFORE_ALERT = 2
+
+
+class ControllerError(Exception):
+    """The zone's controller cannot be reached or refused a request (the message says)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneReading:
+    on: bool
+    setpoint: float | None = None
+    level: int | None = None
+    temperature: float | None = None
+    energy_kwh: float | None = None
+
+
+class ZoneController:
+    """What the gateway needs of a zone's controller."""
+
+    async def read(self) -> ZoneReading:
+        raise NotImplementedError
+
+    async def write(self, setting: ZoneSetting) -> None:
+        raise NotImplementedError
+
+
+@dataclass(slots=True)
+class _State:
+    on: bool | None = None
+    setpoint: float | None = None
+    level: int | None = None
+    switched_at: float = float("-inf")
+
+
+class Guard:
+    """The bounds of one zone's writes (see the module's docstring)."""
+
+    def __init__(self, zone: HvacZone | LightZone) -> None:
+        self.zone = zone
+        self.state = _State()
+
+    def bound(self, wanted: ZoneSetting, now: float) -> ZoneSetting | None:
+        """The write to make now (None: nothing changes)."""
+        z, s = self.zone, self.state
+        on = wanted.on
+        if s.on is not None and on != s.on:
+            hold = z.min_on_s if s.on else z.min_off_s
+            if now - s.switched_at < hold:
+                on = s.on
+        setpoint = level = None
+        if isinstance(z, HvacZone):
+            target = wanted.setpoint if wanted.setpoint is not None else s.setpoint
+            if target is not None:
+                target = min(max(target, z.limits[0]), z.limits[1])
+                if s.setpoint is not None:
+                    step = max(-z.max_step, min(z.max_step, target - s.setpoint))
+                    target = round(s.setpoint + step, 2)
+            setpoint = target
+        else:
+            level = wanted.level if on else 0
+            if on:
+                level = max(z.floor, min(100, level if level is not None else z.full))
+        if (on, setpoint, level) == (s.on, s.setpoint, s.level):
+            return None
+        return ZoneSetting(z.name, on, setpoint=setpoint, level=level, why=wanted.why)
+
+    def written(self, setting: ZoneSetting, now: float) -> None:
+        s = self.state
+        if s.on != setting.on:
+            s.switched_at = now
+        s.on, s.setpoint, s.level = setting.on, setting.setpoint, setting.level
+
+    def adopt(self, reading: ZoneReading) -> None:
+        """What the controller reports (at start, or after it ran on its own)."""
+        s = self.state
+        if s.on is None:
+            s.on, s.setpoint, s.level = reading.on, reading.setpoint, reading.level
+
+
+@dataclass(slots=True)
+class ZoneStatus:
+    """One zone as the page and the tests see it."""
+
+    reading: ZoneReading | None = None
+    setting: ZoneSetting | None = None
+    reachable: bool = True
+    mismatches: int = 0
+    writes: int = 0
+    alerts: list[str] = field(default_factory=list)
+
+
+Alert = Callable[[str, str], None]  # (zone, message)
+
+
+class EnergyController:
+    def __init__(
+        self,
+        planner: Planner,
+        zones: Zones,
+        controllers: Mapping[str, ZoneController],
+        outside: Callable[[], float | None],
+        clock: Callable[[], float] = time.time,
+        on_alert: Alert | None = None,
+        baseline: bool = False,
+    ) -> None:
+        names = [z.name for z in zones.every()]
+        if len(set(names)) != len(names):
+            raise ValueError(f"zone names must be unique, got {sorted(names)}")
+        missing = set(names) - set(controllers)
+        if missing:
+            raise ValueError(f"no controller for zone(s) {sorted(missing)}")
+        self.planner = planner
+        self.zones = zones
+        self._controllers = controllers
+        self._outside = outside
+        self._clock = clock
+        self._on_alert = on_alert
+        self.baseline = baseline
+        self.guards = {z.name: Guard(z) for z in zones.every()}
+        self.status = {name: ZoneStatus() for name in self.guards}
+
+    async def step(self) -> None:
+        now = self._clock()
+        outside = self._outside()
+        for hvac in self.zones.hvac:
+            reading = await self._read(hvac.name)
+            measured = None if reading is None else reading.temperature
+            if self.baseline:
+                wanted = self.planner.hvac_baseline(hvac, now, measured)
+            else:
+                wanted = self.planner.hvac(hvac, now, measured, outside)
+            await self._apply(hvac.name, wanted, reading, now)
+        for light in self.zones.lights:
+            reading = await self._read(light.name)
+            if self.baseline:
+                wanted = self.planner.light_baseline(light, now)
+            else:
+                wanted = self.planner.light(light, now)
+            await self._apply(light.name, wanted, reading, now)
+
+    async def _read(self, zone: str) -> ZoneReading | None:
+        st = self.status[zone]
+        try:
+            reading = await self._controllers[zone].read()
+        except ControllerError as exc:
+            if st.reachable:
+                st.reachable = False
+                self._alert(zone, f"controller of zone {zone} unreachable: {exc}")
+            return None
+        if not st.reachable:
+            st.reachable = True
+            log.info("zone controller reachable again", zone=zone)
+        st.reading = reading
+        self.guards[zone].adopt(reading)
+        self._check(zone, reading)
+        return reading
+
+    def _check(self, zone: str, reading: ZoneReading) -> None:
+        """What the controller reports against what was last written."""
+        st, s = self.status[zone], self.guards[zone].state
+        if st.setting is None:
+            return
+        agrees = reading.on == s.on and (s.setpoint is None or reading.setpoint == s.setpoint)
+        agrees = agrees and (s.level is None or reading.level == s.level)
+        if agrees:
+            st.mismatches = 0
+            return
+        st.mismatches += 1
+        if st.mismatches >= MISMATCHES_BEFORE_ALERT:
+            # Written again from what it reports (once a step, bounded as ever).
+            self.guards[zone].state = _State()
+            self.guards[zone].adopt(reading)
+        if st.mismatches == MISMATCHES_BEFORE_ALERT:
+            self._alert(
+                zone,
+                f"zone {zone}: write did not take (wrote on={s.on} setpoint={s.setpoint} "
+                f"level={s.level}, controller reports on={reading.on} "
+                f"setpoint={reading.setpoint} level={reading.level})",
+            )
+
+    async def _apply(
+        self, zone: str, wanted: ZoneSetting, reading: ZoneReading | None, now: float
+    ) -> None:
+        st = self.status[zone]
+        if reading is None:
+            return  # unreachable: it runs its own schedule meanwhile
+        bounded = self.guards[zone].bound(wanted, now)
+        if bounded is None:
+            return
+        try:
+            await self._controllers[zone].write(bounded)
+        except ControllerError as exc:
+            self._alert(zone, f"zone {zone}: write refused: {exc}")
+            return
+        self.guards[zone].written(bounded, now)
+        st.setting = bounded
+        st.writes += 1
+        log.debug(
+            "zone written",
+            zone=zone,
+            on=bounded.on,
+            setpoint=bounded.setpoint,
+            level=bounded.level,
+            why=bounded.why,
+        )
+
+    def _alert(self, zone: str, message: str) -> None:
+        self.status[zone].alerts.append(message)
+        log.warning("energy alert", zone=zone, message=message)
+        if self._on_alert is not None:
+            self._on_alert(zone, message)
