@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "keygen": ("gateway.commands.keygen", "create an Ed25519 key pair for signing commands"),
     "sign-command": ("gateway.commands.sign", "sign a JSON command from stdin as a compact JWS"),
     "hash-password": ("gateway.web.passwords", "print a password hash for the web users list"),
+    "counter-token": ("gateway.energy.cli", "create a token for a door's people counter"),
 }
 
 

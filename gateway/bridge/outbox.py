@@ -209,8 +209,7 @@ class Outbox:
             return
         self._protected = frozenset(self._inflight)
         await self._db.run(lambda d: self._produce(d, items))
-        for listener in self._listeners:
-            listener()
+        self.produced()
 
     def on_produced(self, listener: Callable[[], None]) -> None:
         """``listener()`` is called after each commit of new messages (the publisher wakes)."""
@@ -227,8 +226,14 @@ class Outbox:
 
     def produce_in(self, d: sqlite_utils.Database, items: Sequence[Outgoing]) -> None:
         """Produce inside the caller's transaction (on the writer thread), so that the
-        messages commit together with the caller's own rows, or not at all."""
+        messages commit together with the caller's own rows, or not at all. Once it
+        committed, the caller calls :meth:`produced` (the publisher wakes)."""
         self._produce(d, items)
+
+    def produced(self) -> None:
+        """Messages produced with :meth:`produce_in` were committed: publish them now."""
+        for listener in self._listeners:
+            listener()
 
     def _produce(self, d: sqlite_utils.Database, items: Sequence[Outgoing]) -> None:
         instant = self._clock()

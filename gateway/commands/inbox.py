@@ -127,6 +127,7 @@ class Inbox:
             self.counts["duplicate"] += 1
             return InboxResult("duplicate", command)
         self.counts["accepted"] += 1
+        self._outbox.produced()  # the accepted ack goes out now
         log.info("command accepted", command_id=command.id, type=command.type)
         await self.execute(command)
         return InboxResult("accepted", command)

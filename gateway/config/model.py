@@ -174,6 +174,31 @@ class MultiGatewayConfig(Section):
     )
 
 
+class CounterConfig(Section):
+    """A door's people counter reporting to ``POST /api/footfall/{id}``."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    token_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 (hex) of the counter's token: store-gateway counter-token prints both",
+    )
+    format: Literal["generic", "vivotek"] = "generic"
+    device_id: DEVICE_ID = Field(description="the 12-hex id its telemetry carries (its MAC)")
+
+
+class EnergyConfig(Section):
+    """Footfall in (people counters); lighting and air-conditioning plans come next."""
+
+    counters: list[CounterConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_counters(self) -> EnergyConfig:
+        ids = [c.id for c in self.counters]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"energy.counters: ids must be unique, got {ids}")
+        return self
+
+
 Severity = Literal["info", "warning", "critical"]
 
 
@@ -295,6 +320,7 @@ class GatewayConfig(Section):
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     labels: LabelsConfig = Field(default_factory=LabelsConfig)
     multi_gateway: MultiGatewayConfig = Field(default_factory=MultiGatewayConfig)
+    energy: EnergyConfig = Field(default_factory=EnergyConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

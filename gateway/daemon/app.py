@@ -40,6 +40,7 @@ from gateway.daemon.sdnotify import Notifier
 from gateway.daemon.supervisor import Supervisor
 from gateway.daemon.watchdog import Watchdog
 from gateway.daemon.web_view import Components, GatewayView
+from gateway.energy.counters import Counter, CounterReports
 from gateway.labels.pipeline import LabelOptions, LabelPipeline
 from gateway.ownership import Ownership, OwnershipOptions
 from gateway.ownership.coordinator import Coordinator
@@ -95,6 +96,7 @@ class GatewaySettings:
     inbox: InboxOptions | None = None
     webhook: WebhookOptions | None = None
     labels: LabelOptions = field(default_factory=LabelOptions)
+    counters: Mapping[str, Counter] = field(default_factory=dict)  # people counters
     redacted_config: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -116,6 +118,7 @@ class Gateway:
         self.labels: LabelPipeline | None = None
         self.ownership: Ownership | None = None
         self.coordinator: Coordinator | None = None
+        outbox: Outbox | None = None
         if settings.bridge is not None and settings.inbox is not None:
             # Built in the order they need each other: the outbox (the durable streams),
             # the label pipeline (acks into the outbox, label changes told to the
@@ -164,6 +167,12 @@ class Gateway:
             )
             self.registry.subscribe(self._device_event)
         labels = self.labels
+        self.counters = CounterReports(
+            self.db,
+            settings.counters,
+            payloads.Identity(settings.store_id, settings.gateway_id),
+            outbox,
+        )
         self.alerts = AlertService(
             self.db,
             self.registry,
@@ -205,6 +214,7 @@ class Gateway:
                 bridge=self.bridge,
                 labels=self.labels,
                 ownership=self.ownership,
+                counters=self.counters,
                 redacted_config=settings.redacted_config,
                 database_replaced=lambda: self.database_replaced,
             )

@@ -15,6 +15,7 @@ from gateway.commands.inbox import InboxOptions
 from gateway.commands.jws import public_key_from_pem, public_key_from_x
 from gateway.config.model import AlertRuleConfig, GatewayConfig
 from gateway.daemon.app import GatewaySettings
+from gateway.energy.counters import Counter
 from gateway.labels.jobs import SchedulerOptions
 from gateway.labels.pipeline import LabelOptions
 from gateway.ownership import OwnershipOptions
@@ -273,5 +274,9 @@ def settings_from_config(config: GatewayConfig) -> GatewaySettings:
             timeout_s=config.alerts.webhook.timeout,
             retries=config.alerts.webhook.retries,
         ),
+        counters={
+            c.id: Counter(c.id, c.token_sha256, c.format, c.device_id)
+            for c in config.energy.counters
+        },
         redacted_config=redacted(config),
     )

@@ -19,12 +19,20 @@ from gateway.ble.ingest import IngestCounters
 from gateway.ble.manager import BleManager
 from gateway.bridge.bridge import Bridge
 from gateway.daemon.supervisor import Supervisor
+from gateway.energy.counters import CounterRefused, CounterReports
+from gateway.energy.footfall import FootfallError
 from gateway.labels.pipeline import LabelPipeline
 from gateway.ownership import Ownership
 from gateway.registry import DeviceChange, DeviceRecord, Registry
 from gateway.registry.views import device_view
 from gateway.timeutil import format_epoch
-from gateway.web.port import Json, MetricFamily, UnknownAlert
+from gateway.web.port import (
+    CounterUnauthorized,
+    Json,
+    MetricFamily,
+    ReportInvalid,
+    UnknownAlert,
+)
 
 RESOLVED_SHOWN = 50
 
@@ -44,6 +52,7 @@ class Components:
     bridge: Bridge | None = None
     labels: LabelPipeline | None = None
     ownership: Ownership | None = None  # several gateways share the store
+    counters: CounterReports | None = None  # the doors' people counters
     redacted_config: Mapping[str, Any] = field(default_factory=dict)
     database_replaced: Callable[[], str | None] = lambda: None
 
@@ -208,6 +217,17 @@ class GatewayView:
 
     def config(self) -> Json:
         return dict(self._g.redacted_config)
+
+    async def footfall_report(self, counter_id: str, token: str, body: bytes) -> Json:
+        counters = self._g.counters
+        if counters is None:
+            raise CounterUnauthorized(counter_id)
+        try:
+            return await counters.report(counter_id, token, body)
+        except CounterRefused as exc:
+            raise CounterUnauthorized(counter_id) from exc
+        except FootfallError as exc:
+            raise ReportInvalid(str(exc)) from exc
 
     # ---- metrics ------------------------------------------------------------------------------
 

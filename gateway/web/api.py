@@ -10,7 +10,7 @@ from aiohttp import web
 
 from gateway.web.keys import AUTH_KEY, LIVE_KEY, PORT_KEY, SESSION_KEY
 from gateway.web.openapi import OPENAPI
-from gateway.web.port import UnknownAlert
+from gateway.web.port import CounterUnauthorized, ReportInvalid, UnknownAlert
 from gateway.web.security import Role, Session
 
 MAX_SILENCE_S = 7 * 24 * 3600
@@ -153,6 +153,26 @@ async def config_view(request: web.Request) -> web.Response:
     return web.json_response(request.app[PORT_KEY].config())
 
 
+async def footfall(request: web.Request) -> web.Response:
+    """A door counter's report, authenticated by the counter's own token (a bearer
+    token, or ``?token=`` for counters that cannot set headers), not by a session."""
+    header = request.headers.get("Authorization", "")
+    token = header[7:] if header[:7].lower() == "bearer " else request.query.get("token", "")
+    counter_id = request.match_info["counter_id"]
+    body = await request.read()
+    try:
+        result = await request.app[PORT_KEY].footfall_report(counter_id, token, body)
+    except CounterUnauthorized as exc:
+        raise web.HTTPUnauthorized(
+            text=json.dumps({"error": "unknown counter or wrong token"}),
+            content_type="application/json",
+            headers={"WWW-Authenticate": 'Bearer realm="footfall"'},
+        ) from exc
+    except ReportInvalid as exc:
+        raise _error(web.HTTPBadRequest, str(exc)) from exc
+    return web.json_response(result)
+
+
 async def openapi(_: web.Request) -> web.Response:
     return web.json_response(OPENAPI)
 
@@ -176,5 +196,6 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/labels/{label_id}/repush", label_repush)
     r.add_post("/api/labels/{label_id}/flash", label_flash)
     r.add_get("/api/config", config_view)
+    r.add_post("/api/footfall/{counter_id}", footfall)
     r.add_get("/api/openapi.json", openapi)
     r.add_get("/api/live", live)

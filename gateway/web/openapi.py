@@ -183,6 +183,7 @@ OPENAPI: dict[str, Any] = {
         "securitySchemes": {
             "session": {"type": "apiKey", "in": "cookie", "name": "sgw_session"},
             "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
+            "counter": {"type": "http", "scheme": "bearer"},
         },
     },
     "security": [{"session": []}],
@@ -351,6 +352,53 @@ OPENAPI: dict[str, Any] = {
                     "200": _json({"type": "object"}),
                     "409": _json(_ref("Error")),
                     **_ERRORS,
+                },
+            }
+        },
+        "/api/footfall/{counter_id}": {
+            "post": {
+                "security": [{"counter": []}],
+                "summary": "A door counter's report of people in and out per period (its token)",
+                "parameters": [
+                    {
+                        "name": "counter_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "token",
+                        "in": "query",
+                        "required": False,
+                        "description": "the counter's token, for counters that cannot set headers",
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "description": "in the counter's configured format (generic: "
+                                "{periods: [{start, end, in, out, line?}]}; vivotek)",
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["stored", "repeated"],
+                            "properties": {
+                                "stored": {"type": "integer", "minimum": 0},
+                                "repeated": {"type": "integer", "minimum": 0},
+                            },
+                        }
+                    ),
+                    "400": _json(_ref("Error"), "The report cannot be taken (nothing stored)"),
+                    "401": _json(_ref("Error"), "Unknown counter or wrong token"),
                 },
             }
         },

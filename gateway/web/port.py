@@ -30,6 +30,14 @@ class UnknownAlert(KeyError):
     """No alert with this id (the API answers 404)."""
 
 
+class CounterUnauthorized(Exception):
+    """A people counter report with an unknown counter id or a wrong token (401)."""
+
+
+class ReportInvalid(ValueError):
+    """A people counter report that cannot be taken; the message says why (400)."""
+
+
 class WebPort(Protocol):
     def status(self) -> Json:
         """The overview: identity, devices, adapters and their advert rates, components,
@@ -84,4 +92,9 @@ class WebPort(Protocol):
 
     def config(self) -> Json:
         """The configuration with its secrets removed."""
+        ...
+
+    async def footfall_report(self, counter_id: str, token: str, body: bytes) -> Json:
+        """A door counter's report: ``{"stored": n, "repeated": m}``. Raises
+        :class:`CounterUnauthorized` or :class:`ReportInvalid` (nothing stored)."""
         ...

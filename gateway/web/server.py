@@ -27,6 +27,7 @@ STATIC = Path(str(resources.files("gateway.web").joinpath("static")))
 
 SHUTDOWN_S = 2.0
 OPEN_PATHS = frozenset({"/", "/healthz", "/api/login", "/favicon.ico"})
+COUNTER_PATH = "/api/footfall/"  # authenticated by each counter's token (gateway/web/api.py)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ async def require_session(request: web.Request, handler: Handler) -> web.StreamR
     path = request.path
     if path in OPEN_PATHS or path.startswith("/static/"):
         return await handler(request)
+    if path.startswith(COUNTER_PATH) and request.method == "POST":
+        return await handler(request)  # people counters: their own token, no session
     if path == "/metrics" and request.app[METRICS_ACCESS_KEY] == "localhost" and _is_local(request):
         return await handler(request)
     session = request.app[AUTH_KEY].session_for(request)

@@ -23,8 +23,10 @@ from gateway.alerts.service import AlertService
 from gateway.ble.ingest import IngestCounters
 from gateway.ble.manager import BleManager
 from gateway.ble.scanner import ScannerOptions
+from gateway.bridge.payloads import Identity
 from gateway.daemon.supervisor import Supervisor
 from gateway.daemon.web_view import Components, GatewayView
+from gateway.energy.counters import Counter, CounterReports, token_hash
 from gateway.ownership import Ownership, OwnershipOptions
 from gateway.registry import Registry, RegistryOptions
 from gateway.store import Database
@@ -35,6 +37,8 @@ from gateway.web.server import WebOptions, build_app
 
 PASSWORD = "correct-horse-battery"
 FRIDGE_ID = "c4d912ab0f31"
+COUNTER_TOKEN = "door-north-token-5b1d0c"
+DOOR = "aabbcc001122"
 
 
 @dataclass
@@ -107,6 +111,11 @@ async def _harness(tmp_path: Path, ownership: Ownership | None) -> AsyncIterator
             supervisor=supervisor,
             alerts=alerts,
             ownership=ownership,
+            counters=CounterReports(
+                db,
+                {"door-north": Counter("door-north", token_hash(COUNTER_TOKEN), "generic", DOOR)},
+                Identity("store-0042", "gw-1"),
+            ),
             redacted_config={"store_id": "store-0042", "mqtt": {"password_file": "<redacted>"}},
         )
     )
