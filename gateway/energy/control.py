@@ -80,7 +80,8 @@ class Guard:
                 target = min(max(target, z.limits[0]), z.limits[1])
                 if s.setpoint is not None:
                     step = max(-z.max_step, min(z.max_step, target - s.setpoint))
-                    target = round(s.setpoint + step, 2)
+                    target = s.setpoint + step
+                target = round(target, 1)  # controllers take tenths of a degree
             setpoint = target
         else:
             level = wanted.level if on else 0
@@ -186,7 +187,10 @@ class EnergyController:
         st, s = self.status[zone], self.guards[zone].state
         if st.setting is None:
             return
-        agrees = reading.on == s.on and (s.setpoint is None or reading.setpoint == s.setpoint)
+        agrees = reading.on == s.on and (
+            s.setpoint is None
+            or (reading.setpoint is not None and abs(reading.setpoint - s.setpoint) < 0.06)
+        )
         agrees = agrees and (s.level is None or reading.level == s.level)
         if agrees:
             st.mismatches = 0

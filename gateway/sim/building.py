@@ -22,6 +22,7 @@ import datetime as dt
 import math
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.energy.control import ControllerError, ZoneController, ZoneReading
 from gateway.energy.model import SLOT_S, SLOTS_PER_DAY, Calendar, slot_of
@@ -192,3 +193,72 @@ def people_inside(arrivals: list[float], t: dt.datetime) -> float:
     """Shoppers inside at a local time, from the day's arrivals per slot."""
     slot = slot_of(t)
     return arrivals[slot] * DWELL_S / SLOT_S
+
+
+# ---- the building's controller on Modbus TCP ---------------------------------------------
+
+ZONE_REGISTERS = 6  # on, setpoint, level, temperature, energy (2): gateway.energy.modbus
+
+
+async def serve_zones(
+    zones: list[ThermalZone | LightingZone], host: str = "127.0.0.1", port: int = 0
+) -> Any:
+    """A Modbus TCP server for the zones (unit id = position + 1), registers as the
+    default :class:`gateway.energy.modbus.RegisterMap`; returns the started server
+    (``server.transport`` tells the port; ``await server.shutdown()`` stops it). A zone's
+    ``unreachable`` makes its unit answer nothing; ``refuses_writes`` accepts a write
+    and changes nothing."""
+    from pymodbus.constants import ExcCodes
+    from pymodbus.server import ModbusTcpServer
+    from pymodbus.simulator import DataType, SimData, SimDevice
+
+    def device(unit: int, zone: ThermalZone | LightingZone) -> SimDevice:
+        async def action(
+            function_code: int,
+            start: int,
+            address: int,
+            count: int,
+            regs: list[int],
+            values: list[int] | list[bool] | None,
+        ) -> ExcCodes | None:
+            if zone.unreachable:
+                return ExcCodes.DEVICE_BUSY
+            if values is not None:  # a write: to the zone, as a controller would
+                if not zone._takes():
+                    values[:] = regs[address - start : address - start + len(values)]  # type: ignore[assignment]
+                    return None
+                for offset, value in enumerate(values):
+                    reg = address + offset
+                    if reg == 0:
+                        zone.on = bool(value)
+                    elif reg == 1 and isinstance(zone, ThermalZone):
+                        zone.setpoint = (
+                            int(value) - 65536 if int(value) >= 32768 else int(value)
+                        ) / 10
+                    elif reg == 2 and isinstance(zone, LightingZone):
+                        zone.level = int(value)
+                return None
+            regs[0] = int(zone.on)
+            if isinstance(zone, ThermalZone):
+                regs[1] = round(zone.setpoint * 10) & 0xFFFF
+                regs[3] = round(zone.temperature * 10) & 0xFFFF
+            else:
+                regs[2] = zone.level
+            tenths = round(zone.energy_kwh * 10) & 0xFFFFFFFF
+            regs[4], regs[5] = tenths >> 16, tenths & 0xFFFF
+            return None
+
+        return SimDevice(
+            id=unit,
+            simdata=SimData(0, count=ZONE_REGISTERS, values=0, datatype=DataType.REGISTERS),
+            action=action,
+        )
+
+    server = ModbusTcpServer([device(i + 1, z) for i, z in enumerate(zones)], address=(host, port))
+    await server.serve_forever(background=True)
+    return server
+
+
+def served_port(server: Any) -> int:
+    """The TCP port a server from :func:`serve_zones` listens on."""
+    return int(server.transport.sockets[0].getsockname()[1])
