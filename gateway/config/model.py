@@ -7,6 +7,7 @@ default). Durations accept seconds or text such as "90s", "5m", "1h".
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -186,16 +187,109 @@ class CounterConfig(Section):
     device_id: DEVICE_ID = Field(description="the 12-hex id its telemetry carries (its MAC)")
 
 
+class ControllerConfig(Section):
+    """A building controller on Modbus TCP (its zones are unit ids on it)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    host: str = Field(min_length=1)
+    port: int = Field(502, ge=1, le=65535)
+    timeout: Duration = Field(2.0, gt=0, le=30)
+
+
+class RegistersConfig(Section):
+    """Holding register addresses of one zone (none: the zone has no such register)."""
+
+    on: int = Field(0, ge=0, le=65535)
+    setpoint: int | None = Field(1, ge=0, le=65535)
+    level: int | None = Field(2, ge=0, le=65535)
+    temperature: int | None = Field(3, ge=0, le=65535)
+    energy: int | None = Field(4, ge=0, le=65534, description="two registers, high word first")
+    scale: int = Field(10, ge=1, le=1000, description="setpoint/temperature/energy units per 1")
+
+
+class ZoneConfig(Section):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    controller: str
+    unit: int = Field(1, ge=0, le=247)
+    registers: RegistersConfig = Field(default_factory=RegistersConfig)
+
+
+class HvacZoneConfig(ZoneConfig):
+    band: tuple[float, float] = (20.0, 23.0)
+    setback: tuple[float, float] = (14.0, 30.0)
+    limits: tuple[float, float] = (12.0, 28.0)
+    max_step: float = Field(2.0, gt=0, le=10)
+    min_on: Duration = Field(600.0, ge=0)
+    min_off: Duration = Field(600.0, ge=0)
+    heat_rate: float = Field(1.5, gt=0, le=20, description="°C/h on a cold morning, at first")
+    cool_rate: float = Field(1.5, gt=0, le=20)
+    preheat_margin: Duration = Field(1800.0, ge=0)
+
+
+class LightZoneConfig(ZoneConfig):
+    floor: int = Field(40, ge=1, le=100, description="% while open, never lower")
+    full: int = Field(100, ge=1, le=100)
+    busy: float = Field(0.0, ge=0, description="people per 15 min at full (0: the day's peak)")
+    min_on: Duration = Field(300.0, ge=0)
+    min_off: Duration = Field(300.0, ge=0)
+    staff_minutes: int = Field(30, ge=0, le=240)
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 class EnergyConfig(Section):
-    """Footfall in (people counters); lighting and air-conditioning plans come next."""
+    """Footfall in (people counters); lighting and air-conditioning zones planned from it."""
 
     counters: list[CounterConfig] = Field(default_factory=list)
+    timezone: str = Field("UTC", description="the store's local time zone (IANA name)")
+    hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], str] = Field(
+        default_factory=dict, description='opening hours per weekday, "08:00-20:00"; absent: closed'
+    )
+    closed: list[date] = Field(default_factory=list, description="public holidays")
+    outside_sensor: DEVICE_ID | None = Field(
+        None, description="a sensor outdoors (temperature_c): heating or cooling season"
+    )
+    step: Duration = Field(60.0, ge=10, le=900)
+    controllers: list[ControllerConfig] = Field(default_factory=list)
+    hvac: list[HvacZoneConfig] = Field(default_factory=list)
+    lights: list[LightZoneConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _unique_counters(self) -> EnergyConfig:
+    def _consistent(self) -> EnergyConfig:
         ids = [c.id for c in self.counters]
         if len(set(ids)) != len(ids):
             raise ValueError(f"energy.counters: ids must be unique, got {ids}")
+        controllers = {c.id for c in self.controllers}
+        names = [z.name for z in [*self.hvac, *self.lights]]
+        if len(set(names)) != len(names):
+            raise ValueError(f"energy zones: names must be unique, got {names}")
+        for z in [*self.hvac, *self.lights]:
+            if z.controller not in controllers:
+                raise ValueError(
+                    f"energy zone {z.name}: controller {z.controller!r} is not among "
+                    f"[[energy.controllers]] ({sorted(controllers)})"
+                )
+        if names and not self.hours:
+            raise ValueError("energy zones need energy.hours (the store's opening hours)")
+        for day, text in self.hours.items():
+            if not re.fullmatch(r"\d{2}:\d{2}-\d{2}:\d{2}", text):
+                raise ValueError(f'energy.hours.{day}: {text!r} is not "HH:MM-HH:MM"')
+        # The same checks the energy loop makes when it starts (band within limits, the
+        # time zone known, open before close): said here, at check-config time.
+        from gateway.energy.model import Calendar, EnergyConfigError, HvacZone, LightZone
+
+        try:
+            Calendar.weekly(
+                {WEEKDAYS.index(d): tuple(t.split("-")) for d, t in self.hours.items()},  # type: ignore[misc]
+                timezone=self.timezone,
+            )
+            for h in self.hvac:
+                HvacZone(h.name, band=h.band, setback=h.setback, limits=h.limits)
+            for li in self.lights:
+                LightZone(li.name, floor=li.floor, full=li.full)
+        except EnergyConfigError as exc:
+            raise ValueError(f"energy: {exc}") from exc
         return self
 
 

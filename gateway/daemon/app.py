@@ -41,6 +41,7 @@ from gateway.daemon.supervisor import Supervisor
 from gateway.daemon.watchdog import Watchdog
 from gateway.daemon.web_view import Components, GatewayView
 from gateway.energy.counters import Counter, CounterReports
+from gateway.energy.service import EnergyService, EnergySettings
 from gateway.labels.pipeline import LabelOptions, LabelPipeline
 from gateway.ownership import Ownership, OwnershipOptions
 from gateway.ownership.coordinator import Coordinator
@@ -97,6 +98,7 @@ class GatewaySettings:
     webhook: WebhookOptions | None = None
     labels: LabelOptions = field(default_factory=LabelOptions)
     counters: Mapping[str, Counter] = field(default_factory=dict)  # people counters
+    energy: EnergySettings | None = None  # lighting and air-conditioning zones
     redacted_config: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -173,6 +175,17 @@ class Gateway:
             payloads.Identity(settings.store_id, settings.gateway_id),
             outbox,
         )
+        self.energy: EnergyService | None = None
+        if settings.energy is not None:
+            e = settings.energy
+            self.energy = EnergyService(
+                e.calendar,
+                e.zones,
+                e.controllers(),
+                self.counters,
+                partial(_reading, self.registry, e.outside_sensor, "temperature_c"),
+                step_s=e.step_s,
+            )
         self.alerts = AlertService(
             self.db,
             self.registry,
@@ -251,6 +264,8 @@ class Gateway:
         self.supervisor.add("registry-sweep", self._sweep_loop)
         self.supervisor.add("registry-flush", self._flush_loop)
         self.supervisor.add("alerts", self.alerts.run)
+        if self.energy is not None:
+            self.supervisor.add("energy", self.energy.run, critical=False)
         if self.coordinator is not None:
             self.supervisor.add("ownership", self.coordinator.run)
         if self.settings.webhook is not None:
@@ -396,6 +411,8 @@ class Gateway:
             "adapters_down": float(sum(1 for s in statuses if s.state != "up")),
             "database_replaced": 0.0 if self.database_replaced is None else 1.0,
         }
+        if self.energy is not None:
+            metrics.update(self.energy.metrics())
         if self.bridge is not None:
             outbox = self.bridge.outbox
             metrics["buffer_share"] = outbox.status.bytes / max(1, outbox.max_bytes)
@@ -448,3 +465,9 @@ class Gateway:
 def _label_failed(labels: LabelPipeline, device_id: str) -> float | None:
     twin = labels.planner.twins.get(device_id)
     return None if twin is None else (1.0 if twin.status.value == "failed" else 0.0)
+
+
+def _reading(registry: Registry, device_id: str | None, name: str) -> float | None:
+    """A device's latest reading (None: no such device or reading)."""
+    device = None if device_id is None else registry.get(device_id)
+    return None if device is None else device.readings.get(name)

@@ -13,9 +13,12 @@ from gateway.bridge.mqtt import MqttOptions
 from gateway.bridge.telemetry import TelemetryOptions
 from gateway.commands.inbox import InboxOptions
 from gateway.commands.jws import public_key_from_pem, public_key_from_x
-from gateway.config.model import AlertRuleConfig, GatewayConfig
+from gateway.config.model import WEEKDAYS, AlertRuleConfig, GatewayConfig
 from gateway.daemon.app import GatewaySettings
 from gateway.energy.counters import Counter
+from gateway.energy.modbus import RegisterMap
+from gateway.energy.model import Calendar, HvacZone, LightZone, Zones
+from gateway.energy.service import EnergySettings, ZoneLink
 from gateway.labels.jobs import SchedulerOptions
 from gateway.labels.pipeline import LabelOptions
 from gateway.ownership import OwnershipOptions
@@ -101,6 +104,30 @@ def alert_rules(config: GatewayConfig) -> tuple[Rule, ...]:
                 for_s=b.adapter_down_for,
                 severity="critical",
                 message="{value} Bluetooth adapter(s) down",
+                selector=Selector(gateway=True),
+            )
+        )
+    if config.energy.hvac or config.energy.lights:
+        rules.append(
+            Rule(
+                name="energy-controller-unreachable",
+                metric="energy_zones_unreachable",
+                op="above",
+                threshold=0.5,
+                for_s=120.0,
+                severity="critical",
+                message="{value} energy zone(s) without an answer from their controller",
+                selector=Selector(gateway=True),
+            )
+        )
+        rules.append(
+            Rule(
+                name="energy-write-not-taking",
+                metric="energy_writes_not_taking",
+                op="above",
+                threshold=0.5,
+                severity="warning",
+                message="{value} energy zone(s) do not take what the gateway writes",
                 selector=Selector(gateway=True),
             )
         )
@@ -278,5 +305,66 @@ def settings_from_config(config: GatewayConfig) -> GatewaySettings:
             c.id: Counter(c.id, c.token_sha256, c.format, c.device_id)
             for c in config.energy.counters
         },
+        energy=energy_settings(config),
         redacted_config=redacted(config),
     )
+
+
+def energy_settings(config: GatewayConfig) -> EnergySettings | None:
+    """The energy loop's settings (None: the store has no zones configured)."""
+    e = config.energy
+    if not e.hvac and not e.lights:
+        return None
+    hours: dict[int, tuple[str, str] | None] = {}
+    for name, text in e.hours.items():
+        open_, _, close = text.partition("-")
+        hours[WEEKDAYS.index(name)] = (open_.strip(), close.strip())
+    calendar = Calendar.weekly(hours, closed=e.closed, timezone=e.timezone)
+    controllers = {c.id: c for c in e.controllers}
+    zones = Zones(
+        hvac=[
+            HvacZone(
+                z.name,
+                band=z.band,
+                setback=z.setback,
+                limits=z.limits,
+                max_step=z.max_step,
+                min_on_s=z.min_on,
+                min_off_s=z.min_off,
+                heat_rate=z.heat_rate,
+                cool_rate=z.cool_rate,
+                preheat_margin_s=z.preheat_margin,
+            )
+            for z in e.hvac
+        ],
+        lights=[
+            LightZone(
+                z.name,
+                floor=z.floor,
+                full=z.full,
+                busy=z.busy,
+                min_on_s=z.min_on,
+                min_off_s=z.min_off,
+                staff_minutes=z.staff_minutes,
+            )
+            for z in e.lights
+        ],
+    )
+    links = {
+        z.name: ZoneLink(
+            controllers[z.controller].host,
+            controllers[z.controller].port,
+            controllers[z.controller].timeout,
+            RegisterMap(
+                unit=z.unit,
+                on=z.registers.on,
+                setpoint=z.registers.setpoint,
+                level=z.registers.level,
+                temperature=z.registers.temperature,
+                energy=z.registers.energy,
+                scale=z.registers.scale,
+            ),
+        )
+        for z in [*e.hvac, *e.lights]
+    }
+    return EnergySettings(calendar, zones, links, e.outside_sensor, e.step)

@@ -101,7 +101,11 @@ class Guard:
         """What the controller reports (at start, or after it ran on its own)."""
         s = self.state
         if s.on is None:
-            s.on, s.setpoint, s.level = reading.on, reading.setpoint, reading.level
+            s.on = reading.on
+            if isinstance(self.zone, HvacZone):
+                s.setpoint = None if reading.setpoint is None else round(reading.setpoint, 1)
+            else:
+                s.level = reading.level
 
 
 @dataclass(slots=True)

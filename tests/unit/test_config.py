@@ -171,3 +171,51 @@ def test_several_gateways_need_the_broker(tmp_path: Path) -> None:
     settings = settings_from_config(load_config(ok, environ={}))
     assert settings.ownership is not None and settings.ownership.hold_s == 120.0
     assert settings_from_config(load_config(write(tmp_path, MINIMAL), environ={})).ownership is None
+
+
+ENERGY = """
+[energy]
+timezone = "Europe/Berlin"
+closed = [2026-12-25]
+[energy.hours]
+mon = "08:00-20:00"
+sat = "09:00-18:00"
+[[energy.controllers]]
+id = "bms"
+host = "127.0.0.1"
+[[energy.hvac]]
+name = "sales"
+controller = "bms"
+unit = 1
+[[energy.lights]]
+name = "lights"
+controller = "bms"
+unit = 2
+registers = { setpoint = 7, temperature = 8 }
+"""
+
+
+def test_energy_zones_map_to_the_loop_and_mistakes_are_named(tmp_path: Path) -> None:
+    settings = settings_from_config(load_config(write(tmp_path, MINIMAL + ENERGY), environ={}))
+    energy = settings.energy
+    assert energy is not None
+    assert energy.calendar.hours[0] == (8 * 60, 20 * 60) and energy.calendar.hours[1] is None
+    assert [z.name for z in energy.zones.hvac] == ["sales"]
+    assert energy.links["lights"].registers.unit == 2
+    assert energy.links["lights"].registers.setpoint == 7
+    assert {"energy-controller-unreachable", "energy-write-not-taking"} <= {
+        r.name for r in settings.alert_rules
+    }
+    for wrong, message in (
+        (
+            ENERGY.replace('controller = "bms"\nunit = 2', 'controller = "hvac"\nunit = 2'),
+            "not among",
+        ),
+        (ENERGY.replace('"08:00-20:00"', '"8-20"'), "HH:MM-HH:MM"),
+        (ENERGY.replace('"08:00-20:00"', '"20:00-08:00"'), "not open < close"),
+        (ENERGY.replace('"Europe/Berlin"', '"Mars/Olympus"'), "unknown time zone"),
+        (ENERGY.replace("unit = 1", "unit = 1\nband = [10.0, 30.0]"), "within limits"),
+    ):
+        found = problems(write(tmp_path, MINIMAL + wrong))
+        assert any(message in p for p in found), (message, found)
+    assert settings_from_config(load_config(write(tmp_path, MINIMAL), environ={})).energy is None

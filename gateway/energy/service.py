@@ -1,0 +1,129 @@
+"""The energy loop in the daemon: every ``step_s``, the zones are read, planned, bounded
+and written (:class:`~gateway.energy.control.EnergyController`); at start and after
+each local midnight the forecast is learned again from the counted footfall, and
+its accuracy (MAPE on the last four weeks) recomputed.
+
+A zone whose controller does not answer, or whose writes do not take, shows in
+:meth:`EnergyService.metrics` (the built-in alert rules watch them). When the
+gateway stops or loses a controller, the controller runs its own schedule: the
+gateway never switches a zone off on its way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import structlog
+
+from gateway.energy.control import EnergyController, ZoneController
+from gateway.energy.counters import CounterReports
+from gateway.energy.forecast import MAPE_DAYS, Forecaster, backtest
+from gateway.energy.modbus import ModbusLink, ModbusZone, RegisterMap
+from gateway.energy.model import SLOT_S, SLOTS_PER_DAY, Calendar, Zones, slot_of
+from gateway.energy.plan import Planner
+
+log = structlog.get_logger("gateway.energy")
+
+HISTORY_DAYS = 8 * 7  # counted days the forecast learns from
+
+
+@dataclass(frozen=True)
+class ZoneLink:
+    """Where a zone's controller is: a Modbus TCP controller and the zone's registers."""
+
+    host: str
+    port: int
+    timeout_s: float
+    registers: RegisterMap
+
+
+@dataclass(frozen=True)
+class EnergySettings:
+    calendar: Calendar
+    zones: Zones
+    links: Mapping[str, ZoneLink]  # zone name -> its controller and registers
+    outside_sensor: str | None = None
+    step_s: float = 60.0
+
+    def controllers(self) -> dict[str, ZoneController]:
+        """One Modbus link per controller, shared by its zones."""
+        shared: dict[tuple[str, int], ModbusLink] = {}
+        out: dict[str, ZoneController] = {}
+        for name, where in self.links.items():
+            key = (where.host, where.port)
+            if key not in shared:
+                shared[key] = ModbusLink(where.host, where.port, where.timeout_s)
+            out[name] = ModbusZone(name, shared[key], where.registers)
+        return out
+
+
+class EnergyService:
+    def __init__(
+        self,
+        calendar: Calendar,
+        zones: Zones,
+        controllers: Mapping[str, ZoneController],
+        counters: CounterReports,
+        outside: Callable[[], float | None],
+        step_s: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.calendar = calendar
+        self._counters = counters
+        self._step_s = step_s
+        self._clock = clock
+        self.forecaster = Forecaster(calendar)
+        self.planner = Planner(calendar, self._predict)
+        self.controller = EnergyController(
+            self.planner, zones, controllers, outside, clock=clock, on_alert=self._alert
+        )
+        self.mape: float | None = None
+        self.learned_days = 0
+        self._learned_on: dt.date | None = None
+
+    def _predict(self, day: dt.date) -> list[float]:
+        return self.forecaster.predict(day)
+
+    async def learn(self) -> None:
+        """The forecast from the counted days before today (a fresh one each time: the
+        same counts always give the same forecast)."""
+        today = self.calendar.local(self._clock()).date()
+        first = today - dt.timedelta(days=HISTORY_DAYS)
+        since = self.calendar.at(first, 0)
+        until = self.calendar.at(today, 0)
+        slots = await self._counters.slots(since, until)
+        days: dict[dt.date, list[float]] = {}
+        for start, people in slots.items():
+            t = self.calendar.local(start + SLOT_S / 2)
+            days.setdefault(t.date(), [0.0] * SLOTS_PER_DAY)[slot_of(t)] += people
+        forecaster = Forecaster(self.calendar)
+        for day in sorted(days):
+            forecaster.learn(day, days[day])
+        self.forecaster = forecaster
+        self.planner.forget()
+        self.learned_days = len(days)
+        self.mape, _ = backtest(self.calendar, days, last_days=MAPE_DAYS)
+        self._learned_on = today
+        log.info("footfall forecast learned", days=len(days), mape=self.mape)
+
+    async def run(self) -> None:
+        await self.learn()
+        while True:
+            if self.calendar.local(self._clock()).date() != self._learned_on:
+                await self.learn()
+            await self.controller.step()
+            await asyncio.sleep(self._step_s)
+
+    def metrics(self) -> dict[str, float | None]:
+        st = self.controller.status.values()
+        return {
+            "energy_zones_unreachable": float(sum(1 for s in st if not s.reachable)),
+            "energy_writes_not_taking": float(sum(1 for s in st if s.mismatches >= 2)),
+        }
+
+    def _alert(self, zone: str, message: str) -> None:
+        log.warning("energy zone", zone=zone, problem=message)
