@@ -228,6 +228,7 @@ class Gateway:
                 labels=self.labels,
                 ownership=self.ownership,
                 counters=self.counters,
+                energy=self.energy,
                 redacted_config=settings.redacted_config,
                 database_replaced=lambda: self.database_replaced,
             )

@@ -21,6 +21,7 @@ from gateway.bridge.bridge import Bridge
 from gateway.daemon.supervisor import Supervisor
 from gateway.energy.counters import CounterRefused, CounterReports
 from gateway.energy.footfall import FootfallError
+from gateway.energy.service import EnergyService
 from gateway.labels.pipeline import LabelPipeline
 from gateway.ownership import Ownership
 from gateway.registry import DeviceChange, DeviceRecord, Registry
@@ -32,6 +33,7 @@ from gateway.web.port import (
     MetricFamily,
     ReportInvalid,
     UnknownAlert,
+    UnknownZone,
 )
 
 RESOLVED_SHOWN = 50
@@ -53,6 +55,7 @@ class Components:
     labels: LabelPipeline | None = None
     ownership: Ownership | None = None  # several gateways share the store
     counters: CounterReports | None = None  # the doors' people counters
+    energy: EnergyService | None = None  # lighting and air-conditioning zones
     redacted_config: Mapping[str, Any] = field(default_factory=dict)
     database_replaced: Callable[[], str | None] = lambda: None
 
@@ -217,6 +220,32 @@ class GatewayView:
 
     def config(self) -> Json:
         return dict(self._g.redacted_config)
+
+    def energy(self) -> Json | None:
+        return None if self._g.energy is None else self._g.energy.view()
+
+    def override_zone(
+        self,
+        zone: str,
+        user: str,
+        duration_s: float,
+        on: bool,
+        setpoint: float | None,
+        level: int | None,
+    ) -> Json:
+        energy = self._g.energy
+        if energy is None or zone not in energy.controller.status:
+            raise UnknownZone(zone)
+        o = energy.controller.override(
+            zone, user, duration_s, on=on, setpoint=setpoint, level=level
+        )
+        return {"zone": zone, "user": o.user, "until": format_epoch(o.until)}
+
+    def release_zone(self, zone: str) -> None:
+        energy = self._g.energy
+        if energy is None or zone not in energy.controller.status:
+            raise UnknownZone(zone)
+        energy.controller.release(zone)
 
     async def footfall_report(self, counter_id: str, token: str, body: bytes) -> Json:
         counters = self._g.counters

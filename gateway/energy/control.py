@@ -108,6 +108,19 @@ class Guard:
                 s.level = reading.level
 
 
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A technician's setting for a zone, in force until ``until`` (then the plan
+    resumes); bounded like every write."""
+
+    setting: ZoneSetting
+    until: float
+    user: str
+
+
+MAX_OVERRIDE_S = 4 * 3600.0
+
+
 @dataclass(slots=True)
 class ZoneStatus:
     """One zone as the page and the tests see it."""
@@ -118,6 +131,7 @@ class ZoneStatus:
     mismatches: int = 0
     writes: int = 0
     alerts: list[str] = field(default_factory=list)
+    override: Override | None = None
 
 
 Alert = Callable[[str, str], None]  # (zone, message)
@@ -150,22 +164,86 @@ class EnergyController:
         self.guards = {z.name: Guard(z) for z in zones.every()}
         self.status = {name: ZoneStatus() for name in self.guards}
 
+    def override(
+        self,
+        zone: str,
+        user: str,
+        duration_s: float,
+        *,
+        on: bool,
+        setpoint: float | None = None,
+        level: int | None = None,
+    ) -> Override:
+        """A technician takes a zone over for ``duration_s`` (at most ``MAX_OVERRIDE_S``);
+        written at the next step, within the zone's bounds. Raises KeyError (no such
+        zone) or ValueError (what is wrong)."""
+        z = self.guards[zone].zone
+        if not 0 < duration_s <= MAX_OVERRIDE_S:
+            raise ValueError(f"an override lasts 1 s to {MAX_OVERRIDE_S / 3600:.0f} h")
+        if isinstance(z, HvacZone):
+            if level is not None:
+                raise ValueError(f"zone {zone} is air-conditioning: give a setpoint, not a level")
+            if setpoint is not None and not z.limits[0] <= setpoint <= z.limits[1]:
+                raise ValueError(
+                    f"setpoint {setpoint} °C is outside zone {zone}'s limits {z.limits}"
+                )
+        else:
+            if setpoint is not None:
+                raise ValueError(f"zone {zone} is lighting: give a level, not a setpoint")
+            if level is not None and not (z.floor if on else 0) <= level <= 100:
+                raise ValueError(f"level {level} % is outside {z.floor}..100 % (the safe floor)")
+        now = self._clock()
+        o = Override(
+            ZoneSetting(zone, on, setpoint=setpoint, level=level, why=f"override by {user}"),
+            now + duration_s,
+            user,
+        )
+        self.status[zone].override = o
+        log.info(
+            "zone overridden",
+            zone=zone,
+            user=user,
+            on=on,
+            setpoint=setpoint,
+            level=level,
+            until_s=duration_s,
+        )
+        return o
+
+    def release(self, zone: str) -> None:
+        """The plan takes the zone back now (KeyError: no such zone)."""
+        if self.status[zone].override is not None:
+            self.status[zone].override = None
+            log.info("zone override released", zone=zone)
+
+    def _overridden(self, zone: str, now: float) -> ZoneSetting | None:
+        st = self.status[zone]
+        if st.override is None:
+            return None
+        if now >= st.override.until:
+            log.info("zone override expired", zone=zone, user=st.override.user)
+            st.override = None
+            return None
+        return st.override.setting
+
     async def step(self) -> None:
         now = self._clock()
         outside = self._outside()
         for hvac in self.zones.hvac:
             reading = await self._read(hvac.name)
             measured = None if reading is None else reading.temperature
-            if self.baseline:
+            wanted = self._overridden(hvac.name, now)
+            if wanted is None and self.baseline:
                 wanted = self.planner.hvac_baseline(hvac, now, measured)
-            else:
+            elif wanted is None:
                 wanted = self.planner.hvac(hvac, now, measured, outside)
             await self._apply(hvac.name, wanted, reading, now)
         for light in self.zones.lights:
             reading = await self._read(light.name)
-            if self.baseline:
+            wanted = self._overridden(light.name, now)
+            if wanted is None and self.baseline:
                 wanted = self.planner.light_baseline(light, now)
-            else:
+            elif wanted is None:
                 wanted = self.planner.light(light, now)
             await self._apply(light.name, wanted, reading, now)
 

@@ -16,6 +16,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -23,8 +24,9 @@ from gateway.energy.control import EnergyController, ZoneController
 from gateway.energy.counters import CounterReports
 from gateway.energy.forecast import MAPE_DAYS, Forecaster, backtest
 from gateway.energy.modbus import ModbusLink, ModbusZone, RegisterMap
-from gateway.energy.model import SLOT_S, SLOTS_PER_DAY, Calendar, Zones, slot_of
+from gateway.energy.model import SLOT_S, SLOTS_PER_DAY, Calendar, HvacZone, Zones, slot_of
 from gateway.energy.plan import Planner
+from gateway.timeutil import format_epoch
 
 log = structlog.get_logger("gateway.energy")
 
@@ -117,6 +119,42 @@ class EnergyService:
                 await self.learn()
             await self.controller.step()
             await asyncio.sleep(self._step_s)
+
+    def view(self) -> dict[str, Any]:
+        """The zones, today's forecast and the forecast's accuracy, for the page."""
+        now = self._clock()
+        today = self.calendar.local(now).date()
+        zones = []
+        for zone in self.controller.zones.every():
+            st = self.controller.status[zone.name]
+            r, w, o = st.reading, st.setting, st.override
+            zones.append(
+                {
+                    "zone": zone.name,
+                    "kind": "hvac" if isinstance(zone, HvacZone) else "lights",
+                    "reachable": st.reachable,
+                    "on": None if r is None else r.on,
+                    "setpoint": None if r is None else r.setpoint,
+                    "level": None if r is None else r.level,
+                    "temperature": None if r is None else r.temperature,
+                    "energy_kwh": None if r is None else r.energy_kwh,
+                    "why": None if w is None else w.why,
+                    "writes": st.writes,
+                    "override": None
+                    if o is None
+                    else {"user": o.user, "until": format_epoch(o.until)},
+                    "problem": st.alerts[-1]
+                    if st.alerts and (not st.reachable or st.mismatches >= 2)
+                    else None,
+                }
+            )
+        return {
+            "zones": zones,
+            "open": self.calendar.is_open(now),
+            "forecast_today": [round(v, 1) for v in self.forecaster.predict(today)],
+            "forecast_mape": None if self.mape is None else round(self.mape, 1),
+            "learned_days": self.learned_days,
+        }
 
     def metrics(self) -> dict[str, float | None]:
         st = self.controller.status.values()

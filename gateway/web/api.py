@@ -10,7 +10,7 @@ from aiohttp import web
 
 from gateway.web.keys import AUTH_KEY, LIVE_KEY, PORT_KEY, SESSION_KEY
 from gateway.web.openapi import OPENAPI
-from gateway.web.port import CounterUnauthorized, ReportInvalid, UnknownAlert
+from gateway.web.port import CounterUnauthorized, ReportInvalid, UnknownAlert, UnknownZone
 from gateway.web.security import Role, Session
 
 MAX_SILENCE_S = 7 * 24 * 3600
@@ -153,6 +153,60 @@ async def config_view(request: web.Request) -> web.Response:
     return web.json_response(request.app[PORT_KEY].config())
 
 
+async def energy(request: web.Request) -> web.Response:
+    view = request.app[PORT_KEY].energy()
+    if view is None:
+        raise _error(web.HTTPNotFound, "this store has no energy zones configured")
+    return web.json_response(view)
+
+
+def _number(body: dict[str, Any], key: str) -> float | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _error(web.HTTPBadRequest, f"{key} must be a number")
+    return float(value)
+
+
+async def override_zone(request: web.Request) -> web.Response:
+    session = _require(request, Role.TECHNICIAN)
+    body = await _json_body(request)
+    on = body.get("on")
+    if not isinstance(on, bool):
+        raise _error(web.HTTPBadRequest, "on must be true or false")
+    duration = _number(body, "duration_s")
+    if duration is None:
+        raise _error(web.HTTPBadRequest, "give duration_s (seconds the override lasts)")
+    level = _number(body, "level")
+    if level is not None and level != int(level):
+        raise _error(web.HTTPBadRequest, "level must be a whole percentage")
+    try:
+        view = request.app[PORT_KEY].override_zone(
+            request.match_info["zone"],
+            session.user,
+            duration,
+            on,
+            _number(body, "setpoint"),
+            None if level is None else int(level),
+        )
+    except UnknownZone as exc:
+        raise _error(web.HTTPNotFound, f"no energy zone {exc.args[0]!r}") from exc
+    except ValueError as exc:
+        raise _error(web.HTTPBadRequest, str(exc)) from exc
+    return web.json_response(view)
+
+
+async def release_zone(request: web.Request) -> web.Response:
+    _require(request, Role.TECHNICIAN)
+    zone = request.match_info["zone"]
+    try:
+        request.app[PORT_KEY].release_zone(zone)
+    except UnknownZone as exc:
+        raise _error(web.HTTPNotFound, f"no energy zone {exc.args[0]!r}") from exc
+    return web.json_response({"zone": zone})
+
+
 async def footfall(request: web.Request) -> web.Response:
     """A door counter's report, authenticated by the counter's own token (a bearer
     token, or ``?token=`` for counters that cannot set headers), not by a session."""
@@ -197,5 +251,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/labels/{label_id}/flash", label_flash)
     r.add_get("/api/config", config_view)
     r.add_post("/api/footfall/{counter_id}", footfall)
+    r.add_get("/api/energy", energy)
+    r.add_post("/api/energy/zones/{zone}/override", override_zone)
+    r.add_post("/api/energy/zones/{zone}/release", release_zone)
     r.add_get("/api/openapi.json", openapi)
     r.add_get("/api/live", live)

@@ -26,6 +26,49 @@ _ERRORS = {
 }
 
 SCHEMAS: dict[str, Any] = {
+    "Energy": {
+        "type": "object",
+        "required": ["zones", "open", "forecast_today", "forecast_mape", "learned_days"],
+        "properties": {
+            "zones": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["zone", "kind", "reachable", "on", "override"],
+                    "properties": {
+                        "zone": {"type": "string"},
+                        "kind": {"enum": ["hvac", "lights"]},
+                        "reachable": {"type": "boolean"},
+                        "on": {"type": ["boolean", "null"]},
+                        "setpoint": {"type": ["number", "null"]},
+                        "level": {"type": ["integer", "null"]},
+                        "temperature": {"type": ["number", "null"]},
+                        "energy_kwh": {"type": ["number", "null"]},
+                        "why": {"type": ["string", "null"]},
+                        "writes": {"type": "integer"},
+                        "override": {
+                            "oneOf": [
+                                {"type": "null"},
+                                {
+                                    "type": "object",
+                                    "required": ["user", "until"],
+                                    "properties": {
+                                        "user": {"type": "string"},
+                                        "until": {"type": "string"},
+                                    },
+                                },
+                            ]
+                        },
+                        "problem": {"type": ["string", "null"]},
+                    },
+                },
+            },
+            "open": {"type": "boolean"},
+            "forecast_today": {"type": "array", "items": {"type": "number"}},
+            "forecast_mape": {"type": ["number", "null"]},
+            "learned_days": {"type": "integer"},
+        },
+    },
     "Error": {
         "type": "object",
         "required": ["error"],
@@ -399,6 +442,76 @@ OPENAPI: dict[str, Any] = {
                     ),
                     "400": _json(_ref("Error"), "The report cannot be taken (nothing stored)"),
                     "401": _json(_ref("Error"), "Unknown counter or wrong token"),
+                },
+            }
+        },
+        "/api/energy": {
+            "get": {
+                "summary": "Lighting and air-conditioning zones, today's forecast footfall",
+                "responses": {
+                    "200": _json(_ref("Energy")),
+                    "404": _json(_ref("Error"), "No energy zones configured"),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/api/energy/zones/{zone}/override": {
+            "post": {
+                "security": [{"session": [], "csrf": []}],
+                "summary": "Set a zone by hand for a bounded time (technician)",
+                "parameters": [
+                    {"name": "zone", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["on", "duration_s"],
+                                "properties": {
+                                    "on": {"type": "boolean"},
+                                    "setpoint": {"type": "number"},
+                                    "level": {"type": "integer", "minimum": 0, "maximum": 100},
+                                    "duration_s": {
+                                        "type": "number",
+                                        "exclusiveMinimum": 0,
+                                        "maximum": 14400,
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["zone", "user", "until"],
+                            "properties": {
+                                "zone": {"type": "string"},
+                                "user": {"type": "string"},
+                                "until": {"type": "string"},
+                            },
+                        }
+                    ),
+                    "400": _json(_ref("Error"), "Outside the zone's bounds"),
+                    "404": _json(_ref("Error"), "No such zone"),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/api/energy/zones/{zone}/release": {
+            "post": {
+                "security": [{"session": [], "csrf": []}],
+                "summary": "End a zone's override now: the plan takes it back (technician)",
+                "parameters": [
+                    {"name": "zone", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": _json({"type": "object", "required": ["zone"]}),
+                    "404": _json(_ref("Error"), "No such zone"),
+                    **_ERRORS,
                 },
             }
         },

@@ -30,6 +30,10 @@ class UnknownAlert(KeyError):
     """No alert with this id (the API answers 404)."""
 
 
+class UnknownZone(KeyError):
+    """No energy zone by this name, or no energy zones at all (the API answers 404)."""
+
+
 class CounterUnauthorized(Exception):
     """A people counter report with an unknown counter id or a wrong token (401)."""
 
@@ -92,6 +96,28 @@ class WebPort(Protocol):
 
     def config(self) -> Json:
         """The configuration with its secrets removed."""
+        ...
+
+    def energy(self) -> Json | None:
+        """Lighting and air-conditioning zones, today's footfall forecast and its
+        accuracy (None: the store has no energy zones)."""
+        ...
+
+    def override_zone(
+        self,
+        zone: str,
+        user: str,
+        duration_s: float,
+        on: bool,
+        setpoint: float | None,
+        level: int | None,
+    ) -> Json:
+        """A technician's setting for a zone until it expires. Raises
+        :class:`UnknownZone` or ValueError (what is wrong)."""
+        ...
+
+    def release_zone(self, zone: str) -> None:
+        """The plan takes the zone back now (:class:`UnknownZone`)."""
         ...
 
     async def footfall_report(self, counter_id: str, token: str, body: bytes) -> Json:

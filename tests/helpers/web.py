@@ -27,8 +27,11 @@ from gateway.bridge.payloads import Identity
 from gateway.daemon.supervisor import Supervisor
 from gateway.daemon.web_view import Components, GatewayView
 from gateway.energy.counters import Counter, CounterReports, token_hash
+from gateway.energy.model import Calendar, HvacZone, LightZone, Zones
+from gateway.energy.service import EnergyService
 from gateway.ownership import Ownership, OwnershipOptions
 from gateway.registry import Registry, RegistryOptions
+from gateway.sim.building import LightingZone, ThermalZone
 from gateway.store import Database
 from gateway.web.keys import LIVE_KEY
 from gateway.web.passwords import hash_password
@@ -41,12 +44,33 @@ COUNTER_TOKEN = "door-north-token-5b1d0c"
 DOOR = "aabbcc001122"
 
 
+class Clock:
+    """The energy loop's clock, moved by the tests (an override expiring in seconds)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@dataclass
+class Building:
+    """The energy zones behind the port: the virtual building's, in-process."""
+
+    service: EnergyService
+    room: ThermalZone
+    lamp: LightingZone
+    clock: Clock
+
+
 @dataclass
 class WebHarness:
     registry: Registry
     alerts: AlertService
     client: TestClient  # type: ignore[type-arg]
     ownership: Ownership | None = None
+    building: Building | None = None
 
     def feed(self, temp: float, address: str = "C4:D9:12:AB:0F:31") -> None:
         adv = Advertisement(address=address, rssi=-70, name="Fridge 1")
@@ -100,6 +124,21 @@ async def _harness(tmp_path: Path, ownership: Ownership | None) -> AsyncIterator
     )
     alerts = AlertService(db, registry, (rule,), dict)
     supervisor = Supervisor()
+    counters = CounterReports(
+        db,
+        {"door-north": Counter("door-north", token_hash(COUNTER_TOKEN), "generic", DOOR)},
+        Identity("store-0042", "gw-1"),
+    )
+    clock = Clock()
+    room, lamp = ThermalZone("sales", temperature=21.0), LightingZone("lights-sales")
+    energy = EnergyService(
+        Calendar.weekly({d: ("00:00", "23:59") for d in range(7)}),
+        Zones(hvac=[HvacZone("sales")], lights=[LightZone("lights-sales", floor=40)]),
+        {"sales": room, "lights-sales": lamp},
+        counters,
+        lambda: None,
+        clock=clock,
+    )
     port = GatewayView(
         Components(
             store_id="store-0042",
@@ -111,11 +150,8 @@ async def _harness(tmp_path: Path, ownership: Ownership | None) -> AsyncIterator
             supervisor=supervisor,
             alerts=alerts,
             ownership=ownership,
-            counters=CounterReports(
-                db,
-                {"door-north": Counter("door-north", token_hash(COUNTER_TOKEN), "generic", DOOR)},
-                Identity("store-0042", "gw-1"),
-            ),
+            counters=counters,
+            energy=energy,
             redacted_config={"store_id": "store-0042", "mqtt": {"password_file": "<redacted>"}},
         )
     )
@@ -127,7 +163,7 @@ async def _harness(tmp_path: Path, ownership: Ownership | None) -> AsyncIterator
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     try:
-        yield WebHarness(registry, alerts, client, ownership)
+        yield WebHarness(registry, alerts, client, ownership, Building(energy, room, lamp, clock))
     finally:
         await client.close()
         await supervisor.stop(budget_s=2)

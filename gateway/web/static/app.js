@@ -55,6 +55,7 @@
     });
     if (name === "alerts") refreshAlerts();
     if (name === "labels") refreshLabels();
+    if (name === "energy") refreshEnergy();
   }
 
   const fmtNum = (v, digits) => (v === null || v === undefined ? "" : Number(v).toFixed(digits));
@@ -152,6 +153,78 @@
     }));
   }
 
+  // Energy: each zone with what its controller reports and why; technicians override a
+  // zone for a bounded time (the plan takes it back when the time is up).
+  function zoneActions(z) {
+    const cell = el("td", { class: "zone-actions" });
+    if (!state.session || state.session.role === "viewer") return cell;
+    if (z.override) {
+      const release = el("button", { type: "button", "data-release": z.zone }, t("release"));
+      release.addEventListener("click", async () => {
+        try { await api("POST", `/api/energy/zones/${z.zone}/release`, {}); } catch (e) { alert(e.message); }
+        refreshEnergy();
+      });
+      cell.append(release);
+      return cell;
+    }
+    const form = el("form", { class: "override", "data-override": z.zone });
+    const onId = `on-${z.zone}`, valueId = `value-${z.zone}`, minutesId = `minutes-${z.zone}`;
+    const on = el("input", { type: "checkbox", id: onId, checked: "" });
+    const value = el("input", { type: "number", id: valueId, step: z.kind === "hvac" ? "0.5" : "1",
+                                value: String(z.kind === "hvac" ? (z.setpoint ?? 21) : (z.level ?? 100)) });
+    const minutes = el("input", { type: "number", id: minutesId, min: "1", max: "240", value: "60" });
+    form.append(el("label", { for: onId }, t("on")), on,
+      el("label", { for: valueId }, t(z.kind === "hvac" ? "col.temperature" : "col.value")), value,
+      el("label", { for: minutesId }, t("minutes")), minutes,
+      el("button", { type: "submit" }, t("override")));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = { on: on.checked, duration_s: Number(minutes.value) * 60 };
+      body[z.kind === "hvac" ? "setpoint" : "level"] = Number(value.value);
+      try { await api("POST", `/api/energy/zones/${z.zone}/override`, body); } catch (e) { alert(e.message); }
+      refreshEnergy();
+    });
+    cell.append(form);
+    return cell;
+  }
+
+  function renderEnergy() {
+    const e = state.energy; if (!e) return;
+    const mape = e.forecast_mape === null ? "–" : `${fmtNum(e.forecast_mape, 1)} %`;
+    $("#energy-summary").textContent = `${t(e.open ? "store_open" : "store_closed")} · ` +
+      `${t("forecast_mape")}: ${mape} · ${t("learned_days")}: ${e.learned_days}`;
+    $("#zone-table tbody").replaceChildren(...e.zones.map((z) => {
+      const value = z.kind === "hvac" ? (z.setpoint === null ? "" : `${fmtNum(z.setpoint, 1)} °C`)
+                                      : (z.level === null ? "" : `${z.level} %`);
+      const why = z.override ? `${t("overridden_by")} ${z.override.user} ${t("until")} ${fmtTime(z.override.until)}`
+                             : (z.why || "");
+      return el("tr", { "data-zone": z.zone }, el("td", {}, z.zone),
+        el("td", { class: z.reachable ? "" : "state-down" },
+           z.reachable ? (z.on === null ? "–" : t(z.on ? "on" : "off")) : t("unreachable")),
+        el("td", { class: "zone-value" }, value),
+        el("td", {}, z.temperature === null ? "" : `${fmtNum(z.temperature, 1)} °C`),
+        el("td", { class: "zone-why" }, why, z.problem ? el("small", { class: "why" }, ` ${z.problem}`) : null),
+        zoneActions(z));
+    }));
+    // Today's expected footfall as bars (drawn here, nothing fetched from elsewhere).
+    const peak = Math.max(1, ...e.forecast_today);
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 96 40"); svg.setAttribute("class", "chart");
+    svg.setAttribute("role", "img"); svg.setAttribute("aria-label", t("forecast"));
+    e.forecast_today.forEach((v, i) => {
+      const r = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+      const h = 38 * v / peak;
+      r.setAttribute("x", String(i)); r.setAttribute("width", "0.8");
+      r.setAttribute("y", String(40 - h)); r.setAttribute("height", String(h));
+      svg.append(r);
+    });
+    $("#forecast-chart").replaceChildren(svg);
+  }
+
+  async function refreshEnergy() {
+    try { state.energy = await api("GET", "/api/energy"); renderEnergy(); } catch (e) { /* none, or login */ }
+  }
+
   async function refreshLabels() {
     try { state.labels = (await api("GET", "/api/labels")).labels; renderLabels(); } catch (e) { /* login */ }
   }
@@ -192,6 +265,9 @@
     state.status = await api("GET", "/api/status");
     (await api("GET", "/api/devices")).devices.forEach((d) => state.devices.set(d.device_id, d));
     await refreshAlerts();
+    // The energy tab, for stores with zones.
+    try { state.energy = await api("GET", "/api/energy"); document.querySelector('[data-tab="energy"]').hidden = false; }
+    catch (e) { state.energy = null; }
     render();
     const live = new EventSource("/api/live");
     live.addEventListener("update", (ev) => {
@@ -202,6 +278,7 @@
     });
     setInterval(refreshAlerts, 10000);
     setInterval(() => { if (state.tab === "labels") refreshLabels(); }, 2000);
+    setInterval(() => { if (state.tab === "energy") refreshEnergy(); }, 2000);
   }
 
   document.addEventListener("DOMContentLoaded", () => {

@@ -22,7 +22,14 @@ window.I18N = {
     "silence": "Silence 1 h", "acked_by": "acknowledged by", "silenced_until": "silenced until",
     "connected": "connected", "disconnected": "disconnected", "not_configured": "not configured",
     "col.desired": "Desired", "col.displayed": "Displayed", "col.actions": "Actions",
-    "repush": "Re-push", "flash": "Flash", "preview": "preview"
+    "repush": "Re-push", "flash": "Flash", "preview": "preview",
+    "tab.energy": "Energy", "col.zone": "Zone", "col.value": "Setpoint / level",
+    "col.temperature": "Temperature", "col.why": "Why", "on": "on", "off": "off",
+    "unreachable": "controller not answering", "override": "Override", "release": "Release",
+    "minutes": "minutes", "overridden_by": "overridden by", "until": "until",
+    "forecast": "Expected footfall today (per 15 minutes)", "store_open": "Store open",
+    "store_closed": "Store closed", "forecast_mape": "forecast error (MAPE, 4 weeks)",
+    "learned_days": "days learned"
   },
   zh: {
     "title": "门店网关", "tab.overview": "概览", "tab.devices": "设备",
@@ -45,6 +52,13 @@ window.I18N = {
     "silence": "静音 1 小时", "acked_by": "确认人", "silenced_until": "静音至",
     "connected": "已连接", "disconnected": "未连接", "not_configured": "未配置",
     "col.desired": "目标内容", "col.displayed": "当前显示", "col.actions": "操作",
-    "repush": "重新推送", "flash": "闪烁", "preview": "预览"
+    "repush": "重新推送", "flash": "闪烁", "preview": "预览",
+    "tab.energy": "能源", "col.zone": "区域", "col.value": "设定温度 / 亮度",
+    "col.temperature": "温度", "col.why": "原因", "on": "开", "off": "关",
+    "unreachable": "控制器无响应", "override": "手动控制", "release": "恢复计划",
+    "minutes": "分钟", "overridden_by": "手动控制人", "until": "至",
+    "forecast": "今日预计客流（每 15 分钟）", "store_open": "营业中",
+    "store_closed": "已闭店", "forecast_mape": "预测误差（MAPE，4 周）",
+    "learned_days": "已学习天数"
   }
 };

@@ -1,0 +1,67 @@
+"""The energy tab in a real headless Chromium: zones as their controllers report them,
+a technician's override and its expiry (the loop's clock moved on), and what a viewer
+may not do."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.browser.test_page import CHROMIUM, browser, login, shot
+from tests.helpers.web import WebHarness
+
+__all__ = ["browser"]
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+
+
+async def test_a_technician_overrides_a_zone_and_the_plan_takes_it_back(
+    web_harness: WebHarness, browser: Browser
+) -> None:
+    b = web_harness.building
+    assert b is not None
+    await b.service.controller.step()
+    await b.service.controller.step()
+    base = str(web_harness.client.make_url("")).rstrip("/")
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await login(page, base, "tom")
+    await page.click("#tabs button[data-tab=energy]")
+    row = page.locator("#zone-table tr[data-zone=lights-sales]")
+    await expect(row.locator(".zone-value")).to_have_text("100 %")
+    await expect(page.locator("#forecast-chart svg rect")).to_have_count(96)
+
+    # Dim the lights to 55 % for 30 minutes.
+    await row.locator("input[type=number]").first.fill("55")
+    await row.locator("input[type=number]").nth(1).fill("30")
+    await row.locator("button[type=submit]").click()
+    await expect(row.locator(".zone-why")).to_contain_text("overridden by tom")
+    await b.service.controller.step()  # written
+    await b.service.controller.step()  # ... and read back
+    assert b.lamp.level == 55
+    await expect(row.locator(".zone-value")).to_have_text("55 %", timeout=5_000)
+    await shot(page, "energy-override")
+
+    # Half an hour later the plan has the zone again.
+    b.clock.offset += 31 * 60
+    await b.service.controller.step()
+    await b.service.controller.step()
+    await expect(row.locator(".zone-value")).to_have_text("100 %", timeout=5_000)
+    await expect(row.locator(".zone-why")).not_to_contain_text("overridden")
+    await expect(row.locator("button[type=submit]")).to_be_visible()
+    assert [e for e in errors if "status of 401" not in e] == []
+
+
+async def test_a_viewer_sees_the_zones_without_actions(
+    web_harness: WebHarness, browser: Browser
+) -> None:
+    b = web_harness.building
+    assert b is not None
+    await b.service.controller.step()
+    base = str(web_harness.client.make_url("")).rstrip("/")
+    page = await browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+    await login(page, base, "vera")
+    await page.click("#tabs button[data-tab=energy]")
+    await expect(page.locator("#zone-table tr[data-zone=sales]")).to_be_visible()
+    await expect(page.locator("#zone-table form")).to_have_count(0)
+    await shot(page, "energy-viewer")
