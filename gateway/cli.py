@@ -21,6 +21,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check-config": ("gateway.config.cli", "validate a configuration file (exit 78 if invalid)"),
     "devices": ("gateway.registry.cli", "print the device registry"),
     "simulate": ("gateway.sim.cli", "serve a virtual store: a BlueZ double on a private D-Bus"),
+    "simulate-building": (
+        "gateway.sim.building_cli",
+        "serve the virtual store's building on Modbus TCP and push door counts",
+    ),
     "keygen": ("gateway.commands.keygen", "create an Ed25519 key pair for signing commands"),
     "sign-command": ("gateway.commands.sign", "sign a JSON command from stdin as a compact JWS"),
     "hash-password": ("gateway.web.passwords", "print a password hash for the web users list"),

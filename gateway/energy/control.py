@@ -132,6 +132,7 @@ class ZoneStatus:
     writes: int = 0
     alerts: list[str] = field(default_factory=list)
     override: Override | None = None
+    planned: ZoneSetting | None = None  # what the plan (or an override) wants now
 
 
 Alert = Callable[[str, str], None]  # (zone, message)
@@ -294,6 +295,7 @@ class EnergyController:
         self, zone: str, wanted: ZoneSetting, reading: ZoneReading | None, now: float
     ) -> None:
         st = self.status[zone]
+        st.planned = wanted
         if reading is None:
             return  # unreachable: it runs its own schedule meanwhile
         bounded = self.guards[zone].bound(wanted, now)

@@ -127,16 +127,17 @@ class EnergyService:
         zones = []
         for zone in self.controller.zones.every():
             st = self.controller.status[zone.name]
-            r, w, o = st.reading, st.setting, st.override
+            r, w, o = st.reading, st.planned, st.override
+            hvac = isinstance(zone, HvacZone)
             zones.append(
                 {
                     "zone": zone.name,
-                    "kind": "hvac" if isinstance(zone, HvacZone) else "lights",
+                    "kind": "hvac" if hvac else "lights",
                     "reachable": st.reachable,
                     "on": None if r is None else r.on,
-                    "setpoint": None if r is None else r.setpoint,
-                    "level": None if r is None else r.level,
-                    "temperature": None if r is None else r.temperature,
+                    "setpoint": None if r is None or not hvac else r.setpoint,
+                    "level": None if r is None or hvac else r.level,
+                    "temperature": None if r is None or not hvac else r.temperature,
                     "energy_kwh": None if r is None else r.energy_kwh,
                     "why": None if w is None else w.why,
                     "writes": st.writes,
