@@ -25,6 +25,7 @@ from gateway.energy.plan import Planner, ZoneSetting
 log = structlog.get_logger("gateway.energy")
 
 MISMATCHES_BEFORE_ALERT = 2
+ALERTS_KEPT = 20  # per zone, for the page
 
 
 class ControllerError(Exception):
@@ -319,7 +320,9 @@ class EnergyController:
         )
 
     def _alert(self, zone: str, message: str) -> None:
-        self.status[zone].alerts.append(message)
+        alerts = self.status[zone].alerts
+        alerts.append(message)
+        del alerts[:-ALERTS_KEPT]  # years of a flapping controller: the latest only
         log.warning("energy alert", zone=zone, message=message)
         if self._on_alert is not None:
             self._on_alert(zone, message)

@@ -33,6 +33,8 @@ from gateway.store import Database
 log = structlog.get_logger("gateway.energy")
 
 READINGS_PER_MESSAGE = 400  # ~110 bytes each: far below the contract's 128 KiB
+KEEP_S = 10 * 7 * 86400  # periods kept: the forecast's history and its accuracy need 8 weeks
+PRUNE_EVERY_S = 86400.0
 
 
 class CounterRefused(Exception):
@@ -72,6 +74,7 @@ class CounterReports:
         self.reports = 0
         self.refused = 0
         self.periods = 0
+        self._pruned_at = float("-inf")
 
     async def report(self, counter_id: str, token: str, body: bytes) -> dict[str, Any]:
         """Take one counter's report. Raises :class:`CounterRefused` (nothing stored) or
@@ -106,6 +109,9 @@ class CounterReports:
         now: float,
     ) -> footfall.Recorded:
         recorded = footfall.record(d, counter.counter_id, periods, now)
+        if now - self._pruned_at >= PRUNE_EVERY_S:  # years of reports: weeks kept
+            footfall.prune(d, now - KEEP_S)
+            self._pruned_at = now
         if self._outbox is not None and recorded.new:
             readings = [
                 (counter.device_id, p.end, name, float(value))

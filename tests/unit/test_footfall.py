@@ -4,11 +4,14 @@ spread over the 15-minute slots they cover."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
 
+from gateway.bridge.payloads import Identity
 from gateway.energy import footfall
+from gateway.energy.counters import KEEP_S, Counter, CounterRefused, CounterReports, token_hash
 from gateway.energy.footfall import CountPeriod, FootfallError
 from gateway.store import Database
 
@@ -95,4 +98,31 @@ async def test_a_period_longer_than_a_slot_is_spread_by_overlap(tmp_path: Path) 
         T0 + 900: pytest.approx(30.0),
         T0 + 1800: pytest.approx(15.0),
     }
+    await db.close()
+
+
+async def test_counted_weeks_are_kept_and_older_periods_pruned(tmp_path: Path) -> None:
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    now = [T0 + 1000]
+    reports = CounterReports(
+        db,
+        {"door": Counter("door", token_hash("t"), "generic", "aabbcc001122")},
+        Identity("s1", "gw-1"),
+        clock=lambda: now[0],
+    )
+
+    def report(start: float) -> bytes:
+        iso = [dt.datetime.fromtimestamp(t, dt.UTC).isoformat() for t in (start, start + 900)]
+        return json.dumps(
+            {"periods": [{"start": iso[0], "end": iso[1], "in": 5, "out": 5}]}
+        ).encode()
+
+    assert await reports.report("door", "t", report(T0)) == {"stored": 1, "repeated": 0}
+    now[0] = T0 + KEEP_S + 2 * 86400  # ten weeks and more later
+    await reports.report("door", "t", report(now[0] - 900))
+    kept = await db.read(lambda d: footfall.slot_counts(d, 0, now[0]))
+    assert list(kept) == [now[0] - 900 - (now[0] - 900) % 900]  # the old period is gone
+    with pytest.raises(CounterRefused):
+        await reports.report("door", "wrong", report(now[0]))
     await db.close()
