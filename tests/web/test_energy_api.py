@@ -39,6 +39,7 @@ async def test_zones_are_read_and_overridden_within_bounds_until_expiry(
         ({"on": True, "setpoint": 21.0, "duration_s": 600}, "give a level"),
         ({"on": True, "level": 55, "duration_s": 99999}, "an override lasts"),
         ({"on": "yes", "level": 55, "duration_s": 600}, "on must be"),
+        ({"on": True, "level": float("nan"), "duration_s": 600}, "level must be a number"),
     ):
         resp = await c.post(f"{ZONE}/override", json=body_, headers=h)
         assert resp.status == 400 and message in (await resp.json())["error"], body_
