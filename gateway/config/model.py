@@ -212,6 +212,9 @@ class ZoneConfig(Section):
     controller: str
     unit: int = Field(1, ge=0, le=247)
     registers: RegistersConfig = Field(default_factory=RegistersConfig)
+    device_id: DEVICE_ID | None = Field(
+        None, description="12 hex: the zone's readings go to the cloud as this device's telemetry"
+    )
 
 
 class HvacZoneConfig(ZoneConfig):

@@ -31,7 +31,7 @@ from gateway.ble.scanner import ScannerOptions
 from gateway.bridge import payloads
 from gateway.bridge.bridge import Bridge, BridgeOptions
 from gateway.bridge.mqtt import Inbound
-from gateway.bridge.outbox import Outbox
+from gateway.bridge.outbox import Outbox, Outgoing
 from gateway.commands.inbox import Inbox, InboxOptions
 from gateway.commands.model import Command, Resync
 from gateway.contract.events import Event
@@ -185,6 +185,8 @@ class Gateway:
                 self.counters,
                 partial(_reading, self.registry, e.outside_sensor, "temperature_c"),
                 step_s=e.step_s,
+                device_ids=e.device_ids,
+                emit=None if outbox is None else partial(_telemetry, outbox),
             )
         self.alerts = AlertService(
             self.db,
@@ -472,3 +474,9 @@ def _reading(registry: Registry, device_id: str | None, name: str) -> float | No
     """A device's latest reading (None: no such device or reading)."""
     device = None if device_id is None else registry.get(device_id)
     return None if device is None else device.readings.get(name)
+
+
+async def _telemetry(outbox: Outbox, readings: list[tuple[str, float, str, float]]) -> None:
+    """Readings of the gateway's own making (energy zones) as one telemetry message."""
+    body = payloads.telemetry(outbox.identity, readings, time.time())
+    await outbox.produce([Outgoing("telemetry", outbox.topics.telemetry, body)])

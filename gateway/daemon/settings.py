@@ -367,4 +367,5 @@ def energy_settings(config: GatewayConfig) -> EnergySettings | None:
         )
         for z in [*e.hvac, *e.lights]
     }
-    return EnergySettings(calendar, zones, links, e.outside_sensor, e.step)
+    ids = {z.name: z.device_id for z in [*e.hvac, *e.lights] if z.device_id is not None}
+    return EnergySettings(calendar, zones, links, e.outside_sensor, e.step, ids)

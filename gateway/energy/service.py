@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -29,6 +29,8 @@ from gateway.energy.plan import Planner
 from gateway.timeutil import format_epoch
 
 log = structlog.get_logger("gateway.energy")
+
+Emit = Callable[[list[tuple[str, float, str, float]]], Awaitable[None]]  # telemetry readings
 
 HISTORY_DAYS = 8 * 7  # counted days the forecast learns from
 
@@ -50,6 +52,7 @@ class EnergySettings:
     links: Mapping[str, ZoneLink]  # zone name -> its controller and registers
     outside_sensor: str | None = None
     step_s: float = 60.0
+    device_ids: Mapping[str, str] = field(default_factory=dict)  # zone -> telemetry device id
 
     def controllers(self) -> dict[str, ZoneController]:
         """One Modbus link per controller, shared by its zones."""
@@ -73,8 +76,12 @@ class EnergyService:
         outside: Callable[[], float | None],
         step_s: float = 60.0,
         clock: Callable[[], float] = time.time,
+        device_ids: Mapping[str, str] | None = None,
+        emit: Emit | None = None,
     ) -> None:
         self.calendar = calendar
+        self._device_ids = dict(device_ids or {})
+        self._emit = emit
         self._counters = counters
         self._step_s = step_s
         self._clock = clock
@@ -118,7 +125,37 @@ class EnergyService:
             if self.calendar.local(self._clock()).date() != self._learned_on:
                 await self.learn()
             await self.controller.step()
+            await self.send_readings()
             await asyncio.sleep(self._step_s)
+
+    async def send_readings(self) -> None:
+        """What each zone with a device id reports, as that device's telemetry."""
+        if self._emit is None:
+            return
+        now = self._clock()
+        readings: list[tuple[str, float, str, float]] = []
+        for zone, device_id in self._device_ids.items():
+            r = self.controller.status[zone].reading
+            if r is None or not self.controller.status[zone].reachable:
+                continue
+            values = {
+                "on": float(r.on),
+                "temperature_c": r.temperature,
+                "setpoint_c": r.setpoint,
+                "level_pct": None if r.level is None else float(r.level),
+                "energy_kwh": r.energy_kwh,
+            }
+            kind = self.controller.guards[zone].zone
+            wanted = (
+                ("temperature_c", "setpoint_c") if isinstance(kind, HvacZone) else ("level_pct",)
+            )
+            readings += [
+                (device_id, now, name, value)
+                for name, value in values.items()
+                if value is not None and name in ("on", "energy_kwh", *wanted)
+            ]
+        if readings:
+            await self._emit(readings)
 
     def view(self) -> dict[str, Any]:
         """The zones, today's forecast and the forecast's accuracy, for the page."""
