@@ -86,11 +86,15 @@ async def _store(run: Run, scenario: Path) -> dict[str, Any]:
             gateways[box].start()
         started = time.monotonic()
         run.at(f"waiting for an owner for each of {len(labels):,} labels")
-        await cloud.until(
-            lambda: all(cloud.owners().owner_of(i) is not None for i in labels), 600, "owners"
-        )
+
+        def owned() -> bool:
+            check = cloud.owners()  # one pass over the states, not one per label
+            return all(check.owner_of(i) is not None for i in labels)
+
+        await cloud.until(owned, 600, "owners", every_s=1.0)
         out["owned_after_s"] = time.monotonic() - started
-        out["owned"] = Counter(cloud.owners().owner_of(i) for i in labels)
+        check = cloud.owners()
+        out["owned"] = Counter(check.owner_of(i) for i in labels)
         campaigns = LabelCloud(cloud, store_id=STORE)
         run.at("binding the labels")
         binds = campaigns.bind([(lid, f"sku-{n:05d}") for n, lid in enumerate(labels)])

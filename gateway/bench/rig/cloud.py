@@ -138,15 +138,17 @@ class Cloud:
                         explained.update(range(a, b + 1))
         return sorted(set(range(1, last + 1)) - got - explained)
 
-    async def until(self, predicate: Any, timeout: float, what: str) -> None:
-        """Like :meth:`wait`, without blocking the event loop (the virtual store runs on it)."""
+    async def until(self, predicate: Any, timeout: float, what: str, every_s: float = 0.05) -> None:
+        """Like :meth:`wait`, without blocking the event loop (the virtual store runs on it);
+        ``every_s``: how often to ask (a predicate over thousands of messages costs CPU
+        the gateways under measurement would otherwise have)."""
         import asyncio
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if predicate():
                 return
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(every_s)
         raise AssertionError(f"not within {timeout} s: {what}")
 
     def wait(self, predicate: Any, timeout: float, what: str) -> None:
