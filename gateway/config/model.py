@@ -173,6 +173,9 @@ class MultiGatewayConfig(Section):
     hold: Duration = Field(
         60.0, ge=5, le=3600, description="for how long, before it takes the device over"
     )
+    label_min_rssi: float = Field(
+        -92.0, ge=-127, le=0, description="a label heard weaker is not claimed (no connection)"
+    )
 
 
 class CounterConfig(Section):

@@ -44,7 +44,7 @@ from gateway.ownership.claims import (
     shard_of,
 )
 from gateway.ownership.ownership import Gained, Lost, Ownership, Step
-from gateway.registry import Registry
+from gateway.registry import DeviceRecord, Registry
 from gateway.store import Database
 
 log = structlog.get_logger("gateway.ownership")
@@ -216,7 +216,8 @@ class Coordinator:
                 self._report_due = False
                 self._report_hearing()
             started = time.perf_counter()
-            hearing = {d.device_id: (d.rssi if d.online else None) for d in self._registry}
+            floor = self.ownership.options.label_min_rssi
+            hearing = {d.device_id: owning_rssi(d, floor) for d in self._registry}
             step = self.ownership.step(self._clock(), hearing)
             self.last_step_s = time.perf_counter() - started
             if step:
@@ -325,6 +326,18 @@ def _alert(device_id: str, c: ClaimedAlert) -> Alert:
         id=c.id,
         message=c.message,
     )
+
+
+def owning_rssi(device: DeviceRecord, label_min_rssi: float) -> float | None:
+    """How well this gateway hears a device, for owning it (None: not at all). A label
+    heard only faintly (adverts through the noise) cannot take a connection: this
+    gateway does not count as hearing it, so it neither claims it nor keeps it from a
+    gateway that can write it."""
+    if not device.online or device.rssi is None:
+        return None
+    if device.kind is DeviceKind.LABEL and device.rssi < label_min_rssi:
+        return None
+    return device.rssi
 
 
 def _status_state(payload: bytes) -> str | None:

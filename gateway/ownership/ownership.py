@@ -56,6 +56,7 @@ class OwnershipOptions:
     will_after_s: float = 45.0  # the broker publishes our Will this long after losing us
     republish_db: float = 4.0  # the owner's RSSI moved this much: tell the others
     republish_min_s: float = 10.0
+    label_min_rssi: float = -92.0  # a label heard weaker cannot be written: not claimed
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from drivers.types import DeviceKind
 from gateway.ownership import (
     Claim,
     ClaimedAlert,
@@ -18,6 +19,8 @@ from gateway.ownership import (
     Step,
 )
 from gateway.ownership.claims import parse
+from gateway.ownership.coordinator import owning_rssi
+from gateway.registry import DeviceRecord
 
 DEVICE = "a4c138000001"
 OPTIONS = OwnershipOptions(
@@ -291,3 +294,23 @@ def test_the_previous_owner_is_the_one_whose_claim_stands_not_a_withdrawn_rival(
     gained = [g for s in steps for g in s.gained]
     assert gained and gained[0].previous == owner  # not gw-a's stronger withdrawn claim
     assert b.claims(DEVICE)[0].answered == ("c1",)
+
+
+def test_a_label_heard_too_faintly_to_connect_is_not_counted_as_heard() -> None:
+    def device(kind: DeviceKind, rssi: int | None, online: bool = True) -> DeviceRecord:
+        return DeviceRecord(
+            device_id="ff0101000001",
+            address="FF:01:01:00:00:01",
+            kind=kind,
+            model="m",
+            first_seen=0,
+            last_seen=0,
+            last_seen_mono=0,
+            rssi=rssi,
+            online=online,
+        )
+
+    assert owning_rssi(device(DeviceKind.LABEL, -80), -92.0) == -80
+    assert owning_rssi(device(DeviceKind.LABEL, -95), -92.0) is None  # adverts, no link
+    assert owning_rssi(device(DeviceKind.SENSOR, -95), -92.0) == -95  # sensors only advertise
+    assert owning_rssi(device(DeviceKind.LABEL, -70, online=False), -92.0) is None
