@@ -174,7 +174,10 @@ class MultiGatewayConfig(Section):
         60.0, ge=5, le=3600, description="for how long, before it takes the device over"
     )
     label_min_rssi: float = Field(
-        -92.0, ge=-127, le=0, description="a label heard weaker is not claimed (no connection)"
+        -92.0,
+        ge=-127,
+        le=0,
+        description="a label heard weaker, while another gateway hears it above, is left to it",
     )
 
 

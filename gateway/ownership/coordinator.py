@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Protocol
 
@@ -216,8 +216,12 @@ class Coordinator:
                 self._report_due = False
                 self._report_hearing()
             started = time.perf_counter()
-            floor = self.ownership.options.label_min_rssi
-            hearing = {d.device_id: owning_rssi(d, floor) for d in self._registry}
+            o = self.ownership
+            floor = o.options.label_min_rssi
+            hearing = {
+                d.device_id: owning_rssi(d, floor, o.heard_by(d.device_id).values())
+                for d in self._registry
+            }
             step = self.ownership.step(self._clock(), hearing)
             self.last_step_s = time.perf_counter() - started
             if step:
@@ -328,14 +332,21 @@ def _alert(device_id: str, c: ClaimedAlert) -> Alert:
     )
 
 
-def owning_rssi(device: DeviceRecord, label_min_rssi: float) -> float | None:
+def owning_rssi(
+    device: DeviceRecord, label_min_rssi: float, others: Iterable[int] = ()
+) -> float | None:
     """How well this gateway hears a device, for owning it (None: not at all). A label
-    heard only faintly (adverts through the noise) cannot take a connection: this
-    gateway does not count as hearing it, so it neither claims it nor keeps it from a
-    gateway that can write it."""
+    this gateway hears only faintly (its adverts come through, a connection may not)
+    while another online gateway (``others``: their RSSI) hears it above the floor is
+    not counted as heard here: this gateway neither claims it nor keeps it from the one
+    that can write it. Heard faintly by every gateway, the best of them may own it."""
     if not device.online or device.rssi is None:
         return None
-    if device.kind is DeviceKind.LABEL and device.rssi < label_min_rssi:
+    if (
+        device.kind is DeviceKind.LABEL
+        and device.rssi < label_min_rssi
+        and any(r >= label_min_rssi for r in others)
+    ):
         return None
     return device.rssi
 

@@ -310,7 +310,10 @@ def test_a_label_heard_too_faintly_to_connect_is_not_counted_as_heard() -> None:
             online=online,
         )
 
-    assert owning_rssi(device(DeviceKind.LABEL, -80), -92.0) == -80
-    assert owning_rssi(device(DeviceKind.LABEL, -95), -92.0) is None  # adverts, no link
-    assert owning_rssi(device(DeviceKind.SENSOR, -95), -92.0) == -95  # sensors only advertise
+    assert owning_rssi(device(DeviceKind.LABEL, -80), -92.0, [-60]) == -80
+    # Faint here, heard well by another gateway: that one should own it.
+    assert owning_rssi(device(DeviceKind.LABEL, -95), -92.0, [-97, -75]) is None
+    # Faint everywhere: the best hearer may still try.
+    assert owning_rssi(device(DeviceKind.LABEL, -95), -92.0, [-97]) == -95
+    assert owning_rssi(device(DeviceKind.SENSOR, -95), -92.0, [-60]) == -95  # adverts only
     assert owning_rssi(device(DeviceKind.LABEL, -70, online=False), -92.0) is None
