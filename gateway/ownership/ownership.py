@@ -226,6 +226,10 @@ class Ownership:
             t = self._tracks.get(device_id)
             if mine is None or t is None or not t.extras_changed or device_id not in self._owned:
                 continue
+            if self._winner(device_id) is not mine:
+                # Beaten by a claim the next step will act on: no answer is told in an
+                # epoch that is over (the new owner answers what it was not told of).
+                continue
             claim = self._make(device_id, mine.epoch, t.rssi)
             self._put(claim)
             t.published_at, t.extras_changed = now, False

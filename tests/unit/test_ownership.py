@@ -317,3 +317,20 @@ def test_a_label_heard_too_faintly_to_connect_is_not_counted_as_heard() -> None:
     assert owning_rssi(device(DeviceKind.LABEL, -95), -92.0, [-97]) == -95
     assert owning_rssi(device(DeviceKind.SENSOR, -95), -92.0, [-60]) == -95  # adverts only
     assert owning_rssi(device(DeviceKind.LABEL, -70, online=False), -92.0) is None
+
+
+def test_an_answer_is_not_told_once_a_winning_claim_of_another_gateway_is_seen() -> None:
+    store = Store(["gw-a", "gw-b"])
+    store.run(20, lambda gid, _t: -60.0 if gid == "gw-a" else -75.0)
+    a = store.gws["gw-a"]
+    assert a.owns(DEVICE)
+    # gw-b's claim in a newer epoch arrives; gw-a has not stepped yet when its label
+    # transfer ends and it records the answer.
+    mine = a.claims(DEVICE)[0]
+    newer = Claim(
+        store_id="s1", gateway_id="gw-b", device_id=DEVICE, epoch=mine.epoch + 1, rssi=-50
+    )
+    a.claim_seen("gw-b", DEVICE, newer)
+    a.answered(DEVICE, "cmd-1")
+    assert a.news(store.now) == []  # not told: gw-b answers it, as it was never told
+    assert not a.told(DEVICE, "cmd-1")
