@@ -218,8 +218,9 @@ class Coordinator:
             started = time.perf_counter()
             o = self.ownership
             floor = o.options.label_min_rssi
+            margin = o.options.margin_db
             hearing = {
-                d.device_id: owning_rssi(d, floor, o.heard_by(d.device_id).values())
+                d.device_id: owning_rssi(d, floor, o.heard_by(d.device_id).values(), margin)
                 for d in self._registry
             }
             step = self.ownership.step(self._clock(), hearing)
@@ -333,22 +334,24 @@ def _alert(device_id: str, c: ClaimedAlert) -> Alert:
 
 
 def owning_rssi(
-    device: DeviceRecord, label_min_rssi: float, others: Iterable[int] = ()
+    device: DeviceRecord, label_min_rssi: float, others: Iterable[int] = (), margin_db: float = 8.0
 ) -> float | None:
     """How well this gateway hears a device, for owning it (None: not at all). A label
     this gateway hears only faintly (its adverts come through, a connection may not)
-    while another online gateway (``others``: their RSSI) hears it above the floor is
-    not counted as heard here: this gateway neither claims it nor keeps it from the one
-    that can write it. Heard faintly by every gateway, the best of them may own it."""
+    while another online gateway (``others``: their RSSI) hears it above the floor and
+    clearly better (by the margin: two gateways near the floor never trade it back and
+    forth) is not counted as heard here: this gateway neither claims it nor keeps it
+    from the one that can write it. Heard faintly by every gateway, the best may own it."""
     if not device.online or device.rssi is None:
         return None
+    rssi = device.rssi
     if (
         device.kind is DeviceKind.LABEL
-        and device.rssi < label_min_rssi
-        and any(r >= label_min_rssi for r in others)
+        and rssi < label_min_rssi
+        and any(r >= label_min_rssi and r >= rssi + margin_db for r in others)
     ):
         return None
-    return device.rssi
+    return rssi
 
 
 def _status_state(payload: bytes) -> str | None:

@@ -315,6 +315,8 @@ def test_a_label_heard_too_faintly_to_connect_is_not_counted_as_heard() -> None:
     assert owning_rssi(device(DeviceKind.LABEL, -95), -92.0, [-97, -75]) is None
     # Faint everywhere: the best hearer may still try.
     assert owning_rssi(device(DeviceKind.LABEL, -95), -92.0, [-97]) == -95
+    # Just above the floor elsewhere, not clearly better: no trading back and forth.
+    assert owning_rssi(device(DeviceKind.LABEL, -93), -92.0, [-90]) == -93
     assert owning_rssi(device(DeviceKind.SENSOR, -95), -92.0, [-60]) == -95  # adverts only
     assert owning_rssi(device(DeviceKind.LABEL, -70, online=False), -92.0) is None
 
