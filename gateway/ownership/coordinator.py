@@ -87,6 +87,7 @@ class Coordinator:
         self._clock = clock
         self._topics = bridge.topics
         self._withdrawn: set[str] = set()  # claims to clear on the broker (sent or not)
+        self._awaiting: dict[str, str] = {}  # label taken over -> the gateway it was taken from
         self._hearing_sent: dict[str, dict[str, int]] = {}  # shard -> what was reported
         self._report_due = False
         self.claims_in = 0
@@ -227,6 +228,8 @@ class Coordinator:
             self.last_step_s = time.perf_counter() - started
             if step:
                 await self.apply(step)
+            if self._awaiting:
+                await self._settle_awaiting()
 
     def _report_hearing(self) -> None:
         """What this gateway hears, per shard, where it changed since the last report."""
@@ -280,11 +283,42 @@ class Coordinator:
             await self._alerts.adopt([_alert(gained.device_id, a) for a in previous.alerts])
         self._bridge.gained(gained.device_id)
         if self._labels is not None and self._is_label(gained.device_id):
-            await self._labels.label_gained(
-                gained.device_id,
-                () if previous is None else previous.answered,
-                None if previous is None else previous.shown,
-            )
+            if previous is not None and self._still_speaking(gained.device_id, previous):
+                # Its last word is not in yet: a transfer it finished a moment ago may be
+                # answered in one more claim. Its withdrawal comes after that claim (one
+                # topic, one publisher: in order), or its Will if it is gone.
+                self._awaiting[gained.device_id] = previous.gateway_id
+                return
+            await self._labels_gained(gained.device_id, previous)
+
+    def _still_speaking(self, device_id: str, previous: Claim) -> bool:
+        o = self.ownership
+        gw = previous.gateway_id
+        return gw not in o.offline_gateways() and o.standing(device_id, gw)
+
+    async def _labels_gained(self, device_id: str, previous: Claim | None) -> None:
+        assert self._labels is not None
+        last = (
+            None if previous is None else self.ownership.last_claim(device_id, previous.gateway_id)
+        )
+        final = last or previous
+        await self._labels.label_gained(
+            device_id,
+            self.ownership.answered_for(device_id) if final is not None else (),
+            None if final is None else final.shown,
+        )
+
+    async def _settle_awaiting(self) -> None:
+        """Labels taken over whose previous owner has since withdrawn its claim (its last
+        word in) or gone offline: now finished here."""
+        for device_id, gw in list(self._awaiting.items()):
+            if not self.ownership.owns(device_id):
+                del self._awaiting[device_id]  # lost again meanwhile
+                continue
+            previous = self.ownership.last_claim(device_id, gw)
+            if previous is None or not self._still_speaking(device_id, previous):
+                del self._awaiting[device_id]
+                await self._labels_gained(device_id, previous)
 
     async def _lost(self, lost: Lost) -> None:
         self.changes += 1

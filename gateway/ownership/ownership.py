@@ -290,6 +290,14 @@ class Ownership:
     def offline_gateways(self) -> set[str]:
         return set(self._offline)
 
+    def last_claim(self, device_id: str, gateway_id: str) -> Claim | None:
+        """The last claim a gateway published on a device (withdrawn since or not)."""
+        return self._last.get(device_id, {}).get(gateway_id)
+
+    def standing(self, device_id: str, gateway_id: str) -> bool:
+        """The gateway's claim on the device is still on the broker (not withdrawn)."""
+        return gateway_id in self._claims.get(device_id, {})
+
     # ---- deciding ------------------------------------------------------------------------
 
     def step(self, now: float, hearing: Mapping[str, float | None]) -> Step:
