@@ -5,8 +5,10 @@ Each counter is configured with its id, its report format, the SHA-256 of its to
 (the token itself is never stored: a counter's token is a long random secret, so a
 plain hash suffices and is compared in constant time) and the 12-hex device id its
 telemetry carries (e.g. its MAC address). A report is refused whole with 401 (an
-unknown counter, a wrong token: nothing stored) or 400 (what is wrong with it). Its
-new periods are stored and their telemetry (``people_in``, ``people_out`` at the
+unknown counter, a wrong token: nothing stored) or 400 (what is wrong with it, e.g. a
+period ending in the future). Periods older than the ten weeks kept are counted as
+``too_old`` and not stored (one could not be told from a period counted and pruned
+since). Its new periods are stored and their telemetry (``people_in``, ``people_out`` at the
 period's end) produced in one transaction: a period is counted, and sent, once.
 """
 
@@ -35,6 +37,7 @@ log = structlog.get_logger("gateway.energy")
 READINGS_PER_MESSAGE = 400  # ~110 bytes each: far below the contract's 128 KiB
 KEEP_S = 10 * 7 * 86400  # periods kept: the forecast's history and its accuracy need 8 weeks
 PRUNE_EVERY_S = 86400.0
+FUTURE_S = 3600.0  # a period ending later than this ahead: the counter's clock is wrong
 
 
 class CounterRefused(Exception):
@@ -92,14 +95,25 @@ class CounterReports:
             raise FootfallError("the report must be JSON") from exc
         periods = footfall.parse(counter.format, parsed)
         now = self._clock()
+        for p in periods:
+            if p.end > now + FUTURE_S:
+                raise FootfallError(
+                    f"a period ends {p.end - now:.0f} s in the future: check the counter's clock"
+                )
+        # Older than what is kept: it could not be told from one counted and pruned.
+        recent = [p for p in periods if p.end >= now - KEEP_S]
         recorded = await self._db.run(
-            partial(self._store, counter=counter, periods=periods, now=now)
+            partial(self._store, counter=counter, periods=recent, now=now)
         )
         if self._outbox is not None and recorded.new:
             self._outbox.produced()
         self.reports += 1
         self.periods += len(recorded.new)
-        return {"stored": len(recorded.new), "repeated": recorded.repeated}
+        return {
+            "stored": len(recorded.new),
+            "repeated": recorded.repeated,
+            "too_old": len(periods) - len(recent),
+        }
 
     def _store(
         self,

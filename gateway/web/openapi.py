@@ -433,10 +433,11 @@ OPENAPI: dict[str, Any] = {
                     "200": _json(
                         {
                             "type": "object",
-                            "required": ["stored", "repeated"],
+                            "required": ["stored", "repeated", "too_old"],
                             "properties": {
                                 "stored": {"type": "integer", "minimum": 0},
                                 "repeated": {"type": "integer", "minimum": 0},
+                                "too_old": {"type": "integer", "minimum": 0},
                             },
                         }
                     ),

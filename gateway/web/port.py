@@ -121,6 +121,6 @@ class WebPort(Protocol):
         ...
 
     async def footfall_report(self, counter_id: str, token: str, body: bytes) -> Json:
-        """A door counter's report: ``{"stored": n, "repeated": m}``. Raises
+        """A door counter's report: ``{"stored": n, "repeated": m, "too_old": k}``. Raises
         :class:`CounterUnauthorized` or :class:`ReportInvalid` (nothing stored)."""
         ...

@@ -5,6 +5,8 @@ report adds nothing, and a wrong token stores nothing."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import time
 from pathlib import Path
 
 import aiohttp
@@ -22,10 +24,18 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "a-long-random-counter-token-0b9f"
 DOOR = "aabbcc001122"
+HOUR_AGO = int(time.time() // 900 * 900) - 3600
+
+
+def iso(t: float, ms: bool = False) -> str:
+    text = dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="milliseconds" if ms else "auto")
+    return text.replace("+00:00", "Z")
+
+
 REPORT = {
     "periods": [
-        {"start": "2026-01-05T09:00:00Z", "end": "2026-01-05T09:15:00Z", "in": 12, "out": 3},
-        {"start": "2026-01-05T09:15:00Z", "end": "2026-01-05T09:30:00Z", "in": 20, "out": 9},
+        {"start": iso(HOUR_AGO), "end": iso(HOUR_AGO + 900), "in": 12, "out": 3},
+        {"start": iso(HOUR_AGO + 900), "end": iso(HOUR_AGO + 1800), "in": 20, "out": 9},
     ]
 }
 
@@ -69,16 +79,21 @@ device_id = "{DOOR}"
                 async with http.post(url, json=REPORT, headers={"Authorization": "Bearer x"}) as r:
                     assert r.status == 401
                 async with http.post(url, json=REPORT, params={"token": TOKEN}) as r:
-                    assert r.status == 200 and await r.json() == {"stored": 2, "repeated": 0}
+                    assert r.status == 200 and await r.json() == {
+                        "stored": 2,
+                        "repeated": 0,
+                        "too_old": 0,
+                    }
                 await cloud.until(lambda: len(readings(cloud)) == 4, 30, "the counts' telemetry")
                 async with http.post(url, json=REPORT, params={"token": TOKEN}) as r:
-                    assert await r.json() == {"stored": 0, "repeated": 2}
+                    assert await r.json() == {"stored": 0, "repeated": 2, "too_old": 0}
             await asyncio.sleep(2)
+            first, second = iso(HOUR_AGO + 900, ms=True), iso(HOUR_AGO + 1800, ms=True)
             assert sorted(readings(cloud)) == [
-                ("2026-01-05T09:15:00.000Z", "people_in", 12.0),
-                ("2026-01-05T09:15:00.000Z", "people_out", 3.0),
-                ("2026-01-05T09:30:00.000Z", "people_in", 20.0),
-                ("2026-01-05T09:30:00.000Z", "people_out", 9.0),
+                (first, "people_in", 12.0),
+                (first, "people_out", 3.0),
+                (second, "people_in", 20.0),
+                (second, "people_out", 9.0),
             ]
             assert cloud.violations == []
         finally:

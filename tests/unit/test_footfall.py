@@ -118,7 +118,11 @@ async def test_counted_weeks_are_kept_and_older_periods_pruned(tmp_path: Path) -
             {"periods": [{"start": iso[0], "end": iso[1], "in": 5, "out": 5}]}
         ).encode()
 
-    assert await reports.report("door", "t", report(T0)) == {"stored": 1, "repeated": 0}
+    assert await reports.report("door", "t", report(T0)) == {
+        "stored": 1,
+        "repeated": 0,
+        "too_old": 0,
+    }
     now[0] = T0 + KEEP_S + 2 * 86400  # ten weeks and more later
     await reports.report("door", "t", report(now[0] - 900))
     kept = await db.read(lambda d: footfall.slot_counts(d, 0, now[0]))

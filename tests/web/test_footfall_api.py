@@ -3,15 +3,25 @@ counted once, a bad report or token refused whole with what is wrong."""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+
 from gateway.web.openapi import OPENAPI
 from tests.helpers.web import COUNTER_TOKEN, WebHarness
 from tests.web.test_api import check_openapi
 
 PATH = "/api/footfall/door-north"
+HOUR_AGO = int(time.time() // 900 * 900) - 3600
+
+
+def iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
 REPORT = {
     "periods": [
-        {"start": "2026-01-05T09:00:00Z", "end": "2026-01-05T09:15:00Z", "in": 12, "out": 3},
-        {"start": "2026-01-05T09:15:00Z", "end": "2026-01-05T09:30:00Z", "in": 20, "out": 9},
+        {"start": iso(HOUR_AGO), "end": iso(HOUR_AGO + 900), "in": 12, "out": 3},
+        {"start": iso(HOUR_AGO + 900), "end": iso(HOUR_AGO + 1800), "in": 20, "out": 9},
     ]
 }
 BEARER = {"Authorization": f"Bearer {COUNTER_TOKEN}"}
@@ -23,11 +33,11 @@ async def test_a_counter_reports_with_its_token_and_a_resend_counts_once(
     c = web_harness.client
     first = await c.post(PATH, json=REPORT, headers=BEARER)
     assert first.status == 200, await first.text()
-    assert await first.json() == {"stored": 2, "repeated": 0}
+    assert await first.json() == {"stored": 2, "repeated": 0, "too_old": 0}
     check_openapi("/api/footfall/{counter_id}", "post", 200, await first.json())
     # The counter re-sends the same report (it missed our answer), by query token.
     again = await c.post(f"{PATH}?token={COUNTER_TOKEN}", json=REPORT)
-    assert await again.json() == {"stored": 0, "repeated": 2}
+    assert await again.json() == {"stored": 0, "repeated": 2, "too_old": 0}
     assert "counter" in OPENAPI["components"]["securitySchemes"]
 
 
@@ -46,7 +56,7 @@ async def test_a_wrong_token_or_counter_is_refused_and_nothing_is_stored(
         check_openapi("/api/footfall/{counter_id}", "post", 401, await resp.json())
     # Nothing was stored: the right token now stores both periods.
     ok = await c.post(PATH, json=REPORT, headers=BEARER)
-    assert await ok.json() == {"stored": 2, "repeated": 0}
+    assert await ok.json() == {"stored": 2, "repeated": 0, "too_old": 0}
 
 
 async def test_a_bad_report_says_what_is_wrong(web_harness: WebHarness) -> None:
@@ -63,5 +73,12 @@ async def test_a_bad_report_says_what_is_wrong(web_harness: WebHarness) -> None:
     check_openapi("/api/footfall/{counter_id}", "post", 400, body)
     resp = await c.post(PATH, data=b"{not json", headers=BEARER)
     assert resp.status == 400 and "JSON" in (await resp.json())["error"]
+    ahead = {"start": iso(HOUR_AGO + 7200), "end": iso(HOUR_AGO + 9000), "in": 1, "out": 0}
+    resp = await c.post(PATH, json={"periods": [ahead]}, headers=BEARER)
+    assert resp.status == 400 and "in the future" in (await resp.json())["error"]
+    # A period older than the weeks kept is not stored (it could be one counted and pruned).
+    old = {"start": "2025-01-06T09:00:00Z", "end": "2025-01-06T09:15:00Z", "in": 5, "out": 5}
+    resp = await c.post(PATH, json={"periods": [old]}, headers=BEARER)
+    assert await resp.json() == {"stored": 0, "repeated": 0, "too_old": 1}
     # A session is not a counter's credential: other POSTs still need one.
     assert (await c.post("/api/logout", json={})).status == 401
