@@ -201,7 +201,12 @@ class Gateway:
         )
         if self.ownership is not None and self.bridge is not None:
             self.coordinator = Coordinator(
-                self.db, self.registry, self.ownership, self.bridge, self.alerts, self.labels
+                self.db,
+                self.registry,
+                self.ownership,
+                self.bridge,
+                self.alerts,
+                None if self.labels is None else self.labels.handover,
             )
         self.auth = Auth(
             settings.web_users,

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import sqlite_utils
 import structlog
@@ -44,10 +44,10 @@ from gateway.commands.model import (
 )
 from gateway.labels import store
 from gateway.labels.campaign import CampaignAck, CampaignReporter
-from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, Priority, SchedulerOptions
+from gateway.labels.handover import LabelHandover, LabelOwnership, answers, record_answer
+from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, SchedulerOptions
 from gateway.labels.model import (
     Binding,
-    ContentRef,
     LabelResult,
     LabelTwin,
     PriceItem,
@@ -63,7 +63,6 @@ from gateway.labels.planner import (
 )
 from gateway.labels.scheduler import ConnectGate, LabelScheduler
 from gateway.labels.session import AttemptTimings, TransferCounts, run_machine
-from gateway.ownership.claims import ShownContent
 from gateway.registry import ChangeKind, DeviceChange, DeviceRecord, Registry
 from gateway.store import Database
 from gateway.tasks import spawn
@@ -73,7 +72,6 @@ log = structlog.get_logger("gateway.labels")
 
 PRUNE_EVERY_S = 3600.0
 UP_ADAPTERS_TTL_S = 0.5
-ORPHANS_EVERY_S = 5.0  # how often targets handed to a gateway now gone are looked for
 PACKED_CACHE = 256  # rendered contents kept in memory (a few KiB to ~100 KiB each)
 
 
@@ -89,31 +87,6 @@ class LabelOptions:
 
 
 AckSink = Callable[[list[dict[str, Any]]], Awaitable[None]]
-
-
-class LabelOwnership(Protocol):
-    """A store with several gateways: which labels are this gateway's to write and to
-    answer for, and what its claims tell the others (see gateway/ownership)."""
-
-    def owns(self, device_id: str) -> bool: ...
-
-    def writable(self, device_id: str) -> bool: ...
-
-    def owner(self, device_id: str) -> str | None: ...
-
-    def first_online(self) -> bool: ...
-
-    def answered(self, device_id: str, command_id: str) -> None: ...
-
-    def answered_for(self, device_id: str) -> tuple[str, ...]: ...
-
-    def told(self, device_id: str, command_id: str) -> bool: ...
-
-    def in_step(self) -> bool: ...
-
-    def set_shown(self, device_id: str, shown: ShownContent | None) -> None: ...
-
-    def set_busy(self, device_id: str, busy: bool) -> None: ...
 
 
 Transfer = Callable[[LabelJob, str, ConnectGate], Awaitable[AttemptResult]]
@@ -150,7 +123,6 @@ class LabelPipeline:
         self._locate_heard = locate or self._by_registry
         self._transfer_fn = transfer or self._transfer
         self._ownership = ownership
-        self._orphans_checked = 0.0
         self._clock = clock
         self.scheduler = LabelScheduler(
             {},
@@ -164,11 +136,26 @@ class LabelPipeline:
             clock,
             unseen_budget_s=options.scheduler.budget_s,
             on_change=self._twin_changed,
-            answers=self._answers,
-            on_answered=self._answered,
+            answers=partial(answers, ownership),
+            on_answered=partial(record_answer, ownership),
             hold_results=ownership is not None,
         )
         self.reporter = CampaignReporter(db, self._ack)
+        # Several gateways share the store's labels: the rules of hand-over.
+        self.handover = (
+            None
+            if ownership is None
+            else LabelHandover(
+                db,
+                ownership,
+                self.planner,
+                self.scheduler,
+                self.reporter,
+                self.plan,
+                self._spawn,
+                clock,
+            )
+        )
         self.timings = AttemptTimings()
         self.transfers = TransferCounts()
         self._up: tuple[float, list[str]] = (-UP_ADAPTERS_TTL_S, [])
@@ -205,10 +192,10 @@ class LabelPipeline:
     async def plan(self, needs: Sequence[Need]) -> None:
         """Render the content each label needs and act on where the planner places it."""
         for need in needs:
-            if self._elsewhere(need.label_id):
+            if self.handover is not None and self.handover.elsewhere(need.label_id):
                 # Another gateway owns the label: it renders, writes and answers.
                 if need.command_id:
-                    await self._hand_over(need.label_id, need.command_id)
+                    await self.handover.hand_over(need.label_id, need.command_id)
                 continue
             what = self.planner.content_for(need)
             if what is None:
@@ -259,9 +246,8 @@ class LabelPipeline:
             for name in self._adapters():
                 self.scheduler.set_slots(name, self._o.slots_per_adapter)
             await self.plan(await self.planner.due())
-            if self._ownership is not None:
-                await self._hand_over_sweep()
-                await self.confirm_results()
+            if self.handover is not None:
+                await self.handover.step()
             if time.monotonic() - pruned >= PRUNE_EVERY_S:
                 # Rendered content no label wants or shows any more: years of campaigns
                 # would otherwise fill the disk.
@@ -270,157 +256,6 @@ class LabelPipeline:
                 # Targets handed to another gateway: answered by it long since.
                 before = self._clock() - 2 * self._o.scheduler.budget_s
                 await self._db.run(partial(store.prune_handed, before=before))
-
-    # ---- several gateways: labels changing owner -------------------------------------------
-
-    def _elsewhere(self, label_id: str) -> bool:
-        """Another gateway, online, owns the label."""
-        o = self._ownership
-        return o is not None and not o.owns(label_id) and o.owner(label_id) is not None
-
-    def _answers(self, label_id: str | None) -> bool:
-        """Whether this gateway answers a target: the owner of its label; for a label
-        nobody owns, and for label-less targets, the online gateway whose id sorts first."""
-        o = self._ownership
-        if o is None:
-            return True
-        if label_id is not None and o.owns(label_id):
-            return True
-        if label_id is not None and o.owner(label_id) is not None:
-            return False
-        return o.first_online()
-
-    def _answered(self, result: LabelResult) -> None:
-        if self._ownership is not None and result.label_id is not None:
-            self._ownership.answered(result.label_id, result.command_id)
-
-    def _twin_changed(self, twin: LabelTwin) -> None:
-        self._registry.label_changed(twin.label_id)
-        o = self._ownership
-        if o is not None and o.owns(twin.label_id):
-            d = twin.displayed
-            o.set_shown(
-                twin.label_id,
-                None
-                if d is None
-                else ShownContent(sku=d.sku, version=d.version, content_hash=d.content_hash),
-            )
-
-    async def _hand_over(self, label_id: str, command_id: str | None = None) -> None:
-        now = self._clock()
-        await self._db.run(lambda d: store.hand_over(d, label_id, now, command_id))
-
-    async def label_lost(self, label_id: str) -> None:
-        """Another gateway owns the label now: its queued work is dropped and its open
-        targets are that gateway's to answer (a transfer already running ends; its result
-        is handed over too)."""
-        self.scheduler.cancel(label_id, "content")
-        self.planner.forget_waiting(label_id)
-        await self._hand_over(label_id)
-        await self.confirm_results()
-        self.reporter.poke()
-
-    async def label_gained(
-        self, label_id: str, answered: Sequence[str], shown: ShownContent | None
-    ) -> None:
-        """The label is ours now: what the previous owner showed is what it shows; the
-        targets it did not answer are ours again and planned (a label that already shows
-        the content is answered ``unchanged``, not written again)."""
-        if shown is not None:
-            await self.planner.shown_elsewhere(
-                label_id, ContentRef(shown.sku, shown.version, shown.content_hash)
-            )
-        if not await self._take_back(label_id, answered) and label_id in self.planner.bindings:
-            await self.plan([Need(label_id, None, Priority.RESYNC)])
-        self.reporter.poke()
-
-    async def _take_back(self, label_id: str, answered: Sequence[str]) -> bool:
-        """The label's handed targets of commands not answered elsewhere are ours again,
-        and planned. False if there were none."""
-        commands = await self._db.run(
-            partial(store.take_back, label_id=label_id, answered=list(answered))
-        )
-        if commands:
-            log.info("label targets taken back", label_id=label_id, commands=len(commands))
-            await self.plan([Need(label_id, c, Priority.PRICE) for c in commands])
-        return bool(commands)
-
-    async def _hand_over_sweep(self) -> None:
-        """Queued work for labels another gateway has come to own (claims arrive at any
-        time, not only through this gateway's own changes): handed over."""
-        for label_id in self.scheduler.labels():
-            if self._elsewhere(label_id):
-                self.scheduler.cancel(label_id, "content")
-                await self._hand_over(label_id)
-        for label_id in self.planner.waiting_labels():
-            if self._elsewhere(label_id):
-                self.planner.forget_waiting(label_id)
-                await self._hand_over(label_id)
-        if time.monotonic() - self._orphans_checked >= ORPHANS_EVERY_S:
-            self._orphans_checked = time.monotonic()
-            await self._drop_answered_elsewhere()
-            await self._take_back_orphans()
-
-    def claims_published(self) -> None:
-        """This gateway's claims went out: results they tell of may be reported."""
-        self._spawn(self.confirm_results())
-
-    async def confirm_results(self) -> None:
-        """Results recorded here are held until this gateway's published claim on the
-        label says they were answered here: a label's next owner takes over what that
-        claim says, so once it says so nobody answers the target again. A result still
-        held when the label is another gateway's (a crash came between the result and the
-        claim) is dropped: that gateway never heard of it and answers the target itself."""
-        o = self._ownership
-        if o is None:
-            return
-        told: list[tuple[str, str]] = []
-        dropped: list[tuple[str, str]] = []
-        for label_id, command_id in await self._db.read(store.held_results):
-            if o.told(label_id, command_id):
-                told.append((label_id, command_id))
-            elif o.owns(label_id):
-                if o.writable(label_id):  # in step: the claim tells it with the next news
-                    o.answered(label_id, command_id)
-            elif o.owner(label_id) is None:
-                told.append((label_id, command_id))  # nobody's label (contract 1.1)
-            elif o.in_step():
-                log.info(
-                    "result left to the label's owner",
-                    label_id=label_id,
-                    command_id=command_id,
-                    owner=o.owner(label_id),
-                )
-                dropped.append((label_id, command_id))
-        if told or dropped:
-            now = self._clock()
-            await self._db.run(partial(store.release_results, told=told, dropped=dropped, now=now))
-            self.reporter.poke()
-
-    async def _drop_answered_elsewhere(self) -> None:
-        """Targets taken back that the previous owner turns out to have answered (its
-        claim said so late, e.g. after its restart): not answered a second time."""
-        o = self._ownership
-        assert o is not None
-        for label_id, command_id in await self._db.read(store.open_label_targets):
-            if command_id in o.answered_for(label_id):
-                log.info("target answered elsewhere", label_id=label_id, command_id=command_id)
-                await self._hand_over(label_id, command_id)
-                job = self.scheduler.find(label_id, "content")
-                work = None if job is None else job.payload
-                if isinstance(work, ContentWork) and set(work.command_ids) <= {command_id}:
-                    self.scheduler.cancel(label_id, "content")
-
-    async def _take_back_orphans(self) -> None:
-        """Targets handed to a gateway that is gone before it answered them: nobody owns
-        their label now, so the gateway that answers for nobody's labels takes them back
-        (they fail when their time runs out, unless the label is heard and taken over)."""
-        o = self._ownership
-        if o is None or not o.first_online():
-            return
-        for label_id in await self._db.read(store.handed_labels):
-            if o.owner(label_id) is None:
-                await self._take_back(label_id, o.answered_for(label_id))
 
     # ---- commands -------------------------------------------------------------------------
 
@@ -470,7 +305,7 @@ class LabelPipeline:
     ) -> None:
         now = time.time()
 
-        answering = {i: self._answers(i) for i in label_ids}
+        answering = {i: answers(self._ownership, i) for i in label_ids}
 
         def write(d: sqlite_utils.Database) -> None:
             store.add_targets(d, command.id, command.type, [(i, None, None) for i in label_ids])
@@ -552,7 +387,7 @@ class LabelPipeline:
         return self._up[1]
 
     def _locate(self, label_id: str) -> str | None:
-        if self._ownership is not None and not self._ownership.writable(label_id):
+        if self.handover is not None and not self.handover.writable(label_id):
             return None  # another gateway's to write (or nobody's yet, or not known yet)
         return self._locate_heard(label_id)
 
@@ -572,13 +407,10 @@ class LabelPipeline:
 
     async def _attempt(self, job: LabelJob, adapter: str, gate: ConnectGate) -> AttemptResult:
         """One transfer; while it runs the label is not taken over by another gateway."""
-        if self._ownership is None:
+        if self.handover is None:
             return await self._transfer_fn(job, adapter, gate)
-        self._ownership.set_busy(job.label_id, True)
-        try:
+        with self.handover.busy(job.label_id):
             return await self._transfer_fn(job, adapter, gate)
-        finally:
-            self._ownership.set_busy(job.label_id, False)
 
     async def _transfer(self, job: LabelJob, adapter: str, gate: ConnectGate) -> AttemptResult:
         work = job.payload
@@ -618,6 +450,11 @@ class LabelPipeline:
         self.reporter.poke()
 
     # ---- registry and views ------------------------------------------------------------------
+
+    def _twin_changed(self, twin: LabelTwin) -> None:
+        self._registry.label_changed(twin.label_id)
+        if self.handover is not None:
+            self.handover.twin_changed(twin)
 
     def _on_device(self, change: DeviceChange) -> None:
         device = change.device

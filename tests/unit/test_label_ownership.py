@@ -82,7 +82,7 @@ async def gateways(tmp_path: Path, owners: Owners, budget_s: float = 60) -> dict
 async def settle(rigs: dict[str, Rig]) -> None:
     for rig in rigs.values():
         await rig.settle()
-        await rig.pipeline.confirm_results()  # the claims went out
+        await rig.pipeline.handover.confirm_results()  # the claims went out
         await rig.pipeline.reporter.report()
 
 
@@ -144,8 +144,8 @@ async def test_a_label_changing_owner_mid_campaign_is_written_once(tmp_path: Pat
     assert [w[0] for w in a.written] == [L1]
     # L2 moves to gw-b, whose claim took what gw-a's said: L2 not answered, shows nothing.
     owners.of[L2] = "gw-b"
-    await a.pipeline.label_lost(L2)
-    await b.pipeline.label_gained(L2, answered=(), shown=None)
+    await a.pipeline.handover.label_lost(L2)
+    await b.pipeline.handover.label_gained(L2, answered=(), shown=None)
     await settle(rigs)
     assert [w[0] for w in b.written] == [L2]
     assert len(a.written) == 1  # gw-a never wrote L2
@@ -177,7 +177,7 @@ async def test_a_label_already_showing_the_content_is_not_written_again(tmp_path
     # gw-a goes away; gw-b takes L1 over with what gw-a's claim said.
     owners.of[L1] = "gw-b"
     owners.online = ["gw-b"]
-    await b.pipeline.label_gained(L1, answered=("cmd",), shown=shown)
+    await b.pipeline.handover.label_gained(L1, answered=("cmd",), shown=shown)
     await settle(rigs)
     assert b.written == []  # it already shows that content
     assert answered(b, "cmd") == []  # gw-a answered it
@@ -224,8 +224,8 @@ async def test_a_result_the_claims_never_told_is_left_to_the_next_owner(tmp_path
     assert finals(a, "cmd") == []  # held: the others cannot know it was answered
     # gw-b took L1 over from gw-a's claim as it stood: no word of the command.
     owners.of[L1] = "gw-b"
-    await a.pipeline.label_lost(L1)
-    await b.pipeline.label_gained(L1, answered=(), shown=None)
+    await a.pipeline.handover.label_lost(L1)
+    await b.pipeline.handover.label_gained(L1, answered=(), shown=None)
     await settle(rigs)
     assert [w[0] for w in b.written] == [L1]  # written again: the one cost of the crash
     assert answered(b, "cmd") == [(L1, "displayed")]

@@ -8,9 +8,10 @@ from pathlib import Path
 import sqlite_utils
 
 from gateway.labels import store
+from gateway.labels.handover import LabelOwnership
 from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, SchedulerOptions
 from gateway.labels.model import Binding, PriceItem, ResultStatus, TwinStatus
-from gateway.labels.pipeline import LabelOptions, LabelOwnership, LabelPipeline
+from gateway.labels.pipeline import LabelOptions, LabelPipeline
 from gateway.labels.planner import ContentWork, Rendered, Renderer, UnsupportedLabel
 from gateway.labels.scheduler import ConnectGate
 from gateway.registry import Registry, RegistryOptions
