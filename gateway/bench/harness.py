@@ -51,6 +51,10 @@ class Run:
         self.stage = stage
         print(f"[{self.name}] {stage}", file=sys.stderr, flush=True)
 
+    def note(self, text: str) -> None:
+        """Something to read in a run that goes wrong (the stage stays as it is)."""
+        print(f"[{self.name}]   {text}", file=sys.stderr, flush=True)
+
     def log(self, name: str) -> Path:
         """A log file in the scratch folder, listed in the failure report."""
         path = self.work / name

@@ -112,14 +112,21 @@ async def _store(run: Run, scenario: Path) -> dict[str, Any]:
                 gateways[VICTIM].kill()
                 await asyncio.sleep(5)
                 gateways[VICTIM].start()
-            await cloud.until(
-                lambda: (
-                    campaigns.finished_by(ids, set(boxes))
-                    and len(campaigns.answers(ids)) >= len(labels)
-                ),
-                3600,
-                f"campaign {version} answered",
-            )
+            try:
+                await cloud.until(
+                    lambda: (
+                        campaigns.finished_by(ids, set(boxes))
+                        and len(campaigns.answers(ids)) >= len(labels)
+                    ),
+                    3600,
+                    f"campaign {version} answered",
+                )
+            except AssertionError:
+                for line in campaigns.unfinished(ids, set(boxes)):
+                    run.note(f"not finished: {line}")
+                unanswered = sorted(set(labels) - set(campaigns.answers(ids)))
+                run.note(f"{len(unanswered)} labels unanswered: {', '.join(unanswered[:20])}")
+                raise
             makespan = time.monotonic() - started
             await asyncio.sleep(3 / spec.label_speedup * 12)  # the last panels refresh
             after = await control.label_stats()

@@ -201,23 +201,36 @@ class LabelCloud:
     def finished_by(self, command_ids: list[str], gateways: set[str]) -> bool:
         """Several gateways (contract 1.1): every gateway that accepted each command has
         sent its final ack, with every result its counts announce."""
+        return not self.unfinished(command_ids, gateways)
+
+    def unfinished(self, command_ids: list[str], gateways: set[str]) -> list[str]:
+        """Why :meth:`finished_by` is not true yet, one line per command and gateway
+        (what a run that stops prints)."""
         acks = self.acks(command_ids)
+        out = []
         for cid in command_ids:
             accepted = {a["gateway_id"] for a in acks.get(cid, []) if a["status"] == "accepted"}
-            if not accepted or not accepted <= gateways:
-                return False
-            for gw in accepted:
+            if not accepted:
+                out.append(f"{cid}: not accepted by any gateway")
+            if not accepted <= gateways:
+                out.append(f"{cid}: accepted by unknown gateways {sorted(accepted - gateways)}")
+            for gw in sorted(accepted & gateways):
                 finals = {
                     a["msg_id"]: a
                     for a in acks[cid]
                     if a["gateway_id"] == gw and a["status"] in ("completed", "partial")
                 }
                 if not finals:
-                    return False
+                    out.append(f"{cid}: no final ack from {gw}")
+                    continue
                 last = max(finals.values(), key=lambda a: a["seq"])
-                if sum(len(a["results"]) for a in finals.values()) < sum(last["counts"].values()):
-                    return False
-        return True
+                told = sum(len(a["results"]) for a in finals.values())
+                if told < sum(last["counts"].values()):
+                    out.append(
+                        f"{cid}: {gw}'s final acks carry {told} results, "
+                        f"its last counts {last['counts']}"
+                    )
+        return out
 
     def answers(self, command_ids: list[str]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
         """Per target label: every (gateway, result) the final acks carry (each ack once)."""
