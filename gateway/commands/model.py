@@ -7,6 +7,7 @@ command types this gateway executes.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
@@ -66,6 +67,38 @@ class ResyncBody(_Model):
     pass
 
 
+class ZoneSettingsModel(_Model):
+    """What the cloud may change of a zone (an air-conditioning zone's band, set-back
+    and limits; a lighting zone's levels); absent: as configured."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    band: tuple[float, float] | None = None
+    setback: tuple[float, float] | None = None
+    limits: tuple[float, float] | None = None
+    floor: int | None = Field(None, ge=1, le=100)
+    full: int | None = Field(None, ge=1, le=100)
+    busy: float | None = Field(None, ge=0)
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+OpeningHours = Annotated[str, Field(pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")]
+
+
+class EnergySettingsBody(_Model):
+    """The store's energy settings from the cloud: ``version`` strictly increasing (an
+    older one changes nothing); ``hours`` replaces the week's opening hours (a weekday
+    absent or null: closed), ``closed`` the closed dates; ``zones`` changes the named
+    zones' bounds. What is absent stays as it is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = Field(ge=1)
+    hours: dict[Weekday, OpeningHours | None] | None = None
+    closed: list[date] | None = Field(None, max_length=400)
+    zones: dict[str, ZoneSettingsModel] | None = Field(None, max_length=64)
+
+
 class _Envelope(_Model):
     schema_: str = Field(alias="schema")
     id: str
@@ -100,8 +133,14 @@ class Resync(_Envelope):
     body: ResyncBody
 
 
+class EnergySettingsUpdate(_Envelope):
+    type: Literal["energy-settings"]
+    body: EnergySettingsBody
+
+
 Command = Annotated[
-    PriceUpdate | LabelBind | LabelUnbind | LabelFlash | Resync, Field(discriminator="type")
+    PriceUpdate | LabelBind | LabelUnbind | LabelFlash | Resync | EnergySettingsUpdate,
+    Field(discriminator="type"),
 ]
 COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
 LabelCommand = PriceUpdate | LabelBind | LabelUnbind | LabelFlash
@@ -112,4 +151,5 @@ TYPES: dict[str, type[_Envelope]] = {
     "label-unbind": LabelUnbind,
     "label-flash": LabelFlash,
     "resync": Resync,
+    "energy-settings": EnergySettingsUpdate,
 }

@@ -33,7 +33,7 @@ from gateway.bridge.bridge import Bridge, BridgeOptions
 from gateway.bridge.mqtt import Inbound
 from gateway.bridge.outbox import Outbox, Outgoing
 from gateway.commands.inbox import Inbox, InboxOptions
-from gateway.commands.model import Command, Resync
+from gateway.commands.model import Command, EnergySettingsUpdate, Resync
 from gateway.contract.events import Event
 from gateway.contract.topics import Topics
 from gateway.daemon.sdnotify import Notifier
@@ -50,6 +50,7 @@ from gateway.registry.events import lifecycle_event
 from gateway.registry.persistence import flush_dirty, load_devices
 from gateway.store import Database
 from gateway.store.database import Synchronous
+from gateway.timeutil import format_epoch
 from gateway.web.keys import LIVE_KEY
 from gateway.web.local_api import SOCKET_NAME, serve_local_api
 from gateway.web.security import Auth, LoginLimiter, WebUser
@@ -165,6 +166,7 @@ class Gateway:
                     "label-unbind": self._label_command,
                     "label-flash": self._label_command,
                     "resync": self._resync,
+                    "energy-settings": self._energy_settings,
                 }
             )
             self.registry.subscribe(self._device_event)
@@ -187,6 +189,7 @@ class Gateway:
                 step_s=e.step_s,
                 device_ids=e.device_ids,
                 emit=None if outbox is None else partial(_telemetry, outbox),
+                db=self.db,
             )
         self.alerts = AlertService(
             self.db,
@@ -441,7 +444,7 @@ class Gateway:
 
     async def _label_command(self, command: Command) -> None:
         assert self.labels is not None and self.inbox is not None
-        assert not isinstance(command, Resync)
+        assert not isinstance(command, Resync | EnergySettingsUpdate)
         await self.labels.execute(command)
         await self.inbox.mark(command.id, "done")  # its targets are persisted by now
 
@@ -453,6 +456,48 @@ class Gateway:
         if self.labels is not None:
             await self.labels.reconcile()
         await self.bridge.resync(command.id)
+        await self.inbox.mark(command.id, "done")
+
+    async def _energy_settings(self, command: Command) -> None:
+        """Opening hours, closed dates and zone bounds from the cloud: applied (and
+        kept) by the energy loop; answered with one final ack."""
+        assert isinstance(command, EnergySettingsUpdate)
+        assert self.bridge is not None and self.inbox is not None
+        outcome: str | None
+        if self.energy is not None:
+            outcome, why = await self.energy.update(
+                command.id, command.body.model_dump(mode="json")
+            )
+        elif self.ownership is not None:
+            outcome, why = None, None  # the store's zones are another gateway's
+        else:
+            outcome = "failed"
+            why = "this gateway has no energy zones ([[energy.hvac]] or [[energy.lights]])"
+        now = time.time()
+        results = (
+            []
+            if outcome in (None, "applied")
+            else [
+                {
+                    "label_id": None,
+                    "sku": None,
+                    "version": command.body.version,
+                    "status": outcome,
+                    "at": format_epoch(now),
+                    "error": why,
+                }
+            ]
+        )
+        ack = payloads.ack(
+            self.bridge.outbox.identity,
+            command_id=command.id,
+            command_type=command.type,
+            status="partial" if outcome == "failed" else "completed",
+            now=now,
+            counts={} if outcome is None else {outcome: 1},
+            results=results,
+        )
+        await self.bridge.outbox.produce_acks([ack])
         await self.inbox.mark(command.id, "done")
 
     def _device_event(self, change: DeviceChange) -> None:

@@ -1,7 +1,10 @@
 """The energy loop in the daemon: every ``step_s``, the zones are read, planned, bounded
 and written (:class:`~gateway.energy.control.EnergyController`); at start and after
 each local midnight the forecast is learned again from the counted footfall, and
-its accuracy (MAPE on the last four weeks) recomputed.
+its accuracy (MAPE on the last four weeks) recomputed. The cloud's energy settings
+(opening hours, closed dates, zone bounds: :mod:`gateway.energy.remote`) are kept
+in the database and applied over the configuration, at start and when a command
+brings new ones.
 
 A zone whose controller does not answer, or whose writes do not take, shows in
 :meth:`EnergyService.metrics` (the built-in alert rules watch them). When the
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,12 +24,22 @@ from typing import Any
 
 import structlog
 
+from gateway.energy import remote
 from gateway.energy.control import EnergyController, ZoneController
 from gateway.energy.counters import CounterReports
 from gateway.energy.forecast import MAPE_DAYS, Forecaster, backtest
 from gateway.energy.modbus import ModbusLink, ModbusZone, RegisterMap
-from gateway.energy.model import SLOT_S, SLOTS_PER_DAY, Calendar, HvacZone, Zones, slot_of
+from gateway.energy.model import (
+    SLOT_S,
+    SLOTS_PER_DAY,
+    Calendar,
+    EnergyConfigError,
+    HvacZone,
+    Zones,
+    slot_of,
+)
 from gateway.energy.plan import Planner
+from gateway.store import Database
 from gateway.timeutil import format_epoch
 
 log = structlog.get_logger("gateway.energy")
@@ -78,8 +92,13 @@ class EnergyService:
         clock: Callable[[], float] = time.time,
         device_ids: Mapping[str, str] | None = None,
         emit: Emit | None = None,
+        db: Database | None = None,
     ) -> None:
         self.calendar = calendar
+        self._configured = (calendar, zones)
+        self._db = db
+        self.settings_version: int | None = None  # the cloud's settings in use (None: config)
+        self.settings_at: float | None = None
         self._device_ids = dict(device_ids or {})
         self._emit = emit
         self._counters = counters
@@ -119,7 +138,70 @@ class EnergyService:
         self._learned_on = today
         log.info("footfall forecast learned", days=len(days), mape=self.mape)
 
+    async def load_settings(self) -> None:
+        """The cloud's last settings over the configuration (at start)."""
+        stored = None if self._db is None else await self._db.read(_stored_settings)
+        if stored is None:
+            return
+        version, settings, applied_at = stored
+        try:
+            calendar, zones = remote.apply(*self._configured, settings)
+        except EnergyConfigError as exc:  # the configuration changed under them
+            log.warning(
+                "energy settings from the cloud no longer apply; the configuration's are used",
+                version=version,
+                problem=str(exc),
+            )
+            return
+        self._use(calendar, zones)
+        self.settings_version, self.settings_at = version, applied_at
+
+    async def update(self, command_id: str, body: Mapping[str, Any]) -> tuple[str, str | None]:
+        """An ``energy-settings`` command's body (JSON-shaped): ``("applied", None)``,
+        ``("skipped-stale", why)`` for a version not newer than the one in use, or
+        ``("failed", why)`` for settings that cannot apply (nothing changes then)."""
+        if self._db is None:
+            return "failed", "this gateway keeps no energy settings (no database)"
+        stored = await self._db.read(_stored_settings)
+        if stored is not None and stored[1].get("command_id") == command_id:
+            return "applied", None  # carried out before a restart
+        current = 0 if stored is None else stored[0]
+        if body["version"] <= current:
+            return "skipped-stale", f"version {body['version']} is not newer than {current}"
+        merged = remote.merge(None if stored is None else stored[1], body)
+        merged["command_id"] = command_id
+        try:
+            calendar, zones = remote.apply(*self._configured, merged)
+        except EnergyConfigError as exc:
+            log.warning("energy settings refused", command_id=command_id, problem=str(exc))
+            return "failed", str(exc)
+        now = self._clock()
+
+        def save(d: Any) -> None:
+            d.execute(
+                "INSERT OR REPLACE INTO energy_settings "
+                "(id, version, settings, command_id, applied_at) VALUES (1, ?, ?, ?, ?)",
+                [body["version"], json.dumps(merged), command_id, now],
+            )
+
+        await self._db.run(save)
+        self._use(calendar, zones)
+        self.settings_version, self.settings_at = body["version"], now
+        log.info("energy settings applied", command_id=command_id, version=body["version"])
+        await self.learn()  # closed days change what the forecast learns from
+        return "applied", None
+
+    def _use(self, calendar: Calendar, zones: Zones) -> None:
+        self.calendar = calendar
+        self.forecaster.calendar = calendar
+        self.planner.calendar = calendar
+        self.planner.forget()
+        self.controller.zones = zones
+        for zone in zones.every():
+            self.controller.guards[zone.name].zone = zone
+
     async def run(self) -> None:
+        await self.load_settings()
         await self.learn()
         while True:
             if self.calendar.local(self._clock()).date() != self._learned_on:
@@ -192,6 +274,11 @@ class EnergyService:
             "forecast_today": [round(v, 1) for v in self.forecaster.predict(today)],
             "forecast_mape": None if self.mape is None else round(self.mape, 1),
             "learned_days": self.learned_days,
+            "settings": {
+                "from": "configuration" if self.settings_version is None else "cloud",
+                "version": self.settings_version,
+                "applied_at": None if self.settings_at is None else format_epoch(self.settings_at),
+            },
         }
 
     def metrics(self) -> dict[str, float | None]:
@@ -203,3 +290,8 @@ class EnergyService:
 
     def _alert(self, zone: str, message: str) -> None:
         log.warning("energy zone", zone=zone, problem=message)
+
+
+def _stored_settings(d: Any) -> tuple[int, dict[str, Any], float] | None:
+    row = d.execute("SELECT version, settings, applied_at FROM energy_settings").fetchone()
+    return None if row is None else (int(row[0]), json.loads(row[1]), float(row[2]))

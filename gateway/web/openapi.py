@@ -28,7 +28,14 @@ _ERRORS = {
 SCHEMAS: dict[str, Any] = {
     "Energy": {
         "type": "object",
-        "required": ["zones", "open", "forecast_today", "forecast_mape", "learned_days"],
+        "required": [
+            "zones",
+            "open",
+            "forecast_today",
+            "forecast_mape",
+            "learned_days",
+            "settings",
+        ],
         "properties": {
             "zones": {
                 "type": "array",
@@ -67,6 +74,15 @@ SCHEMAS: dict[str, Any] = {
             "forecast_today": {"type": "array", "items": {"type": "number"}},
             "forecast_mape": {"type": ["number", "null"]},
             "learned_days": {"type": "integer"},
+            "settings": {
+                "type": "object",
+                "required": ["from", "version", "applied_at"],
+                "properties": {
+                    "from": {"enum": ["configuration", "cloud"]},
+                    "version": {"type": ["integer", "null"]},
+                    "applied_at": {"type": ["string", "null"]},
+                },
+            },
         },
     },
     "Error": {

@@ -30,6 +30,7 @@ async def test_a_technician_overrides_a_zone_and_the_plan_takes_it_back(
     row = page.locator("#zone-table tr[data-zone=lights-sales]")
     await expect(row.locator(".zone-value")).to_have_text("100 %")
     await expect(page.locator("#forecast-chart svg rect")).to_have_count(96)
+    await expect(page.locator("#energy-summary")).to_contain_text("settings: configuration")
 
     # Dim the lights to 55 % for 30 minutes.
     await row.locator("input[type=number]").first.fill("55")

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gateway.bench.rig.broker import Mosquitto
-from gateway.bench.rig.campaigns import gateway_config
+from gateway.bench.rig.campaigns import STORE_ID, gateway_config
 from gateway.bench.rig.cloud import Cloud
 from gateway.bench.rig.processes import GatewayProcess
+from gateway.bench.rig.signing import command, signed
 from gateway.sim.building import LightingZone, ThermalZone, serve_zones, served_port
 from gateway.sim.runner import virtual_store
 
@@ -30,6 +32,39 @@ def zone_readings(cloud: Cloud) -> set[str]:
         for r in t["readings"]
         if r["device_id"] == "e00000000001"
     }
+
+
+def building(port: int, *, lights: bool) -> str:
+    """The gateway's [energy] section: open all week, the building's controller on
+    ``port``, the sales zone (unit 1, with its telemetry device) and the lights (unit 2)."""
+    always = "\n".join(
+        f'{d} = "00:00-23:59"' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    )
+    energy = f"""
+[energy]
+step = "10s"
+[energy.hours]
+{always}
+[[energy.controllers]]
+id = "bms"
+host = "127.0.0.1"
+port = {port}
+timeout = "1s"
+[[energy.hvac]]
+name = "sales"
+controller = "bms"
+unit = 1
+band = [20.0, 23.0]
+device_id = "e00000000001"
+"""
+    if lights:
+        energy += """[[energy.lights]]
+name = "lights"
+controller = "bms"
+unit = 2
+floor = 40
+"""
+    return energy
 
 
 async def until(predicate: object, timeout: float, what: str) -> None:
@@ -51,31 +86,7 @@ async def test_zones_follow_the_plan_and_a_killed_gateway_resumes_without_rewrit
     cloud.start()
     room, lamp = ThermalZone("sales", temperature=19.0), LightingZone("lights")
     server = await serve_zones([room, lamp])
-    always = "\n".join(
-        f'{d} = "00:00-23:59"' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-    )
-    energy = f"""
-[energy]
-step = "10s"
-[energy.hours]
-{always}
-[[energy.controllers]]
-id = "bms"
-host = "127.0.0.1"
-port = {served_port(server)}
-timeout = "1s"
-[[energy.hvac]]
-name = "sales"
-controller = "bms"
-unit = 1
-band = [20.0, 23.0]
-device_id = "e00000000001"
-[[energy.lights]]
-name = "lights"
-controller = "bms"
-unit = 2
-floor = 40
-"""
+    energy = building(served_port(server), lights=True)
     cfg = gateway_config(tmp_path, broker.port, extra=energy, log_level="info")
     try:
         async with virtual_store(ROOT / "config" / "scenarios" / "small-store.toml") as store:
@@ -99,6 +110,75 @@ floor = 40
                 log = (tmp_path / "gateway.log").read_text()
                 assert log.count('"event": "starting"') == 2
                 assert room.writes + lamp.writes == writes  # nothing to change: nothing written
+            finally:
+                gw.ensure_stopped()
+    finally:
+        await server.shutdown()
+        cloud.stop()
+        broker.stop()
+
+
+def acks_of(cloud: Cloud, command_id: str) -> list[dict[str, Any]]:
+    return [a for a in cloud.of("/acks") if a["command_id"] == command_id]
+
+
+@pytest.mark.timeout(120)
+async def test_signed_energy_settings_from_the_cloud_apply_and_outlive_a_restart(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "broker").mkdir()
+    broker = Mosquitto(tmp_path / "broker")
+    broker.start()
+    cloud = Cloud(broker.port)
+    cloud.start()
+    room = ThermalZone("sales", temperature=19.0)
+    server = await serve_zones([room])
+    energy = building(served_port(server), lights=False)
+    cfg = gateway_config(tmp_path, broker.port, extra=energy, log_level="info")
+    topic = f"retail/v1/{STORE_ID}/commands"
+
+    def send(body: dict[str, Any]) -> str:
+        cmd = command("energy-settings", body, store_id=STORE_ID)
+        cloud.publish(topic, signed(cmd))
+        return str(cmd["id"])
+
+    def final(command_id: str) -> dict[str, Any] | None:
+        done = [a for a in acks_of(cloud, command_id) if a["status"] != "accepted"]
+        return done[-1] if done else None
+
+    try:
+        async with virtual_store(ROOT / "config" / "scenarios" / "small-store.toml") as store:
+            gw = GatewayProcess(cfg, store.bus_address, tmp_path / "gateway.log")
+            gw.start()
+            try:
+                await until(lambda: room.setpoint == 20.5, 30, "the zone planned")
+                # A narrower, warmer band: the setpoint follows at the next step.
+                applied = send({"version": 1, "zones": {"sales": {"band": [21.0, 24.0]}}})
+                await cloud.until(lambda: final(applied), 20, "the settings' final ack")
+                ack = final(applied)
+                assert ack is not None
+                assert (ack["status"], ack["counts"], ack["results"]) == (
+                    "completed",
+                    {"applied": 1},
+                    [],
+                )
+                await until(lambda: room.setpoint == 21.5, 30, "the new band")
+                # An older version changes nothing; settings that cannot apply neither.
+                stale = send({"version": 1, "zones": {"sales": {"band": [18.0, 21.0]}}})
+                wider = send({"version": 2, "zones": {"sales": {"limits": [5.0, 35.0]}}})
+                await cloud.until(lambda: final(stale) and final(wider), 20, "both answered")
+                s, w = final(stale), final(wider)
+                assert s is not None and w is not None
+                assert (s["status"], s["results"][0]["status"]) == ("completed", "skipped-stale")
+                assert (w["status"], w["results"][0]["status"]) == ("partial", "failed")
+                assert "never widens" in w["results"][0]["error"]
+                # Killed and back: the stored settings hold; nothing is written again.
+                gw.kill()
+                writes = room.writes
+                gw.start()
+                await asyncio.sleep(8)  # started, loaded the settings, read the zone, stepped
+                assert room.setpoint == 21.5 and room.writes == writes
+                assert cloud.violations == []
             finally:
                 gw.ensure_stopped()
     finally:

@@ -192,7 +192,10 @@
     const e = state.energy; if (!e) return;
     const mape = e.forecast_mape === null ? "–" : `${fmtNum(e.forecast_mape, 1)} %`;
     $("#energy-summary").textContent = `${t(e.open ? "store_open" : "store_closed")} · ` +
-      `${t("forecast_mape")}: ${mape} · ${t("learned_days")}: ${e.learned_days}`;
+      `${t("forecast_mape")}: ${mape} · ${t("learned_days")}: ${e.learned_days} · ` +
+      (e.settings.from === "cloud"
+        ? `${t("settings_cloud")} ${e.settings.version} (${fmtTime(e.settings.applied_at)})`
+        : t("settings_config"));
     $("#zone-table tbody").replaceChildren(...e.zones.map((z) => {
       const value = z.kind === "hvac" ? (z.setpoint === null ? "" : `${fmtNum(z.setpoint, 1)} °C`)
                                       : (z.level === null ? "" : `${z.level} %`);

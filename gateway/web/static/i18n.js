@@ -29,7 +29,8 @@ window.I18N = {
     "minutes": "minutes", "overridden_by": "overridden by", "until": "until",
     "forecast": "Expected footfall today (per 15 minutes)", "store_open": "Store open",
     "store_closed": "Store closed", "forecast_mape": "forecast error (MAPE, 4 weeks)",
-    "learned_days": "days learned"
+    "learned_days": "days learned", "settings_config": "settings: configuration",
+    "settings_cloud": "settings from the cloud: version"
   },
   zh: {
     "title": "门店网关", "tab.overview": "概览", "tab.devices": "设备",
@@ -59,6 +60,7 @@ window.I18N = {
     "minutes": "分钟", "overridden_by": "手动控制人", "until": "至",
     "forecast": "今日预计客流（每 15 分钟）", "store_open": "营业中",
     "store_closed": "已闭店", "forecast_mape": "预测误差（MAPE，4 周）",
-    "learned_days": "已学习天数"
+    "learned_days": "已学习天数", "settings_config": "设置：本地配置",
+    "settings_cloud": "云端设置：版本"
   }
 };
