@@ -25,6 +25,7 @@ from gateway.energy.plan import Planner, ZoneSetting
 log = structlog.get_logger("gateway.energy")
 
 MISMATCHES_BEFORE_ALERT = 2
+WRITES_KEPT = 1000  # writes waiting to be sent as telemetry
 ALERTS_KEPT = 20  # per zone, for the page
 
 
@@ -165,6 +166,8 @@ class EnergyController:
         self.baseline = baseline
         self.guards = {z.name: Guard(z) for z in zones.every()}
         self.status = {name: ZoneStatus() for name in self.guards}
+        # Writes made since the service last sent them: (zone, time, setting).
+        self.written: list[tuple[str, float, ZoneSetting]] = []
 
     def override(
         self,
@@ -310,7 +313,9 @@ class EnergyController:
         self.guards[zone].written(bounded, now)
         st.setting = bounded
         st.writes += 1
-        log.debug(
+        self.written.append((zone, now, bounded))
+        del self.written[:-WRITES_KEPT]  # nobody sends them (no telemetry): the latest only
+        log.info(
             "zone written",
             zone=zone,
             on=bounded.on,

@@ -236,6 +236,18 @@ class EnergyService:
                 for name, value in values.items()
                 if value is not None and name in ("on", "energy_kwh", *wanted)
             ]
+        # Each write the loop made, at its time (the contract's event types are fixed;
+        # a write is the zone device's telemetry, ``written_*``).
+        written, self.controller.written = self.controller.written, []
+        for zone, at, setting in written:
+            device_id = self._device_ids.get(zone)
+            if device_id is None:
+                continue
+            readings.append((device_id, at, "written_on", float(setting.on)))
+            if setting.setpoint is not None:
+                readings.append((device_id, at, "written_setpoint_c", setting.setpoint))
+            if setting.level is not None:
+                readings.append((device_id, at, "written_level_pct", float(setting.level)))
         if readings:
             await self._emit(readings)
 

@@ -100,6 +100,19 @@ async def test_zones_follow_the_plan_and_a_killed_gateway_resumes_without_rewrit
                 # The zone's readings reach the cloud as its device's telemetry.
                 await cloud.until(lambda: zone_readings(cloud), 30, "the zone's telemetry")
                 assert {"on", "temperature_c", "setpoint_c", "energy_kwh"} <= zone_readings(cloud)
+                # And each write the loop made, at its time.
+                await cloud.until(
+                    lambda: {"written_on", "written_setpoint_c"} <= zone_readings(cloud),
+                    30,
+                    "the zone's writes as telemetry",
+                )
+                written = [
+                    r["value"]
+                    for t in cloud.of("/telemetry")
+                    for r in t["readings"]
+                    if r["name"] == "written_setpoint_c"
+                ]
+                assert written == [20.5]
                 assert cloud.violations == []
                 gw.kill()
                 await asyncio.sleep(1)
