@@ -240,14 +240,14 @@ class EnergyService:
         # a write is the zone device's telemetry, ``written_*``).
         written, self.controller.written = self.controller.written, []
         for zone, at, setting in written:
-            device_id = self._device_ids.get(zone)
-            if device_id is None:
+            target = self._device_ids.get(zone)
+            if target is None:
                 continue
-            readings.append((device_id, at, "written_on", float(setting.on)))
+            readings.append((target, at, "written_on", float(setting.on)))
             if setting.setpoint is not None:
-                readings.append((device_id, at, "written_setpoint_c", setting.setpoint))
+                readings.append((target, at, "written_setpoint_c", setting.setpoint))
             if setting.level is not None:
-                readings.append((device_id, at, "written_level_pct", float(setting.level)))
+                readings.append((target, at, "written_level_pct", float(setting.level)))
         if readings:
             await self._emit(readings)
 
