@@ -59,6 +59,10 @@ class AlertEngine:
 
     # ---- configuration -----------------------------------------------------------------
 
+    def rules_for(self, device: DeviceRecord) -> list[Rule]:
+        """The device rules that watch this device (what the page draws on its charts)."""
+        return [r for r in self._device_rules if r.selector.matches(device)]
+
     def set_rules(self, rules: Sequence[Rule]) -> list[str]:
         """Replace the rules (SIGHUP). Alerts of rules that no longer exist are dropped
         silently if pending; firing ones are kept until their rule returns or they are

@@ -62,6 +62,12 @@ class RegistryConfig(Section):
     tags: dict[str, list[str]] = Field(
         default_factory=dict, description="device id -> tags, e.g. fridge"
     )
+    history_days: float = Field(
+        7.0, ge=0, le=31, description="sensor readings kept for the page's charts (0: none)"
+    )
+    history_max_rows: int = Field(
+        500_000, ge=1000, description="bound on the readings kept (5-minute buckets)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RegistryConfig:

@@ -47,6 +47,7 @@ from gateway.ownership import Ownership, OwnershipOptions
 from gateway.ownership.coordinator import Coordinator
 from gateway.registry import DeviceChange, Registry, RegistryOptions
 from gateway.registry.events import lifecycle_event
+from gateway.registry.history import HistoryOptions, ReadingHistory
 from gateway.registry.persistence import flush_dirty, load_devices
 from gateway.store import Database
 from gateway.store.database import Synchronous
@@ -100,6 +101,7 @@ class GatewaySettings:
     labels: LabelOptions = field(default_factory=LabelOptions)
     counters: Mapping[str, Counter] = field(default_factory=dict)  # people counters
     energy: EnergySettings | None = None  # lighting and air-conditioning zones
+    history: HistoryOptions | None = None  # sensor readings kept for the charts
     redacted_config: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -177,6 +179,11 @@ class Gateway:
             payloads.Identity(settings.store_id, settings.gateway_id),
             outbox,
         )
+        self.history = (
+            None
+            if settings.history is None
+            else ReadingHistory(self.db, self.registry, settings.history)
+        )
         self.energy: EnergyService | None = None
         if settings.energy is not None:
             e = settings.energy
@@ -239,6 +246,7 @@ class Gateway:
                 ownership=self.ownership,
                 counters=self.counters,
                 energy=self.energy,
+                history=self.history,
                 redacted_config=settings.redacted_config,
                 database_replaced=lambda: self.database_replaced,
             )
@@ -275,6 +283,8 @@ class Gateway:
         self.supervisor.add("registry-sweep", self._sweep_loop)
         self.supervisor.add("registry-flush", self._flush_loop)
         self.supervisor.add("alerts", self.alerts.run)
+        if self.history is not None:
+            self.supervisor.add("reading-history", self.history.run, critical=False)
         if self.energy is not None:
             self.supervisor.add("energy", self.energy.run, critical=False)
         if self.coordinator is not None:

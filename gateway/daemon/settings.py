@@ -23,6 +23,7 @@ from gateway.labels.jobs import SchedulerOptions
 from gateway.labels.pipeline import LabelOptions
 from gateway.ownership import OwnershipOptions
 from gateway.registry import RegistryOptions
+from gateway.registry.history import HistoryOptions
 from gateway.web.security import WebUser
 from gateway.web.server import WebOptions
 
@@ -250,6 +251,12 @@ def settings_from_config(config: GatewayConfig) -> GatewaySettings:
             allow=frozenset(ble.allow),
             deny=frozenset(ble.deny),
             min_rssi=ble.min_rssi,
+        ),
+        history=None
+        if config.registry.history_days == 0
+        else HistoryOptions(
+            keep_s=config.registry.history_days * 86400,
+            max_rows=config.registry.history_max_rows,
         ),
         registry=RegistryOptions(
             offline_factor=config.registry.offline_factor,

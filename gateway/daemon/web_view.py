@@ -25,6 +25,7 @@ from gateway.energy.service import EnergyService
 from gateway.labels.pipeline import LabelPipeline
 from gateway.ownership import Ownership
 from gateway.registry import DeviceChange, DeviceRecord, Registry
+from gateway.registry.history import ReadingHistory
 from gateway.registry.views import device_view
 from gateway.timeutil import format_epoch
 from gateway.web.port import (
@@ -56,6 +57,7 @@ class Components:
     ownership: Ownership | None = None  # several gateways share the store
     counters: CounterReports | None = None  # the doors' people counters
     energy: EnergyService | None = None  # lighting and air-conditioning zones
+    history: ReadingHistory | None = None  # sensor readings kept for the charts
     redacted_config: Mapping[str, Any] = field(default_factory=dict)
     database_replaced: Callable[[], str | None] = lambda: None
 
@@ -149,6 +151,37 @@ class GatewayView:
             view["owner_epoch"] = o.epoch(d.device_id) if mine else None
             view["heard_by"] = o.heard_by(d.device_id)
         return view
+
+    async def device_history(self, device_id: str, hours: float) -> Json | None:
+        device = self._g.registry.get(device_id)
+        if device is None:
+            return None
+        h = self._g.history
+        series = {} if h is None else await h.series(device_id, hours)
+        return {
+            "device_id": device_id,
+            "hours": hours,
+            "bucket_s": None if h is None else h.options.bucket_s,
+            "series": {
+                name: [
+                    {"start": format_epoch(start), "mean": round(mean, 3), "min": lo, "max": hi}
+                    for start, mean, lo, hi in points
+                ]
+                for name, points in series.items()
+            },
+            "thresholds": [
+                {
+                    "rule": r.name,
+                    "metric": r.metric,
+                    "op": r.op,
+                    "threshold": r.threshold,
+                    "clear": r.clear,
+                    "severity": r.severity,
+                }
+                for r in self._g.alerts.engine.rules_for(device)
+                if r.metric in series or r.metric in device.readings
+            ],
+        }
 
     def watch_devices(self, listener: Callable[[str], None]) -> None:
         def on_change(change: DeviceChange) -> None:

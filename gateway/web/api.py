@@ -154,6 +154,26 @@ async def config_view(request: web.Request) -> web.Response:
     return web.json_response(request.app[PORT_KEY].config())
 
 
+MAX_HISTORY_HOURS = 7 * 24
+
+
+async def device_history(request: web.Request) -> web.Response:
+    text = request.query.get("hours", "24")
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = math.nan
+    if not 0 < hours <= MAX_HISTORY_HOURS:
+        raise _error(
+            web.HTTPBadRequest,
+            f"hours must be a number from 0 to {MAX_HISTORY_HOURS}, got {text!r}",
+        )
+    view = await request.app[PORT_KEY].device_history(request.match_info["device_id"], hours)
+    if view is None:
+        raise _error(web.HTTPNotFound, "no such device")
+    return web.json_response(view)
+
+
 async def energy(request: web.Request) -> web.Response:
     view = request.app[PORT_KEY].energy()
     if view is None:
@@ -243,6 +263,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/session", session_info)
     r.add_get("/api/status", status)
     r.add_get("/api/devices", devices)
+    r.add_get("/api/devices/{device_id}/history", device_history)
     r.add_get("/api/alerts", alerts)
     r.add_post("/api/alerts/{alert_id:.+}/acknowledge", acknowledge_alert)
     r.add_post("/api/alerts/{alert_id:.+}/silence", silence_alert)

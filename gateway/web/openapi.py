@@ -26,6 +26,46 @@ _ERRORS = {
 }
 
 SCHEMAS: dict[str, Any] = {
+    "DeviceHistory": {
+        "type": "object",
+        "required": ["device_id", "hours", "bucket_s", "series", "thresholds"],
+        "properties": {
+            "device_id": {"type": "string"},
+            "hours": {"type": "number"},
+            "bucket_s": {"type": ["integer", "null"]},
+            "series": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["start", "mean", "min", "max"],
+                        "properties": {
+                            "start": {"type": "string"},
+                            "mean": {"type": "number"},
+                            "min": {"type": "number"},
+                            "max": {"type": "number"},
+                        },
+                    },
+                },
+            },
+            "thresholds": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["rule", "metric", "op", "threshold", "clear", "severity"],
+                    "properties": {
+                        "rule": {"type": "string"},
+                        "metric": {"type": "string"},
+                        "op": {"enum": ["above", "below"]},
+                        "threshold": {"type": "number"},
+                        "clear": {"type": ["number", "null"]},
+                        "severity": {"enum": ["info", "warning", "critical"]},
+                    },
+                },
+            },
+        },
+    },
     "Energy": {
         "type": "object",
         "required": [
@@ -293,6 +333,36 @@ OPENAPI: dict[str, Any] = {
                     ),
                     **_ERRORS,
                 }
+            }
+        },
+        "/api/devices/{device_id}/history": {
+            "get": {
+                "summary": "A device's readings (mean, lowest, highest per 5 minutes) and the "
+                "alert thresholds that watch them",
+                "parameters": [
+                    {
+                        "name": "device_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "hours",
+                        "in": "query",
+                        "schema": {
+                            "type": "number",
+                            "exclusiveMinimum": 0,
+                            "maximum": 168,
+                            "default": 24,
+                        },
+                    },
+                ],
+                "responses": {
+                    "200": _json(_ref("DeviceHistory")),
+                    "400": _json(_ref("Error"), "hours out of range"),
+                    "404": _json(_ref("Error"), "No such device"),
+                    **_ERRORS,
+                },
             }
         },
         "/api/alerts": {

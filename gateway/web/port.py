@@ -56,6 +56,11 @@ class WebPort(Protocol):
         """The devices among ``device_ids`` that exist."""
         ...
 
+    async def device_history(self, device_id: str, hours: float) -> Json | None:
+        """The device's readings over the last ``hours`` (mean, lowest, highest per
+        bucket) and the alert thresholds that watch them; None: no such device."""
+        ...
+
     def watch_devices(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(device_id)`` whenever a device changes (from the event loop)."""
         ...

@@ -82,6 +82,12 @@ async def test_technician_session(web_harness: WebHarness, browser: Browser) -> 
     await expect(row).to_contain_text("temperature_c=3.90")
     web_harness.feed(4.6)
     await expect(row).to_contain_text("temperature_c=4.60", timeout=10_000)
+    # On a phone the list reads as cards: no header row, each cell named, nothing wider
+    # than the screen.
+    await expect(page.locator("#device-table thead")).to_be_hidden()
+    await expect(row.locator("td").first).to_have_attribute("data-label", "Device")
+    box = await row.bounding_box()
+    assert box is not None and box["width"] <= 390
     await shot(page, "devices")
 
     # The fridge gets too warm; the technician silences the alert.
@@ -163,3 +169,32 @@ async def test_a_store_with_one_gateway_has_no_owner_column(
     await expect(page.locator("#device-table tr[data-device=c4d912ab0f31]")).to_be_visible()
     assert await page.locator("#device-table th.owner-col").first.is_hidden()
     assert await page.locator("#device-table td.owner").count() == 0
+
+
+async def test_a_sensor_chart_shows_its_day_and_alert_threshold(
+    web_harness: WebHarness, browser: Browser
+) -> None:
+    history = web_harness.history
+    assert history is not None
+    for temp in (3.5, 4.2, 6.0):
+        web_harness.feed(temp)
+        await history.sample()
+    base = str(web_harness.client.make_url("")).rstrip("/")
+    page = await browser.new_page()
+    await login(page, base, "vera")
+    await page.click("#tabs button[data-tab=devices]")
+    await page.click("#device-table tr[data-device=c4d912ab0f31] button[data-chart]")
+    chart = page.locator("#device-charts svg[data-reading=temperature_c]")
+    await expect(chart).to_be_visible()
+    await expect(chart).to_have_attribute("aria-label", "temperature_c: 3.5 – 6.0; alert above 5")
+    await expect(chart.locator("line.threshold[data-rule=fridge-too-warm]")).to_have_count(1)
+    await expect(chart.locator(".threshold-label")).to_have_text("fridge-too-warm > 5")
+    assert await chart.locator("polyline.mean").get_attribute("points")
+    await expect(chart.locator("circle.point")).to_have_count(1)  # one 5-minute bucket
+    await shot(page, "device-chart")
+    # A sensor with nothing kept yet says so.
+    web_harness.feed(4.0, address="C4:D9:12:AB:0F:99")
+    other = page.locator("#device-table tr[data-device=c4d912ab0f99] button[data-chart]")
+    await other.click()
+    nothing = "No readings kept for this device yet"
+    await expect(page.locator("#device-charts")).to_have_text(nothing)

@@ -31,6 +31,7 @@ from gateway.energy.model import Calendar, HvacZone, LightZone, Zones
 from gateway.energy.service import EnergyService
 from gateway.ownership import Ownership, OwnershipOptions
 from gateway.registry import Registry, RegistryOptions
+from gateway.registry.history import ReadingHistory
 from gateway.sim.building import LightingZone, ThermalZone
 from gateway.store import Database
 from gateway.web.keys import LIVE_KEY
@@ -71,6 +72,7 @@ class WebHarness:
     client: TestClient  # type: ignore[type-arg]
     ownership: Ownership | None = None
     building: Building | None = None
+    history: ReadingHistory | None = None
 
     def feed(self, temp: float, address: str = "C4:D9:12:AB:0F:31") -> None:
         adv = Advertisement(address=address, rssi=-70, name="Fridge 1")
@@ -139,6 +141,7 @@ async def _harness(tmp_path: Path, ownership: Ownership | None) -> AsyncIterator
         lambda: None,
         clock=clock,
     )
+    history = ReadingHistory(db, registry)
     port = GatewayView(
         Components(
             store_id="store-0042",
@@ -152,6 +155,7 @@ async def _harness(tmp_path: Path, ownership: Ownership | None) -> AsyncIterator
             ownership=ownership,
             counters=counters,
             energy=energy,
+            history=history,
             redacted_config={"store_id": "store-0042", "mqtt": {"password_file": "<redacted>"}},
         )
     )
@@ -163,7 +167,9 @@ async def _harness(tmp_path: Path, ownership: Ownership | None) -> AsyncIterator
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     try:
-        yield WebHarness(registry, alerts, client, ownership, Building(energy, room, lamp, clock))
+        yield WebHarness(
+            registry, alerts, client, ownership, Building(energy, room, lamp, clock), history
+        )
     finally:
         await client.close()
         await supervisor.stop(budget_s=2)

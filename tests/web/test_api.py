@@ -183,3 +183,37 @@ async def test_labels_api_and_actions(web_harness: WebHarness) -> None:
         "/api/labels/ff0012a3b4c5/repush", json={}, headers={"X-CSRF-Token": viewer_csrf}
     )
     assert refused.status == 403
+
+
+async def test_device_history_with_its_alert_thresholds(web_harness: WebHarness) -> None:
+    c = web_harness.client
+    history = web_harness.history
+    assert history is not None
+    await web_harness.login("vera")
+    for temp in (3.0, 4.0, 8.0):  # three samples into the current 5-minute bucket
+        web_harness.feed(temp)
+        assert await history.sample() == 1  # the fridge's one reading
+    assert await history.sample() == 0  # not heard since: nothing added
+    resp = await c.get(f"/api/devices/{FRIDGE_ID}/history?hours=24")
+    body = await resp.json()
+    check_openapi("/api/devices/{device_id}/history", "get", 200, body)
+    [point] = body["series"]["temperature_c"]
+    assert (point["mean"], point["min"], point["max"]) == (5.0, 3.0, 8.0)
+    assert body["bucket_s"] == 300
+    assert body["thresholds"] == [
+        {
+            "rule": "fridge-too-warm",
+            "metric": "temperature_c",
+            "op": "above",
+            "threshold": 5.0,
+            "clear": 4.5,
+            "severity": "critical",
+        }
+    ]
+    for bad in ("0", "169", "a-day"):
+        resp = await c.get(f"/api/devices/{FRIDGE_ID}/history?hours={bad}")
+        assert resp.status == 400, bad
+        check_openapi("/api/devices/{device_id}/history", "get", 400, await resp.json())
+        assert "hours must be" in (await resp.json())["error"]
+    resp = await c.get("/api/devices/000000000000/history")
+    assert resp.status == 404

@@ -113,13 +113,93 @@
       el("td", { class: "owner" }, d.owner ? `${d.owner}${d.owner_epoch ? ` #${d.owner_epoch}` : ""}` : "–"),
       el("td", { class: "heard-by" }, Object.entries(d.heard_by || {}).map(([gw, rssi]) => `${gw} ${rssi}`).join(", ")),
     ] : []);
-    $("#device-table tbody").replaceChildren(...deviceRows().map((d) => el("tr", { "data-device": d.device_id },
+    const chartCell = (d) => {
+      if (d.kind !== "sensor") return el("td", {});
+      const b = el("button", { type: "button", class: "chart-button", "data-chart": d.device_id }, t("chart"));
+      b.addEventListener("click", () => showHistory(d.device_id));
+      return el("td", {}, b);
+    };
+    const rows = deviceRows().map((d) => el("tr", { "data-device": d.device_id },
       el("td", {}, d.device_id), el("td", {}, d.kind), el("td", {}, d.model), el("td", {}, d.name || ""),
       el("td", {}, d.tags.join(", ")), el("td", {}, yesNo(d.online)), el("td", {}, fmtTime(d.last_seen)),
       el("td", {}, d.rssi === null ? "" : String(d.rssi)),
       el("td", {}, d.battery_pct === null ? "" : `${fmtNum(d.battery_pct, 0)}%`),
       el("td", { class: "readings" }, Object.entries(d.readings).map(([k, v]) => `${k}=${Number(v).toFixed(2)}`).join(" ")),
-      ...ownerCells(d))));
+      ...ownerCells(d), chartCell(d)));
+    // On a phone the rows read as cards: each cell says what it is.
+    const heads = [...document.querySelectorAll("#device-table thead th")].filter((h) => !h.hidden)
+      .map((h) => h.textContent);
+    rows.forEach((r) => [...r.children].forEach((c, i) => c.setAttribute("data-label", heads[i] || "")));
+    $("#device-table tbody").replaceChildren(...rows);
+  }
+
+  // A device's last 24 hours: per reading the mean as a line, the range as a band,
+  // and the alert thresholds that watch it as dashed lines (drawn here, nothing
+  // fetched from elsewhere).
+  async function showHistory(deviceId) {
+    let h;
+    try { h = await api("GET", `/api/devices/${deviceId}/history?hours=24`); } catch (e) { return; }
+    state.history = h;
+    renderHistory();
+  }
+
+  function renderHistory() {
+    const h = state.history; if (!h) return;
+    const d = state.devices.get(h.device_id);
+    $("#device-detail").hidden = false;
+    $("#device-detail-title").textContent = `${d && d.name ? d.name : h.device_id} · ${t("last_24h")}`;
+    const names = Object.keys(h.series);
+    if (!names.length) { $("#device-charts").replaceChildren(el("p", {}, t("no_history"))); return; }
+    $("#device-charts").replaceChildren(...names.map((name) => historyChart(name, h)));
+  }
+
+  function historyChart(name, h) {
+    const NS = "http://www.w3.org/2000/svg";
+    const node = (tag, attrs) => {
+      const n = document.createElementNS(NS, tag);
+      for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, String(v));
+      return n;
+    };
+    const points = h.series[name];
+    const limits = h.thresholds.filter((x) => x.metric === name);
+    const end = Date.now(), start = end - h.hours * 3600 * 1000;
+    const values = points.flatMap((p) => [p.min, p.max]).concat(limits.map((x) => x.threshold));
+    let lo = Math.min(...values), hi = Math.max(...values);
+    if (hi - lo < 1e-6) { lo -= 1; hi += 1; }
+    const pad = (hi - lo) * 0.1; lo -= pad; hi += pad;
+    const W = 600, H = 160, L = 44, B = 18;
+    const x = (ts) => L + (W - L) * (Date.parse(ts) - start) / (end - start);
+    const y = (v) => (H - B) * (1 - (v - lo) / (hi - lo));
+    const svg = node("svg", { viewBox: `0 0 ${W} ${H}`, class: "history", role: "img", "data-reading": name });
+    const summary = points.length
+      ? `${name}: ${fmtNum(Math.min(...points.map((p) => p.min)), 1)} – ${fmtNum(Math.max(...points.map((p) => p.max)), 1)}`
+      : name;
+    svg.setAttribute("aria-label", `${summary}; ` + limits.map((x) => `${t("threshold")} ${x.op} ${x.threshold}`).join(", "));
+    svg.append(node("rect", { x: L, y: 0, width: W - L, height: H - B, class: "plot" }));
+    // The range of each bucket, then the mean through them.
+    const top = points.map((p) => `${x(p.start)},${y(p.max)}`);
+    const bottom = points.map((p) => `${x(p.start)},${y(p.min)}`).reverse();
+    if (points.length) svg.append(node("polygon", { points: top.concat(bottom).join(" "), class: "range" }));
+    svg.append(node("polyline", { points: points.map((p) => `${x(p.start)},${y(p.mean)}`).join(" "), class: "mean" }));
+    points.forEach((p) => svg.append(node("circle", { cx: x(p.start), cy: y(p.mean), r: 1.8, class: "point" })));
+    limits.forEach((lim) => {
+      svg.append(node("line", { x1: L, x2: W, y1: y(lim.threshold), y2: y(lim.threshold),
+                                class: `threshold sev-${lim.severity}`, "data-rule": lim.rule }));
+      const label = node("text", { x: W - 4, y: y(lim.threshold) - 3, "text-anchor": "end", class: "threshold-label" });
+      label.textContent = `${lim.rule} ${lim.op === "above" ? ">" : "<"} ${lim.threshold}`;
+      svg.append(label);
+    });
+    [hi - pad, lo + pad].forEach((v) => {
+      const tick = node("text", { x: L - 4, y: y(v) + 4, "text-anchor": "end" });
+      tick.textContent = fmtNum(v, 1); svg.append(tick);
+    });
+    for (let i = 0; i <= 4; i++) {
+      const ts = start + (end - start) * i / 4;
+      const tick = node("text", { x: L + (W - L) * i / 4, y: H - 4, "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle" });
+      tick.textContent = new Date(ts).toLocaleTimeString(state.lang === "zh" ? "zh-CN" : "en-GB", { hour: "2-digit", minute: "2-digit" });
+      svg.append(tick);
+    }
+    return el("figure", { class: "history-figure" }, el("figcaption", {}, name), svg);
   }
 
   function contentCell(label, which) {
@@ -282,6 +362,7 @@
     setInterval(refreshAlerts, 10000);
     setInterval(() => { if (state.tab === "labels") refreshLabels(); }, 2000);
     setInterval(() => { if (state.tab === "energy") refreshEnergy(); }, 2000);
+    setInterval(() => { if (state.tab === "devices" && state.history) showHistory(state.history.device_id); }, 60000);
   }
 
   document.addEventListener("DOMContentLoaded", () => {
