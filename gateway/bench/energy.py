@@ -67,12 +67,28 @@ def _rows(smart: WeeksResult, fixed: WeeksResult, days: int) -> list[dict[str, A
             "unit": f"% of {fixed.open_days} open days",
         },
         {"figure": "writes to the zones' controllers", "value": smart.writes, "unit": "writes"},
+        against(
+            "the fixed schedule as the gateway estimates it from its meters",
+            sum(smart.day_estimated_baseline_kwh),
+            sum(fixed.day_kwh),
+            "kWh",
+        ),
+        {
+            "figure": "the estimate's worst day against the simulated schedule",
+            "value": 100 * _worst_day(smart, fixed),
+            "unit": "% off",
+        },
         {
             "figure": "footfall forecast MAPE, last four weeks",
             "value": smart.mape if smart.mape is not None else 0.0,
             "unit": f"% over {smart.mape_slots} slots with 5+ people",
         },
     ]
+
+
+def _worst_day(smart: WeeksResult, fixed: WeeksResult) -> float:
+    pairs = zip(smart.day_estimated_baseline_kwh, fixed.day_kwh, strict=True)
+    return max((abs(e / b - 1) for e, b in pairs if b > 0), default=0.0)
 
 
 def main(argv: list[str]) -> int:

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from gateway.energy.model import HvacZone, LightZone, Zones
+from gateway.energy.figures import DayFigures
+from gateway.energy.model import HvacZone, LightZone, Zones, slot_of
 from gateway.energy.plan import Planner, ZoneSetting
 
 log = structlog.get_logger("gateway.energy")
@@ -168,6 +169,8 @@ class EnergyController:
         self.status = {name: ZoneStatus() for name in self.guards}
         # Writes made since the service last sent them: (zone, time, setting).
         self.written: list[tuple[str, float, ZoneSetting]] = []
+        self.figures = DayFigures()  # today's energy beside the fixed schedule's estimate
+        self._stepped: float | None = None
 
     def override(
         self,
@@ -234,23 +237,52 @@ class EnergyController:
     async def step(self) -> None:
         now = self._clock()
         outside = self._outside()
+        step_s = 60.0 if self._stepped is None else min(max(now - self._stepped, 0.0), 900.0)
+        self._stepped = now
+        local = self.planner.calendar.local(now)
+        day, slot = local.date(), slot_of(local)
         for hvac in self.zones.hvac:
             reading = await self._read(hvac.name)
             measured = None if reading is None else reading.temperature
+            schedule = self.planner.hvac_baseline(hvac, now, measured)
             wanted = self._overridden(hvac.name, now)
             if wanted is None and self.baseline:
-                wanted = self.planner.hvac_baseline(hvac, now, measured)
+                wanted = schedule
             elif wanted is None:
                 wanted = self.planner.hvac(hvac, now, measured, outside)
             await self._apply(hvac.name, wanted, reading, now)
+            if reading is not None:
+                self.figures.record(
+                    hvac,
+                    day,
+                    slot,
+                    now,
+                    step_s,
+                    (reading.on, reading.setpoint, reading.temperature, reading.energy_kwh),
+                    (schedule.on, schedule.setpoint),
+                    outside,
+                )
         for light in self.zones.lights:
             reading = await self._read(light.name)
+            schedule = self.planner.light_baseline(light, now)
             wanted = self._overridden(light.name, now)
             if wanted is None and self.baseline:
-                wanted = self.planner.light_baseline(light, now)
+                wanted = schedule
             elif wanted is None:
                 wanted = self.planner.light(light, now)
             await self._apply(light.name, wanted, reading, now)
+            if reading is not None:
+                level = None if reading.level is None else float(reading.level)
+                self.figures.record(
+                    light,
+                    day,
+                    slot,
+                    now,
+                    step_s,
+                    (reading.on, level, None, reading.energy_kwh),
+                    (schedule.on, None if schedule.level is None else float(schedule.level)),
+                    outside,
+                )
 
     async def _read(self, zone: str) -> ZoneReading | None:
         st = self.status[zone]

@@ -111,6 +111,7 @@ class EnergyService:
         )
         self.mape: float | None = None
         self.learned_days = 0
+        self.footfall_today: list[float | None] = [None] * SLOTS_PER_DAY  # counted so far
         self._learned_on: dt.date | None = None
 
     def _predict(self, day: dt.date) -> list[float]:
@@ -208,7 +209,22 @@ class EnergyService:
                 await self.learn()
             await self.controller.step()
             await self.send_readings()
+            await self.count_today()
             await asyncio.sleep(self._step_s)
+
+    async def count_today(self) -> None:
+        """Today's counted footfall per slot, up to now (for the page, beside the forecast)."""
+        now = self._clock()
+        today = self.calendar.local(now).date()
+        slots = await self._counters.slots(self.calendar.at(today, 0), now)
+        counted: list[float | None] = [None] * SLOTS_PER_DAY
+        for i in range(slot_of(self.calendar.local(now)) + 1):
+            counted[i] = 0.0
+        for start, people in slots.items():
+            t = self.calendar.local(start + SLOT_S / 2)
+            if t.date() == today:
+                counted[slot_of(t)] = (counted[slot_of(t)] or 0.0) + people
+        self.footfall_today = counted
 
     async def send_readings(self) -> None:
         """What each zone with a device id reports, as that device's telemetry."""
@@ -260,6 +276,11 @@ class EnergyService:
             st = self.controller.status[zone.name]
             r, w, o = st.reading, st.planned, st.override
             hvac = isinstance(zone, HvacZone)
+            day = self.controller.figures.days.get(zone.name)
+            if day is not None and day.day != today:
+                day = None  # nothing stepped yet today
+            used = None if day is None else day.kwh
+            fixed = None if day is None else day.baseline_kwh(zone)
             zones.append(
                 {
                     "zone": zone.name,
@@ -278,12 +299,20 @@ class EnergyService:
                     "problem": st.alerts[-1]
                     if st.alerts and (not st.reachable or st.mismatches >= 2)
                     else None,
+                    "today": {
+                        "since": None if day is None else format_epoch(day.since),
+                        "kwh": None if used is None else round(used, 2),
+                        "fixed_schedule_kwh": None if fixed is None else round(fixed, 2),
+                    },
+                    # Per quarter hour: [temperature, setpoint] or [level, null].
+                    "course": [] if day is None else [list(c) if c else None for c in day.course],
                 }
             )
         return {
             "zones": zones,
             "open": self.calendar.is_open(now),
             "forecast_today": [round(v, 1) for v in self.forecaster.predict(today)],
+            "footfall_today": [None if v is None else round(v, 1) for v in self.footfall_today],
             "forecast_mape": None if self.mape is None else round(self.mape, 1),
             "learned_days": self.learned_days,
             "settings": {

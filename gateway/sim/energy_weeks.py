@@ -83,6 +83,10 @@ class WeeksResult:
     mape: float | None = None
     mape_slots: int = 0
     alerts: list[str] = field(default_factory=list)
+    # Per day: what the zones' meters gave, and the gateway's own estimate of the same
+    # day under the fixed schedule (gateway/energy/figures.py), at the day's last minute.
+    day_kwh: list[float] = field(default_factory=list)
+    day_estimated_baseline_kwh: list[float] = field(default_factory=list)
 
     @property
     def kwh(self) -> float:
@@ -145,6 +149,11 @@ async def run_weeks(
                     in_band = zone.band[0] <= room.temperature <= zone.band[1]
                     result.in_band_days[zone.name] = result.in_band_days.get(zone.name, 0) + in_band
             await controller.step()
+        figures = controller.figures.days
+        result.day_kwh.append(sum(f.kwh or 0.0 for f in figures.values()))
+        result.day_estimated_baseline_kwh.append(
+            sum(figures[z.name].baseline_kwh(z) or 0.0 for z in zones.every())
+        )
         result.open_days += opening is not None
         forecaster.learn(day, arrivals)
         planner.forget()

@@ -81,7 +81,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "required": ["zone", "kind", "reachable", "on", "override"],
+                    "required": ["zone", "kind", "reachable", "on", "override", "today", "course"],
                     "properties": {
                         "zone": {"type": "string"},
                         "kind": {"enum": ["hvac", "lights"]},
@@ -107,11 +107,35 @@ SCHEMAS: dict[str, Any] = {
                             ]
                         },
                         "problem": {"type": ["string", "null"]},
+                        "today": {
+                            "type": "object",
+                            "required": ["since", "kwh", "fixed_schedule_kwh"],
+                            "properties": {
+                                "since": {"type": ["string", "null"]},
+                                "kwh": {"type": ["number", "null"]},
+                                "fixed_schedule_kwh": {"type": ["number", "null"]},
+                            },
+                        },
+                        "course": {
+                            "type": "array",
+                            "items": {
+                                "oneOf": [
+                                    {"type": "null"},
+                                    {
+                                        "type": "array",
+                                        "items": {"type": ["number", "null"]},
+                                        "minItems": 2,
+                                        "maxItems": 2,
+                                    },
+                                ]
+                            },
+                        },
                     },
                 },
             },
             "open": {"type": "boolean"},
             "forecast_today": {"type": "array", "items": {"type": "number"}},
+            "footfall_today": {"type": "array", "items": {"type": ["number", "null"]}},
             "forecast_mape": {"type": ["number", "null"]},
             "learned_days": {"type": "integer"},
             "settings": {

@@ -31,5 +31,12 @@ async def test_two_weeks_in_band_at_opening_and_at_least_15_percent_below_the_sc
         assert days >= 0.95 * smart.open_days, (zone, days, smart.open_days)
     assert saving >= 0.15, saving
     assert smart.alerts == []
+    # The gateway's estimate of the fixed schedule, from its meters and the schedule's
+    # load, against the fixed schedule actually simulated on the same days.
+    estimated, simulated = sum(smart.day_estimated_baseline_kwh), sum(fixed.day_kwh)
+    print(f"fixed schedule: estimated {estimated:,.0f} kWh, simulated {simulated:,.0f} kWh")
+    assert abs(estimated / simulated - 1) < 0.05
+    for day, (e, b) in enumerate(zip(smart.day_estimated_baseline_kwh, fixed.day_kwh, strict=True)):
+        assert abs(e / b - 1) < 0.15, (day, e, b)
     # Bounded writes: about one a quarter hour per zone, not one a minute.
     assert smart.writes < 6 * 14 * 96 * 1.5

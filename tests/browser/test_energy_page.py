@@ -19,8 +19,10 @@ async def test_a_technician_overrides_a_zone_and_the_plan_takes_it_back(
 ) -> None:
     b = web_harness.building
     assert b is not None
+    await b.service.controller.step()  # lights found off, written full
+    b.lamp.energy_kwh = 4.0
     await b.service.controller.step()
-    await b.service.controller.step()
+    await b.service.count_today()
     base = str(web_harness.client.make_url("")).rstrip("/")
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
@@ -31,6 +33,15 @@ async def test_a_technician_overrides_a_zone_and_the_plan_takes_it_back(
     await expect(row.locator(".zone-value")).to_have_text("100 %")
     await expect(page.locator("#forecast-chart svg rect")).to_have_count(96)
     await expect(page.locator("#energy-summary")).to_contain_text("settings: configuration")
+    # Today's energy beside the fixed schedule's estimate (the schedule had the lights
+    # full at both steps, the plan at one of them), and the day's charts.
+    await expect(row.locator(".zone-kwh")).to_have_text("4.0 kWh")
+    await expect(row.locator(".zone-fixed")).to_have_text("8.0 kWh")
+    await expect(page.locator("#energy-total")).to_contain_text("50 % less than the fixed")
+    sales = page.locator("#zone-charts svg[data-zone=sales]")
+    assert await sales.locator("polyline.temperature").get_attribute("points")
+    assert await sales.locator("polyline.setpoint").get_attribute("points")
+    assert await page.locator("#forecast-chart polyline.counted").get_attribute("points")
 
     # Dim the lights to 55 % for 30 minutes.
     await row.locator("input[type=number]").first.fill("55")

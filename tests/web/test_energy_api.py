@@ -89,3 +89,33 @@ async def test_zones_are_read_and_overridden_within_bounds_until_expiry(
     b.clock.offset += 400
     await b.service.controller.step()
     assert b.lamp.level == 100
+
+
+async def test_todays_energy_beside_the_fixed_schedule_and_the_days_course(
+    web_harness: WebHarness,
+) -> None:
+    c, b = web_harness.client, web_harness.building
+    assert b is not None
+    b.lamp.energy_kwh = 10.0
+    await b.service.controller.step()  # the meter's first reading; lights written full
+    await b.service.controller.step()
+    b.lamp.energy_kwh = 12.5
+    await b.service.controller.step()
+    await b.service.count_today()
+    await web_harness.login("vera")
+    body = await (await c.get("/api/energy")).json()
+    check_openapi("/api/energy", "get", 200, body)
+    lights = next(z for z in body["zones"] if z["zone"] == "lights-sales")
+    # The meter: 2.5 kWh. The fixed schedule had the lights full at all three steps; the
+    # plan's were off at the first (read before its first write), then full: 3/2 of it.
+    assert lights["today"]["kwh"] == 2.5
+    assert lights["today"]["fixed_schedule_kwh"] == 3.75
+    assert lights["today"]["since"] is not None
+    now = [i for i, c in enumerate(lights["course"]) if c is not None]
+    assert len(now) == 1 and lights["course"][now[0]] == [100, None]
+    sales = next(z for z in body["zones"] if z["zone"] == "sales")
+    temperature, setpoint = sales["course"][now[0]]
+    assert (temperature, setpoint) == (21.0, sales["setpoint"])
+    # Counted footfall so far: zero up to the current slot, nothing after it.
+    assert body["footfall_today"][: now[0] + 1] == [0.0] * (now[0] + 1)
+    assert all(v is None for v in body["footfall_today"][now[0] + 1 :])

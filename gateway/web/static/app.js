@@ -287,21 +287,53 @@
         el("td", { class: "zone-value" }, value),
         el("td", {}, z.temperature === null ? "" : `${fmtNum(z.temperature, 1)} °C`),
         el("td", { class: "zone-why" }, why, z.problem ? el("small", { class: "why" }, ` ${z.problem}`) : null),
+        el("td", { class: "zone-kwh" }, kwh(z.today.kwh)),
+        el("td", { class: "zone-fixed" }, kwh(z.today.fixed_schedule_kwh)),
         zoneActions(z));
     }));
-    // Today's expected footfall as bars (drawn here, nothing fetched from elsewhere).
-    const peak = Math.max(1, ...e.forecast_today);
-    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-    svg.setAttribute("viewBox", "0 0 96 40"); svg.setAttribute("class", "chart");
-    svg.setAttribute("role", "img"); svg.setAttribute("aria-label", t("forecast"));
+    // Today's total beside the fixed schedule's estimate (zones with a meter).
+    const metered = e.zones.filter((z) => z.today.kwh !== null && z.today.fixed_schedule_kwh !== null);
+    const used = metered.reduce((a, z) => a + z.today.kwh, 0);
+    const fixed = metered.reduce((a, z) => a + z.today.fixed_schedule_kwh, 0);
+    const since = e.zones.map((z) => z.today.since).filter(Boolean).sort()[0];
+    $("#energy-total").textContent = metered.length && fixed > 0
+      ? `${t("energy_total")} (${t("since")} ${fmtTime(since)}): ${kwh(used)} / ${kwh(fixed)} · ` +
+        `${fmtNum(100 * (1 - used / fixed), 0)} % ${t("saved")}`
+      : "";
+    // Today's footfall: expected as bars, counted so far as a line (drawn here,
+    // nothing fetched from elsewhere).
+    const peak = Math.max(1, ...e.forecast_today, ...e.footfall_today.filter((v) => v !== null));
+    const svg = svgNode("svg", { viewBox: "0 0 96 40", class: "chart", role: "img", "aria-label": t("forecast") });
     e.forecast_today.forEach((v, i) => {
-      const r = document.createElementNS("http://www.w3.org/2000/svg", "rect");
       const h = 38 * v / peak;
-      r.setAttribute("x", String(i)); r.setAttribute("width", "0.8");
-      r.setAttribute("y", String(40 - h)); r.setAttribute("height", String(h));
-      svg.append(r);
+      svg.append(svgNode("rect", { x: i, width: 0.8, y: 40 - h, height: h }));
     });
+    const counted = e.footfall_today.map((v, i) => (v === null ? null : `${i + 0.4},${40 - 38 * v / peak}`)).filter(Boolean);
+    svg.append(svgNode("polyline", { points: counted.join(" "), class: "counted" }));
     $("#forecast-chart").replaceChildren(svg);
+    // Each air-conditioned zone's temperature against its setpoint, per quarter hour.
+    $("#zone-charts").replaceChildren(...e.zones.filter((z) => z.kind === "hvac").map(zoneChart));
+  }
+
+  const kwh = (v) => (v === null || v === undefined ? "–" : `${fmtNum(v, 1)} kWh`);
+
+  function svgNode(tag, attrs) {
+    const n = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, String(v));
+    return n;
+  }
+
+  function zoneChart(z) {
+    const values = z.course.flatMap((c) => (c ? c.filter((v) => v !== null) : []));
+    let lo = Math.min(...values, 18), hi = Math.max(...values, 24);
+    lo = Math.floor(lo) - 1; hi = Math.ceil(hi) + 1;
+    const y = (v) => 60 * (1 - (v - lo) / (hi - lo));
+    const line = (k) => z.course.map((c, i) => (c && c[k] !== null ? `${i + 0.5},${y(c[k])}` : null)).filter(Boolean).join(" ");
+    const svg = svgNode("svg", { viewBox: "0 0 96 60", class: "chart zone-chart", role: "img", "data-zone": z.zone,
+                                 "aria-label": `${z.zone}: ${t("zone_course")}`, preserveAspectRatio: "none" });
+    svg.append(svgNode("polyline", { points: line(1), class: "setpoint" }));
+    svg.append(svgNode("polyline", { points: line(0), class: "temperature" }));
+    return el("figure", { class: "history-figure" }, el("figcaption", {}, `${z.zone} (${lo}–${hi} °C)`), svg);
   }
 
   async function refreshEnergy() {

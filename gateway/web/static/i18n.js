@@ -29,9 +29,13 @@ window.I18N = {
     "col.temperature": "Temperature", "col.why": "Why", "on": "on", "off": "off",
     "unreachable": "controller not answering", "override": "Override", "release": "Release",
     "minutes": "minutes", "overridden_by": "overridden by", "until": "until",
-    "forecast": "Expected footfall today (per 15 minutes)", "store_open": "Store open",
+    "forecast": "Footfall today per 15 minutes: expected (bars) and counted (line)",
+    "store_open": "Store open",
     "store_closed": "Store closed", "forecast_mape": "forecast error (MAPE, 4 weeks)",
     "learned_days": "days learned", "settings_config": "settings: configuration",
+    "col.today_kwh": "Today", "col.fixed_kwh": "Fixed schedule (estimate)",
+    "zone_course": "Temperature (line) and setpoint (dashed) today",
+    "energy_total": "Today so far", "saved": "less than the fixed schedule", "since": "since",
     "settings_cloud": "settings from the cloud: version"
   },
   zh: {
@@ -62,9 +66,12 @@ window.I18N = {
     "col.temperature": "温度", "col.why": "原因", "on": "开", "off": "关",
     "unreachable": "控制器无响应", "override": "手动控制", "release": "恢复计划",
     "minutes": "分钟", "overridden_by": "手动控制人", "until": "至",
-    "forecast": "今日预计客流（每 15 分钟）", "store_open": "营业中",
+    "forecast": "今日每 15 分钟客流：预计（柱）与实测（线）", "store_open": "营业中",
     "store_closed": "已闭店", "forecast_mape": "预测误差（MAPE，4 周）",
     "learned_days": "已学习天数", "settings_config": "设置：本地配置",
+    "col.today_kwh": "今日", "col.fixed_kwh": "固定时间表（估算）",
+    "zone_course": "今日温度（实线）与设定值（虚线）",
+    "energy_total": "今日至今", "saved": "低于固定时间表", "since": "自",
     "settings_cloud": "云端设置：版本"
   }
 };
