@@ -199,6 +199,14 @@ class CounterConfig(Section):
     device_id: DEVICE_ID = Field(description="the 12-hex id its telemetry carries (its MAC)")
 
 
+class BleCounterConfig(Section):
+    """A people counter heard over BLE: a BTHome count that goes up by one per person
+    entering."""
+
+    device_id: DEVICE_ID
+    reading: str = Field("count", description="the reading that counts (BTHome: count)")
+
+
 class ControllerConfig(Section):
     """A building controller on Modbus TCP (its zones are unit ids on it)."""
 
@@ -257,6 +265,7 @@ class EnergyConfig(Section):
     """Footfall in (people counters); lighting and air-conditioning zones planned from it."""
 
     counters: list[CounterConfig] = Field(default_factory=list)
+    ble_counters: list[BleCounterConfig] = Field(default_factory=list)
     timezone: str = Field("UTC", description="the store's local time zone (IANA name)")
     hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], str] = Field(
         default_factory=dict, description='opening hours per weekday, "08:00-20:00"; absent: closed'

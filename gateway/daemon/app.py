@@ -40,6 +40,7 @@ from gateway.daemon.sdnotify import Notifier
 from gateway.daemon.supervisor import Supervisor
 from gateway.daemon.watchdog import Watchdog
 from gateway.daemon.web_view import Components, GatewayView
+from gateway.energy.ble_counters import BleCounters
 from gateway.energy.counters import Counter, CounterReports
 from gateway.energy.service import EnergyService, EnergySettings
 from gateway.labels.pipeline import LabelOptions, LabelPipeline
@@ -100,6 +101,7 @@ class GatewaySettings:
     webhook: WebhookOptions | None = None
     labels: LabelOptions = field(default_factory=LabelOptions)
     counters: Mapping[str, Counter] = field(default_factory=dict)  # people counters
+    ble_counters: Mapping[str, str] = field(default_factory=dict)  # device id -> reading
     energy: EnergySettings | None = None  # lighting and air-conditioning zones
     history: HistoryOptions | None = None  # sensor readings kept for the charts
     redacted_config: Mapping[str, Any] = field(default_factory=dict)
@@ -178,6 +180,11 @@ class Gateway:
             settings.counters,
             payloads.Identity(settings.store_id, settings.gateway_id),
             outbox,
+        )
+        self.ble_counters = (
+            BleCounters(self.db, self.registry, settings.ble_counters)
+            if settings.ble_counters
+            else None
         )
         self.history = (
             None
@@ -285,6 +292,8 @@ class Gateway:
         self.supervisor.add("alerts", self.alerts.run)
         if self.history is not None:
             self.supervisor.add("reading-history", self.history.run, critical=False)
+        if self.ble_counters is not None:
+            self.supervisor.add("ble-counters", self.ble_counters.run, critical=False)
         if self.energy is not None:
             self.supervisor.add("energy", self.energy.run, critical=False)
         if self.coordinator is not None:

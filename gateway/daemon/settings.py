@@ -309,6 +309,7 @@ def settings_from_config(config: GatewayConfig) -> GatewaySettings:
             timeout_s=config.alerts.webhook.timeout,
             retries=config.alerts.webhook.retries,
         ),
+        ble_counters={c.device_id: c.reading for c in config.energy.ble_counters},
         counters={
             c.id: Counter(c.id, c.token_sha256, c.format, c.device_id)
             for c in config.energy.counters
