@@ -364,6 +364,7 @@ class BuiltinAlerts(Section):
     buffer_share: float | None = Field(0.8, gt=0, lt=1)
     broker_down_for: Duration | None = 600.0
     adapter_down_for: Duration | None = 120.0
+    energy_controller_down_for: Duration = 120.0  # a zone's controller not answering
 
 
 class WebhookConfig(Section):

@@ -115,7 +115,7 @@ def alert_rules(config: GatewayConfig) -> tuple[Rule, ...]:
                 metric="energy_zones_unreachable",
                 op="above",
                 threshold=0.5,
-                for_s=120.0,
+                for_s=b.energy_controller_down_for,
                 severity="critical",
                 message="{value} energy zone(s) without an answer from their controller",
                 selector=Selector(gateway=True),

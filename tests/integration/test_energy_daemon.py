@@ -198,3 +198,53 @@ async def test_signed_energy_settings_from_the_cloud_apply_and_outlive_a_restart
         await server.shutdown()
         cloud.stop()
         broker.stop()
+
+
+def alert_events(cloud: Cloud, rule: str) -> list[str]:
+    return [
+        e["type"]
+        for e in cloud.of("/events")
+        if e["type"].startswith("alert.") and e["alert"]["rule"] == rule
+    ]
+
+
+@pytest.mark.timeout(120)
+async def test_a_controller_that_stops_answering_raises_one_alert_and_plans_resume(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "broker").mkdir()
+    broker = Mosquitto(tmp_path / "broker")
+    broker.start()
+    cloud = Cloud(broker.port)
+    cloud.start()
+    room = ThermalZone("sales", temperature=19.0)
+    server = await serve_zones([room])
+    energy = building(served_port(server), lights=False)
+    energy += '[alerts.builtin]\nenergy_controller_down_for = "5s"\n'
+    cfg = gateway_config(tmp_path, broker.port, extra=energy, log_level="info")
+    try:
+        async with virtual_store(ROOT / "config" / "scenarios" / "small-store.toml") as store:
+            gw = GatewayProcess(cfg, store.bus_address, tmp_path / "gateway.log")
+            gw.start()
+            try:
+                await until(lambda: room.setpoint == 20.5, 30, "the zone planned")
+                room.unreachable = True  # the controller runs its own schedule meanwhile
+                room.setpoint = 19.0
+                rule = "energy-controller-unreachable"
+                await cloud.until(lambda: alert_events(cloud, rule), 40, "the alert")
+                assert alert_events(cloud, rule) == ["alert.firing"]
+                assert gw.proc is not None and gw.proc.poll() is None  # no crash
+                room.unreachable = False  # back: read, planned and written again
+                await until(lambda: room.setpoint == 20.5, 30, "the plan resumed")
+                await cloud.until(
+                    lambda: alert_events(cloud, rule) == ["alert.firing", "alert.resolved"],
+                    30,
+                    "the alert resolved",
+                )
+                assert cloud.violations == []
+            finally:
+                gw.ensure_stopped()
+    finally:
+        await server.shutdown()
+        cloud.stop()
+        broker.stop()
