@@ -94,7 +94,7 @@ class EnergySettingsBody(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: int = Field(ge=1)
-    hours: dict[Weekday, OpeningHours | None] | None = None
+    hours: dict[Weekday, OpeningHours | None] | None = Field(None, min_length=1)
     closed: list[date] | None = Field(None, max_length=400)
     zones: dict[str, ZoneSettingsModel] | None = Field(None, max_length=64)
 

@@ -94,6 +94,7 @@ def test_the_command_body_is_checked_before_it_is_stored() -> None:
         {"hours": {"monday": "09:00-17:00"}},  # not a weekday key
         {"zones": {"sales": {"bnad": [19, 22]}}},  # a misspelt field is not ignored
         {"closed": ["2026-02-30"]},
+        {"hours": {}},  # the whole week closed by an empty map: say so with nulls
         {"version": 0},
     ):
         body = {"version": 3, **bad}
