@@ -185,6 +185,9 @@ class MultiGatewayConfig(Section):
         le=0,
         description="a label heard weaker, while another gateway hears it above, is left to it",
     )
+    offline_grace: Duration = Field(
+        15.0, ge=0, le=25, description="a gateway offline this long: its devices are taken over"
+    )
 
 
 class CounterConfig(Section):

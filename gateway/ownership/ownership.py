@@ -10,7 +10,10 @@ The rules:
 
 - the owner is the strongest live claim (:func:`gateway.ownership.claims.rank`:
   highest epoch, then best RSSI, then the gateway id that sorts first); a claim of
-  a gateway whose status is ``offline`` (its Will) is not live;
+  a gateway whose status is ``offline`` (its Will) stops being live
+  ``offline_grace_s`` after that status arrived (a gateway restarting, or one
+  that lost the broker for a moment, comes back to its devices: no reshuffle, and
+  what it wrote just before it went is told in its own claims);
 - nobody owns a device this gateway hears: claim it (epoch one above any seen)
   after hearing it for ``claim_delay_s``, unless another gateway reports hearing it
   clearly better (then that one claims it; after ``defer_s`` more, claim anyway);
@@ -57,6 +60,7 @@ class OwnershipOptions:
     republish_db: float = 4.0  # the owner's RSSI moved this much: tell the others
     republish_min_s: float = 10.0
     label_min_rssi: float = -92.0  # a label heard weaker cannot be written: not claimed
+    offline_grace_s: float = 15.0  # a gateway offline this long: its devices are taken over
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,9 @@ class Ownership:
         self._claims: dict[str, dict[str, Claim]] = {}  # device -> gateway -> live claim
         self._last: dict[str, dict[str, Claim]] = {}  # the same, withdrawn ones kept
         self._offline: set[str] = set()
+        self._offline_since: dict[str, float] = {}
         self._online: set[str] = set()
+        self._now = float("-inf")  # the time of the last step
         self._owned: dict[str, int] = {}  # device -> epoch: confirmed mine
         self._tracks: dict[str, _Track] = {}
         self._alerts: dict[str, tuple[ClaimedAlert, ...]] = {}
@@ -173,8 +179,11 @@ class Ownership:
             return
         if online:
             self._offline.discard(gateway_id)
+            self._offline_since.pop(gateway_id, None)
             self._online.add(gateway_id)
         else:
+            if gateway_id not in self._offline:
+                self._offline_since[gateway_id] = self._now
             self._offline.add(gateway_id)
             self._online.discard(gateway_id)
 
@@ -303,6 +312,7 @@ class Ownership:
     def step(self, now: float, hearing: Mapping[str, float | None]) -> Step:
         """Decide, given what this gateway hears now (RSSI per device; None: not heard)."""
         out = Step()
+        self._now = now
         for device_id, rssi in hearing.items():
             t = self._track(device_id)
             if rssi is None:
@@ -440,11 +450,15 @@ class Ownership:
         self._last.setdefault(claim.device_id, {})[claim.gateway_id] = claim
 
     def _live(self, device_id: str) -> list[Claim]:
-        return [
-            c
-            for gw, c in self._claims.get(device_id, {}).items()
-            if gw == self.me or gw not in self._offline
-        ]
+        return [c for gw, c in self._claims.get(device_id, {}).items() if self._standing(gw)]
+
+    def _standing(self, gw: str) -> bool:
+        """The gateway's claims count: it is online, or went offline less than
+        ``offline_grace_s`` ago."""
+        if gw == self.me or gw not in self._offline:
+            return True
+        since = self._offline_since.get(gw, float("-inf"))
+        return self._now - since < self.options.offline_grace_s
 
     def _winner(self, device_id: str) -> Claim | None:
         live = self._live(device_id)

@@ -152,6 +152,23 @@ def test_failover_after_a_will_within_thirty_seconds_and_the_old_owner_yields() 
     assert not dead.owns(DEVICE)
 
 
+def test_a_gateway_back_within_the_grace_keeps_its_devices() -> None:
+    store = Store(["gw-a", "gw-b"])
+    rssi = {"gw-a": -60.0, "gw-b": -70.0}
+    store.run(20, lambda gid, _t: rssi[gid])
+    assert store.owners() == ["gw-a"]
+    a = store.gws.pop("gw-a")  # restarting: its Will arrives
+    store.gws["gw-b"].status_seen("gw-a", online=False)
+    store.run(OPTIONS.offline_grace_s - 3, lambda gid, _t: rssi[gid])
+    assert store.gains("gw-b") == 0 and not store.gws["gw-b"].owns(DEVICE)
+    assert store.gws["gw-b"].owner(DEVICE) == "gw-a"  # its targets stay gw-a's
+    store.gws["gw-a"] = a  # back, with what it owned
+    store.gws["gw-b"].status_seen("gw-a", online=True)
+    store.run(60, lambda gid, _t: rssi[gid])
+    assert store.owners() == ["gw-a"] and store.gains("gw-b") == 0
+    assert a.epoch(DEVICE) == 1  # no reshuffle, no new epoch
+
+
 def test_nothing_is_claimed_before_the_retained_claims_arrive_or_while_disconnected() -> None:
     g = Ownership("s1", "gw-a", OPTIONS)
     assert not g.step(90.0, {DEVICE: -60.0})  # not connected
