@@ -20,10 +20,13 @@ The rules:
 - another gateway owns it but hears it ``margin_db`` worse (or not at all) for
   ``hold_s`` (``claim_delay_s`` if not at all): claim it. Equal hearing never moves a
   device, and a move needs the margin both ways, so it cannot bounce;
-- a claim becomes ownership ``confirm_s`` after it was made if it is still the
-  strongest: simultaneous claims (several gateways after one Will) are all
-  delivered by then and every gateway has picked the same winner, so two owners
-  never publish in the same epoch;
+- a claim becomes ownership once the broker has sent it back and ``confirm_s``
+  more have passed (at least twice the time it took to come back: a loaded
+  gateway or broker delays the others' claims as much as its own), if it is
+  still the strongest: simultaneous claims (several gateways after one Will, or
+  all of them at a store's first start) are all delivered by then and every
+  gateway has picked the same winner, so two owners never publish in the same
+  epoch;
 - a gateway whose claim is beaten withdraws it and stops at once;
 - nothing is claimed in the first ``settle_s`` after connecting (the retained
   claims arrive first) nor while disconnected; what is owned stays owned while
@@ -93,6 +96,7 @@ class _Track:
     heard_since: float | None = None
     better_since: float | None = None
     claimed_at: float | None = None  # my claim, not confirmed yet
+    echoed_at: float | None = None  # ... and when the broker sent it back
     published_at: float = -1e18
     extras_changed: bool = False
     shown: ShownContent | None = None
@@ -144,7 +148,20 @@ class Ownership:
     def claim_seen(self, gateway_id: str, device_id: str, claim: Claim | None) -> None:
         """A retained claim of another gateway arrived (None: withdrawn)."""
         if gateway_id == self.me:
-            return  # our own, echoed: we know it
+            # Our own, sent back: claims the others made before they saw it arrive
+            # within about the same time again.
+            t = self._tracks.get(device_id)
+            mine = self._claims.get(device_id, {}).get(self.me)
+            if (
+                t is not None
+                and t.claimed_at is not None
+                and t.echoed_at is None
+                and claim is not None
+                and mine is not None
+                and claim.epoch == mine.epoch
+            ):
+                t.echoed_at = max(self._now, t.claimed_at)
+            return
         if claim is None:
             self._claims.get(device_id, {}).pop(gateway_id, None)
         else:
@@ -342,13 +359,17 @@ class Ownership:
             if winner is not mine:
                 # Beaten: withdraw and stop at once.
                 self._claims[device_id].pop(self.me, None)
-                t.claimed_at = None
+                t.claimed_at = t.echoed_at = None
                 out.withdraw.append(device_id)
                 if self._owned.pop(device_id, None) is not None:
                     out.lost.append(Lost(device_id, None if winner is None else winner.gateway_id))
                 return
             if device_id not in self._owned:
-                confirmed = t.claimed_at is not None and now - t.claimed_at >= o.confirm_s
+                confirmed = (
+                    t.claimed_at is not None
+                    and t.echoed_at is not None
+                    and now - t.echoed_at >= max(o.confirm_s, 2 * (t.echoed_at - t.claimed_at))
+                )
                 if confirmed and self._connected_at is not None:
                     self._confirm(device_id, mine, t, out)
                 return
@@ -395,13 +416,14 @@ class Ownership:
         claim = self._make(device_id, epoch, t.rssi)
         self._put(claim)
         t.claimed_at, t.better_since, t.published_at = now, None, now
+        t.echoed_at = None
         t.extras_changed = False
         out.publish.append(claim)
 
     def _confirm(self, device_id: str, mine: Claim, t: _Track, out: Step) -> None:
         """Ours now. What the previous owner said last (it may have answered a command or
         seen an alert fire after we claimed) is taken over, and the claim says so."""
-        t.claimed_at = None
+        t.claimed_at = t.echoed_at = None
         self._owned[device_id] = mine.epoch
         previous = self._previous(device_id)
         if previous is not None:

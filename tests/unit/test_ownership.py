@@ -57,9 +57,8 @@ class Store:
             elif self.order == "reverse":
                 messages.reverse()
             for sender, device, claim in messages:
-                for gid, g in self.gws.items():
-                    if gid != sender:
-                        g.claim_seen(sender, device, claim)
+                for g in self.gws.values():  # the sender too: the broker sends it back
+                    g.claim_seen(sender, device, claim)
 
     def owners(self) -> list[str]:
         return [gid for gid, g in self.gws.items() if g.owns(DEVICE)]
@@ -178,6 +177,7 @@ def test_nothing_is_claimed_before_the_retained_claims_arrive_or_while_disconnec
     assert not g.step(106.0, {DEVICE: -60.0})  # heard for 4 s only
     step = g.step(108.0, {DEVICE: -60.0})
     assert [c.epoch for c in step.publish] == [1] and not step.gained
+    g.claim_seen("gw-a", DEVICE, step.publish[0])  # the broker sends it back
     g.disconnected(110.0)
     assert not g.step(111.0, {DEVICE: -60.0}).gained  # confirmation needs the broker
     g.connected(112.0)
@@ -307,7 +307,11 @@ def test_the_previous_owner_is_the_one_whose_claim_stands_not_a_withdrawn_rival(
     b.claim_seen("gw-c", DEVICE, owner)
     b.claim_seen("gw-a", DEVICE, None)
     b.status_seen("gw-c", online=False)  # gw-c's Will
-    steps = [b.step(float(t), {DEVICE: -70.0}) for t in range(20, 40)]
+    steps = []
+    for t in range(20, 40):
+        steps.append(b.step(float(t), {DEVICE: -70.0}))
+        for c in steps[-1].publish:
+            b.claim_seen("gw-b", DEVICE, c)  # the broker sends it back
     gained = [g for s in steps for g in s.gained]
     assert gained and gained[0].previous == owner  # not gw-a's stronger withdrawn claim
     assert b.claims(DEVICE)[0].answered == ("c1",)
@@ -353,3 +357,39 @@ def test_an_answer_is_not_told_once_a_winning_claim_of_another_gateway_is_seen()
     a.answered(DEVICE, "cmd-1")
     assert a.news(store.now) == []  # not told: gw-b answers it, as it was never told
     assert not a.told(DEVICE, "cmd-1")
+
+
+def test_a_claim_is_confirmed_after_the_broker_sent_it_back_and_twice_that_time() -> None:
+    g = Ownership("s1", "gw-a", OPTIONS)
+    g.connected(0.0)
+    for t in range(10, 15):  # heard for the claim delay
+        assert not g.step(float(t), {DEVICE: -60.0}).publish
+    claim = g.step(15.0, {DEVICE: -60.0}).publish[0]
+    for t in range(16, 21):  # a loaded broker: nothing back yet, nothing confirmed
+        assert not g.step(float(t), {DEVICE: -60.0}).gained
+    g.claim_seen("gw-a", DEVICE, claim)  # back after 5 s: the others' may take as long
+    for t in range(21, 30):
+        assert not g.step(float(t), {DEVICE: -60.0}).gained
+    assert [x.device_id for x in g.step(30.0, {DEVICE: -60.0}).gained] == [DEVICE]
+
+
+def test_a_rival_claim_delivered_late_under_load_does_not_make_two_owners() -> None:
+    """Both gateways claim at once; every message takes 4 s to arrive (more than
+    confirm_s): each waits for its own claim to come back, sees the other's with it,
+    and only the stronger confirms."""
+    a, b = Ownership("s1", "gw-a", OPTIONS), Ownership("s1", "gw-b", OPTIONS)
+    for g in (a, b):
+        g.connected(0.0)
+    in_flight: list[tuple[float, str, Claim]] = []
+    gains: dict[str, int] = {"gw-a": 0, "gw-b": 0}
+    for t in range(10, 40):
+        for g, rssi in ((a, -60.0), (b, -62.0)):
+            step = g.step(float(t), {DEVICE: rssi})
+            gains[g.me] += len(step.gained)
+            in_flight += [(t + 4.0, g.me, c) for c in step.publish]
+        for _due, sender, c in [m for m in in_flight if m[0] <= t]:
+            for g in (a, b):
+                g.claim_seen(sender, DEVICE, c)
+        in_flight = [m for m in in_flight if m[0] > t]
+    assert gains == {"gw-a": 1, "gw-b": 0}
+    assert a.owns(DEVICE) and not b.owns(DEVICE)
