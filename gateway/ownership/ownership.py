@@ -25,8 +25,10 @@ The rules:
   gateway or broker delays the others' claims as much as its own), if it is
   still the strongest: simultaneous claims (several gateways after one Will, or
   all of them at a store's first start) are all delivered by then and every
-  gateway has picked the same winner, so two owners never publish in the same
-  epoch;
+  gateway has picked the same winner; a claim that met a rival's claim of the
+  same epoch before it was confirmed (the rival may have been confirmed already,
+  by a gateway that had not seen ours yet) is made again one epoch higher
+  instead, so two owners never publish in the same epoch;
 - a gateway whose claim is beaten withdraws it and stops at once;
 - nothing is claimed in the first ``settle_s`` after connecting (the retained
   claims arrive first) nor while disconnected; what is owned stays owned while
@@ -97,6 +99,7 @@ class _Track:
     better_since: float | None = None
     claimed_at: float | None = None  # my claim, not confirmed yet
     echoed_at: float | None = None  # ... and when the broker sent it back
+    contested: bool = False  # ... and a rival's claim of the same epoch came meanwhile
     published_at: float = -1e18
     extras_changed: bool = False
     shown: ShownContent | None = None
@@ -165,6 +168,15 @@ class Ownership:
         if claim is None:
             self._claims.get(device_id, {}).pop(gateway_id, None)
         else:
+            t = self._tracks.get(device_id)
+            mine = self._claims.get(device_id, {}).get(self.me)
+            if (
+                t is not None
+                and t.claimed_at is not None
+                and mine is not None
+                and claim.epoch == mine.epoch
+            ):
+                t.contested = True
             self._put(claim)
 
     def hearing_seen(self, gateway_id: str, shard: str, devices: Mapping[str, int]) -> None:
@@ -371,7 +383,11 @@ class Ownership:
                     and now - t.echoed_at >= max(o.confirm_s, 2 * (t.echoed_at - t.claimed_at))
                 )
                 if confirmed and self._connected_at is not None:
-                    self._confirm(device_id, mine, t, out)
+                    if t.contested:
+                        # The rival may own it in this epoch already: ours is the next.
+                        self._claim(device_id, t, now, out, self._previous(device_id))
+                    else:
+                        self._confirm(device_id, mine, t, out)
                 return
             self._maybe_republish(device_id, mine, t, now, out)
             return
@@ -416,7 +432,7 @@ class Ownership:
         claim = self._make(device_id, epoch, t.rssi)
         self._put(claim)
         t.claimed_at, t.better_since, t.published_at = now, None, now
-        t.echoed_at = None
+        t.echoed_at, t.contested = None, False
         t.extras_changed = False
         out.publish.append(claim)
 

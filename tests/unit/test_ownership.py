@@ -77,7 +77,8 @@ def test_simultaneous_claims_are_decided_by_their_contents(order: str) -> None:
     assert {g.owner(DEVICE) for g in store.gws.values()} == {"gw-b"}
     assert store.gains("gw-b") == 1
     assert store.gains("gw-a") == store.gains("gw-c") == 0  # never owned, not even briefly
-    assert store.gws["gw-b"].epoch(DEVICE) == 1
+    # Contested in epoch 1 (the others may have owned it there already): confirmed in 2.
+    assert store.gws["gw-b"].epoch(DEVICE) == 2
 
 
 def test_equal_rssi_is_decided_by_gateway_id() -> None:
@@ -109,7 +110,7 @@ def test_clearly_better_for_long_enough_takes_over_once() -> None:
     gained_at = b_gain + 1.0
     assert moved_at + OPTIONS.hold_s <= gained_at <= moved_at + OPTIONS.hold_s + 20
     gained = next(s for s in store.steps["gw-b"] if s.gained).gained[0]
-    assert gained.epoch == 2 and gained.previous is not None
+    assert gained.previous is not None and gained.epoch == gained.previous.epoch + 1
     assert gained.previous.gateway_id == "gw-a"
     assert sum(len(s.lost) for s in store.steps["gw-a"]) == 1
     # Not better by the margin the other way: it stays.
@@ -139,8 +140,8 @@ def test_failover_after_a_will_within_thirty_seconds_and_the_old_owner_yields() 
     assert store.owners() == ["gw-b"]
     gained_at = next(i for i, s in enumerate(store.steps["gw-b"]) if s.gained) + 1.0
     assert gained_at - will_at <= 30
-    assert store.gws["gw-b"].epoch(DEVICE) == 2
-    # gw-a comes back with its old claim (epoch 1): it sees epoch 2 and withdraws.
+    assert store.gws["gw-b"].epoch(DEVICE) > dead.epoch(DEVICE)
+    # gw-a comes back with its old claim: it sees the higher epoch and withdraws.
     for sender in ("gw-b",):
         c = store.gws[sender].claims(DEVICE)[0]
         dead.claim_seen(sender, DEVICE, c)
@@ -157,6 +158,7 @@ def test_a_gateway_back_within_the_grace_keeps_its_devices() -> None:
     store.run(20, lambda gid, _t: rssi[gid])
     assert store.owners() == ["gw-a"]
     a = store.gws.pop("gw-a")  # restarting: its Will arrives
+    epoch = a.epoch(DEVICE)
     store.gws["gw-b"].status_seen("gw-a", online=False)
     store.run(OPTIONS.offline_grace_s - 3, lambda gid, _t: rssi[gid])
     assert store.gains("gw-b") == 0 and not store.gws["gw-b"].owns(DEVICE)
@@ -165,7 +167,7 @@ def test_a_gateway_back_within_the_grace_keeps_its_devices() -> None:
     store.gws["gw-b"].status_seen("gw-a", online=True)
     store.run(60, lambda gid, _t: rssi[gid])
     assert store.owners() == ["gw-a"] and store.gains("gw-b") == 0
-    assert a.epoch(DEVICE) == 1  # no reshuffle, no new epoch
+    assert a.epoch(DEVICE) == epoch  # no reshuffle, no new epoch
 
 
 def test_nothing_is_claimed_before_the_retained_claims_arrive_or_while_disconnected() -> None:
@@ -213,7 +215,7 @@ def test_a_restart_keeps_what_was_owned() -> None:
     mine = store.gws["gw-a"].claims(DEVICE)[0]
     again = Ownership("s1", "gw-a", OPTIONS)
     again.restore([mine])
-    assert again.owns(DEVICE) and again.epoch(DEVICE) == 1
+    assert again.owns(DEVICE) and again.epoch(DEVICE) == mine.epoch
     again.connected(0.0)
     again.claim_seen("gw-b", DEVICE, None)
     assert not again.step(10.0, {DEVICE: -60.0}).lost
@@ -393,3 +395,36 @@ def test_a_rival_claim_delivered_late_under_load_does_not_make_two_owners() -> N
         in_flight = [m for m in in_flight if m[0] > t]
     assert gains == {"gw-a": 1, "gw-b": 0}
     assert a.owns(DEVICE) and not b.owns(DEVICE)
+
+
+def test_a_rival_confirmed_before_our_claim_arrived_keeps_its_epoch_to_itself() -> None:
+    """gw-b claims and confirms; gw-a, lagging, has not seen that claim yet and claims
+    the same epoch with a better RSSI. gw-a sees gw-b's claim before its own comes back:
+    contested, so gw-a takes the next epoch. Each epoch has one owner."""
+    a, b = Ownership("s1", "gw-a", OPTIONS), Ownership("s1", "gw-b", OPTIONS)
+    for g in (a, b):
+        g.connected(0.0)
+    for t in range(10, 16):
+        b_step = b.step(float(t), {DEVICE: -75.0})
+    [b_claim] = b_step.publish
+    b.claim_seen("gw-b", DEVICE, b_claim)
+    for t in range(16, 20):
+        b_step = b.step(float(t), {DEVICE: -75.0})
+    assert b.owns(DEVICE) and b.epoch(DEVICE) == 1
+    for t in range(14, 20):  # gw-a: heard later, claims without knowing of gw-b's
+        a_step = a.step(float(t), {DEVICE: -60.0})
+    [a_claim] = a_step.publish
+    assert a_claim.epoch == 1
+    a.claim_seen("gw-b", DEVICE, b_claim)  # the broker had it first
+    a.claim_seen("gw-a", DEVICE, a_claim)
+    owners: dict[int, set[str]] = {1: {"gw-b"}}
+    for t in range(20, 40):
+        for g in (a, b):
+            step = g.step(float(t), {DEVICE: -60.0 if g is a else -75.0})
+            for c in step.publish:
+                for other in (a, b):
+                    other.claim_seen(g.me, DEVICE, c)
+            for gained in step.gained:
+                owners.setdefault(gained.epoch, set()).add(g.me)
+    assert a.owns(DEVICE) and not b.owns(DEVICE)
+    assert owners == {1: {"gw-b"}, 2: {"gw-a"}}
