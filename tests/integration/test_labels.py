@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.bench.rig.broker import Mosquitto
 from gateway.bench.rig.cloud import Cloud
 from gateway.bench.rig.signing import signed_command
+from gateway.commands.model import TYPES
 from gateway.daemon.app import Gateway
 from gateway.sim.control import VirtualStoreClient
 from gateway.sim.runner import RunningStore, virtual_store
@@ -271,11 +272,7 @@ async def test_a_command_accepted_before_a_stop_is_carried_out_after_the_restart
     async def crashed(command: object) -> None:
         raise SystemExit  # stands for the process dying right after the commit
 
-    first.inbox.route(
-        dict.fromkeys(
-            ("price-update", "label-bind", "label-unbind", "label-flash", "resync"), crashed
-        )
-    )
+    first.inbox.route(dict.fromkeys(TYPES, crashed))
     bind = signed_command("label-bind", {"bindings": [{"label_id": LABELS[0], "sku": "A"}]})
     with pytest.raises(SystemExit):
         await first.inbox.receive(bind)
