@@ -29,7 +29,7 @@ from gateway.config.durations import Duration
 from gateway.config.load import format_errors
 from gateway.sim.devices.beacons import BeaconDevice
 from gateway.sim.devices.labels import LabelBehaviour, LabelDevice
-from gateway.sim.devices.sensors import Climate, SensorDevice
+from gateway.sim.devices.sensors import TEMPERATURE_NOISE_C, Climate, SensorDevice
 from gateway.sim.floorplan import FloorSpec, PathLoss, Placement, grid, uniform
 from gateway.sim.model import AdapterSpec, GatewaySpec, Scenario, SimDevice
 
@@ -94,7 +94,7 @@ class BeaconGroup(GroupConfig):
 class SensorGroup(GroupConfig):
     format: Literal["ruuvi", "bthome", "bthome-encrypted"]
     temperature_c: float = 20.0
-    temperature_noise: float = Field(0.1, ge=0)
+    temperature_noise: float = Field(TEMPERATURE_NOISE_C, ge=0)
     wave_amplitude: float = Field(0.3, ge=0)
     humidity_pct: float = Field(50.0, ge=0, le=100)
     door_opens_per_hour: float = Field(0.0, ge=0)

@@ -21,14 +21,22 @@ BTHOME = uuid16(0xFCD2)
 SensorFormat = Literal["ruuvi", "bthome", "bthome-encrypted"]
 
 
+# Measurement noise per advert (one standard deviation) of the humidity and temperature
+# sensors in BLE tags (BME280, SHT3x/SHT4x class): hundredths of a degree, a tenth of a
+# percent of humidity. What moves a reading beyond the gateway's dead-bands is the room:
+# the slow wave and the door openings.
+TEMPERATURE_NOISE_C = 0.02
+HUMIDITY_NOISE_PCT = 0.1
+
+
 @dataclass(frozen=True)
 class Climate:
     temperature_c: float
-    temperature_noise: float = 0.1
+    temperature_noise: float = TEMPERATURE_NOISE_C
     wave_amplitude: float = 0.3
     wave_period_s: float = 1800.0
     humidity_pct: float = 60.0
-    humidity_noise: float = 1.0
+    humidity_noise: float = HUMIDITY_NOISE_PCT
     door_opens_per_hour: float = 0.0
     door_rise_c: float = 3.0
     door_decay_s: float = 300.0
