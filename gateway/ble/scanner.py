@@ -14,6 +14,13 @@ BlueZ's error by the table in :mod:`gateway.ble.bluez_errors`:
 - silence: no advert for ``silence_timeout_s`` although this adapter delivered
   adverts before (the "silent scanner" failure) — restart discovery;
 - ``request_restart()`` (org.bluez restarted) — restart at once.
+
+Adverts are handed on in batches, every ``coalesce_s`` (0.1 s): bleak calls back
+once per advert, and a daemon that sleeps between adverts runs each callback's
+code cold (several times slower than the same code run back to back). The
+callback only queues what bleak delivered; one timer turns the batch into
+:class:`Advertisement` objects for the ingest. The registry's times are those of
+the batch (at most ``coalesce_s`` late; advert intervals are ten times that).
 """
 
 from __future__ import annotations
@@ -65,6 +72,7 @@ class ScannerOptions:
     silence_timeout_s: float = 60.0
     backoff_min_s: float = 1.0
     backoff_max_s: float = 60.0
+    coalesce_s: float = 0.1  # adverts are handed on in batches this often
 
 
 class AdapterScanner:
@@ -85,6 +93,8 @@ class AdapterScanner:
         self._adapter_back = asyncio.Event()
         self._passive_unsupported = False
         self._scanner: BleakScanner | None = None
+        self._batch: list[tuple[str, AdvertisementData]] = []
+        self._flush_at: asyncio.TimerHandle | None = None
         self.last_progress = time.monotonic()  # for the service watchdog
 
     # ---- control from the BLE manager ----------------------------------------------------
@@ -221,6 +231,7 @@ class AdapterScanner:
         self.mode_in_use = mode
 
     async def _stop(self) -> None:
+        self._flush()
         scanner, self._scanner = self._scanner, None
         if scanner is None:
             return
@@ -249,18 +260,35 @@ class AdapterScanner:
     def _callback(self, device: BLEDevice, data: AdvertisementData) -> None:
         self.adverts += 1
         self.last_advert_mono = time.monotonic()
-        self._on_advert(
-            Advertisement(
-                address=device.address,
-                rssi=data.rssi,
-                name=data.local_name,
-                tx_power=data.tx_power,
-                manufacturer_data=data.manufacturer_data,
-                service_data=data.service_data,
-                service_uuids=tuple(data.service_uuids),
-                adapter=self.adapter,
+        self._batch.append((device.address, data))
+        if self._flush_at is None:
+            self._flush_at = asyncio.get_running_loop().call_later(
+                self._options.coalesce_s, self._flush
             )
-        )
+
+    def _flush(self) -> None:
+        """Hand the queued adverts on, in the order they came."""
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
+        batch, self._batch = self._batch, []
+        on_advert, adapter = self._on_advert, self.adapter
+        for address, data in batch:
+            try:
+                on_advert(
+                    Advertisement(
+                        address=address,
+                        rssi=data.rssi,
+                        name=data.local_name,
+                        tx_power=data.tx_power,
+                        manufacturer_data=data.manufacturer_data,
+                        service_data=data.service_data,
+                        service_uuids=tuple(data.service_uuids),
+                        adapter=adapter,
+                    )
+                )
+            except Exception:  # one advert's failure must not drop the rest of the batch
+                log.exception("advert not handled", adapter=adapter, address=address)
 
 
 def _is_passive_unsupported(exc: BleakError) -> bool:
