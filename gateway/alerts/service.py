@@ -10,7 +10,6 @@ worst announce an alert twice, never lose one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -25,6 +24,7 @@ from gateway.alerts.views import alert_event
 from gateway.contract.events import EmitEvent
 from gateway.registry import ChangeKind, DeviceChange, Registry
 from gateway.store import Database
+from gateway.tasks import wait_set
 
 log = structlog.get_logger("gateway.alerts")
 
@@ -80,8 +80,7 @@ class AlertService:
 
     async def run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=TICK_S)
+            await wait_set(self._wake, TICK_S)
             self._wake.clear()
             self._pending.extend(
                 self.engine.tick(

@@ -26,7 +26,6 @@ the batch (at most ``coalesce_s`` late; advert intervals are ten times that).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from bleak.exc import BleakError
 from drivers.types import Advertisement
 from gateway.ble.bluez_errors import Meaning, describe, meaning
 from gateway.ble.patterns import PASSIVE_OR_PATTERNS
+from gateway.tasks import wait_set
 
 log = structlog.get_logger("gateway.ble")
 
@@ -127,8 +127,7 @@ class AdapterScanner:
                     self.state = ScannerState.WAITING
                     while not self._usable.is_set():  # waiting is progress, not a hang
                         self.last_progress = time.monotonic()
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._usable.wait(), timeout=5.0)
+                        await wait_set(self._usable, 5.0)
                 self._restart.clear()
                 self.state = ScannerState.STARTING
                 decision = await self._attempt_start()
@@ -246,8 +245,7 @@ class AdapterScanner:
         silence = self._options.silence_timeout_s
         while True:
             self.last_progress = time.monotonic()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._restart.wait(), timeout=min(silence / 4, 5.0))
+            await wait_set(self._restart, min(silence / 4, 5.0))
             if self._restart.is_set():
                 return "requested" if self._usable.is_set() else "adapter unavailable"
             last = self.last_advert_mono

@@ -20,11 +20,14 @@ import structlog
 
 from gateway.bridge.mqtt import MqttConnection, NotConnected, PublishRefused
 from gateway.bridge.outbox import Outbox, Queued
-from gateway.tasks import spawn
+from gateway.tasks import spawn, wait_set
 
 log = structlog.get_logger("gateway.bridge")
 
 DELETE_EVERY_S = 0.05
+# Every commit of new messages, every PUBACK that frees the window and every failed
+# publish wakes the publisher; with nothing to send it also looks again this often.
+IDLE_POLL_S = 5.0
 
 
 class Publisher:
@@ -71,15 +74,13 @@ class Publisher:
             while True:
                 self.last_progress = time.monotonic()
                 if not self._online.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._online.wait(), timeout=5.0)
+                    await wait_set(self._online, 5.0)
                     continue
                 free = self._window - self._outstanding
                 batch = await self._outbox.next_batch(free) if free > 0 else []
                 if not batch:
                     self._wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                    await wait_set(self._wake, IDLE_POLL_S)
                     continue
                 now = self._outbox.now()
                 epoch = self._epoch
@@ -121,6 +122,7 @@ class Publisher:
             spawn(self._bury(message, str(exc)), name="outbox-bury")
         else:
             self._outbox.unsent(message.id)
+            self._wake.set()
 
     async def _bury(self, message: Queued, reason: str) -> None:
         log.error(

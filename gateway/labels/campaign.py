@@ -13,7 +13,6 @@ accepted by the outbox, so after a crash it is reported again, never lost.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import structlog
 from gateway.labels import store
 from gateway.labels.model import LabelResult, ResultStatus
 from gateway.store import Database
+from gateway.tasks import wait_set
 
 log = structlog.get_logger("gateway.labels")
 
@@ -66,8 +66,7 @@ class CampaignReporter:
 
     async def run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._period)
+            await wait_set(self._wake, self._period)
             self._wake.clear()
             await self.report()
 

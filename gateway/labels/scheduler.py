@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, SchedulerOptions
-from gateway.tasks import spawn
+from gateway.tasks import spawn, wait_set
 
 log = structlog.get_logger("gateway.labels")
 
@@ -263,8 +263,7 @@ class LabelScheduler:
                 self._dispatch(now)
                 self.last_progress = self._clock()
                 timeout = self._next_deadline(now)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                await wait_set(self._wake, timeout)
         finally:
             for task in list(self._tasks):
                 task.cancel()

@@ -17,7 +17,6 @@ again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -46,6 +45,7 @@ from gateway.ownership.claims import (
 from gateway.ownership.ownership import Gained, Lost, Ownership, Step
 from gateway.registry import DeviceRecord, Registry
 from gateway.store import Database
+from gateway.tasks import wait_set
 
 log = structlog.get_logger("gateway.ownership")
 
@@ -199,8 +199,7 @@ class Coordinator:
         reported = self._clock()
         stepped = self._clock()
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._news.wait(), timeout=STEP_S)
+            await wait_set(self._news, STEP_S)
             if self._news.is_set():
                 # An answer, a label shown, a transfer started: the others hear it now
                 # (a crash right after must not leave them with an older account).

@@ -1,8 +1,9 @@
 """The live feed: server-sent events with changed devices and the status, once a second.
 
 Registry changes only mark device ids dirty (cheap, on the hot path); a ticker
-turns them into one batch per second for every open stream. A slow client's
-queue is bounded: it misses batches rather than holding memory.
+turns them into one batch per second for every open stream, and sleeps while
+no page is open. A slow client's queue is bounded: it misses batches rather than
+holding memory.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class LiveFeed:
         self._port = port
         self._dirty: set[str] = set()
         self._queues: set[asyncio.Queue[str]] = set()
+        self._listening = asyncio.Event()
         port.watch_devices(self._on_change)
 
     def _on_change(self, device_id: str) -> None:
@@ -35,6 +37,7 @@ class LiveFeed:
     async def run(self) -> None:
         """Supervised task: publish a batch every tick while anyone listens."""
         while True:
+            await self._listening.wait()
             await asyncio.sleep(TICK_S)
             if not self._queues:
                 self._dirty.clear()
@@ -56,6 +59,7 @@ class LiveFeed:
         await response.prepare(request)
         queue: asyncio.Queue[str] = asyncio.Queue()
         self._queues.add(queue)
+        self._listening.set()
         try:
             await response.write(b": connected\n\n")
             while True:
@@ -68,6 +72,8 @@ class LiveFeed:
             pass
         finally:
             self._queues.discard(queue)
+            if not self._queues:
+                self._listening.clear()
             with contextlib.suppress(Exception):
                 await response.write_eof()
         return response
