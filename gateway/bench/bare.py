@@ -1,9 +1,9 @@
 """The baseline of the ingest and footprint benchmarks: a bare bleak scanner.
 
 ``python -m gateway.bench.bare SECONDS [--warmup S]`` scans on ``hci0`` of the bus
-in ``DBUS_SYSTEM_BUS_ADDRESS`` with a callback that only counts adverts, then
-prints one JSON line: adverts counted and CPU seconds spent in the measured
-window, and the process's RSS at its end. It is what any BlueZ client pays for
+in ``DBUS_SYSTEM_BUS_ADDRESS`` with a callback that only counts adverts, prints
+``measuring`` when its window starts, then one JSON line: adverts counted and CPU
+seconds spent in the window, and the process's RSS at its end. It is what any BlueZ client pays for
 the same feed: D-Bus parsing and bleak's own bookkeeping.
 """
 
@@ -32,6 +32,7 @@ async def measure(seconds: float, warmup: float) -> dict[str, Any]:
     await scanner.start()
     try:
         await asyncio.sleep(warmup)
+        print("measuring", flush=True)  # the bench measures the daemon beside it from now
         c0, r0 = count, resource.getrusage(resource.RUSAGE_SELF)
         await asyncio.sleep(seconds)
         c1, r1 = count, resource.getrusage(resource.RUSAGE_SELF)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -125,19 +126,55 @@ class Daemon:
         self.notify.close()
 
 
+class Bare:
+    """The bare bleak scanner (``gateway.bench.bare``) as a process on the store's bus.
+    Its window starts when it says ``measuring``: a daemon measured from then on, for
+    as long, is measured on the same adverts in the same seconds (what else the machine
+    does then weighs on both alike)."""
+
+    def __init__(self, bus: str, seconds: float, warmup: float = 2.0) -> None:
+        self.seconds, self.warmup = seconds, warmup
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway.bench.bare", str(seconds), "--warmup", str(warmup)],
+            env={**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bus},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def until_measuring(self, timeout_s: float = 60.0) -> None:
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s + self.warmup)
+        line = self.proc.stdout.readline().strip() if ready else ""
+        if line != "measuring":
+            self.stop()
+            raise RuntimeError(f"the bare scanner did not start measuring: {self._stderr()}")
+
+    def result(self) -> dict[str, Any]:
+        try:
+            out, err = self.proc.communicate(timeout=self.seconds + self.warmup + 60)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise RuntimeError("the bare scanner did not finish its window") from None
+        if self.proc.returncode != 0:
+            raise RuntimeError(f"the bare scanner failed: {err[-1500:]}")
+        result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+        return result
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def _stderr(self) -> str:
+        self.stop()
+        assert self.proc.stderr is not None
+        return self.proc.stderr.read()[-1500:]
+
+
 def bare(bus: str, seconds: float, warmup: float = 2.0) -> dict[str, Any]:
-    """The bare bleak scanner on the same bus (``gateway.bench.bare``)."""
-    out = subprocess.run(
-        [sys.executable, "-m", "gateway.bench.bare", str(seconds), "--warmup", str(warmup)],
-        env={**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bus},
-        capture_output=True,
-        text=True,
-        timeout=seconds + warmup + 60,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"the bare scanner failed: {out.stderr[-1500:]}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    """The bare bleak scanner's figures for a window of its own."""
+    return Bare(bus, seconds, warmup).result()
 
 
 class Stand:

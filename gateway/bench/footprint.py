@@ -6,7 +6,7 @@
   interpreter that only imports the core libraries and beside a bare bleak
   scanner on the same 10,000 devices (what any BlueZ client holds for them);
 - idle CPU of the daemon with 200 devices at 1 Hz, beside the bare bleak
-  scanner's callback counting the same adverts;
+  scanner's callback counting the same adverts in the same seconds;
 - time from ``exec`` to ``READY=1``, beside the interpreter importing the core
   libraries.
 
@@ -21,7 +21,7 @@ import sys
 import time
 from typing import Any
 
-from gateway.bench.daemon import Daemon, Stand, bare
+from gateway.bench.daemon import Bare, Daemon, Stand, bare
 from gateway.bench.harness import Run, Table, run_bench
 
 CORE_LIBRARIES = (
@@ -133,16 +133,21 @@ def idle(run: Run) -> list[dict[str, Any]]:
     seconds = 3.0 if run.smoke else 60.0
     run.at("idle CPU: 200 devices at 1 Hz")
     with Stand(run, "idle", scenario(100, 100, 0, "1s")) as stand:
-        base = bare(stand.bus, seconds)
         daemon = Daemon(run, "daemon-idle", stand.bus, stand.broker.port)
         daemon.start()
         try:
             daemon.until_ready()
             daemon.until_devices(200, 60)
             time.sleep(1 if run.smoke else 20)  # every device seen, first telemetry sent
-            c0, t0 = daemon.cpu_seconds(), time.monotonic()
-            time.sleep(seconds)
-            c1, t1 = daemon.cpu_seconds(), time.monotonic()
+            scanner = Bare(stand.bus, seconds)  # the baseline, in the same seconds
+            try:
+                scanner.until_measuring()
+                c0, t0 = daemon.cpu_seconds(), time.monotonic()
+                time.sleep(seconds)
+                c1, t1 = daemon.cpu_seconds(), time.monotonic()
+                base = scanner.result()
+            finally:
+                scanner.stop()
         finally:
             daemon.stop()
     share = (c1 - c0) / (t1 - t0) * 100

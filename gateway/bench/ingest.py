@@ -7,7 +7,7 @@
   component a store runs (scanning, registry, alerts, the MQTT bridge to a local
   mosquitto, the web page, labels idle), fed by the virtual supermarket at 1,000
   and 5,000 adverts/s, beside a bare bleak scanner whose callback only counts
-  adverts, at the same rate through the same double, as a ratio;
+  adverts, on the same adverts in the same seconds, as a ratio;
 - the virtual store's own capacity.
 
 ``--smoke``: short windows.
@@ -25,7 +25,7 @@ from typing import Any
 
 from drivers.decode import decode, payload_fingerprint
 from drivers.types import Advertisement
-from gateway.bench.daemon import Daemon, Stand, bare
+from gateway.bench.daemon import Bare, Daemon, Stand, bare
 from gateway.bench.harness import Run, Table, run_bench
 from gateway.ble.ingest import AdvertIngest, IngestOptions
 from gateway.registry import Registry, RegistryOptions
@@ -102,13 +102,12 @@ def pipeline(count: int = 200_000) -> list[dict[str, Any]]:
 
 def whole_daemon(run: Run, rate_per_s: float, seconds: float) -> list[dict[str, Any]]:
     """CPU per advert of ``store-gateway run`` (every component on) fed by the virtual
-    supermarket at ``rate_per_s``, beside the bare bleak scanner in the same run."""
+    supermarket at ``rate_per_s``, beside the bare bleak scanner in the same seconds."""
     spec = load_scenario(SUPERMARKET)
     natural = sum(1 / d.advert_interval_s for d in spec.devices)
     run.at(f"whole daemon at {rate_per_s:,.0f} adverts/s")
     text = SUPERMARKET.read_text()
     with Stand(run, f"ingest-{rate_per_s:.0f}", text, rate=rate_per_s / natural) as stand:
-        base = bare(stand.bus, seconds)
         daemon = Daemon(run, f"daemon-{rate_per_s:.0f}", stand.bus, stand.broker.port)
         daemon.start()
         try:
@@ -116,9 +115,15 @@ def whole_daemon(run: Run, rate_per_s: float, seconds: float) -> list[dict[str, 
             if not run.smoke:
                 daemon.until_devices(len(spec.devices), 120)
             time.sleep(2 if run.smoke else 10)  # warm: every device known, states sent
-            a0, c0 = daemon.adverts(), daemon.cpu_seconds()
-            time.sleep(seconds)
-            a1, c1 = daemon.adverts(), daemon.cpu_seconds()
+            scanner = Bare(stand.bus, seconds)  # the baseline, in the same seconds
+            try:
+                scanner.until_measuring()
+                a0, c0 = daemon.adverts(), daemon.cpu_seconds()
+                time.sleep(seconds)
+                a1, c1 = daemon.adverts(), daemon.cpu_seconds()
+                base = scanner.result()
+            finally:
+                scanner.stop()
         finally:
             daemon.stop()
     bare_k = base["cpu_s"] / max(1, base["adverts"]) * 1000
