@@ -360,6 +360,12 @@ class LabelScheduler:
         elif result.outcome is Outcome.DEFER:
             job.not_before = now + opts.defer_s
             job.ready_at = job.not_before
+            log.info(
+                "label attempt deferred",
+                label_id=job.label_id,
+                retry_in_s=round(opts.defer_s, 1),
+                reason=result.reason,
+            )
         else:  # RETRY
             if job.attempts >= opts.max_attempts:
                 self._on_finished(
@@ -373,5 +379,12 @@ class LabelScheduler:
             delay = min(opts.backoff_min_s * 2 ** (job.attempts - 1), opts.backoff_max_s)
             job.not_before = now + delay
             job.ready_at = job.not_before
+            log.info(
+                "label attempt failed; retrying",
+                label_id=job.label_id,
+                attempt=job.attempts,
+                retry_in_s=round(delay, 1),
+                reason=result.reason,
+            )
         self._queued[job.key] = job
         self._make_ready(job, now)
