@@ -17,8 +17,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.bench.harness import Run
 from gateway.bench.rig.broker import Mosquitto, free_port
@@ -49,6 +50,9 @@ port = {web_port}
 level = "warning"
 """)
     return path
+
+
+T = TypeVar("T")
 
 
 class Daemon:
@@ -170,6 +174,23 @@ class Bare:
         self.stop()
         assert self.proc.stderr is not None
         return self.proc.stderr.read()[-1500:]
+
+
+def beside_bare(
+    bus: str, seconds: float, read: Callable[[], T]
+) -> tuple[dict[str, Any], T, T, float]:
+    """A window of ``seconds`` measured twice: the bare scanner's figures, and ``read()``
+    (the daemon's counters) at its start and end, with the seconds between those reads."""
+    scanner = Bare(bus, seconds)
+    try:
+        scanner.until_measuring()
+        started, before = time.monotonic(), read()
+        time.sleep(seconds)
+        after = read()
+        elapsed = time.monotonic() - started
+        return scanner.result(), before, after, elapsed
+    finally:
+        scanner.stop()
 
 
 def bare(bus: str, seconds: float, warmup: float = 2.0) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import sys
 import time
 from typing import Any
 
-from gateway.bench.daemon import Bare, Daemon, Stand, bare
+from gateway.bench.daemon import Daemon, Stand, bare, beside_bare
 from gateway.bench.harness import Run, Table, run_bench
 
 CORE_LIBRARIES = (
@@ -139,18 +139,10 @@ def idle(run: Run) -> list[dict[str, Any]]:
             daemon.until_ready()
             daemon.until_devices(200, 60)
             time.sleep(1 if run.smoke else 20)  # every device seen, first telemetry sent
-            scanner = Bare(stand.bus, seconds)  # the baseline, in the same seconds
-            try:
-                scanner.until_measuring()
-                c0, t0 = daemon.cpu_seconds(), time.monotonic()
-                time.sleep(seconds)
-                c1, t1 = daemon.cpu_seconds(), time.monotonic()
-                base = scanner.result()
-            finally:
-                scanner.stop()
+            base, c0, c1, elapsed = beside_bare(stand.bus, seconds, daemon.cpu_seconds)
         finally:
             daemon.stop()
-    share = (c1 - c0) / (t1 - t0) * 100
+    share = (c1 - c0) / elapsed * 100
     bare_share = base["cpu_s"] / base["seconds"] * 100
     return [
         {

@@ -25,7 +25,7 @@ from typing import Any
 
 from drivers.decode import decode, payload_fingerprint
 from drivers.types import Advertisement
-from gateway.bench.daemon import Bare, Daemon, Stand, bare
+from gateway.bench.daemon import Daemon, Stand, bare, beside_bare
 from gateway.bench.harness import Run, Table, run_bench
 from gateway.ble.ingest import AdvertIngest, IngestOptions
 from gateway.registry import Registry, RegistryOptions
@@ -115,15 +115,9 @@ def whole_daemon(run: Run, rate_per_s: float, seconds: float) -> list[dict[str, 
             if not run.smoke:
                 daemon.until_devices(len(spec.devices), 120)
             time.sleep(2 if run.smoke else 10)  # warm: every device known, states sent
-            scanner = Bare(stand.bus, seconds)  # the baseline, in the same seconds
-            try:
-                scanner.until_measuring()
-                a0, c0 = daemon.adverts(), daemon.cpu_seconds()
-                time.sleep(seconds)
-                a1, c1 = daemon.adverts(), daemon.cpu_seconds()
-                base = scanner.result()
-            finally:
-                scanner.stop()
+            base, (a0, c0), (a1, c1), _ = beside_bare(
+                stand.bus, seconds, lambda: (daemon.adverts(), daemon.cpu_seconds())
+            )
         finally:
             daemon.stop()
     bare_k = base["cpu_s"] / max(1, base["adverts"]) * 1000
