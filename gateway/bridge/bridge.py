@@ -236,7 +236,8 @@ class Bridge:
             self.batcher.sample(change.device, change.readings)
 
     async def _streams_loop(self) -> None:
-        heartbeat_at = time.monotonic()
+        heartbeat_at = sampled_at = time.monotonic()
+        sample_every = min(60.0, self.options.telemetry.sample_interval_s)
         while True:
             await asyncio.sleep(STATE_TICK_S)
             await self.flush_events()
@@ -250,10 +251,14 @@ class Bridge:
                     if now - self._state_at.get(i, -1e18) >= self.options.state_heartbeat_s
                 ]
                 self._dirty.update(stale)
+            if now - sampled_at >= sample_every:
+                # Readings that stay within their dead-bands are sampled all the same, once
+                # per sample interval (changes beyond them are sampled as they come).
+                sampled_at = now
                 owns = self._ownership.owns
                 for device in self._registry:
                     if device.online and owns(device.device_id):
-                        self.batcher.sample(device)
+                        self.batcher.sample(device, slack=STATE_TICK_S)
             await self._produce_states(list(self._dirty))
             batches = self.batcher.due_batches()
             if batches:

@@ -30,12 +30,14 @@ class TelemetryBatcher:
         self._sampled: dict[str, float] = {}  # device id -> monotonic time of last sample
         self._limit = max(1, min(options.max_readings, (options.max_bytes - 400) // READING_BYTES))
 
-    def sample(self, device: DeviceRecord, names: tuple[str, ...] = ()) -> None:
-        """Take the device's readings: the changed ``names`` now, all of them per interval."""
+    def sample(self, device: DeviceRecord, names: tuple[str, ...] = (), slack: float = 0.0) -> None:
+        """Take the device's readings: the changed ``names`` now, all of them per interval
+        (``slack``: that much early counts as due, for a caller that samples on a tick)."""
         if device.readings_at is None or not device.readings:
             return
         now = self._clock()
-        due = now - self._sampled.get(device.device_id, -1e18) >= self._o.sample_interval_s
+        last = self._sampled.get(device.device_id, -1e18)
+        due = now - last >= self._o.sample_interval_s - slack
         take = device.readings.keys() if due else names
         if not take:
             return
