@@ -27,7 +27,7 @@ import structlog
 
 from gateway.labels import store
 from gateway.labels.campaign import CampaignReporter
-from gateway.labels.jobs import Priority
+from gateway.labels.jobs import AttemptResult, Outcome, Priority
 from gateway.labels.model import ContentRef, LabelResult, LabelTwin
 from gateway.labels.planner import ContentWork, LabelPlanner, Need
 from gateway.labels.scheduler import LabelScheduler
@@ -83,6 +83,12 @@ def record_answer(o: LabelOwnership | None, result: LabelResult) -> None:
         o.answered(result.label_id, result.command_id)
 
 
+# A label whose attempts from this gateway failed this many times in a row (timeouts,
+# lost connections) is left to another gateway that hears it, for this long.
+CANNOT_WRITE_AFTER = 2
+CANNOT_WRITE_FOR_S = 600.0
+
+
 class LabelHandover:
     """The several-gateways side of the label pipeline (one per pipeline, only in a
     store whose gateways share labels)."""
@@ -107,6 +113,7 @@ class LabelHandover:
         self._spawn = spawn
         self._clock = clock
         self._orphans_checked = 0.0
+        self._failed: dict[str, tuple[int, float]] = {}  # label -> (attempts failed in a row, last)
 
     # ---- what the pipeline asks -------------------------------------------------------------
 
@@ -126,6 +133,23 @@ class LabelHandover:
             yield
         finally:
             self._o.set_busy(label_id, False)
+
+    def attempted(self, label_id: str, result: AttemptResult) -> None:
+        """An attempt on the label ended: failures in a row are counted, a write clears them."""
+        if result.outcome is Outcome.RETRY:
+            count, _ = self._failed.get(label_id, (0, 0.0))
+            self._failed[label_id] = (count + 1, self._clock())
+        elif result.outcome is Outcome.DONE:
+            self._failed.pop(label_id, None)
+
+    def cannot_write(self, label_id: str) -> bool:
+        """This gateway's last ``CANNOT_WRITE_AFTER`` attempts on the label failed, the last
+        within ``CANNOT_WRITE_FOR_S``: a gateway that hears it too should try."""
+        count, last = self._failed.get(label_id, (0, 0.0))
+        if count and self._clock() - last > CANNOT_WRITE_FOR_S:
+            del self._failed[label_id]
+            return False
+        return count >= CANNOT_WRITE_AFTER
 
     def twin_changed(self, twin: LabelTwin) -> None:
         """What an owned label shows goes into its claim (its next owner starts there)."""

@@ -410,7 +410,9 @@ class LabelPipeline:
         if self.handover is None:
             return await self._transfer_fn(job, adapter, gate)
         with self.handover.busy(job.label_id):
-            return await self._transfer_fn(job, adapter, gate)
+            result = await self._transfer_fn(job, adapter, gate)
+        self.handover.attempted(job.label_id, result)
+        return result
 
     async def _transfer(self, job: LabelJob, adapter: str, gate: ConnectGate) -> AttemptResult:
         work = job.payload

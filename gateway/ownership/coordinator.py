@@ -66,6 +66,8 @@ class LabelOwner(Protocol):
 
     def claims_published(self) -> None: ...
 
+    def cannot_write(self, label_id: str) -> bool: ...
+
 
 class Coordinator:
     def __init__(
@@ -219,8 +221,17 @@ class Coordinator:
             o = self.ownership
             floor = o.options.label_min_rssi
             margin = o.options.margin_db
+            unwritable = self._labels.cannot_write if self._labels is not None else None
             hearing = {
-                d.device_id: owning_rssi(d, floor, o.heard_by(d.device_id).values(), margin)
+                d.device_id: owning_rssi(
+                    d,
+                    floor,
+                    o.heard_by(d.device_id).values(),
+                    margin,
+                    cannot_write=unwritable is not None
+                    and d.kind is DeviceKind.LABEL
+                    and unwritable(d.device_id),
+                )
                 for d in self._registry
             }
             step = self.ownership.step(self._clock(), hearing)
@@ -367,23 +378,32 @@ def _alert(device_id: str, c: ClaimedAlert) -> Alert:
 
 
 def owning_rssi(
-    device: DeviceRecord, label_min_rssi: float, others: Iterable[int] = (), margin_db: float = 8.0
+    device: DeviceRecord,
+    label_min_rssi: float,
+    others: Iterable[int] = (),
+    margin_db: float = 8.0,
+    *,
+    cannot_write: bool = False,
 ) -> float | None:
     """How well this gateway hears a device, for owning it (None: not at all). A label
     this gateway hears only faintly (its adverts come through, a connection may not)
     while another online gateway (``others``: their RSSI) hears it above the floor and
     clearly better (by the margin: two gateways near the floor never trade it back and
     forth) is not counted as heard here: this gateway neither claims it nor keeps it
-    from the one that can write it. Heard faintly by every gateway, the best may own it."""
+    from the one that can write it. Heard faintly by every gateway, the best may own it.
+    Likewise a label this gateway could not write in its last attempts
+    (``cannot_write``) while another online gateway hears it above the floor: its claim
+    says not heard, and that gateway takes it over within its claim delay."""
     if not device.online or device.rssi is None:
         return None
     rssi = device.rssi
-    if (
-        device.kind is DeviceKind.LABEL
-        and rssi < label_min_rssi
-        and any(r >= label_min_rssi and r >= rssi + margin_db for r in others)
-    ):
-        return None
+    if device.kind is DeviceKind.LABEL:
+        if cannot_write and any(r >= label_min_rssi for r in others):
+            return None
+        if rssi < label_min_rssi and any(
+            r >= label_min_rssi and r >= rssi + margin_db for r in others
+        ):
+            return None
     return rssi
 
 
