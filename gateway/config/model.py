@@ -188,6 +188,11 @@ class MultiGatewayConfig(Section):
     offline_grace: Duration = Field(
         15.0, ge=0, le=25, description="a gateway offline this long: its devices are taken over"
     )
+    balance_labels: bool = Field(
+        True,
+        description="labels heard about equally by two gateways are shared out evenly "
+        "(off: each stays with the gateway that hears it best)",
+    )
 
 
 class CounterConfig(Section):

@@ -298,6 +298,7 @@ def settings_from_config(config: GatewayConfig) -> GatewaySettings:
             hold_s=config.multi_gateway.hold,
             label_min_rssi=config.multi_gateway.label_min_rssi,
             offline_grace_s=config.multi_gateway.offline_grace,
+            balance_labels=config.multi_gateway.balance_labels,
             # The broker publishes a lost client's Will after 1.5 keepalives.
             will_after_s=1.5 * config.mqtt.keepalive,
         )

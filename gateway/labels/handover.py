@@ -121,6 +121,10 @@ class LabelHandover:
         """Another gateway, online, owns the label: it renders, writes and answers."""
         return not self._o.owns(label_id) and self._o.owner(label_id) is not None
 
+    def bound(self, label_id: str) -> bool:
+        """The label is bound to a product: every campaign writes it."""
+        return label_id in self._planner.bindings
+
     def writable(self, label_id: str) -> bool:
         """The label is this gateway's to write now (owned, and in step with the claims)."""
         return self._o.writable(label_id)

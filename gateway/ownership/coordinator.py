@@ -68,6 +68,8 @@ class LabelOwner(Protocol):
 
     def cannot_write(self, label_id: str) -> bool: ...
 
+    def bound(self, label_id: str) -> bool: ...
+
 
 class Coordinator:
     def __init__(
@@ -234,7 +236,9 @@ class Coordinator:
                 )
                 for d in self._registry
             }
-            step = self.ownership.step(self._clock(), hearing)
+            step = self.ownership.step(
+                self._clock(), hearing, None if self._labels is None else self._labels.bound
+            )
             self.last_step_s = time.perf_counter() - started
             if step:
                 await self.apply(step)

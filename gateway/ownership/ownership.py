@@ -29,6 +29,10 @@ The rules:
   same epoch before it was confirmed (the rival may have been confirmed already,
   by a gateway that had not seen ours yet) is made again one epoch higher
   instead, so two owners never publish in the same epoch;
+- bound labels are shared out between gateways that hear them about equally
+  (:mod:`gateway.ownership.balance`): a gateway owning clearly fewer takes some of
+  them from one owning clearly more after ``hold_s``; a label moved between two
+  gateways stays put for ``moved_min_s``;
 - a gateway whose claim is beaten withdraws it and stops at once;
 - nothing is claimed in the first ``settle_s`` after connecting (the retained
   claims arrive first) nor while disconnected; what is owned stays owned while
@@ -42,6 +46,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from gateway.ownership.balance import Candidate, pick, shares
 from gateway.ownership.claims import Claim, ClaimedAlert, ShownContent, rank
 
 
@@ -66,6 +71,10 @@ class OwnershipOptions:
     republish_min_s: float = 10.0
     label_min_rssi: float = -92.0  # a label heard weaker cannot be written: not claimed
     offline_grace_s: float = 15.0  # a gateway offline this long: its devices are taken over
+    balance_labels: bool = True  # share labels heard about equally (gateway.ownership.balance)
+    balance_tolerance: float = 0.03  # owning this share of the mean more is even enough
+    balance_min: int = 4  # ... or this many labels more
+    moved_min_s: float = 600.0  # a label moved between two gateways stays put this long
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,12 @@ class _Track:
     extras_changed: bool = False
     shown: ShownContent | None = None
     busy: bool = False
+    owner: str | None = None  # the last gateway seen owning it
+    owner_since: float = 0.0  # ... since when
+    moved_at: float | None = None  # when the owner last changed (a race at a claim is no move)
+
+
+BALANCE_EVERY_S = 5.0  # how often the labels to take for an even share are chosen again
 
 
 class Ownership:
@@ -128,6 +143,8 @@ class Ownership:
         self._news: set[str] = set()
         self._heard_by: dict[str, dict[str, int]] = {}  # device -> other gateway -> RSSI
         self._reported: dict[str, dict[str, set[str]]] = {}  # gateway -> shard -> devices
+        self._evens: set[str] = set()  # labels to take over for an even share
+        self._evened_at = float("-inf")
 
     # ---- what this gateway knows ---------------------------------------------------------
 
@@ -338,8 +355,15 @@ class Ownership:
 
     # ---- deciding ------------------------------------------------------------------------
 
-    def step(self, now: float, hearing: Mapping[str, float | None]) -> Step:
-        """Decide, given what this gateway hears now (RSSI per device; None: not heard)."""
+    def step(
+        self,
+        now: float,
+        hearing: Mapping[str, float | None],
+        balanced: Callable[[str], bool] | None = None,
+    ) -> Step:
+        """Decide, given what this gateway hears now (RSSI per device; None: not heard).
+        ``balanced``: the devices shared out evenly between gateways that hear them about
+        equally (bound labels: the work of a campaign); None: none."""
         out = Step()
         self._now = now
         for device_id, rssi in hearing.items():
@@ -358,15 +382,57 @@ class Ownership:
             and self._in_step
             and now - self._disconnected_at < self.options.will_after_s
         )
+        if not may_claim or balanced is None or not self.options.balance_labels:
+            self._evens = set()
+        elif now - self._evened_at >= BALANCE_EVERY_S:
+            self._evened_at = now
+            self._evens = self._to_even(now, balanced)
         for device_id in set(self._tracks) | set(self._claims):
             self._decide(device_id, now, may_claim, out)
         return out
+
+    def _to_even(self, now: float, balanced: Callable[[str], bool]) -> set[str]:
+        """The labels to take from gateways owning clearly more of them than this one."""
+        o = self.options
+        counts: dict[str, int] = {}
+        candidates = []
+        for device_id in self._claims:
+            if not balanced(device_id):
+                continue
+            w = self._winner(device_id)
+            if w is None:
+                continue
+            counts[w.gateway_id] = counts.get(w.gateway_id, 0) + 1
+            t = self._tracks.get(device_id)
+            if (
+                w.gateway_id == self.me
+                or w.rssi is None
+                or w.busy
+                or t is None
+                or t.rssi is None
+                or t.heard_since is None
+                or now - t.heard_since < o.claim_delay_s
+                or t.rssi < o.label_min_rssi
+                or t.rssi < w.rssi - o.margin_db / 2
+                or (t.moved_at is not None and now - t.moved_at < o.moved_min_s)
+            ):
+                continue
+            candidates.append(Candidate(device_id, w.gateway_id, w.rssi, t.rssi))
+        online = {self.me} | {g for g in self._online if g not in self._offline}
+        quotas = shares(
+            counts, self.me, online, tolerance=o.balance_tolerance, minimum=o.balance_min
+        )
+        return pick(candidates, quotas)
 
     def _decide(self, device_id: str, now: float, may_claim: bool, out: Step) -> None:
         o = self.options
         t = self._track(device_id)
         mine = self._claims.get(device_id, {}).get(self.me)
         winner = self._winner(device_id)
+        if winner is not None and winner.gateway_id != t.owner:
+            if t.owner is not None and now - t.owner_since >= o.settle_s:
+                t.moved_at = now
+            t.owner, t.owner_since = winner.gateway_id, now
         if mine is not None:
             if winner is not mine:
                 # Beaten: withdraw and stop at once.
@@ -406,7 +472,7 @@ class Ownership:
             better, hold = True, o.claim_delay_s
         else:
             better, hold = t.rssi >= winner.rssi + o.margin_db, o.hold_s
-        if not better:
+        if not better and device_id not in self._evens:
             t.better_since = None
             return
         if t.better_since is None:

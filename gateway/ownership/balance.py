@@ -1,0 +1,73 @@
+"""Labels shared out between gateways that hear them about equally.
+
+Ownership follows radio: a label goes to the gateway that hears it best, and moves only
+to one that hears it clearly better. Labels are not spread evenly over a floor, though
+(a grocery aisle holds more than a furniture aisle), so the box nearest the dense aisles
+owns more of them than the others, and every campaign waits for it: the makespan is set
+by the gateway with the most labels.
+
+A gateway owning clearly fewer bound labels than another (by more than ``tolerance`` of
+the mean, and at least ``minimum``) takes some of that one's labels that it hears about
+as well (no more than half the margin worse, above the floor), the ones it hears best
+first, a ``1/n`` share of the difference per round (``n`` gateways online): the two end
+about even and neither can overtake the other, so nothing flows back. A label moved
+between two gateways stays where it is for ``moved_min_s`` (a device heard equally by
+two gateways changes owner at most once in that time).
+
+Pure: the counts and what this gateway hears in, the labels to take out.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A label another gateway owns that this one hears about as well."""
+
+    device_id: str
+    owner: str
+    owner_rssi: float
+    rssi: float  # as this gateway hears it
+
+
+def shares(
+    counts: Mapping[str, int],
+    me: str,
+    gateways: Collection[str],
+    *,
+    tolerance: float,
+    minimum: int,
+) -> dict[str, int]:
+    """How many labels this gateway takes from each gateway that owns clearly more
+    (``counts``: bound labels owned per gateway; ``gateways``: those online, this one
+    among them)."""
+    n = len(gateways)
+    if n < 2 or me not in gateways:
+        return {}
+    mine = counts.get(me, 0)
+    mean = sum(counts.get(g, 0) for g in gateways) / n
+    slack = max(minimum, tolerance * mean)
+    out = {}
+    for g in gateways:
+        diff = counts.get(g, 0) - mine
+        if g != me and diff > slack:
+            out[g] = diff // n
+    return out
+
+
+def pick(candidates: Iterable[Candidate], quotas: Mapping[str, int]) -> set[str]:
+    """The labels to take: per owner, up to its quota, those this gateway hears best
+    compared with the owner first (ties by id: the same choice every time)."""
+    by_owner: dict[str, list[Candidate]] = defaultdict(list)
+    for c in candidates:
+        if quotas.get(c.owner, 0) > 0:
+            by_owner[c.owner].append(c)
+    out: set[str] = set()
+    for owner, found in by_owner.items():
+        found.sort(key=lambda c: (c.owner_rssi - c.rssi, c.device_id))
+        out.update(c.device_id for c in found[: quotas[owner]])
+    return out
