@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.config.durations import Duration
+from gateway.energy.model import WEEKDAYS
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 DEVICE_ID = Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]
@@ -264,9 +265,6 @@ class LightZoneConfig(ZoneConfig):
     min_on: Duration = Field(300.0, ge=0)
     min_off: Duration = Field(300.0, ge=0)
     staff_minutes: int = Field(30, ge=0, le=240)
-
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class EnergyConfig(Section):

@@ -13,11 +13,11 @@ from gateway.bridge.mqtt import MqttOptions
 from gateway.bridge.telemetry import TelemetryOptions
 from gateway.commands.inbox import InboxOptions
 from gateway.commands.jws import public_key_from_pem, public_key_from_x
-from gateway.config.model import WEEKDAYS, AlertRuleConfig, GatewayConfig
+from gateway.config.model import AlertRuleConfig, GatewayConfig
 from gateway.daemon.app import GatewaySettings
 from gateway.energy.counters import Counter
 from gateway.energy.modbus import RegisterMap
-from gateway.energy.model import Calendar, HvacZone, LightZone, Zones
+from gateway.energy.model import WEEKDAYS, Calendar, HvacZone, LightZone, Zones
 from gateway.energy.service import EnergySettings, ZoneLink
 from gateway.labels.jobs import SchedulerOptions
 from gateway.labels.pipeline import LabelOptions

@@ -18,9 +18,15 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.energy.model import Calendar, EnergyConfigError, HvacZone, LightZone, Zones
+from gateway.energy.model import (
+    WEEKDAYS,
+    Calendar,
+    EnergyConfigError,
+    HvacZone,
+    LightZone,
+    Zones,
+)
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HVAC_FIELDS = ("band", "setback", "limits")
 LIGHT_FIELDS = ("floor", "full", "busy")
 
