@@ -417,7 +417,7 @@ class Ownership:
                 or (t.moved_at is not None and now - t.moved_at < o.moved_min_s)
             ):
                 continue
-            candidates.append(Candidate(device_id, w.gateway_id, w.rssi, t.rssi))
+            candidates.append(Candidate(device_id, w.gateway_id))
         online = {self.me} | {g for g in self._online if g not in self._offline}
         quotas = shares(
             counts, self.me, online, tolerance=o.balance_tolerance, minimum=o.balance_min

@@ -158,13 +158,13 @@ def test_shares_of_three_gateways_even_them_out_without_overtaking() -> None:
     assert shares({"a": 7, "b": 3}, "b", {"a", "b"}, tolerance=0.03, minimum=4) == {}
 
 
-def test_pick_takes_the_labels_heard_best_first_up_to_the_quota() -> None:
-    found = [
-        Candidate("ff0000000003", "a", -70, -73),
-        Candidate("ff0000000001", "a", -70, -70),
-        Candidate("ff0000000002", "a", -70, -66),
-        Candidate("ff0000000009", "c", -60, -60),
-    ]
-    assert pick(found, {"a": 2}) == {"ff0000000002", "ff0000000001"}
-    assert pick(found, {"a": 5, "c": 1}) == {c.device_id for c in found}
+def test_pick_takes_the_same_labels_every_round_up_to_the_quota() -> None:
+    found = [Candidate(f"ff00000000{n:02x}", "a") for n in range(40)]
+    found.append(Candidate("ff0000000f00", "c"))
+    two = pick(found, {"a": 2})
+    assert len(two) == 2 and two <= {c.device_id for c in found if c.owner == "a"}
+    assert pick(list(reversed(found)), {"a": 2}) == two  # whatever order they come in
+    assert two < pick(found, {"a": 3})  # a larger quota: the same ones and more
+    assert two != {"ff0000000000", "ff0000000001"}  # spread, not in address order
+    assert pick(found, {"a": 50, "c": 1}) == {c.device_id for c in found}
     assert pick(found, {}) == set()
