@@ -1,7 +1,7 @@
-from drivers.types import DeviceKind
 from gateway.alerts import AlertEngine, Rule, Selector
 from gateway.alerts.model import Alert, AlertPhase
 from gateway.registry import DeviceRecord
+from tests.helpers.records import record
 
 FRIDGE = Rule(
     name="fridge-too-warm",
@@ -17,18 +17,7 @@ FRIDGE = Rule(
 
 
 def fridge(temp: float, online: bool = True) -> DeviceRecord:
-    return DeviceRecord(
-        device_id="c4d912ab0f31",
-        address="C4:D9:12:AB:0F:31",
-        kind=DeviceKind.SENSOR,
-        model="ruuvi-rawv2",
-        first_seen=0,
-        last_seen=0,
-        last_seen_mono=0,
-        readings={"temperature_c": temp},
-        tags=("fridge",),
-        online=online,
-    )
+    return record("c4d912ab0f31", readings={"temperature_c": temp}, tags=("fridge",), online=online)
 
 
 def test_fires_after_for_not_before_and_resolves_with_same_id() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from drivers.types import DeviceKind
 from gateway.alerts.engine import AlertTransition
 from gateway.alerts.model import Alert, AlertPhase
 from gateway.alerts.views import alert_event
@@ -11,6 +10,7 @@ from gateway.contract import schema_errors
 from gateway.contract.events import Event
 from gateway.registry import ChangeKind, DeviceChange, DeviceRecord
 from gateway.registry.events import lifecycle_event
+from tests.helpers.records import record
 
 IDENT = payloads.Identity("store-1", "gw-1")
 
@@ -25,10 +25,8 @@ def sent(event: Event) -> dict[str, object]:
 
 
 def device(name: str | None = "Fridge 3") -> DeviceRecord:
-    return DeviceRecord(
-        device_id="a4c138000001",
-        address="A4:C1:38:00:00:01",
-        kind=DeviceKind.SENSOR,
+    return record(
+        "a4c138000001",
         model="ruuvi-tag",
         first_seen=1.0,
         last_seen=2.0,

@@ -21,6 +21,7 @@ from gateway.ownership import (
 from gateway.ownership.claims import parse
 from gateway.ownership.coordinator import owning_rssi
 from gateway.registry import DeviceRecord
+from tests.helpers.records import record
 
 DEVICE = "a4c138000001"
 OPTIONS = OwnershipOptions(
@@ -321,17 +322,7 @@ def test_the_previous_owner_is_the_one_whose_claim_stands_not_a_withdrawn_rival(
 
 def test_a_label_heard_too_faintly_to_connect_is_not_counted_as_heard() -> None:
     def device(kind: DeviceKind, rssi: int | None, online: bool = True) -> DeviceRecord:
-        return DeviceRecord(
-            device_id="ff0101000001",
-            address="FF:01:01:00:00:01",
-            kind=kind,
-            model="m",
-            first_seen=0,
-            last_seen=0,
-            last_seen_mono=0,
-            rssi=rssi,
-            online=online,
-        )
+        return record("ff0101000001", kind, "m", rssi=rssi, online=online)
 
     assert owning_rssi(device(DeviceKind.LABEL, -80), -92.0, [-60]) == -80
     # Faint here, heard well by another gateway: that one should own it.

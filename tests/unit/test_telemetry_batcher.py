@@ -3,20 +3,14 @@ per sample interval (steady readings too), batched by age."""
 
 from __future__ import annotations
 
-from drivers.types import DeviceKind
 from gateway.bridge.telemetry import TelemetryBatcher, TelemetryOptions
 from gateway.registry import DeviceRecord
+from tests.helpers.records import record
 
 
 def _sensor() -> DeviceRecord:
-    return DeviceRecord(
-        device_id="c40900000001",
-        address="C4:09:00:00:00:01",
-        kind=DeviceKind.SENSOR,
-        model="ruuvi-rawv2",
-        first_seen=0,
-        last_seen=0,
-        last_seen_mono=0,
+    return record(
+        "c40900000001",
         readings={"temperature_c": 4.2, "humidity_pct": 80.0},
         readings_at=1_700_000_000.0,
     )
