@@ -10,11 +10,12 @@ A gateway owning clearly fewer bound labels than another (by more than ``toleran
 the mean, and at least ``minimum``) takes some of that one's labels that it hears about
 as well (no more than half the margin worse, above the floor): a ``1/n`` share of the
 difference per round (``n`` gateways online), so the two end about even and neither
-can overtake the other; nothing flows back. Which labels is decided by a hash of their
-ids, not by RSSI: the choice must stay the same from one round to the next while the
-hold time runs, and RSSI moves with every advert. A label moved between two gateways
-stays where it is for ``moved_min_s`` (a device heard equally by two gateways changes
-owner at most once in that time).
+can overtake the other; nothing flows back. A round takes ``balance_hold_s`` (the
+counts settle). Which labels is decided by a hash of their ids, not by RSSI, and a
+label chosen stays chosen while it is heard within the margin: the choice must stay
+the same while the hold time runs, and RSSI moves with every advert. A label moved
+between two gateways stays where it is for ``moved_min_s`` (a device heard equally by
+two gateways changes owner at most once in that time).
 
 Pure: the counts and what this gateway hears in, the labels to take out.
 """
@@ -60,15 +61,20 @@ def shares(
     return out
 
 
-def pick(candidates: Iterable[Candidate], quotas: Mapping[str, int]) -> set[str]:
-    """The labels to take: per owner, up to its quota, in the order of a hash of their
-    ids (the same choice every round, spread over the floor, not aisle by aisle)."""
+def pick(
+    candidates: Iterable[Candidate], quotas: Mapping[str, int], chosen: Collection[str] = ()
+) -> set[str]:
+    """The labels to take: per owner, up to its quota, those ``chosen`` in the round
+    before first (their hold time runs on), then in the order of a hash of their ids
+    (the same choice every round, spread over the floor, not aisle by aisle)."""
     by_owner: dict[str, list[Candidate]] = defaultdict(list)
     for c in candidates:
         if quotas.get(c.owner, 0) > 0:
             by_owner[c.owner].append(c)
     out: set[str] = set()
     for owner, found in by_owner.items():
-        found.sort(key=lambda c: (zlib.crc32(c.device_id.encode()), c.device_id))
+        found.sort(
+            key=lambda c: (c.device_id not in chosen, zlib.crc32(c.device_id.encode()), c.device_id)
+        )
         out.update(c.device_id for c in found[: quotas[owner]])
     return out

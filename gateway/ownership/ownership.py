@@ -31,7 +31,7 @@ The rules:
   instead, so two owners never publish in the same epoch;
 - bound labels are shared out between gateways that hear them about equally
   (:mod:`gateway.ownership.balance`): a gateway owning clearly fewer takes some of
-  them from one owning clearly more after ``hold_s``; a label moved between two
+  them from one owning clearly more after ``balance_hold_s``; a label moved between two
   gateways stays put for ``moved_min_s``;
 - a gateway whose claim is beaten withdraws it and stops at once;
 - nothing is claimed in the first ``settle_s`` after connecting (the retained
@@ -74,6 +74,7 @@ class OwnershipOptions:
     balance_labels: bool = True  # share labels heard about equally (gateway.ownership.balance)
     balance_tolerance: float = 0.03  # owning this share of the mean more is even enough
     balance_min: int = 4  # ... or this many labels more
+    balance_hold_s: float = 20.0  # a label chosen for an even share this long is taken
     moved_min_s: float = 600.0  # a label moved between two gateways stays put this long
 
 
@@ -413,7 +414,8 @@ class Ownership:
                 or t.heard_since is None
                 or now - t.heard_since < o.claim_delay_s
                 or t.rssi < o.label_min_rssi
-                or t.rssi < w.rssi - o.margin_db / 2
+                # About as well: half the margin to be chosen, the margin to stay chosen.
+                or t.rssi < w.rssi - o.margin_db / (1 if device_id in self._evens else 2)
                 or (t.moved_at is not None and now - t.moved_at < o.moved_min_s)
             ):
                 continue
@@ -422,7 +424,7 @@ class Ownership:
         quotas = shares(
             counts, self.me, online, tolerance=o.balance_tolerance, minimum=o.balance_min
         )
-        return pick(candidates, quotas)
+        return pick(candidates, quotas, self._evens)
 
     def _decide(self, device_id: str, now: float, may_claim: bool, out: Step) -> None:
         o = self.options
@@ -472,9 +474,11 @@ class Ownership:
             better, hold = True, o.claim_delay_s
         else:
             better, hold = t.rssi >= winner.rssi + o.margin_db, o.hold_s
-        if not better and device_id not in self._evens:
-            t.better_since = None
-            return
+        if not better:
+            if device_id not in self._evens:
+                t.better_since = None
+                return
+            hold = o.balance_hold_s  # an even share: the counts are all that need to settle
         if t.better_since is None:
             t.better_since = now
         # Not in the middle of a transfer: between two (a label its owner keeps retrying

@@ -81,10 +81,10 @@ class Floor:
 
 def test_labels_heard_about_equally_are_shared_out_evenly() -> None:
     floor = Floor(["gw-a", "gw-b"])
-    floor.run(30)
+    floor.run(20)
     # By radio: gw-a hears the labels between the two best.
     assert floor.owned() == {"gw-a": set(NEAR_A + BETWEEN), "gw-b": set(NEAR_B)}
-    floor.run(OPTIONS.hold_s + 30)
+    floor.run(OPTIONS.balance_hold_s + 30)
     owned = floor.owned()
     assert floor.agree()
     assert len(owned["gw-a"]) == len(owned["gw-b"]) == 14  # 24 and 4: 10 move
@@ -117,6 +117,21 @@ def test_a_label_heard_clearly_worse_is_not_taken_for_an_even_share() -> None:
     floor = Floor(["gw-a", "gw-b"])
     floor.run(300, worse)
     assert floor.owned() == {"gw-a": set(NEAR_A + BETWEEN), "gw-b": set(NEAR_B)}
+
+
+def test_a_label_chosen_for_an_even_share_stays_chosen_while_its_rssi_wavers() -> None:
+    # gw-b hears the labels between 2.5 dB, then 5.5 dB worse than gw-a, by turns every
+    # 5 s: about as well at one choice, not at the next. Chosen once, they stay chosen
+    # (within the margin) until the hold has run, and the share evens out.
+    def wavering(gid: str, label: str) -> float:
+        if label in BETWEEN and gid == "gw-b":
+            return -72.5 if int(floor.now / 5) % 2 == 0 else -75.5
+        return hears(gid, label)
+
+    floor = Floor(["gw-a", "gw-b"])
+    floor.run(OPTIONS.balance_hold_s + 60, wavering)
+    assert len(floor.owned()["gw-a"]) == len(floor.owned()["gw-b"]) == 14
+    assert floor.agree()
 
 
 def test_a_label_moved_by_radio_stays_put_for_the_moved_time() -> None:
