@@ -188,5 +188,44 @@ def ack(
     return body
 
 
+def outcome_ack(
+    ident: Identity,
+    *,
+    command_id: str,
+    command_type: str,
+    version: int,
+    outcome: str | None,
+    error: str | None,
+    now: float,
+) -> dict[str, Any]:
+    """The final ack of a command with one outcome and no label (the energy settings):
+    ``applied`` is counted; any other outcome is counted and given as a result with its
+    error, and the command is ``partial`` if it ``failed``; None (another gateway's to
+    answer): ``completed`` with nothing."""
+    results = (
+        []
+        if outcome in (None, "applied")
+        else [
+            {
+                "label_id": None,
+                "sku": None,
+                "version": version,
+                "status": outcome,
+                "at": format_epoch(now),
+                "error": error,
+            }
+        ]
+    )
+    return ack(
+        ident,
+        command_id=command_id,
+        command_type=command_type,
+        status="partial" if outcome == "failed" else "completed",
+        now=now,
+        counts={} if outcome is None else {outcome: 1},
+        results=results,
+    )
+
+
 def _finite(value: float) -> bool:
     return value == value and value not in (float("inf"), float("-inf"))

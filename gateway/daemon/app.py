@@ -52,7 +52,6 @@ from gateway.registry.history import HistoryOptions, ReadingHistory
 from gateway.registry.persistence import flush_dirty, load_devices
 from gateway.store import Database
 from gateway.store.database import Synchronous
-from gateway.timeutil import format_epoch
 from gateway.web.keys import LIVE_KEY
 from gateway.web.local_api import SOCKET_NAME, serve_local_api
 from gateway.web.security import Auth, LoginLimiter, WebUser
@@ -492,29 +491,14 @@ class Gateway:
         else:
             outcome = "failed"
             why = "this gateway has no energy zones ([[energy.hvac]] or [[energy.lights]])"
-        now = time.time()
-        results = (
-            []
-            if outcome in (None, "applied")
-            else [
-                {
-                    "label_id": None,
-                    "sku": None,
-                    "version": command.body.version,
-                    "status": outcome,
-                    "at": format_epoch(now),
-                    "error": why,
-                }
-            ]
-        )
-        ack = payloads.ack(
+        ack = payloads.outcome_ack(
             self.bridge.outbox.identity,
             command_id=command.id,
             command_type=command.type,
-            status="partial" if outcome == "failed" else "completed",
-            now=now,
-            counts={} if outcome is None else {outcome: 1},
-            results=results,
+            version=command.body.version,
+            outcome=outcome,
+            error=why,
+            now=time.time(),
         )
         await self.bridge.outbox.produce_acks([ack])
         await self.inbox.mark(command.id, "done")

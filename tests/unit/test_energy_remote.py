@@ -154,3 +154,33 @@ async def test_the_loop_applies_keeps_and_reloads_the_cloud_settings(tmp_path: P
         }
     finally:
         await db.close()
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "counts", "results"),
+    [
+        ("applied", "completed", {"applied": 1}, 0),
+        ("failed", "partial", {"failed": 1}, 1),
+        (None, "completed", {}, 0),  # the store's zones are another gateway's
+    ],
+)
+def test_the_final_ack_of_energy_settings_follows_the_contract(
+    outcome: str | None, status: str, counts: dict[str, int], results: int
+) -> None:
+    from gateway.contract import schema_errors
+
+    ack = payloads.outcome_ack(
+        payloads.Identity("s1", "g1"),
+        command_id="8d3c1f9e-2b7a-4c1d-9e5f-0a1b2c3d4e5f",
+        command_type="energy-settings",
+        version=3,
+        outcome=outcome,
+        error="hours: 'mo' is not a weekday" if outcome == "failed" else None,
+        now=1_800_000_000.0,
+    )
+    sent = {**ack, "msg_id": "12345678-1234-1234-1234-123456789abc", "seq": 1}  # the outbox's
+    assert schema_errors("ack", sent) == []
+    assert (ack["status"], ack["counts"], len(ack["results"])) == (status, counts, results)
+    if results:
+        assert ack["results"][0]["error"] == "hours: 'mo' is not a weekday"
+        assert ack["results"][0]["version"] == 3
