@@ -41,9 +41,11 @@ HYPERMARKET = ROOT / "config" / "scenarios" / "hypermarket.toml"
 STORE = "hypermarket"
 SLOTS = 5
 VICTIM = "hyper-centre"
-# Ownership has settled when no label changed owner for longer than a round of the even
-# share of labels takes (gateway.ownership: 20 s of hold, chosen every 5 s, confirmed).
+# Ownership has settled when no gateway's count of labels moved by more than this share
+# of them for longer than a round of the even share takes (gateway.ownership: 20 s of
+# hold, chosen every 5 s, confirmed).
 SETTLED_S = 45.0
+SETTLED_SHARE = 0.005
 
 
 def smoke_scenario(run: Run, base: Path) -> Path:
@@ -107,7 +109,7 @@ async def _store(run: Run, scenario: Path) -> dict[str, Any]:
         binds = campaigns.bind([(lid, f"sku-{n:05d}") for n, lid in enumerate(labels)])
         await cloud.until(lambda: campaigns.finished_by(binds, set(boxes)), 300, "bindings")
         quiet = 5.0 if run.smoke else SETTLED_S
-        run.at(f"waiting until no label changed owner for {quiet:.0f} s")
+        run.at(f"waiting until the labels owned per gateway hold still for {quiet:.0f} s")
         out["balanced"], out["balanced_after_s"] = await _settled(cloud, labels, started, quiet)
 
         async def campaign(version: int, kill_after: float | None) -> dict[str, Any]:
@@ -196,20 +198,26 @@ async def _store(run: Run, scenario: Path) -> dict[str, Any]:
 async def _settled(
     cloud: Cloud, labels: list[str], started: float, quiet: float
 ) -> tuple[Counter[str | None], float]:
-    """The labels owned per gateway once none changed owner for ``quiet`` seconds, and
-    when the last one did (seconds after the gateways started)."""
-    last: dict[str, str | None] = {}
-    changed = time.monotonic()
-    deadline = changed + 900
+    """The labels owned per gateway once no gateway's count moved by more than
+    ``SETTLED_SHARE`` of the labels (a few labels change owner now and then as their RSSI
+    wavers near a limit) for ``quiet`` seconds, and since when (seconds after the
+    gateways started)."""
+    tolerance = max(2, round(SETTLED_SHARE * len(labels)))
+    window: list[tuple[float, Counter[str | None]]] = []
+    deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         check = cloud.owners()
-        now = {i: check.owner_of(i) for i in labels}
-        if now != last:
-            last, changed = now, time.monotonic()
-        elif time.monotonic() - changed >= quiet:
-            return Counter(last.values()), changed - started
+        now, counts = time.monotonic(), Counter(check.owner_of(i) for i in labels)
+        window = [(t, c) for t, c in window if now - t <= quiet] + [(now, counts)]
+        steady = all(
+            abs(c[g] - counts[g]) <= tolerance for _, c in window for g in set(c) | set(counts)
+        )
+        if not steady:
+            window = [(now, counts)]
+        elif now - window[0][0] >= quiet:
+            return counts, window[0][0] - started
         await asyncio.sleep(1.0)
-    raise AssertionError(f"labels still changing owner after 900 s (last change at {changed})")
+    raise AssertionError(f"labels per gateway still changing after 900 s: {dict(window[-1][1])}")
 
 
 def _tell_not_displayed(run: Run, c: dict[str, Any]) -> None:
@@ -271,7 +279,7 @@ def body(run: Run) -> list[Table]:
             "value": ", ".join(f"{gw} {n}" for gw, n in sorted(m["balanced"].items())),
             "unit": "",
         },
-        {"figure": "last label changed owner after", "value": m["balanced_after_s"], "unit": "s"},
+        {"figure": "labels per gateway settled after", "value": m["balanced_after_s"], "unit": "s"},
         *_rows(m, m["first"], "one price for every label"),
         *_rows(m, m["second"], f"the same, {VICTIM} killed"),
         {

@@ -292,6 +292,7 @@ class Coordinator:
             device_id=gained.device_id,
             epoch=gained.epoch,
             previous=None if previous is None else previous.gateway_id,
+            why=gained.why,
         )
         if previous is not None and previous.alerts:
             await self._alerts.adopt([_alert(gained.device_id, a) for a in previous.alerts])

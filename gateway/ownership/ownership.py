@@ -83,6 +83,7 @@ class Gained:
     device_id: str
     epoch: int
     previous: Claim | None  # the claim it was taken from (its alerts, its answered commands)
+    why: str = "unowned"  # unowned, heard better, not heard by its owner, even share
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class _Track:
     owner: str | None = None  # the last gateway seen owning it
     owner_since: float = 0.0  # ... since when
     moved_at: float | None = None  # when the owner last changed (a race at a claim is no move)
+    why: str = "unowned"  # why this gateway claimed it last
 
 
 BALANCE_EVERY_S = 5.0  # how often the labels to take for an even share are chosen again
@@ -468,27 +470,36 @@ class Ownership:
                 not self._heard_better(device_id, t.rssi)
                 or heard_for >= o.claim_delay_s + o.defer_s
             ):
-                self._claim(device_id, t, now, out, None)
+                self._claim(device_id, t, now, out, None, "unowned")
             return
         if winner.rssi is None:
-            better, hold = True, o.claim_delay_s
+            better, hold, why = True, o.claim_delay_s, "not heard by its owner"
         else:
-            better, hold = t.rssi >= winner.rssi + o.margin_db, o.hold_s
+            better, hold, why = t.rssi >= winner.rssi + o.margin_db, o.hold_s, "heard better"
         if not better:
             if device_id not in self._evens:
                 t.better_since = None
                 return
-            hold = o.balance_hold_s  # an even share: the counts are all that need to settle
+            # An even share: the counts are all that need to settle.
+            hold, why = o.balance_hold_s, "even share"
         if t.better_since is None:
             t.better_since = now
         # Not in the middle of a transfer: between two (a label its owner keeps retrying
         # is taken over by the gateway that hears it better as soon as an attempt ends).
         if now - t.better_since >= hold and not winner.busy:
-            self._claim(device_id, t, now, out, winner)
+            self._claim(device_id, t, now, out, winner, why)
 
     def _claim(
-        self, device_id: str, t: _Track, now: float, out: Step, previous: Claim | None
+        self,
+        device_id: str,
+        t: _Track,
+        now: float,
+        out: Step,
+        previous: Claim | None,
+        why: str | None = None,
     ) -> None:
+        """Claim the device (``why``: the reason, told when it is gained; None: the same
+        as the claim this one makes again)."""
         epoch = 1 + max(
             (c.epoch for c in self._last.get(device_id, {}).values()),
             default=self._owned.get(device_id, 0),
@@ -499,6 +510,8 @@ class Ownership:
         if previous is not None:
             t.shown = previous.shown
         t.busy = False
+        if why is not None:
+            t.why = why
         claim = self._make(device_id, epoch, t.rssi)
         self._put(claim)
         t.claimed_at, t.better_since, t.published_at = now, None, now
@@ -518,7 +531,7 @@ class Ownership:
             for command_id in previous.answered:
                 self.answered(device_id, command_id)
             self.set_shown(device_id, previous.shown)
-        out.gained.append(Gained(device_id, mine.epoch, previous))
+        out.gained.append(Gained(device_id, mine.epoch, previous, t.why))
 
     def _maybe_republish(
         self, device_id: str, mine: Claim, t: _Track, now: float, out: Step

@@ -42,6 +42,7 @@ class Floor:
         self.now = 0.0
         self.rng = random.Random(3)
         self.gains: Counter[str] = Counter()  # device -> times a gateway gained it
+        self.why: dict[str, str] = {}  # device -> why it was gained last
         for g in self.gws.values():
             g.connected(0.0)
             for other in ids:
@@ -60,6 +61,7 @@ class Floor:
                     heard[d] = None if r is None else r + noise
                 step = g.step(self.now, heard, self.balanced)
                 self.gains.update(x.device_id for x in step.gained)
+                self.why.update((x.device_id, x.why) for x in step.gained)
                 messages += [(gid, c.device_id, c) for c in step.publish]
                 messages += [(gid, d, None) for d in step.withdraw]
             self.rng.shuffle(messages)
@@ -91,6 +93,8 @@ def test_labels_heard_about_equally_are_shared_out_evenly() -> None:
     moved = owned["gw-b"] - set(NEAR_B)
     assert moved <= set(BETWEEN) and len(moved) == 10  # only labels heard about equally
     assert set(NEAR_A) <= owned["gw-a"]
+    assert {floor.why[d] for d in moved} == {"even share"}
+    assert {floor.why[d] for d in owned["gw-a"]} == {"unowned"}
     # Even now: nothing moves for the next 20 minutes, and what moved, moved once.
     floor.run(1200)
     assert floor.owned() == owned

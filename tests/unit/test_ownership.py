@@ -113,6 +113,7 @@ def test_clearly_better_for_long_enough_takes_over_once() -> None:
     gained = next(s for s in store.steps["gw-b"] if s.gained).gained[0]
     assert gained.previous is not None and gained.epoch == gained.previous.epoch + 1
     assert gained.previous.gateway_id == "gw-a"
+    assert gained.why == "heard better"
     assert sum(len(s.lost) for s in store.steps["gw-a"]) == 1
     # Not better by the margin the other way: it stays.
     store.run(600, lambda gid, _t: -70.0 if gid == "gw-a" else -74.0)
