@@ -8,14 +8,15 @@ by the gateway with the most labels.
 
 A gateway owning clearly fewer bound labels than another (by more than ``tolerance`` of
 the mean, and at least ``minimum``) takes some of that one's labels that it hears about
-as well (no more than half the margin worse, above the floor): a ``1/n`` share of the
-difference per round (``n`` gateways online), so the two end about even and neither
-can overtake the other; nothing flows back. A round takes ``balance_hold_s`` (the
-counts settle). Which labels is decided by a hash of their ids, not by RSSI, and a
-label chosen stays chosen while it is heard within the margin: the choice must stay
-the same while the hold time runs, and RSSI moves with every advert. A label moved
-between two gateways stays where it is for ``moved_min_s`` (a device heard equally by
-two gateways changes owner at most once in that time).
+as well (no more than half the margin worse, half the margin above the floor): a
+``1/n`` share of the difference per round (``n`` gateways online), so the two end
+about even and neither can overtake the other; nothing flows back. A round takes
+``balance_hold_s`` (the counts settle). Which labels is decided by a hash of their
+ids, not by RSSI, and a label chosen stays chosen while it is heard within the
+margin: the choice must stay the same while the hold time runs, and RSSI moves with
+every advert. A label moved between two gateways stays where it is for
+``moved_min_s`` (a device heard equally by two gateways changes owner at most once
+in that time).
 
 Pure: the counts and what this gateway hears in, the labels to take out.
 """

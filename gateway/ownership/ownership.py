@@ -415,11 +415,16 @@ class Ownership:
                 or t.rssi is None
                 or t.heard_since is None
                 or now - t.heard_since < o.claim_delay_s
-                or t.rssi < o.label_min_rssi
-                # About as well: half the margin to be chosen, the margin to stay chosen.
-                or t.rssi < w.rssi - o.margin_db / (1 if device_id in self._evens else 2)
                 or (t.moved_at is not None and now - t.moved_at < o.moved_min_s)
             ):
+                continue
+            # About as well as its owner (by its claim or its latest report, the better)
+            # and clear of the floor (heard near it, the owner would take it back): half
+            # the margin to be chosen, the margin to stay chosen.
+            chosen = device_id in self._evens
+            owner_rssi = max(w.rssi, self._heard_by.get(device_id, {}).get(w.gateway_id, w.rssi))
+            floor = o.label_min_rssi + (0 if chosen else o.margin_db / 2)
+            if t.rssi < floor or t.rssi < owner_rssi - o.margin_db / (1 if chosen else 2):
                 continue
             candidates.append(Candidate(device_id, w.gateway_id))
         online = {self.me} | {g for g in self._online if g not in self._offline}

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from gateway.ownership import Claim, Ownership, OwnershipOptions
 from gateway.ownership.balance import Candidate, pick, shares
+from gateway.ownership.claims import SHARDS, shard_of
 
 OPTIONS = OwnershipOptions(
     margin_db=8, hold_s=60, claim_delay_s=5, confirm_s=2, settle_s=3, moved_min_s=600
@@ -121,6 +122,26 @@ def test_a_label_heard_clearly_worse_is_not_taken_for_an_even_share() -> None:
     floor = Floor(["gw-a", "gw-b"])
     floor.run(300, worse)
     assert floor.owned() == {"gw-a": set(NEAR_A + BETWEEN), "gw-b": set(NEAR_B)}
+
+
+def test_a_label_near_the_floor_or_heard_better_by_its_owner_of_late_is_not_taken() -> None:
+    # gw-b hears the labels between just above the floor (-92 dBm), as well as gw-a does:
+    # noise would take them under it, and gw-a back (so not taken).
+    def faint(gid: str, label: str) -> float:
+        return -89.0 if label in BETWEEN else hears(gid, label)
+
+    floor = Floor(["gw-a", "gw-b"])
+    floor.run(200, faint)
+    assert floor.owned()["gw-b"] == set(NEAR_B)
+
+    # gw-a's claims say -70 dBm, but its reports of late say -62: not about as well.
+    floor = Floor(["gw-a", "gw-b"])
+    floor.run(15)
+    for shard in SHARDS:
+        report = {d: -62 for d in BETWEEN if shard_of(d) == shard}
+        floor.gws["gw-b"].hearing_seen("gw-a", shard, report)
+    floor.run(200)
+    assert floor.owned()["gw-b"] == set(NEAR_B)
 
 
 def test_a_label_chosen_for_an_even_share_stays_chosen_while_its_rssi_wavers() -> None:
