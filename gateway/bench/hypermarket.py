@@ -208,7 +208,7 @@ async def _settled(
     while time.monotonic() < deadline:
         check = cloud.owners()
         now, counts = time.monotonic(), Counter(check.owner_of(i) for i in labels)
-        window = [(t, c) for t, c in window if now - t <= quiet] + [(now, counts)]
+        window.append((now, counts))  # every sample since the counts last moved
         steady = all(
             abs(c[g] - counts[g]) <= tolerance for _, c in window for g in set(c) | set(counts)
         )
