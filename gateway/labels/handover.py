@@ -37,6 +37,7 @@ from gateway.store import Database
 log = structlog.get_logger("gateway.labels")
 
 ORPHANS_EVERY_S = 5.0  # how often targets handed to a gateway now gone are looked for
+# (and targets handed over for a label owned here)
 
 
 class LabelOwnership(Protocol):
@@ -280,11 +281,14 @@ class LabelHandover:
                     self._scheduler.cancel(label_id, "content")
 
     async def _take_back_orphans(self) -> None:
-        """Targets handed to a gateway that is gone before it answered them: nobody owns
-        their label now, so the gateway that answers for nobody's labels takes them back
-        (they fail when their time runs out, unless the label is heard and taken over)."""
-        if not self._o.first_online():
-            return
+        """Targets handed over whose label is this gateway's: it claimed the label and
+        was stopped before its claim was confirmed (the gain never reached the labels),
+        then restarted owning it; they are its own again. Targets handed to a gateway
+        that is gone before it answered them: nobody owns their label now, so the
+        gateway that answers for nobody's labels takes them back (they fail when their
+        time runs out, unless the label is heard and taken over)."""
+        first = self._o.first_online()
         for label_id in await self._db.read(store.handed_labels):
-            if self._o.owner(label_id) is None:
+            mine = self._o.writable(label_id)
+            if mine or (first and self._o.owner(label_id) is None):
                 await self._take_back(label_id, self._o.answered_for(label_id))

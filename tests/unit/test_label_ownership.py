@@ -259,3 +259,31 @@ async def test_a_held_result_is_told_and_reported_by_a_gateway_still_owning_it(
     assert (L1, "cmd") in view_a.told_
     for run in runs:
         run.cancel()
+
+
+async def test_a_label_owned_here_whose_gain_never_arrived_is_answered_here(
+    tmp_path: Path,
+) -> None:
+    # gw-b claimed L1 from gw-a mid-campaign and was stopped before its claim was
+    # confirmed; restarted, it owns L1 (its claims are kept) but its labels never heard
+    # of the gain: the target it had handed over is its own again, and answered once.
+    owners = Owners(["gw-a", "gw-b"])
+    owners.of = {L1: "gw-a"}
+    rigs = await gateways(tmp_path, owners)
+    a, b = rigs["gw-a"], rigs["gw-b"]
+    for rig in rigs.values():
+        await rig.bind("bind", [Binding(L1, "A")])
+        await rig.price_update("cmd", [item("A", 1, "12.90")])
+    owners.of[L1] = "gw-b"  # before gw-a wrote it
+    await a.pipeline.handover.label_lost(L1)
+    runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
+    await settle(rigs)
+    assert b.written == []  # handed over: nobody writes it
+    b.pipeline.handover._orphans_checked = float("-inf")  # the next sweep looks
+    await b.pipeline.handover.step()
+    await settle(rigs)
+    await settle(rigs)
+    assert a.written == [] and [w[0] for w in b.written] == [L1]
+    assert answered(b, "cmd") == [(L1, "displayed")] and answered(a, "cmd") == []
+    for run in runs:
+        run.cancel()
