@@ -79,6 +79,13 @@ async def gateways(tmp_path: Path, owners: Owners, budget_s: float = 60) -> dict
     return rigs
 
 
+async def one_price(rigs: dict[str, Rig]) -> None:
+    """Every gateway stores one binding (L1 to A) and one price for A (command ``cmd``)."""
+    for rig in rigs.values():
+        await rig.bind("bind", [Binding(L1, "A")])
+        await rig.price_update("cmd", [item("A", 1, "12.90")])
+
+
 async def settle(rigs: dict[str, Rig]) -> None:
     for rig in rigs.values():
         await rig.settle()
@@ -164,9 +171,7 @@ async def test_a_label_already_showing_the_content_is_not_written_again(tmp_path
     rigs = await gateways(tmp_path, owners)
     a, b = rigs["gw-a"], rigs["gw-b"]
     runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
-    for rig in rigs.values():
-        await rig.bind("bind", [Binding(L1, "A")])
-        await rig.price_update("cmd", [item("A", 1, "12.90")])
+    await one_price(rigs)
     await settle(rigs)
     assert answered(a, "cmd") == [(L1, "displayed")]
     view_a = a.pipeline._ownership
@@ -216,9 +221,7 @@ async def test_a_result_the_claims_never_told_is_left_to_the_next_owner(tmp_path
     assert isinstance(view_a, View)
     view_a.telling = False  # gw-a writes L1, then dies before its claim says so
     runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
-    for rig in rigs.values():
-        await rig.bind("bind", [Binding(L1, "A")])
-        await rig.price_update("cmd", [item("A", 1, "12.90")])
+    await one_price(rigs)
     await settle(rigs)
     assert [w[0] for w in a.written] == [L1]
     assert finals(a, "cmd") == []  # held: the others cannot know it was answered
@@ -246,9 +249,7 @@ async def test_a_held_result_is_told_and_reported_by_a_gateway_still_owning_it(
     assert isinstance(view_a, View)
     view_a.telling = False
     runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
-    for rig in rigs.values():
-        await rig.bind("bind", [Binding(L1, "A")])
-        await rig.price_update("cmd", [item("A", 1, "12.90")])
+    await one_price(rigs)
     await settle(rigs)
     assert finals(a, "cmd") == []
     # Back in step and still the owner: its claim tells the answer, then it is reported.
@@ -271,9 +272,7 @@ async def test_a_label_owned_here_whose_gain_never_arrived_is_answered_here(
     owners.of = {L1: "gw-a"}
     rigs = await gateways(tmp_path, owners)
     a, b = rigs["gw-a"], rigs["gw-b"]
-    for rig in rigs.values():
-        await rig.bind("bind", [Binding(L1, "A")])
-        await rig.price_update("cmd", [item("A", 1, "12.90")])
+    await one_price(rigs)
     owners.of[L1] = "gw-b"  # before gw-a wrote it
     await a.pipeline.handover.label_lost(L1)
     runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
