@@ -397,13 +397,15 @@ def owning_rssi(
     forth) is not counted as heard here: this gateway neither claims it nor keeps it
     from the one that can write it. Heard faintly by every gateway, the best may own it.
     Likewise a label this gateway could not write in its last attempts
-    (``cannot_write``) while another online gateway hears it above the floor: its claim
-    says not heard, and that gateway takes it over within its claim delay."""
+    (``cannot_write``) while another online gateway hears it above the floor, or
+    clearly better than this one (by half the margin: heard faintly by all, the best
+    should try): its claim says not heard, and that gateway takes it over within its
+    claim delay."""
     if not device.online or device.rssi is None:
         return None
     rssi = device.rssi
     if device.kind is DeviceKind.LABEL:
-        if cannot_write and any(r >= label_min_rssi for r in others):
+        if cannot_write and any(r >= label_min_rssi or r > rssi + margin_db / 2 for r in others):
             return None
         if rssi < label_min_rssi and any(
             r >= label_min_rssi and r >= rssi + margin_db for r in others

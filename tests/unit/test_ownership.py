@@ -339,6 +339,10 @@ def test_a_label_heard_too_faintly_to_connect_is_not_counted_as_heard() -> None:
     # ...if there is one: heard by nobody else (or only below the floor), keep trying.
     assert owning_rssi(device(DeviceKind.LABEL, -70), -92.0, [], cannot_write=True) == -70
     assert owning_rssi(device(DeviceKind.LABEL, -70), -92.0, [-95], cannot_write=True) == -70
+    # Faint everywhere, failing here, heard clearly better (by half the margin) elsewhere:
+    # that one should try; about as faint elsewhere: keep trying here (no trading).
+    assert owning_rssi(device(DeviceKind.LABEL, -100), -92.0, [-95], cannot_write=True) is None
+    assert owning_rssi(device(DeviceKind.LABEL, -96), -92.0, [-94], cannot_write=True) == -96
 
 
 def test_a_label_its_owner_cannot_write_is_taken_over_within_the_claim_delay() -> None:
