@@ -266,6 +266,7 @@ class LabelHandover:
         if time.monotonic() - self._orphans_checked >= ORPHANS_EVERY_S:
             self._orphans_checked = time.monotonic()
             await self._drop_answered_elsewhere()
+            await self._forget_answered_elsewhere()
             await self._take_back_orphans()
 
     async def _drop_answered_elsewhere(self) -> None:
@@ -279,6 +280,20 @@ class LabelHandover:
                 work = None if job is None else job.payload
                 if isinstance(work, ContentWork) and set(work.command_ids) <= {command_id}:
                     self._scheduler.cancel(label_id, "content")
+
+    async def _forget_answered_elsewhere(self) -> None:
+        """Handed targets another gateway's claim says it answered are forgotten here: the
+        claims that say so are not kept across a restart (a withdrawn one is gone from
+        the broker), and a label this gateway owns after one must not take them back."""
+        done = []
+        answered: dict[str, tuple[str, ...]] = {}
+        for label_id, command_id in await self._db.read(store.handed_targets):
+            if label_id not in answered:
+                answered[label_id] = self._o.answered_for(label_id)
+            if command_id in answered[label_id]:
+                done.append((label_id, command_id))
+        if done:
+            await self._db.run(partial(store.forget_handed, targets=done))
 
     async def _take_back_orphans(self) -> None:
         """Targets handed over whose label is this gateway's: it claimed the label and

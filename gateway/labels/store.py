@@ -392,6 +392,24 @@ def handed_labels(d: sqlite_utils.Database) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
+def handed_targets(d: sqlite_utils.Database) -> list[tuple[str, str]]:
+    """(label, command) of the targets handed to another gateway and not taken back."""
+    rows = d.execute(
+        "SELECT DISTINCT label_id, command_id FROM label_results "
+        "WHERE handed = 1 AND status IS NULL AND label_id IS NOT NULL"
+    ).fetchall()
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def forget_handed(d: sqlite_utils.Database, targets: Sequence[tuple[str, str]]) -> None:
+    """Handed targets another gateway's claim says it answered: never taken back."""
+    d.conn.executemany(
+        "DELETE FROM label_results WHERE label_id = ? AND command_id = ? "
+        "AND handed = 1 AND status IS NULL",
+        targets,
+    )
+
+
 def prune_handed(d: sqlite_utils.Database, before: float) -> None:
     """Handed targets older than ``before``: the other gateway has long answered them."""
     d.execute("DELETE FROM label_results WHERE handed = 1 AND handed_at < ?", [before])

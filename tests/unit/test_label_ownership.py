@@ -286,3 +286,34 @@ async def test_a_label_owned_here_whose_gain_never_arrived_is_answered_here(
     assert answered(b, "cmd") == [(L1, "displayed")] and answered(a, "cmd") == []
     for run in runs:
         run.cancel()
+
+
+async def test_a_target_answered_elsewhere_is_not_taken_back_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    # gw-b handed L1's target to gw-a, whose claim then said it answered it. gw-b comes
+    # to own L1 without hearing of the gain (stopped before its claim was confirmed, then
+    # restarted: the withdrawn claim of gw-a is gone); it does not answer the target again.
+    owners = Owners(["gw-a", "gw-b"])
+    owners.of = {L1: "gw-a"}
+    rigs = await gateways(tmp_path, owners)
+    a, b = rigs["gw-a"], rigs["gw-b"]
+    runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
+    await one_price(rigs)
+    await settle(rigs)
+    assert [w[0] for w in a.written] == [L1] and answered(a, "cmd") == [(L1, "displayed")]
+    view_b = b.pipeline._ownership
+    assert isinstance(view_b, View)
+    view_b.answers.append((L1, "cmd"))  # gw-a's claim says so, as gw-b reads it
+    b.pipeline.handover._orphans_checked = float("-inf")
+    await b.pipeline.handover.step()
+    view_b.answers.clear()  # restarted: that claim is not known any more
+    owners.of[L1] = "gw-b"
+    b.pipeline.handover._orphans_checked = float("-inf")
+    await b.pipeline.handover.step()
+    await settle(rigs)
+    # (gw-b may write L1 to be sure what it shows, as a label gained with nothing known
+    # of its content: not an answer.)
+    assert answered(b, "cmd") == [] and answered(a, "cmd") == [(L1, "displayed")]
+    for run in runs:
+        run.cancel()
