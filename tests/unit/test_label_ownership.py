@@ -86,6 +86,12 @@ async def one_price(rigs: dict[str, Rig]) -> None:
         await rig.price_update("cmd", [item("A", 1, "12.90")])
 
 
+async def sweep(rig: Rig) -> None:
+    """The gateway's handed targets looked at now (the sweep does every few seconds)."""
+    rig.pipeline.handover._orphans_checked = float("-inf")
+    await rig.pipeline.handover.step()
+
+
 async def settle(rigs: dict[str, Rig]) -> None:
     for rig in rigs.values():
         await rig.settle()
@@ -278,8 +284,7 @@ async def test_a_label_owned_here_whose_gain_never_arrived_is_answered_here(
     runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
     await settle(rigs)
     assert b.written == []  # handed over: nobody writes it
-    b.pipeline.handover._orphans_checked = float("-inf")  # the next sweep looks
-    await b.pipeline.handover.step()
+    await sweep(b)
     await settle(rigs)
     await settle(rigs)
     assert a.written == [] and [w[0] for w in b.written] == [L1]
@@ -305,12 +310,10 @@ async def test_a_target_answered_elsewhere_is_not_taken_back_after_a_restart(
     view_b = b.pipeline._ownership
     assert isinstance(view_b, View)
     view_b.answers.append((L1, "cmd"))  # gw-a's claim says so, as gw-b reads it
-    b.pipeline.handover._orphans_checked = float("-inf")
-    await b.pipeline.handover.step()
+    await sweep(b)
     view_b.answers.clear()  # restarted: that claim is not known any more
     owners.of[L1] = "gw-b"
-    b.pipeline.handover._orphans_checked = float("-inf")
-    await b.pipeline.handover.step()
+    await sweep(b)
     await settle(rigs)
     # (gw-b may write L1 to be sure what it shows, as a label gained with nothing known
     # of its content: not an answer.)
