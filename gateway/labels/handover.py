@@ -115,6 +115,7 @@ class LabelHandover:
         self._clock = clock
         self._orphans_checked = 0.0
         self._failed: dict[str, tuple[int, float]] = {}  # label -> (attempts failed in a row, last)
+        self._at_work: set[str] = set()  # labels with a target open in the store (as of a sweep)
 
     # ---- what the pipeline asks -------------------------------------------------------------
 
@@ -125,6 +126,12 @@ class LabelHandover:
     def bound(self, label_id: str) -> bool:
         """The label is bound to a product: every campaign writes it."""
         return label_id in self._planner.bindings
+
+    def at_rest(self, label_id: str) -> bool:
+        """No target of the label is open in the store, here or handed to its owner (as
+        of the last sweep, every few seconds): it may move for an even share without
+        touching a running campaign."""
+        return label_id not in self._at_work
 
     def writable(self, label_id: str) -> bool:
         """The label is this gateway's to write now (owned, and in step with the claims)."""
@@ -272,8 +279,11 @@ class LabelHandover:
     async def _drop_answered_elsewhere(self) -> None:
         """Targets taken back that the previous owner turns out to have answered (its
         claim said so late, e.g. after its restart): not answered a second time."""
+        self._at_work = set()  # filled again here and in _forget_answered_elsewhere
         for label_id, command_id in await self._db.read(store.open_label_targets):
-            if command_id in self._o.answered_for(label_id):
+            if command_id not in self._o.answered_for(label_id):
+                self._at_work.add(label_id)
+            else:
                 log.info("target answered elsewhere", label_id=label_id, command_id=command_id)
                 await self.hand_over(label_id, command_id)
                 job = self._scheduler.find(label_id, "content")
@@ -292,6 +302,8 @@ class LabelHandover:
                 answered[label_id] = self._o.answered_for(label_id)
             if command_id in answered[label_id]:
                 done.append((label_id, command_id))
+            else:
+                self._at_work.add(label_id)
         if done:
             await self._db.run(partial(store.forget_handed, targets=done))
 

@@ -385,11 +385,7 @@ def open_label_targets(d: sqlite_utils.Database) -> list[tuple[str, str]]:
 
 def handed_labels(d: sqlite_utils.Database) -> list[str]:
     """Labels with targets handed to another gateway and not taken back."""
-    rows = d.execute(
-        "SELECT DISTINCT label_id FROM label_results "
-        "WHERE handed = 1 AND status IS NULL AND label_id IS NOT NULL"
-    ).fetchall()
-    return [str(r[0]) for r in rows]
+    return sorted({label_id for label_id, _ in handed_targets(d)})
 
 
 def handed_targets(d: sqlite_utils.Database) -> list[tuple[str, str]]:

@@ -70,6 +70,8 @@ class LabelOwner(Protocol):
 
     def bound(self, label_id: str) -> bool: ...
 
+    def at_rest(self, label_id: str) -> bool: ...
+
 
 class Coordinator:
     def __init__(
@@ -236,8 +238,12 @@ class Coordinator:
                 )
                 for d in self._registry
             }
+            labels = self._labels
             step = self.ownership.step(
-                self._clock(), hearing, None if self._labels is None else self._labels.bound
+                self._clock(),
+                hearing,
+                None if labels is None else labels.bound,
+                None if labels is None else labels.at_rest,
             )
             self.last_step_s = time.perf_counter() - started
             if step:

@@ -363,10 +363,13 @@ class Ownership:
         now: float,
         hearing: Mapping[str, float | None],
         balanced: Callable[[str], bool] | None = None,
+        at_rest: Callable[[str], bool] | None = None,
     ) -> Step:
         """Decide, given what this gateway hears now (RSSI per device; None: not heard).
         ``balanced``: the devices shared out evenly between gateways that hear them about
-        equally (bound labels: the work of a campaign); None: none."""
+        equally (bound labels: the work of a campaign); None: none. ``at_rest``: those
+        of them that may move for an even share now (no campaign's target open on them:
+        a share evens out the next campaign, never disturbs the running one)."""
         out = Step()
         self._now = now
         for device_id, rssi in hearing.items():
@@ -389,12 +392,14 @@ class Ownership:
             self._evens = set()
         elif now - self._evened_at >= BALANCE_EVERY_S:
             self._evened_at = now
-            self._evens = self._to_even(now, balanced)
+            self._evens = self._to_even(now, balanced, at_rest or (lambda _d: True))
         for device_id in set(self._tracks) | set(self._claims):
             self._decide(device_id, now, may_claim, out)
         return out
 
-    def _to_even(self, now: float, balanced: Callable[[str], bool]) -> set[str]:
+    def _to_even(
+        self, now: float, balanced: Callable[[str], bool], at_rest: Callable[[str], bool]
+    ) -> set[str]:
         """The labels to take from gateways owning clearly more of them than this one."""
         o = self.options
         counts: dict[str, int] = {}
@@ -416,6 +421,7 @@ class Ownership:
                 or t.heard_since is None
                 or now - t.heard_since < o.claim_delay_s
                 or (t.moved_at is not None and now - t.moved_at < o.moved_min_s)
+                or not at_rest(device_id)
             ):
                 continue
             # About as well as its owner (by its claim or its latest report, the better)

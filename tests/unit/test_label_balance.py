@@ -40,6 +40,7 @@ class Floor:
     ) -> None:
         self.gws = {i: Ownership("s1", i, options) for i in ids}
         self.balanced = balanced
+        self.at_work: set[str] = set()  # labels with a campaign's target open
         self.now = 0.0
         self.rng = random.Random(3)
         self.gains: Counter[str] = Counter()  # device -> times a gateway gained it
@@ -60,7 +61,7 @@ class Floor:
                 for d in LABELS:
                     r = rssi(gid, d)
                     heard[d] = None if r is None else r + noise
-                step = g.step(self.now, heard, self.balanced)
+                step = g.step(self.now, heard, self.balanced, lambda d: d not in self.at_work)
                 self.gains.update(x.device_id for x in step.gained)
                 self.why.update((x.device_id, x.why) for x in step.gained)
                 messages += [(gid, c.device_id, c) for c in step.publish]
@@ -142,6 +143,16 @@ def test_a_label_near_the_floor_or_heard_better_by_its_owner_of_late_is_not_take
         floor.gws["gw-b"].hearing_seen("gw-a", shard, report)
     floor.run(200)
     assert floor.owned()["gw-b"] == set(NEAR_B)
+
+
+def test_a_running_campaign_is_not_disturbed_by_an_even_share() -> None:
+    floor = Floor(["gw-a", "gw-b"])
+    floor.at_work = set(BETWEEN)  # a campaign runs on them: they stay where they are
+    floor.run(OPTIONS.balance_hold_s + 120)
+    assert floor.owned() == {"gw-a": set(NEAR_A + BETWEEN), "gw-b": set(NEAR_B)}
+    floor.at_work = set()  # done: the next campaign finds them shared out
+    floor.run(OPTIONS.balance_hold_s + 30)
+    assert len(floor.owned()["gw-a"]) == len(floor.owned()["gw-b"]) == 14
 
 
 def test_a_label_chosen_for_an_even_share_stays_chosen_while_its_rssi_wavers() -> None:

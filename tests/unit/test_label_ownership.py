@@ -309,8 +309,11 @@ async def test_a_target_answered_elsewhere_is_not_taken_back_after_a_restart(
     assert [w[0] for w in a.written] == [L1] and answered(a, "cmd") == [(L1, "displayed")]
     view_b = b.pipeline._ownership
     assert isinstance(view_b, View)
-    view_b.answers.append((L1, "cmd"))  # gw-a's claim says so, as gw-b reads it
     await sweep(b)
+    assert not b.pipeline.handover.at_rest(L1)  # its target is open, at gw-a: not moved
+    view_b.answers += [(L1, "bind"), (L1, "cmd")]  # gw-a's claim says so, as gw-b reads it
+    await sweep(b)
+    assert b.pipeline.handover.at_rest(L1)
     view_b.answers.clear()  # restarted: that claim is not known any more
     owners.of[L1] = "gw-b"
     await sweep(b)
