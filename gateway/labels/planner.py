@@ -423,17 +423,28 @@ class LabelPlanner:
             twin.status = TwinStatus.FAILED if twin.desired == work.content else twin.status
             twin.last_error = result.reason
             status = ResultStatus.FAILED
-        await self._db.run(lambda d: store.save_twins(d, [twin], now))
+        error = None if status is not ResultStatus.FAILED else result.reason
+        results = [
+            LabelResult(c, job.label_id, work.content.sku, work.content.version, status, now, error)
+            for c in work.command_ids
+        ]
+        answering = self.answers(job.label_id)
+
+        def write(d: sqlite_utils.Database) -> None:
+            # One transaction: a label shown as written always has its answers (a restart
+            # between the two found it in sync and never answered its targets).
+            store.save_twins(d, [twin], now)
+            for r in results:
+                if answering:
+                    store.set_result(d, r, held=self._hold)
+                else:
+                    store.hand_over(d, job.label_id, now, r.command_id)
+
+        await self._db.run(write)
         self._changed(twin)
-        for command_id in work.command_ids:
-            await self._result(
-                command_id,
-                job.label_id,
-                work.content.sku,
-                work.content.version,
-                status,
-                None if status is not ResultStatus.FAILED else result.reason,
-            )
+        if answering and self._on_answered is not None:
+            for r in results:
+                self._on_answered(r)
 
     def repush(self, label_id: str) -> LabelJob | None:
         """The job writing the desired content again (a technician's request); None if the

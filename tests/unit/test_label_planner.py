@@ -1,10 +1,12 @@
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import sqlite_utils
 
 from gateway.labels import store
@@ -440,3 +442,40 @@ async def test_acks_after_a_restart_carry_the_command_type(tmp_path: Path) -> No
     assert await db.read(partial(store.command_type, command_id="cmd")) is None  # forgotten
     run.cancel()
     await db.close()
+
+
+async def test_a_label_shown_as_written_always_has_its_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The gateway stops while recording a written label's result: the label is not
+    # recorded as showing the content either (one transaction), so after a restart it is
+    # written and answered, never found in sync with its target left open.
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    rig = Rig(db)
+    await rig.planner.load()
+    await rig.bind("bind", [Binding(L1, "A")])
+
+    def stopped(*_a: object, **_k: object) -> None:
+        raise RuntimeError("stopped")
+
+    monkeypatch.setattr(store, "set_result", stopped)
+    run = asyncio.create_task(rig.scheduler.run())
+    with contextlib.suppress(RuntimeError):
+        await rig.price_update("cmd", [item("A", 1, "5.00")])
+        await rig.settle()
+    run.cancel()
+    await db.close()
+    monkeypatch.undo()
+
+    db2 = Database(tmp_path / "gw.db")
+    await db2.open()
+    rig2 = Rig(db2)
+    await rig2.planner.load()
+    assert rig2.planner.twins[L1].status is not TwinStatus.IN_SYNC
+    run = asyncio.create_task(rig2.scheduler.run())
+    await rig2.reconcile()
+    await rig2.settle()
+    assert results(tmp_path / "gw.db", "cmd") == [(L1, "A", "displayed")]
+    run.cancel()
+    await db2.close()
