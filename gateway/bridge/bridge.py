@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import structlog
 
 from gateway.bridge import meta, payloads
-from gateway.bridge.mqtt import Handler, MqttConnection, MqttOptions, Will
+from gateway.bridge.mqtt import Handler, Inbound, MqttConnection, MqttOptions, Will
 from gateway.bridge.outbox import Outbox, Outgoing
 from gateway.bridge.publisher import Publisher
 from gateway.bridge.telemetry import TelemetryBatcher, TelemetryOptions
@@ -79,7 +79,8 @@ class Bridge:
         device_label: DeviceLabel,
         on_command: Handler,
         ownership: Owner | None = None,
-        subscriptions: Sequence[str] = (),
+        signals: Sequence[str] = (),
+        on_signal: Callable[[Inbound], None] | None = None,
     ) -> None:
         self._db = db
         self._registry = registry
@@ -97,10 +98,12 @@ class Bridge:
         self.connection = MqttConnection(
             options.mqtt,
             self._will,
-            [self.topics.store_commands, self.topics.gateway_commands, *subscriptions],
+            [self.topics.store_commands, self.topics.gateway_commands],
             on_command,
             self._on_connected,
             self._on_disconnected,
+            signals=signals,
+            on_signal=on_signal,
         )
         self.publisher = Publisher(self.outbox, self.connection, options.mqtt.inflight)
         self.batcher = TelemetryBatcher(options.telemetry)

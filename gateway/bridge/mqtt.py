@@ -20,6 +20,15 @@ their own reason. Setting the client up reads the password file and the
 certificates, so it runs in a worker thread, as do the TCP/TLS connect and the
 joining of a finished network thread: never on the event loop.
 
+Two lanes in: *commands* (QoS 1, acknowledged only once handled, one at a time in
+the order they came: a binding before the price for it) and *signals* (QoS 0,
+handled the moment they arrive, never behind a queue of commands: in a store
+with several gateways, the others' retained claims and statuses, which are
+decided by their contents rather than by their order and come again, retained,
+on every connect). A claim that waited behind a campaign's commands, at the
+broker's in-flight window and then in the queue, used to reach the other
+gateways half a minute late.
+
 This class alone decides when to connect: paho's own reconnecting is switched
 off (``reconnect_on_failure=False``; paho's network thread would otherwise
 retry on its own schedule, up to two minutes apart, and could bring an old
@@ -37,7 +46,7 @@ import random
 import ssl
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -180,11 +189,18 @@ class MqttConnection:
         on_message: Handler,
         on_connected: Callable[[], Awaitable[None]],
         on_disconnected: Callable[[str], None],
+        *,
+        signals: Sequence[str] = (),
+        on_signal: Callable[[Inbound], None] | None = None,
     ) -> None:
         self.options = options
         self._will = will
         self._subscriptions = subscriptions
         self._on_message = on_message
+        if signals and on_signal is None:
+            raise ValueError("signals to subscribe to need an on_signal handler")
+        self._signals = tuple(signals)
+        self._on_signal = on_signal
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
         self.state = ConnectionState.DISCONNECTED
@@ -352,10 +368,14 @@ class MqttConnection:
         )
         c.on_publish = lambda _c, _u, mid, reason, _p: self._cb_publish(session, mid, reason)
         c.on_message = lambda _c, _u, message: self._call(
-            self._message_in_loop,
-            session,
-            Inbound(message.topic, bytes(message.payload), message.mid, message.qos),
+            self._message_in_loop, session, _inbound(message)
         )
+
+        def signal(_c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
+            self._call(self._signal_in_loop, session, _inbound(message))
+
+        for topic in self._signals:  # paho routes what matches these here, not to on_message
+            c.message_callback_add(topic, signal)
 
     def _call(self, fn: Callable[..., None], *args: Any) -> None:
         loop = self._loop
@@ -383,6 +403,8 @@ class MqttConnection:
             return
         for topic in self._subscriptions:
             session.client.subscribe(topic, qos=1)
+        for topic in self._signals:
+            session.client.subscribe(topic, qos=0)
         session.connected.set()
 
     def _disconnected_in_loop(self, session: _Session, reason: str) -> None:
@@ -406,6 +428,15 @@ class MqttConnection:
     def _message_in_loop(self, session: _Session, inbound: Inbound) -> None:
         if not session.closed:  # else from a connection that is gone: it will be redelivered
             self._inbound.put_nowait((session, inbound))
+
+    def _signal_in_loop(self, session: _Session, inbound: Inbound) -> None:
+        if session.closed or self._on_signal is None:
+            return
+        try:
+            self._on_signal(inbound)
+        except Exception:
+            # Nothing to redeliver at QoS 0: a retained signal comes again on the next connect.
+            log.exception("signal not handled", topic=inbound.topic)
 
     async def _consume(self) -> None:
         while True:
@@ -459,6 +490,10 @@ class MqttConnection:
         session = self._session
         if session is not None:
             await asyncio.to_thread(session.client.disconnect)
+
+
+def _inbound(message: paho.MQTTMessage) -> Inbound:
+    return Inbound(message.topic, bytes(message.payload), message.mid, message.qos)
 
 
 def _is_auth_refusal(reason: Any, protocol: str) -> bool:

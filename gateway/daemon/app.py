@@ -156,9 +156,10 @@ class Gateway:
                 device_label=self.labels.device_label,
                 on_command=self._on_command,
                 ownership=self.ownership,
-                subscriptions=()
+                signals=()
                 if self.ownership is None
                 else (topics.claims, topics.statuses, topics.hearings),
+                on_signal=self._on_signal,
             )
             self.inbox = Inbox(self.db, ident, settings.inbox, outbox, outbox.topics)
             # The one table of command types and who carries them out.
@@ -450,10 +451,11 @@ class Gateway:
 
     # ---- commands and the bridge ------------------------------------------------------------
 
+    def _on_signal(self, inbound: Inbound) -> None:
+        if self.coordinator is not None:
+            self.coordinator.on_message(inbound)
+
     async def _on_command(self, inbound: Inbound) -> None:
-        if self.coordinator is not None and self.coordinator.handles(inbound.topic):
-            await self.coordinator.on_message(inbound)
-            return
         assert self.inbox is not None
         await self.inbox.receive(inbound.payload)
 

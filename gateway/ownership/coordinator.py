@@ -128,10 +128,9 @@ class Coordinator:
 
     # ---- the broker ------------------------------------------------------------------------
 
-    def handles(self, topic: str) -> bool:
-        return self._topics.parse_gateway_topic(topic) is not None
-
-    async def on_message(self, inbound: Inbound) -> None:
+    def on_message(self, inbound: Inbound) -> None:
+        """Another gateway's claim, status or hearing report (or one of this gateway's own,
+        echoed): handled the moment it arrives, ahead of any queue of commands."""
         parsed = self._topics.parse_gateway_topic(inbound.topic)
         if parsed is None:
             return

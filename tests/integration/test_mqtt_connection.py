@@ -90,6 +90,84 @@ async def test_unhandled_command_is_redelivered_after_reconnect(broker: Mosquitt
     cloud.stop()
 
 
+async def test_signals_are_handled_at_once_while_commands_wait_their_turn(
+    broker: Mosquitto,
+) -> None:
+    """A claim must not wait behind a campaign's commands: signals (QoS 0, their own lane)
+    are handled while a command is still being handled; commands stay one at a time, in
+    order, and a retained signal comes again on every connect."""
+    release = asyncio.Event()
+    commands: list[bytes] = []
+    signals: list[Inbound] = []
+    connected = asyncio.Event()
+
+    async def on_message(msg: Inbound) -> None:
+        commands.append(msg.payload)
+        await release.wait()  # a long command: a campaign's 400 labels
+
+    async def on_connected() -> None:
+        connected.set()
+
+    conn = MqttConnection(
+        options(broker.port),
+        lambda: Will("t/s", b"{}"),
+        ["t/commands"],
+        on_message,
+        on_connected,
+        lambda _: None,
+        signals=["t/gw/+/owns/+"],
+        on_signal=signals.append,
+    )
+    task = asyncio.create_task(conn.run())
+    await asyncio.wait_for(connected.wait(), 5)
+    cloud = Cloud(broker.port)
+    cloud.start()
+    await asyncio.sleep(0.3)
+    cloud.publish("t/commands", b"command-1")
+    cloud.publish("t/commands", b"command-2")
+    cloud.publish("t/gw/b/owns/label-1", b"claim", retain=True)
+    for _ in range(100):
+        if signals:
+            break
+        await asyncio.sleep(0.05)
+    assert commands == [b"command-1"]  # the first still being handled, the second waits
+    assert [(s.topic, s.payload, s.qos) for s in signals] == [("t/gw/b/owns/label-1", b"claim", 0)]
+    release.set()
+    for _ in range(100):
+        if len(commands) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert commands == [b"command-1", b"command-2"]
+    connected.clear()
+    conn.drop("test: connection dropped")
+    await asyncio.wait_for(connected.wait(), 5)
+    for _ in range(100):
+        if len(signals) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert [s.payload for s in signals] == [b"claim", b"claim"]  # retained: sent again
+    await asyncio.sleep(0.3)
+    assert commands == [b"command-1", b"command-2"]  # both acknowledged: not redelivered
+    task.cancel()
+    cloud.stop()
+
+
+def test_signals_need_a_handler() -> None:
+    async def nothing(*_: object) -> None:
+        return None
+
+    with pytest.raises(ValueError, match="on_signal"):
+        MqttConnection(
+            options(1883),
+            lambda: Will("t/s", b"{}"),
+            [],
+            nothing,
+            nothing,
+            lambda _: None,
+            signals=["t/gw/+/status"],
+        )
+
+
 class Publishing:
     """A connection that only publishes; ``connected`` is set once it is up."""
 

@@ -71,9 +71,9 @@ class Cloud:
             self._client.disconnect()
             self._client.loop_stop()
 
-    def publish(self, topic: str, payload: bytes) -> None:
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         assert self._client is not None
-        self._client.publish(topic, payload, qos=1).wait_for_publish(5)
+        self._client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
 
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
         if msg.topic.endswith("/commands"):
