@@ -333,11 +333,13 @@ class LabelPlanner:
             return Placement()
         if rendered is None:
             previous = self._waiting_for_panel.get(label_id)
+            # A need of no command (a resync, a label gained) asks for the same content as
+            # the command waiting before it: that command still waits, not superseded.
             self._waiting_for_panel[label_id] = (
-                command_id,
+                command_id or (previous[0] if previous else None),
                 previous[1] if previous else self._clock(),
             )
-            if previous and previous[0] and previous[0] != command_id:
+            if previous and previous[0] and command_id and previous[0] != command_id:
                 await self._result(
                     previous[0],
                     label_id,

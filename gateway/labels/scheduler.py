@@ -346,6 +346,13 @@ class LabelScheduler:
             return
         if newer is not None:
             # A newer job for this label arrived while this one ran: it takes over.
+            log.info(
+                "label job replaced while it ran",
+                label_id=job.label_id,
+                outcome=result.outcome.value,
+                replaced=str(job.payload),
+                by=str(newer.payload),
+            )
             self._on_finished(job, AttemptResult(Outcome.SUPERSEDED, "a newer job replaced it"))
             return
         job.last_reason = result.reason or job.last_reason

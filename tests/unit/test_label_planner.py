@@ -11,10 +11,10 @@ import sqlite_utils
 
 from gateway.labels import store
 from gateway.labels.handover import LabelOwnership
-from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, SchedulerOptions
+from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, Priority, SchedulerOptions
 from gateway.labels.model import Binding, PriceItem, ResultStatus, TwinStatus
 from gateway.labels.pipeline import LabelOptions, LabelPipeline
-from gateway.labels.planner import ContentWork, Rendered, Renderer, UnsupportedLabel
+from gateway.labels.planner import ContentWork, Need, Rendered, Renderer, UnsupportedLabel
 from gateway.labels.scheduler import ConnectGate
 from gateway.registry import Registry, RegistryOptions
 from gateway.store import Database
@@ -103,6 +103,16 @@ class Rig:
             if self.scheduler.is_idle() and not self.pipeline._tasks:
                 return
         raise AssertionError("label jobs did not settle")
+
+
+async def clocked_rig(tmp_path: Path) -> tuple[Database, Rig, list[float]]:
+    """A gateway's label pipeline on a clock the test moves (``now[0]``), no scheduler run."""
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    now = [1000.0]
+    rig = Rig(db, clock=lambda: now[0])
+    await rig.planner.load()
+    return db, rig, now
 
 
 def results(db_path: Path, command_id: str) -> list[tuple[str | None, str | None, str | None]]:
@@ -313,11 +323,7 @@ async def test_a_bound_label_never_seen_fails_after_the_budget_and_a_newer_price
     tmp_path: Path,
 ) -> None:
     unseen = "ff00000000ee"  # the test renderer knows no panel for it
-    db = Database(tmp_path / "gw.db")
-    await db.open()
-    now = [1000.0]
-    rig = Rig(db, clock=lambda: now[0])
-    await rig.planner.load()
+    db, rig, now = await clocked_rig(tmp_path)
     await rig.bind("bind", [Binding(unseen, "A")])
     await rig.price_update("v1", [item("A", 1, "2.00")])
     now[0] += 30
@@ -329,6 +335,23 @@ async def test_a_bound_label_never_seen_fails_after_the_budget_and_a_newer_price
     await rig.due()
     assert results(tmp_path / "gw.db", "v2") == [(unseen, "A", "failed")]
     assert rig.planner.twins[unseen].status.value == "failed"
+    await db.close()
+
+
+async def test_a_need_of_no_command_leaves_the_command_waiting_for_the_panel(
+    tmp_path: Path,
+) -> None:
+    unseen = "ff00000000ee"
+    db, rig, now = await clocked_rig(tmp_path)
+    await rig.bind("bind", [Binding(unseen, "A")])
+    await rig.price_update("v1", [item("A", 1, "2.00")])
+    # The label is gained from another gateway (or resynced): the same content, no command.
+    await rig.pipeline.plan([Need(unseen, None, Priority.RESYNC)])
+    await rig.due()
+    assert results(tmp_path / "gw.db", "v1") == [(unseen, "A", None)]  # still waiting
+    now[0] += 61
+    await rig.due()
+    assert results(tmp_path / "gw.db", "v1") == [(unseen, "A", "failed")]
     await db.close()
 
 
