@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any, Protocol
 
+import sqlite_utils
 import structlog
 
 from gateway.labels import store
@@ -58,6 +59,10 @@ class LabelOwnership(Protocol):
 
     def told(self, device_id: str, command_id: str) -> bool: ...
 
+    def told_elsewhere(self, device_id: str, command_id: str) -> bool: ...
+
+    def settled(self, device_id: str) -> bool: ...
+
     def in_step(self) -> bool: ...
 
     def set_shown(self, device_id: str, shown: ShownContent | None) -> None: ...
@@ -79,9 +84,14 @@ def answers(o: LabelOwnership | None, label_id: str | None) -> bool:
 
 
 def record_answer(o: LabelOwnership | None, result: LabelResult) -> None:
-    """A target was answered here: the next claim on its label says so."""
-    if o is not None and result.label_id is not None:
-        o.answered(result.label_id, result.command_id)
+    """A target was answered here: the next claim on its label says so. Not yet while the
+    label's previous owner may still tell it answered (the result stays held and
+    :meth:`LabelHandover.confirm_results` decides)."""
+    if o is None or result.label_id is None:
+        return
+    label_id = result.label_id
+    if o.settled(label_id) and not o.told_elsewhere(label_id, result.command_id):
+        o.answered(label_id, result.command_id)
 
 
 # A label whose attempts from this gateway failed this many times in a row (timeouts,
@@ -180,6 +190,16 @@ class LabelHandover:
         now = self._clock()
         await self._db.run(lambda d: store.hand_over(d, label_id, now, command_id))
 
+    async def hand_over_targets(self, targets: Sequence[tuple[str, str]]) -> None:
+        """Targets (label, command) that are other gateways' to answer, in one transaction."""
+        now = self._clock()
+
+        def write(d: sqlite_utils.Database) -> None:
+            for label_id, command_id in targets:
+                store.hand_over(d, label_id, now, command_id)
+
+        await self._db.run(write)
+
     async def step(self) -> None:
         """Once a second: queued work of labels gone elsewhere handed over, held results
         released, now and then targets answered elsewhere dropped and orphans taken back."""
@@ -221,7 +241,9 @@ class LabelHandover:
         label says they were answered here: a label's next owner takes over what that
         claim says, so once it says so nobody answers the target again. A result still
         held when the label is another gateway's (a crash came between the result and the
-        claim) is dropped: that gateway never heard of it and answers the target itself."""
+        claim) is dropped: that gateway never heard of it and answers the target itself.
+        A new owner tells its results only once the previous owner has withdrawn its
+        claim, and drops those that claim says were answered there."""
         o = self._o
         told: list[tuple[str, str]] = []
         dropped: list[tuple[str, str]] = []
@@ -229,8 +251,21 @@ class LabelHandover:
             if o.told(label_id, command_id):
                 told.append((label_id, command_id))
             elif o.owns(label_id):
-                if o.writable(label_id):  # in step: the claim tells it with the next news
+                if not o.writable(label_id):
+                    continue  # told once in step with the others
+                if o.told_elsewhere(label_id, command_id):
+                    # The previous owner told it answered after this gateway took the
+                    # label over (their claims crossed): its answer stands.
+                    log.info(
+                        "result left to the label's previous owner",
+                        label_id=label_id,
+                        command_id=command_id,
+                    )
+                    dropped.append((label_id, command_id))
+                elif o.settled(label_id):  # the claim tells it with the next news
                     o.answered(label_id, command_id)
+                # else: the previous owner has not yet seen that it lost the label and
+                # may still tell it answered; held until it withdraws its claim
             elif o.owner(label_id) is None:
                 told.append((label_id, command_id))  # nobody's label (contract 1.1)
             elif o.in_step():

@@ -191,12 +191,17 @@ class LabelPipeline:
 
     async def plan(self, needs: Sequence[Need]) -> None:
         """Render the content each label needs and act on where the planner places it."""
+        handover = self.handover
+        handed: list[tuple[str, str]] = []  # recorded together: a campaign hands thousands
         for need in needs:
-            if self.handover is not None and self.handover.elsewhere(need.label_id):
+            if handover is not None and handover.elsewhere(need.label_id):
                 # Another gateway owns the label: it renders, writes and answers.
                 if need.command_id:
-                    await self.handover.hand_over(need.label_id, need.command_id)
+                    handed.append((need.label_id, need.command_id))
                 continue
+            if handover is not None and handed:
+                await handover.hand_over_targets(handed)
+                handed = []
             what = self.planner.content_for(need)
             if what is None:
                 continue
@@ -216,10 +221,18 @@ class LabelPipeline:
                 pending.payload = dataclasses.replace(work, also=(*work.also, placement.join))
             if placement.submit is not None:
                 await self.schedule(placement.submit)
+        if handover is not None and handed:
+            await handover.hand_over_targets(handed)
 
     async def schedule(self, job: LabelJob) -> None:
         replaced = self.scheduler.submit(job)
         if replaced is not None:
+            log.info(
+                "queued label job replaced by a newer one",
+                label_id=job.label_id,
+                replaced=str(replaced.payload),
+                by=str(job.payload),
+            )
             await self.planner.superseded(replaced)
 
     async def reconcile(self) -> int:

@@ -322,6 +322,25 @@ class Ownership:
         mine = self._last.get(device_id, {}).get(self.me)
         return mine is not None and command_id in mine.answered
 
+    def told_elsewhere(self, device_id: str, command_id: str) -> bool:
+        """Another gateway's last claim on the device (withdrawn since or not) says the
+        command was answered there."""
+        return any(
+            gw != self.me and command_id in claim.answered
+            for gw, claim in self._last.get(device_id, {}).items()
+        )
+
+    def settled(self, device_id: str) -> bool:
+        """No other online gateway's claim on the device stands. A gateway that lost a
+        device withdraws its claim once it sees the winner's, so until then it may
+        still tell answers in the epoch that is over (its claim and the winner's
+        crossed on their way); once withdrawn (or once its Will came), its last claim
+        says all it will ever have answered."""
+        return all(
+            gw == self.me or gw not in self._online or gw in self._offline
+            for gw in self._claims.get(device_id, {})
+        )
+
     def epoch(self, device_id: str) -> int:
         return self._owned.get(device_id, 1)
 

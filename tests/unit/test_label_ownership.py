@@ -17,11 +17,14 @@ from tests.unit.test_label_planner import L1, L2, L3, Rig, item, results
 
 
 class Owners:
-    """Who owns which label (None: nobody), as every gateway sees it."""
+    """Who owns which label (None: nobody), as every gateway sees it; ``standing``: labels
+    whose previous owner has not yet withdrawn its claim."""
 
     def __init__(self, online: list[str]) -> None:
         self.of: dict[str, str | None] = {}
         self.online = online
+        self.views: dict[str, View] = {}
+        self.standing: set[str] = set()
 
 
 class View:
@@ -29,6 +32,7 @@ class View:
 
     def __init__(self, me: str, owners: Owners) -> None:
         self.me, self.owners = me, owners
+        owners.views[me] = self
         self.answers: list[tuple[str, str]] = []
         self.shown: dict[str, ShownContent | None] = {}
         self.busy: list[tuple[str, bool]] = []
@@ -55,6 +59,13 @@ class View:
     def told(self, device_id: str, command_id: str) -> bool:
         return (device_id, command_id) in self.told_
 
+    def told_elsewhere(self, device_id: str, command_id: str) -> bool:
+        others = [v for gw, v in self.owners.views.items() if gw != self.me]
+        return any((device_id, command_id) in v.told_ for v in others)
+
+    def settled(self, device_id: str) -> bool:
+        return device_id not in self.owners.standing
+
     def in_step(self) -> bool:
         return True
 
@@ -68,7 +79,12 @@ class View:
         self.busy.append((device_id, busy))
 
 
-async def gateways(tmp_path: Path, owners: Owners, budget_s: float = 60) -> dict[str, Rig]:
+async def gateways(
+    tmp_path: Path, of: dict[str, str | None], budget_s: float = 60
+) -> tuple[Owners, dict[str, Rig]]:
+    """Two gateways, gw-a and gw-b, both online; ``of``: who owns which label."""
+    owners = Owners(["gw-a", "gw-b"])
+    owners.of = dict(of)
     rigs = {}
     for gw in ("gw-a", "gw-b"):
         db = Database(tmp_path / f"{gw}.db")
@@ -76,7 +92,14 @@ async def gateways(tmp_path: Path, owners: Owners, budget_s: float = 60) -> dict
         rig = Rig(db, ownership=View(gw, owners), budget_s=budget_s)
         await rig.planner.load()
         rigs[gw] = rig
-    return rigs
+    return owners, rigs
+
+
+def view(rig: Rig) -> View:
+    """The gateway's view of who owns what (what its claims told, what it answered)."""
+    v = rig.pipeline._ownership
+    assert isinstance(v, View)
+    return v
 
 
 async def one_price(rigs: dict[str, Rig]) -> None:
@@ -119,9 +142,8 @@ def answered(rig: Rig, command_id: str) -> list[tuple[object, object]]:
 
 
 async def test_each_target_is_answered_by_one_gateway(tmp_path: Path) -> None:
-    owners = Owners(["gw-a", "gw-b"])
-    owners.of = {L1: "gw-a", L2: "gw-b", L3: None}  # L3: no gateway hears it
-    rigs = await gateways(tmp_path, owners, budget_s=0.5)
+    # L3: no gateway hears it
+    _, rigs = await gateways(tmp_path, {L1: "gw-a", L2: "gw-b", L3: None}, budget_s=0.5)
     runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
     for rig in rigs.values():
         await rig.bind("bind", [Binding(L1, "A"), Binding(L2, "A"), Binding(L3, "A")])
@@ -137,16 +159,13 @@ async def test_each_target_is_answered_by_one_gateway(tmp_path: Path) -> None:
     # Both send their final ack; each has no target left open.
     assert len(finals(a, "cmd")) == 1 and len(finals(b, "cmd")) == 1
     assert finals(b, "cmd")[0]["status"] == "completed"
-    view_a = a.pipeline._ownership
-    assert isinstance(view_a, View) and (L2, "cmd") not in view_a.answers
+    assert (L2, "cmd") not in view(a).answers
     for run in runs:
         run.cancel()
 
 
 async def test_a_label_changing_owner_mid_campaign_is_written_once(tmp_path: Path) -> None:
-    owners = Owners(["gw-a", "gw-b"])
-    owners.of = {L1: "gw-a", L2: "gw-a"}
-    rigs = await gateways(tmp_path, owners)
+    owners, rigs = await gateways(tmp_path, {L1: "gw-a", L2: "gw-a"})
     a, b = rigs["gw-a"], rigs["gw-b"]
     a.hidden = {L2}  # gw-a has not got to L2 yet when it moves
     runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
@@ -172,16 +191,13 @@ async def test_a_label_changing_owner_mid_campaign_is_written_once(tmp_path: Pat
 
 
 async def test_a_label_already_showing_the_content_is_not_written_again(tmp_path: Path) -> None:
-    owners = Owners(["gw-a", "gw-b"])
-    owners.of = {L1: "gw-a"}
-    rigs = await gateways(tmp_path, owners)
+    owners, rigs = await gateways(tmp_path, {L1: "gw-a"})
     a, b = rigs["gw-a"], rigs["gw-b"]
     runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
     await one_price(rigs)
     await settle(rigs)
     assert answered(a, "cmd") == [(L1, "displayed")]
-    view_a = a.pipeline._ownership
-    assert isinstance(view_a, View)
+    view_a = view(a)
     shown = view_a.shown[L1]
     assert shown is not None and (L1, "cmd") in view_a.answers
     assert (L1, True) in view_a.busy and view_a.busy[-1] == (L1, False)
@@ -199,9 +215,7 @@ async def test_a_label_already_showing_the_content_is_not_written_again(tmp_path
 
 
 async def test_a_gateway_that_answers_no_target_still_sends_its_final_ack(tmp_path: Path) -> None:
-    owners = Owners(["gw-a", "gw-b"])
-    owners.of = {L1: "gw-a", L2: "gw-a"}
-    rigs = await gateways(tmp_path, owners)
+    _, rigs = await gateways(tmp_path, {L1: "gw-a", L2: "gw-a"})
     a, b = rigs["gw-a"], rigs["gw-b"]
     runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
     for rig in rigs.values():
@@ -219,12 +233,9 @@ async def test_a_gateway_that_answers_no_target_still_sends_its_final_ack(tmp_pa
 
 
 async def test_a_result_the_claims_never_told_is_left_to_the_next_owner(tmp_path: Path) -> None:
-    owners = Owners(["gw-a", "gw-b"])
-    owners.of = {L1: "gw-a"}
-    rigs = await gateways(tmp_path, owners)
+    owners, rigs = await gateways(tmp_path, {L1: "gw-a"})
     a, b = rigs["gw-a"], rigs["gw-b"]
-    view_a = a.pipeline._ownership
-    assert isinstance(view_a, View)
+    view_a = view(a)
     view_a.telling = False  # gw-a writes L1, then dies before its claim says so
     runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
     await one_price(rigs)
@@ -244,15 +255,65 @@ async def test_a_result_the_claims_never_told_is_left_to_the_next_owner(tmp_path
         run.cancel()
 
 
+async def test_a_previous_owner_telling_its_answer_late_keeps_it(tmp_path: Path) -> None:
+    # gw-a wrote L1 and told it answered in a claim that crossed gw-b's: gw-b took L1
+    # over from gw-a's claim before it said so. gw-b, finding L1 showing the content,
+    # holds its own answer until gw-a withdraws its claim, then leaves the answer to it.
+    owners, rigs = await gateways(tmp_path, {L1: "gw-a"})
+    a, b = rigs["gw-a"], rigs["gw-b"]
+    view_a, view_b = view(a), view(b)
+    runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
+    await one_price(rigs)
+    await a.settle()
+    assert [w[0] for w in a.written] == [L1]  # held on gw-a: not told yet
+    owners.of[L1] = "gw-b"
+    owners.standing = {L1}  # gw-a has not seen gw-b's claim yet
+    await b.pipeline.handover.label_gained(L1, answered=(), shown=view_a.shown[L1])
+    await b.settle()
+    await b.pipeline.handover.confirm_results()
+    assert b.written == [] and view_b.answers == []  # held: gw-a may still tell it
+    view_a.answered(L1, "cmd")  # gw-a's claim, sent before it saw gw-b's, says so
+    await a.pipeline.handover.confirm_results()
+    owners.standing = set()  # ... and then gw-a withdrew
+    await settle(rigs)
+    assert answered(a, "cmd") == [(L1, "displayed")]
+    assert answered(b, "cmd") == [] and view_b.answers == []
+    assert [f["status"] for f in finals(b, "cmd")] == ["completed"]
+    for run in runs:
+        run.cancel()
+
+
+async def test_a_new_owner_tells_its_answer_once_the_previous_one_withdrew(
+    tmp_path: Path,
+) -> None:
+    owners, rigs = await gateways(tmp_path, {L1: "gw-a"})
+    a, b = rigs["gw-a"], rigs["gw-b"]
+    view_b = view(b)
+    a.hidden = {L1}  # gw-a never gets to write it
+    runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
+    await one_price(rigs)
+    owners.of[L1] = "gw-b"
+    owners.standing = {L1}
+    await a.pipeline.handover.label_lost(L1)
+    await b.pipeline.handover.label_gained(L1, answered=(), shown=None)
+    await b.settle()
+    await b.pipeline.handover.confirm_results()
+    assert [w[0] for w in b.written] == [L1] and view_b.answers == []
+    owners.standing = set()
+    await settle(rigs)
+    assert view_b.answers == [(L1, "cmd")]
+    await settle(rigs)
+    assert answered(b, "cmd") == [(L1, "displayed")] and answered(a, "cmd") == []
+    for run in runs:
+        run.cancel()
+
+
 async def test_a_held_result_is_told_and_reported_by_a_gateway_still_owning_it(
     tmp_path: Path,
 ) -> None:
-    owners = Owners(["gw-a", "gw-b"])
-    owners.of = {L1: "gw-a"}
-    rigs = await gateways(tmp_path, owners)
+    _, rigs = await gateways(tmp_path, {L1: "gw-a"})
     a = rigs["gw-a"]
-    view_a = a.pipeline._ownership
-    assert isinstance(view_a, View)
+    view_a = view(a)
     view_a.telling = False
     runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
     await one_price(rigs)
@@ -274,9 +335,7 @@ async def test_a_label_owned_here_whose_gain_never_arrived_is_answered_here(
     # gw-b claimed L1 from gw-a mid-campaign and was stopped before its claim was
     # confirmed; restarted, it owns L1 (its claims are kept) but its labels never heard
     # of the gain: the target it had handed over is its own again, and answered once.
-    owners = Owners(["gw-a", "gw-b"])
-    owners.of = {L1: "gw-a"}
-    rigs = await gateways(tmp_path, owners)
+    owners, rigs = await gateways(tmp_path, {L1: "gw-a"})
     a, b = rigs["gw-a"], rigs["gw-b"]
     await one_price(rigs)
     owners.of[L1] = "gw-b"  # before gw-a wrote it
@@ -299,16 +358,13 @@ async def test_a_target_answered_elsewhere_is_not_taken_back_after_a_restart(
     # gw-b handed L1's target to gw-a, whose claim then said it answered it. gw-b comes
     # to own L1 without hearing of the gain (stopped before its claim was confirmed, then
     # restarted: the withdrawn claim of gw-a is gone); it does not answer the target again.
-    owners = Owners(["gw-a", "gw-b"])
-    owners.of = {L1: "gw-a"}
-    rigs = await gateways(tmp_path, owners)
+    owners, rigs = await gateways(tmp_path, {L1: "gw-a"})
     a, b = rigs["gw-a"], rigs["gw-b"]
     runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
     await one_price(rigs)
     await settle(rigs)
     assert [w[0] for w in a.written] == [L1] and answered(a, "cmd") == [(L1, "displayed")]
-    view_b = b.pipeline._ownership
-    assert isinstance(view_b, View)
+    view_b = view(b)
     await sweep(b)
     assert not b.pipeline.handover.at_rest(L1)  # its target is open, at gw-a: not moved
     view_b.answers += [(L1, "bind"), (L1, "cmd")]  # gw-a's claim says so, as gw-b reads it

@@ -385,6 +385,29 @@ def test_an_answer_is_not_told_once_a_winning_claim_of_another_gateway_is_seen()
     assert not a.told(DEVICE, "cmd-1")
 
 
+def test_a_previous_owner_may_tell_answers_until_it_withdraws_or_is_gone() -> None:
+    # gw-b won the device; gw-a's claim and gw-b's crossed on their way: until gw-a
+    # withdraws, it may still tell an answer in its epoch, and gw-b waits for that.
+    b = Ownership("s1", "gw-b", OPTIONS)
+    b.status_seen("gw-a", True)
+    old = Claim(store_id="s1", gateway_id="gw-a", device_id=DEVICE, epoch=1, rssi=-75)
+    b.claim_seen("gw-a", DEVICE, old)
+    assert not b.settled(DEVICE)
+    b.claim_seen("gw-a", DEVICE, old.model_copy(update={"answered": ("cmd-1",)}))
+    assert not b.settled(DEVICE)
+    b.claim_seen("gw-a", DEVICE, None)  # withdrawn: what it told is all it answered
+    assert b.settled(DEVICE)
+    assert b.told_elsewhere(DEVICE, "cmd-1") and not b.told_elsewhere(DEVICE, "cmd-2")
+    b.answered(DEVICE, "cmd-2")
+    assert not b.told_elsewhere(DEVICE, "cmd-2")  # its own answers are not elsewhere
+    # A gateway that is gone (its Will came) never withdraws: nothing to wait for.
+    b.status_seen("gw-c", True)
+    b.claim_seen("gw-c", DEVICE, old.model_copy(update={"gateway_id": "gw-c", "epoch": 2}))
+    assert not b.settled(DEVICE)
+    b.status_seen("gw-c", False)
+    assert b.settled(DEVICE)
+
+
 def test_a_claim_is_confirmed_after_the_broker_sent_it_back_and_twice_that_time() -> None:
     g = Ownership("s1", "gw-a", OPTIONS)
     g.connected(0.0)
