@@ -28,10 +28,12 @@ import re
 import sys
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.bench.harness import Run, Table, run_bench
+from gateway.bench.report import report
 
 if TYPE_CHECKING:
     from gateway.bench.rig.cloud import Cloud
@@ -114,7 +116,7 @@ async def _store(run: Run, scenario: Path) -> dict[str, Any]:
 
         async def campaign(version: int, kill_after: float | None) -> dict[str, Any]:
             before = await control.label_stats()
-            started = time.monotonic()
+            started, wall = time.monotonic(), time.time()
             ids = campaigns.price_update(
                 [(f"sku-{n:05d}", version, _price(n, version)) for n in range(len(labels))]
             )
@@ -170,6 +172,7 @@ async def _store(run: Run, scenario: Path) -> dict[str, Any]:
                 "unanswered": len(labels) - len(answers),
                 "written_twice": sum(n for k, n in writes.items() if k >= 2),
                 "by_gateway": Counter(gw for v in answers.values() for gw, _ in v),
+                "last_by_gateway": _last_answers(answers, wall),
                 "measured_transfer": sum(durations) / max(1, len(durations)),
             }
 
@@ -220,6 +223,17 @@ async def _settled(
     raise AssertionError(f"labels per gateway still changing after 900 s: {dict(window[-1][1])}")
 
 
+def _last_answers(answers: dict[str, list[tuple[str, Any]]], wall: float) -> dict[str, float]:
+    """Per gateway, when its last label was answered (seconds after the campaign's first
+    command): which box the makespan waited for."""
+    last: dict[str, float] = {}
+    for results in answers.values():
+        for gw, r in results:
+            at = datetime.fromisoformat(r["at"]).timestamp() - wall
+            last[gw] = max(last.get(gw, at), at)
+    return last
+
+
 def _tell_not_displayed(run: Run, c: dict[str, Any]) -> None:
     if c["not_displayed"]:
         examples = dict(list(c["not_displayed"].items())[:5])
@@ -240,6 +254,11 @@ def _rows(m: dict[str, Any], c: dict[str, Any], how: str) -> list[dict[str, Any]
         {
             "figure": f"{how}: answered per gateway",
             "value": ", ".join(f"{gw} {n}" for gw, n in sorted(c["by_gateway"].items())),
+            "unit": "",
+        },
+        {
+            "figure": f"{how}: last label answered per gateway",
+            "value": ", ".join(f"{gw} {t:.0f} s" for gw, t in sorted(c["last_by_gateway"].items())),
             "unit": "",
         },
         {
@@ -309,6 +328,7 @@ def body(run: Run) -> list[Table]:
             f"{m['shared_epochs']} shared epochs, {m['violations']} contract violations"
         )
     if problems:
+        report("hypermarket (not written: see the problems below)", rows, write=False)
         raise RuntimeError("; ".join(problems))
     return [("hypermarket", rows)]
 

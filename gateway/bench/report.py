@@ -21,8 +21,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-def report(name: str, rows: list[dict[str, Any]]) -> None:
-    """Rows: {figure, value (a number, or text), unit, baseline?, baseline_value?, ratio?}."""
+def report(name: str, rows: list[dict[str, Any]], *, write: bool = True) -> None:
+    """Rows: {figure, value (a number, or text), unit, baseline?, baseline_value?, ratio?};
+    printed, and written as JSON unless ``write`` is False (a run that found problems)."""
     print(f"\n== {name}")
     width = max(len(r["figure"]) for r in rows)
     for r in rows:
@@ -34,6 +35,8 @@ def report(name: str, rows: list[dict[str, Any]]) -> None:
                 f"   baseline {r['baseline']}: {r['baseline_value']:,.2f}   ratio {r['ratio']:.2f}"
             )
         print(line)
+    if not write:
+        return
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{name}.json"
     out.write_text(
