@@ -138,10 +138,18 @@ class LabelHandover:
         return label_id in self._planner.bindings
 
     def at_rest(self, label_id: str) -> bool:
-        """No target of the label is open in the store, here or handed to its owner (as
-        of the last sweep, every few seconds): it may move for an even share without
-        touching a running campaign."""
-        return label_id not in self._at_work
+        """No command's target is open in the store as this gateway knows it, here or
+        handed to a label's owner (as of the last sweep, every few seconds, and of the
+        commands planned since): labels may move for an even share without touching a
+        running campaign. Not the label's own targets alone: each gateway takes a
+        campaign's commands in at its own pace (thousands of labels, tens of seconds
+        under load), so a label's targets may not be known here yet while its owner
+        is already writing it."""
+        return not self._at_work
+
+    def working(self, label_id: str) -> None:
+        """A command's target on the label was planned (here or handed over)."""
+        self._at_work.add(label_id)
 
     def writable(self, label_id: str) -> bool:
         """The label is this gateway's to write now (owned, and in step with the claims)."""

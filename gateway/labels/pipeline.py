@@ -194,6 +194,8 @@ class LabelPipeline:
         handover = self.handover
         handed: list[tuple[str, str]] = []  # recorded together: a campaign hands thousands
         for need in needs:
+            if handover is not None and need.command_id:
+                handover.working(need.label_id)
             if handover is not None and handover.elsewhere(need.label_id):
                 # Another gateway owns the label: it renders, writes and answers.
                 if need.command_id:

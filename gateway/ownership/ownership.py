@@ -147,6 +147,7 @@ class Ownership:
         self._heard_by: dict[str, dict[str, int]] = {}  # device -> other gateway -> RSSI
         self._reported: dict[str, dict[str, set[str]]] = {}  # gateway -> shard -> devices
         self._evens: set[str] = set()  # labels to take over for an even share
+        self._at_rest: Callable[[str], bool] = lambda _d: True  # may move for an even share
         self._evened_at = float("-inf")
 
     # ---- what this gateway knows ---------------------------------------------------------
@@ -387,10 +388,12 @@ class Ownership:
         """Decide, given what this gateway hears now (RSSI per device; None: not heard).
         ``balanced``: the devices shared out evenly between gateways that hear them about
         equally (bound labels: the work of a campaign); None: none. ``at_rest``: those
-        of them that may move for an even share now (no campaign's target open on them:
-        a share evens out the next campaign, never disturbs the running one)."""
+        of them that may move for an even share now (no campaign running: a share
+        evens out the next campaign, never disturbs the running one); asked again when
+        the hold time is over."""
         out = Step()
         self._now = now
+        self._at_rest = at_rest or (lambda _d: True)
         for device_id, rssi in hearing.items():
             t = self._track(device_id)
             if rssi is None:
@@ -411,7 +414,7 @@ class Ownership:
             self._evens = set()
         elif now - self._evened_at >= BALANCE_EVERY_S:
             self._evened_at = now
-            self._evens = self._to_even(now, balanced, at_rest or (lambda _d: True))
+            self._evens = self._to_even(now, balanced, self._at_rest)
         for device_id in set(self._tracks) | set(self._claims):
             self._decide(device_id, now, may_claim, out)
         return out
@@ -507,7 +510,8 @@ class Ownership:
         else:
             better, hold, why = t.rssi >= winner.rssi + o.margin_db, o.hold_s, "heard better"
         if not better:
-            if device_id not in self._evens:
+            if device_id not in self._evens or not self._at_rest(device_id):
+                # (A campaign that started while the hold ran: it stays where it is.)
                 t.better_since = None
                 return
             # An even share: the counts are all that need to settle.

@@ -3,6 +3,7 @@ makespan of a campaign is the busiest gateway's); nothing else moves, nothing bo
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -45,6 +46,7 @@ class Floor:
         self.rng = random.Random(3)
         self.gains: Counter[str] = Counter()  # device -> times a gateway gained it
         self.why: dict[str, str] = {}  # device -> why it was gained last
+        self.first_takeover: float | None = None  # the first claim on an owned label
         for g in self.gws.values():
             g.connected(0.0)
             for other in ids:
@@ -54,6 +56,7 @@ class Floor:
         end = self.now + seconds
         while self.now < end:
             self.now += 1.0
+            settled = self.first_takeover is None and self.agree()
             messages: list[tuple[str, str, Claim | None]] = []
             for gid, g in self.gws.items():
                 noise = self.rng.uniform(-1, 1)
@@ -66,6 +69,8 @@ class Floor:
                 self.why.update((x.device_id, x.why) for x in step.gained)
                 messages += [(gid, c.device_id, c) for c in step.publish]
                 messages += [(gid, d, None) for d in step.withdraw]
+                if settled and step.publish:  # every label owned: a claim takes one over
+                    self.first_takeover = self.now
             self.rng.shuffle(messages)
             for sender, device, claim in messages:
                 for g in self.gws.values():
@@ -153,6 +158,23 @@ def test_a_running_campaign_is_not_disturbed_by_an_even_share() -> None:
     floor.at_work = set()  # done: the next campaign finds them shared out
     floor.run(OPTIONS.balance_hold_s + 30)
     assert len(floor.owned()["gw-a"]) == len(floor.owned()["gw-b"]) == 14
+
+
+def test_a_campaign_starting_while_an_even_share_holds_stops_it() -> None:
+    # The same floor twice: once to find when the first label is claimed for an even
+    # share, once with a campaign starting a second before that (a hold that is no
+    # multiple of the 5 s between two choices: the campaign starts after the last one).
+    options = dataclasses.replace(OPTIONS, balance_hold_s=22)
+    probe = Floor(["gw-a", "gw-b"], options)
+    while probe.first_takeover is None:
+        probe.run(1)
+    floor = Floor(["gw-a", "gw-b"], options)
+    floor.run(probe.first_takeover - 1)
+    before = floor.owned()
+    floor.at_work = set(LABELS)  # the labels' targets open in the store
+    floor.run(60)
+    assert floor.owned() == before
+    assert "even share" not in floor.why.values()
 
 
 def test_a_label_chosen_for_an_even_share_stays_chosen_while_its_rssi_wavers() -> None:

@@ -361,7 +361,11 @@ async def test_a_target_answered_elsewhere_is_not_taken_back_after_a_restart(
     owners, rigs = await gateways(tmp_path, {L1: "gw-a"})
     a, b = rigs["gw-a"], rigs["gw-b"]
     runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
+    assert b.pipeline.handover.at_rest(L1) and b.pipeline.handover.at_rest(L2)
     await one_price(rigs)
+    # As soon as a command is planned, no label moves for an even share (L2 has no
+    # target, but the campaign's other labels may not be known here yet).
+    assert not b.pipeline.handover.at_rest(L2)
     await settle(rigs)
     assert [w[0] for w in a.written] == [L1] and answered(a, "cmd") == [(L1, "displayed")]
     view_b = view(b)
