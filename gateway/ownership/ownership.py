@@ -147,6 +147,7 @@ class Ownership:
         self._heard_by: dict[str, dict[str, int]] = {}  # device -> other gateway -> RSSI
         self._reported: dict[str, dict[str, set[str]]] = {}  # gateway -> shard -> devices
         self._evens: set[str] = set()  # labels to take over for an even share
+        self._stale: set[str] = set()  # devices with a claim of ours on the broker to clear
         self._at_rest: Callable[[str], bool] = lambda _d: True  # may move for an even share
         self._evened_at = float("-inf")
 
@@ -185,6 +186,11 @@ class Ownership:
                 and claim.epoch == mine.epoch
             ):
                 t.echoed_at = max(self._now, t.claimed_at)
+            if claim is not None and mine is None:
+                # Ours on the broker, not ours here (withdrawn since, its withdrawal still
+                # on its way, or left from before this gateway lost its data): cleared,
+                # or the others would count it, and wait for it to be withdrawn.
+                self._stale.add(device_id)
             return
         if claim is None:
             self._claims.get(device_id, {}).pop(gateway_id, None)
@@ -417,6 +423,10 @@ class Ownership:
             self._evens = self._to_even(now, balanced, self._at_rest)
         for device_id in set(self._tracks) | set(self._claims):
             self._decide(device_id, now, may_claim, out)
+        for device_id in self._stale:
+            if self.me not in self._claims.get(device_id, {}) and device_id not in out.withdraw:
+                out.withdraw.append(device_id)
+        self._stale.clear()
         return out
 
     def _to_even(

@@ -408,6 +408,21 @@ def test_a_previous_owner_may_tell_answers_until_it_withdraws_or_is_gone() -> No
     assert b.settled(DEVICE)
 
 
+def test_a_claim_of_ours_the_gateway_does_not_hold_is_cleared_from_the_broker() -> None:
+    # Left on the broker from before the gateway lost its data: the others would count
+    # it (and a new owner would wait for it to be withdrawn), so it is withdrawn.
+    g = Ownership("s1", "gw-a", OPTIONS)
+    g.connected(0.0)
+    stale = Claim(store_id="s1", gateway_id="gw-a", device_id=DEVICE, epoch=3, rssi=-60)
+    g.claim_seen("gw-a", DEVICE, stale)
+    assert g.step(1.0, {}).withdraw == [DEVICE]
+    assert g.step(2.0, {}).withdraw == []  # once
+    # One it holds, sent back, stays.
+    g.restore([stale])
+    g.claim_seen("gw-a", DEVICE, stale)
+    assert g.step(3.0, {DEVICE: -60.0}).withdraw == []
+
+
 def test_a_claim_is_confirmed_after_the_broker_sent_it_back_and_twice_that_time() -> None:
     g = Ownership("s1", "gw-a", OPTIONS)
     g.connected(0.0)
