@@ -147,6 +147,12 @@ class LabelHandover:
         is already writing it."""
         return not self._at_work
 
+    def answered_before(self, label_id: str, command_id: str) -> bool:
+        """The label's claims say the command was answered for it: by a previous owner
+        (this gateway took the command in after it gained the label), or by this gateway
+        before a restart (the broker sent the command again)."""
+        return command_id in self._o.answered_for(label_id)
+
     def working(self, label_id: str) -> None:
         """A command's target on the label was planned (here or handed over)."""
         self._at_work.add(label_id)

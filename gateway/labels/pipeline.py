@@ -201,6 +201,13 @@ class LabelPipeline:
                 if need.command_id:
                     handed.append((need.label_id, need.command_id))
                 continue
+            if (
+                handover is not None
+                and need.command_id
+                and handover.answered_before(need.label_id, need.command_id)
+            ):
+                handed.append((need.label_id, need.command_id))  # and forgotten: answered
+                continue
             if handover is not None and handed:
                 await handover.hand_over_targets(handed)
                 handed = []

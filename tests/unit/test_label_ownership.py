@@ -283,6 +283,34 @@ async def test_a_previous_owner_telling_its_answer_late_keeps_it(tmp_path: Path)
         run.cancel()
 
 
+async def test_a_command_taken_in_after_the_label_was_gained_answered_is_not_answered_again(
+    tmp_path: Path,
+) -> None:
+    # gw-b gained L1 from gw-a, whose claim said it had answered "cmd"; gw-b takes the
+    # command in only now (its intake ran late, or the broker sent it again after a
+    # restart): it neither writes L1 nor answers the target a second time.
+    owners, rigs = await gateways(tmp_path, {L1: "gw-a"})
+    a, b = rigs["gw-a"], rigs["gw-b"]
+    runs = [asyncio.create_task(r.scheduler.run()) for r in rigs.values()]
+    await a.bind("bind", [Binding(L1, "A")])
+    await a.price_update("cmd", [item("A", 1, "12.90")])
+    await settle({"gw-a": a})
+    assert answered(a, "cmd") == [(L1, "displayed")]
+    await b.bind("bind", [Binding(L1, "A")])
+    owners.of[L1] = "gw-b"
+    view(b).answers += [(L1, "bind"), (L1, "cmd")]  # gained: gw-a's claim taken over
+    await b.pipeline.handover.label_gained(L1, answered=("bind", "cmd"), shown=view(a).shown[L1])
+    # gw-b restarted since: gw-a's withdrawn claim is gone from the broker; what it
+    # answered is in gw-b's own claim (taken over when it gained the label).
+    view(a).told_.clear()
+    await b.price_update("cmd", [item("A", 1, "12.90")])
+    await settle(rigs)
+    assert b.written == [] and answered(b, "cmd") == []
+    assert [f["status"] for f in finals(b, "cmd")] == ["completed"]
+    for run in runs:
+        run.cancel()
+
+
 async def test_a_new_owner_tells_its_answer_once_the_previous_one_withdrew(
     tmp_path: Path,
 ) -> None:
