@@ -31,6 +31,20 @@ class BeaconError(DecodeError):
     """Beacon bytes that do not follow their format."""
 
 
+_UUIDS: dict[bytes, str] = {}
+_UUIDS_MAX = 1024
+
+
+def _uuid_text(raw: bytes) -> str:
+    """One string per beacon UUID (a store's beacons share a few; each kept per device)."""
+    text = _UUIDS.get(raw)
+    if text is None:
+        text = str(uuid.UUID(bytes=raw))
+        if len(_UUIDS) < _UUIDS_MAX:
+            _UUIDS[raw] = text
+    return text
+
+
 def decode_ibeacon(data: bytes) -> BeaconInfo | None:
     """Apple manufacturer data (after the company id); None if it is not an iBeacon frame."""
     if len(data) < 2 or data[0] != 0x02:
@@ -40,7 +54,7 @@ def decode_ibeacon(data: bytes) -> BeaconInfo | None:
     raw_uuid, major, minor, tx_power = _IBEACON.unpack_from(data, 2)
     return BeaconInfo(
         format=BeaconFormat.IBEACON,
-        uuid=str(uuid.UUID(bytes=raw_uuid)),
+        uuid=_uuid_text(raw_uuid),
         major=major,
         minor=minor,
         tx_power=tx_power,
@@ -56,7 +70,7 @@ def decode_altbeacon(data: bytes) -> BeaconInfo | None:
     raw_id, major, minor, ref_rssi, _reserved = _ALTBEACON.unpack_from(data, 2)
     return BeaconInfo(
         format=BeaconFormat.ALTBEACON,
-        uuid=str(uuid.UUID(bytes=raw_id)),
+        uuid=_uuid_text(raw_id),
         major=major,
         minor=minor,
         tx_power=ref_rssi,

@@ -42,7 +42,7 @@ def decode_ruuvi(data: bytes) -> tuple[dict[str, float], int | None, int | None]
         readings["pressure_hpa"] = round((pres + 50000) / 100.0, 2)
     for axis, value in (("x", ax), ("y", ay), ("z", az)):
         if value != -0x8000:
-            readings[f"acceleration_{axis}_g"] = value / 1000.0
+            readings[_ACCELERATION[axis]] = value / 1000.0
     battery_mv: int | None = None
     if power >> 5 != 0x7FF:
         battery_mv = (power >> 5) + 1600
@@ -52,6 +52,10 @@ def decode_ruuvi(data: bytes) -> tuple[dict[str, float], int | None, int | None]
     if movement != 0xFF:
         readings["movement_count"] = float(movement)
     return readings, battery_mv, None if seq == 0xFFFF else seq
+
+
+# The reading names, made once: a string built per advert is kept per sensor.
+_ACCELERATION = {axis: f"acceleration_{axis}_g" for axis in "xyz"}
 
 
 def battery_pct_from_mv(mv: int) -> float:

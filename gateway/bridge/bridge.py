@@ -263,6 +263,9 @@ class Bridge:
                     if device.online and owns(device.device_id):
                         self.batcher.sample(device, slack=STATE_TICK_S)
             await self._produce_states(list(self._dirty))
+            if not self._dirty:
+                # A set never gives back its table: the heartbeat marks every device.
+                self._dirty = set()
             batches = self.batcher.due_batches()
             if batches:
                 wall = time.time()

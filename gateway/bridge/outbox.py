@@ -49,7 +49,7 @@ PRIORITY: dict[str, int] = {"status": 0, "acks": 0, "events": 1, "state": 2, "te
 MAX_PAYLOAD = 128 * 1024
 HARD_CAP_FACTOR = 1.25
 HISTORICAL_AFTER_S = 10.0
-DELETE_CHUNK = 500  # ids per statement (SQLite limits the number of parameters)
+DELETE_CHUNK = 500  # ids per statement
 _INSERT = (
     "INSERT INTO outbox (stream, priority, topic, payload, retain, seq, conflate, created, "
     "boot, since_boot, offline, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -488,13 +488,17 @@ class Outbox:
 
         def delete(d: sqlite_utils.Database) -> None:
             for start in range(0, len(ids), DELETE_CHUNK):
-                chunk = list(ids[start : start + DELETE_CHUNK])
-                marks = ",".join("?" * len(chunk))
+                # The ids as one JSON array: one statement text whatever their number (with
+                # one "?" per id, SQLite's statement cache kept up to 128 texts of ~30 KB).
+                chunk = json.dumps(list(ids[start : start + DELETE_CHUNK]))
                 size, count = d.conn.execute(
-                    f"SELECT COALESCE(SUM(bytes), 0), COUNT(*) FROM outbox WHERE id IN ({marks})",
-                    chunk,
+                    "SELECT COALESCE(SUM(bytes), 0), COUNT(*) FROM outbox "
+                    "WHERE id IN (SELECT value FROM json_each(?))",
+                    (chunk,),
                 ).fetchone()
-                d.conn.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk)
+                d.conn.execute(
+                    "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))", (chunk,)
+                )
                 st = self._stage()
                 st.bytes -= int(size)
                 st.pending -= int(count)

@@ -119,7 +119,7 @@ class Registry:
         if device is None:
             device = DeviceRecord(
                 device_id=device_id,
-                address=adv.address.upper(),
+                address=_upper(adv.address),
                 kind=obs.kind,
                 model=obs.model,
                 first_seen=now_wall,
@@ -267,6 +267,12 @@ class Registry:
 
 
 _id_cache: dict[str, str] = {}
+
+
+def _upper(address: str) -> str:
+    """The address in capitals: the one received when it already is (no copy kept)."""
+    upper = address.upper()
+    return address if upper == address else upper
 
 
 def _device_id(address: str) -> str:

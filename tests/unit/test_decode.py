@@ -116,6 +116,10 @@ def test_ibeacon() -> None:
     assert obs.beacon is not None and obs.beacon.format is BeaconFormat.IBEACON
     assert obs.beacon.uuid == "e2c56db5-dffb-48d2-b060-d0f5a71096e0"
     assert (obs.beacon.major, obs.beacon.minor, obs.beacon.tx_power) == (1, 2, -59)
+    # A store's beacons share their UUID: one string for all of them, not one each.
+    other = decode(adv(address="C4:D9:12:AB:0F:32", manufacturer_data={0x004C: data}))
+    assert other is not None and other.beacon is not None
+    assert other.beacon.uuid is obs.beacon.uuid
 
 
 def test_other_apple_adverts_are_not_beacons() -> None:
