@@ -7,7 +7,7 @@ import contextlib
 import random
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -42,31 +42,42 @@ def options(port: int, **kw: object) -> MqttOptions:
     return MqttOptions(host="127.0.0.1", port=port, client_id="gw-test", **settings)
 
 
+async def subscribed(
+    port: int, on_message: Callable[[Inbound], Awaitable[None]], **kw: Any
+) -> tuple[MqttConnection, asyncio.Event, asyncio.Task[None], Cloud]:
+    """A connection taking commands on ``t/commands`` (``kw``: its signals), up, and a cloud
+    to publish with; ``connected`` is set on every connect."""
+    connected = asyncio.Event()
+
+    async def on_connected() -> None:
+        connected.set()
+
+    conn = MqttConnection(
+        options(port),
+        lambda: Will("t/s", b"{}"),
+        ["t/commands"],
+        on_message,
+        on_connected,
+        lambda _: None,
+        **kw,
+    )
+    task = asyncio.create_task(conn.run())
+    await asyncio.wait_for(connected.wait(), 5)
+    cloud = Cloud(port)
+    cloud.start()
+    await asyncio.sleep(0.3)
+    return conn, connected, task, cloud
+
+
 async def test_unhandled_command_is_redelivered_after_reconnect(broker: Mosquitto) -> None:
     got: list[Inbound] = []
-    connected = asyncio.Event()
 
     async def on_message(msg: Inbound) -> None:
         got.append(msg)
         if len(got) == 1:
             raise RuntimeError("storage failed")  # not acknowledged to the broker
 
-    async def on_connected() -> None:
-        connected.set()
-
-    conn = MqttConnection(
-        options(broker.port),
-        lambda: Will("t/s", b"{}"),
-        ["t/commands"],
-        on_message,
-        on_connected,
-        lambda _: None,
-    )
-    task = asyncio.create_task(conn.run())
-    await asyncio.wait_for(connected.wait(), 5)
-    cloud = Cloud(broker.port)
-    cloud.start()
-    await asyncio.sleep(0.3)
+    conn, connected, task, cloud = await subscribed(broker.port, on_message)
     cloud.publish("t/commands", b"command-1")
     for _ in range(50):
         if got:
@@ -99,30 +110,14 @@ async def test_signals_are_handled_at_once_while_commands_wait_their_turn(
     release = asyncio.Event()
     commands: list[bytes] = []
     signals: list[Inbound] = []
-    connected = asyncio.Event()
 
     async def on_message(msg: Inbound) -> None:
         commands.append(msg.payload)
         await release.wait()  # a long command: a campaign's 400 labels
 
-    async def on_connected() -> None:
-        connected.set()
-
-    conn = MqttConnection(
-        options(broker.port),
-        lambda: Will("t/s", b"{}"),
-        ["t/commands"],
-        on_message,
-        on_connected,
-        lambda _: None,
-        signals=["t/gw/+/owns/+"],
-        on_signal=signals.append,
+    conn, connected, task, cloud = await subscribed(
+        broker.port, on_message, signals=["t/gw/+/owns/+"], on_signal=signals.append
     )
-    task = asyncio.create_task(conn.run())
-    await asyncio.wait_for(connected.wait(), 5)
-    cloud = Cloud(broker.port)
-    cloud.start()
-    await asyncio.sleep(0.3)
     cloud.publish("t/commands", b"command-1")
     cloud.publish("t/commands", b"command-2")
     cloud.publish("t/gw/b/owns/label-1", b"claim", retain=True)
