@@ -2,9 +2,12 @@
 them publish (contract v1.1, "Several gateways in one store").
 
 Pure: no I/O and no clock of its own. The coordinator feeds it what the broker
-delivers (claims, gateways' statuses), what this gateway hears (RSSI per device)
-and the time; :meth:`Ownership.step` answers with the claims to publish or
-withdraw and the devices gained or lost.
+delivers (claims, gateways' statuses, hearing reports: kept in a
+:class:`gateway.ownership.book.ClaimBook`), what this gateway hears (RSSI per
+device) and the time; :meth:`Ownership.step` answers with the claims to publish
+or withdraw and the devices gained or lost. A claim of this gateway carries the
+label commands answered for the device, here and, taken over at a gain, by the
+previous owners; only the first count as told here (:meth:`Ownership.told`).
 
 The rules:
 
@@ -47,7 +50,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from gateway.ownership.balance import Candidate, pick, shares
-from gateway.ownership.claims import Claim, ClaimedAlert, ShownContent, rank
+from gateway.ownership.book import ClaimBook
+from gateway.ownership.claims import MAX_ANSWERED, Claim, ClaimedAlert, ShownContent, rank
 
 
 class Owner(Protocol):
@@ -129,23 +133,17 @@ class Ownership:
         self.store_id = store_id
         self.me = me
         self.options = options
-        self._claims: dict[str, dict[str, Claim]] = {}  # device -> gateway -> live claim
-        self._last: dict[str, dict[str, Claim]] = {}  # the same, withdrawn ones kept
-        self._offline: set[str] = set()
-        self._offline_since: dict[str, float] = {}
-        self._online: set[str] = set()
-        self._now = float("-inf")  # the time of the last step
+        self._book = ClaimBook(me, options.offline_grace_s)  # what the others said
         self._owned: dict[str, int] = {}  # device -> epoch: confirmed mine
         self._tracks: dict[str, _Track] = {}
         self._alerts: dict[str, tuple[ClaimedAlert, ...]] = {}
-        self._answered: dict[str, tuple[str, ...]] = {}
+        self._answered: dict[str, tuple[str, ...]] = {}  # what the claim says was answered
+        self._inherited: dict[str, frozenset[str]] = {}  # ... of that, by previous owners
         self._connected_at: float | None = None
         self._disconnected_at: float | None = None
         self._in_step = False  # in step with the others: what we own is ours to write
         self._watchers: list[Callable[[], None]] = []
         self._news: set[str] = set()
-        self._heard_by: dict[str, dict[str, int]] = {}  # device -> other gateway -> RSSI
-        self._reported: dict[str, dict[str, set[str]]] = {}  # gateway -> shard -> devices
         self._evens: set[str] = set()  # labels to take over for an even share
         self._stale: set[str] = set()  # devices with a claim of ours on the broker to clear
         self._at_rest: Callable[[str], bool] = lambda _d: True  # may move for an even share
@@ -156,7 +154,7 @@ class Ownership:
     def restore(self, claims: Iterable[Claim]) -> None:
         """This gateway's own claims from before a restart: owned again at once."""
         for c in claims:
-            self._put(c)
+            self._book.put(c)
             self._owned[c.device_id] = c.epoch
             self._alerts[c.device_id] = c.alerts
             self._answered[c.device_id] = c.answered
@@ -176,7 +174,7 @@ class Ownership:
             # Our own, sent back: claims the others made before they saw it arrive
             # within about the same time again.
             t = self._tracks.get(device_id)
-            mine = self._claims.get(device_id, {}).get(self.me)
+            mine = self._book.claim(device_id, self.me)
             if (
                 t is not None
                 and t.claimed_at is not None
@@ -185,7 +183,7 @@ class Ownership:
                 and mine is not None
                 and claim.epoch == mine.epoch
             ):
-                t.echoed_at = max(self._now, t.claimed_at)
+                t.echoed_at = max(self._book.now, t.claimed_at)
             if claim is not None and mine is None:
                 # Ours on the broker, not ours here (withdrawn since, its withdrawal still
                 # on its way, or left from before this gateway lost its data): cleared,
@@ -193,10 +191,10 @@ class Ownership:
                 self._stale.add(device_id)
             return
         if claim is None:
-            self._claims.get(device_id, {}).pop(gateway_id, None)
+            self._book.withdrawn(device_id, gateway_id)
         else:
             t = self._tracks.get(device_id)
-            mine = self._claims.get(device_id, {}).get(self.me)
+            mine = self._book.claim(device_id, self.me)
             if (
                 t is not None
                 and t.claimed_at is not None
@@ -204,44 +202,28 @@ class Ownership:
                 and claim.epoch == mine.epoch
             ):
                 t.contested = True
-            self._put(claim)
+            self._book.put(claim)
 
     def hearing_seen(self, gateway_id: str, shard: str, devices: Mapping[str, int]) -> None:
         """Another gateway's report of what it hears in one shard (for the status page)."""
-        if gateway_id == self.me:
-            return
-        before = self._reported.setdefault(gateway_id, {}).get(shard, set())
-        for device_id in before - set(devices):
-            self._heard_by.get(device_id, {}).pop(gateway_id, None)
-        for device_id, rssi in devices.items():
-            self._heard_by.setdefault(device_id, {})[gateway_id] = rssi
-        self._reported[gateway_id][shard] = set(devices)
+        if gateway_id != self.me:
+            self._book.hearing_seen(gateway_id, shard, devices)
 
     def answered_for(self, device_id: str) -> tuple[str, ...]:
         """The commands any gateway's last claim says were answered for the device."""
         done: dict[str, None] = {}
-        for claim in self._last.get(device_id, {}).values():
+        for claim in self._book.lasts(device_id).values():
             done.update(dict.fromkeys(claim.answered))
         done.update(dict.fromkeys(self._answered.get(device_id, ())))
         return tuple(done)
 
     def heard_by(self, device_id: str) -> dict[str, int]:
         """The other gateways that report hearing the device, with their RSSI."""
-        heard = self._heard_by.get(device_id, {})
-        return {gw: rssi for gw, rssi in heard.items() if gw not in self._offline}
+        return self._book.heard_by(device_id)
 
     def status_seen(self, gateway_id: str, online: bool) -> None:
-        if gateway_id == self.me:
-            return
-        if online:
-            self._offline.discard(gateway_id)
-            self._offline_since.pop(gateway_id, None)
-            self._online.add(gateway_id)
-        else:
-            if gateway_id not in self._offline:
-                self._offline_since[gateway_id] = self._now
-            self._offline.add(gateway_id)
-            self._online.discard(gateway_id)
+        if gateway_id != self.me:
+            self._book.status_seen(gateway_id, online)
 
     def set_alerts(self, device_id: str, alerts: tuple[ClaimedAlert, ...]) -> None:
         """Alerts firing on an owned device: the claim says so (a new owner continues them)."""
@@ -250,10 +232,16 @@ class Ownership:
             self._extras_changed(device_id)
 
     def answered(self, device_id: str, command_id: str) -> None:
-        """A label command was answered for this label: the claim says so."""
+        """A label command was answered here for this label: the claim says so."""
+        inherited = self._inherited.get(device_id)
+        if inherited is not None and command_id in inherited:
+            self._inherited[device_id] = inherited - {command_id}
+        self._carry(device_id, command_id)
+
+    def _carry(self, device_id: str, command_id: str) -> None:
         done = self._answered.get(device_id, ())
         if command_id not in done:
-            self._answered[device_id] = (*done, command_id)[-32:]
+            self._answered[device_id] = (*done, command_id)[-MAX_ANSWERED:]
             self._extras_changed(device_id)
 
     def set_shown(self, device_id: str, shown: ShownContent | None) -> None:
@@ -287,16 +275,16 @@ class Ownership:
         now: the caller sends them)."""
         out = []
         for device_id in self._news:
-            mine = self._claims.get(device_id, {}).get(self.me)
+            mine = self._book.claim(device_id, self.me)
             t = self._tracks.get(device_id)
             if mine is None or t is None or not t.extras_changed or device_id not in self._owned:
                 continue
-            if self._winner(device_id) is not mine:
+            if self._book.winner(device_id) is not mine:
                 # Beaten by a claim the next step will act on: no answer is told in an
                 # epoch that is over (the new owner answers what it was not told of).
                 continue
             claim = self._make(device_id, mine.epoch, t.rssi)
-            self._put(claim)
+            self._book.put(claim)
             t.published_at, t.extras_changed = now, False
             out.append(claim)
         self._news.clear()
@@ -307,7 +295,7 @@ class Ownership:
     def first_online(self) -> bool:
         """This gateway's id sorts first among the gateways online: it answers for labels
         no gateway owns (contract 1.1)."""
-        return all(self.me < gw for gw in self._online)
+        return self._book.first_online()
 
     def owns(self, device_id: str) -> bool:
         return device_id in self._owned
@@ -325,17 +313,20 @@ class Ownership:
 
     def told(self, device_id: str, command_id: str) -> bool:
         """The last claim this gateway published on the device (withdrawn since or not)
-        says the command was answered here: whoever owns the label next takes that over."""
-        mine = self._last.get(device_id, {}).get(self.me)
-        return mine is not None and command_id in mine.answered
+        says the command was answered here: whoever owns the label next takes that over.
+        Not the answers the claim carries on from the label's previous owners (see
+        ``told_elsewhere``); after a restart those are not known apart from its own."""
+        mine = self._book.last(device_id, self.me)
+        return (
+            mine is not None
+            and command_id in mine.answered
+            and command_id not in self._inherited.get(device_id, ())
+        )
 
     def told_elsewhere(self, device_id: str, command_id: str) -> bool:
         """Another gateway's last claim on the device (withdrawn since or not) says the
         command was answered there."""
-        return any(
-            gw != self.me and command_id in claim.answered
-            for gw, claim in self._last.get(device_id, {}).items()
-        )
+        return self._book.told_elsewhere(device_id, command_id)
 
     def settled(self, device_id: str) -> bool:
         """No other online gateway's claim on the device stands. A gateway that lost a
@@ -343,16 +334,13 @@ class Ownership:
         still tell answers in the epoch that is over (its claim and the winner's
         crossed on their way); once withdrawn (or once its Will came), its last claim
         says all it will ever have answered."""
-        return all(
-            gw == self.me or gw not in self._online or gw in self._offline
-            for gw in self._claims.get(device_id, {})
-        )
+        return self._book.settled(device_id)
 
     def epoch(self, device_id: str) -> int:
         return self._owned.get(device_id, 1)
 
     def owner(self, device_id: str) -> str | None:
-        winner = self._winner(device_id)
+        winner = self._book.winner(device_id)
         return None if winner is None else winner.gateway_id
 
     def owned(self) -> dict[str, int]:
@@ -360,27 +348,27 @@ class Ownership:
 
     def claims(self, device_id: str) -> list[Claim]:
         """Live claims on a device, strongest first."""
-        return sorted(self._live(device_id), key=rank)
+        return sorted(self._book.live(device_id), key=rank)
 
     def owners(self) -> dict[str, int]:
         """Devices owned per gateway (live claims that win)."""
         out: dict[str, int] = {}
-        for device_id in self._claims:
-            w = self._winner(device_id)
+        for device_id in self._book.devices():
+            w = self._book.winner(device_id)
             if w is not None:
                 out[w.gateway_id] = out.get(w.gateway_id, 0) + 1
         return out
 
     def offline_gateways(self) -> set[str]:
-        return set(self._offline)
+        return self._book.offline()
 
     def last_claim(self, device_id: str, gateway_id: str) -> Claim | None:
         """The last claim a gateway published on a device (withdrawn since or not)."""
-        return self._last.get(device_id, {}).get(gateway_id)
+        return self._book.last(device_id, gateway_id)
 
     def standing(self, device_id: str, gateway_id: str) -> bool:
         """The gateway's claim on the device is still on the broker (not withdrawn)."""
-        return gateway_id in self._claims.get(device_id, {})
+        return self._book.standing(device_id, gateway_id)
 
     # ---- deciding ------------------------------------------------------------------------
 
@@ -398,7 +386,7 @@ class Ownership:
         evens out the next campaign, never disturbs the running one); asked again when
         the hold time is over."""
         out = Step()
-        self._now = now
+        self._book.now = now
         self._at_rest = at_rest or (lambda _d: True)
         for device_id, rssi in hearing.items():
             t = self._track(device_id)
@@ -421,10 +409,10 @@ class Ownership:
         elif now - self._evened_at >= BALANCE_EVERY_S:
             self._evened_at = now
             self._evens = self._to_even(now, balanced, self._at_rest)
-        for device_id in set(self._tracks) | set(self._claims):
+        for device_id in set(self._tracks) | set(self._book.devices()):
             self._decide(device_id, now, may_claim, out)
         for device_id in self._stale:
-            if self.me not in self._claims.get(device_id, {}) and device_id not in out.withdraw:
+            if not self._book.standing(device_id, self.me) and device_id not in out.withdraw:
                 out.withdraw.append(device_id)
         self._stale.clear()
         return out
@@ -436,10 +424,10 @@ class Ownership:
         o = self.options
         counts: dict[str, int] = {}
         candidates = []
-        for device_id in self._claims:
+        for device_id in self._book.devices():
             if not balanced(device_id):
                 continue
-            w = self._winner(device_id)
+            w = self._book.winner(device_id)
             if w is None:
                 continue
             counts[w.gateway_id] = counts.get(w.gateway_id, 0) + 1
@@ -460,12 +448,13 @@ class Ownership:
             # and clear of the floor (heard near it, the owner would take it back): half
             # the margin to be chosen, the margin to stay chosen.
             chosen = device_id in self._evens
-            owner_rssi = max(w.rssi, self._heard_by.get(device_id, {}).get(w.gateway_id, w.rssi))
+            reported = self._book.reported(device_id, w.gateway_id)
+            owner_rssi = w.rssi if reported is None else max(w.rssi, reported)
             floor = o.label_min_rssi + (0 if chosen else o.margin_db / 2)
             if t.rssi < floor or t.rssi < owner_rssi - o.margin_db / (1 if chosen else 2):
                 continue
             candidates.append(Candidate(device_id, w.gateway_id))
-        online = {self.me} | {g for g in self._online if g not in self._offline}
+        online = {self.me} | self._book.online()
         quotas = shares(
             counts, self.me, online, tolerance=o.balance_tolerance, minimum=o.balance_min
         )
@@ -474,8 +463,8 @@ class Ownership:
     def _decide(self, device_id: str, now: float, may_claim: bool, out: Step) -> None:
         o = self.options
         t = self._track(device_id)
-        mine = self._claims.get(device_id, {}).get(self.me)
-        winner = self._winner(device_id)
+        mine = self._book.claim(device_id, self.me)
+        winner = self._book.winner(device_id)
         if winner is not None and winner.gateway_id != t.owner:
             if t.owner is not None and now - t.owner_since >= o.settle_s:
                 t.moved_at = now
@@ -483,7 +472,7 @@ class Ownership:
         if mine is not None:
             if winner is not mine:
                 # Beaten: withdraw and stop at once.
-                self._claims[device_id].pop(self.me, None)
+                self._book.withdrawn(device_id, self.me)
                 t.claimed_at = t.echoed_at = None
                 out.withdraw.append(device_id)
                 if self._owned.pop(device_id, None) is not None:
@@ -498,7 +487,7 @@ class Ownership:
                 if confirmed and self._connected_at is not None:
                     if t.contested:
                         # The rival may own it in this epoch already: ours is the next.
-                        self._claim(device_id, t, now, out, self._previous(device_id))
+                        self._claim(device_id, t, now, out, self._book.previous(device_id))
                     else:
                         self._confirm(device_id, mine, t, out)
                 return
@@ -544,20 +533,19 @@ class Ownership:
     ) -> None:
         """Claim the device (``why``: the reason, told when it is gained; None: the same
         as the claim this one makes again)."""
-        epoch = 1 + max(
-            (c.epoch for c in self._last.get(device_id, {}).values()),
-            default=self._owned.get(device_id, 0),
-        )
+        newest = self._book.newest_epoch(device_id)
+        epoch = 1 + (self._owned.get(device_id, 0) if newest is None else newest)
         alerts = previous.alerts if previous else self._alerts.get(device_id, ())
-        answered = previous.answered if previous else self._answered.get(device_id, ())
-        self._alerts[device_id], self._answered[device_id] = alerts, answered
+        self._alerts[device_id] = alerts
         if previous is not None:
+            self._answered[device_id] = previous.answered
+            self._inherited[device_id] = frozenset(previous.answered)
             t.shown = previous.shown
         t.busy = False
         if why is not None:
             t.why = why
         claim = self._make(device_id, epoch, t.rssi)
-        self._put(claim)
+        self._book.put(claim)
         t.claimed_at, t.better_since, t.published_at = now, None, now
         t.echoed_at, t.contested = None, False
         t.extras_changed = False
@@ -568,12 +556,14 @@ class Ownership:
         seen an alert fire after we claimed) is taken over, and the claim says so."""
         t.claimed_at = t.echoed_at = None
         self._owned[device_id] = mine.epoch
-        previous = self._previous(device_id)
+        previous = self._book.previous(device_id)
         if previous is not None:
             if previous.alerts != mine.alerts:
                 self.set_alerts(device_id, previous.alerts)
+            inherited = self._inherited.get(device_id, frozenset())
+            self._inherited[device_id] = inherited | set(previous.answered)
             for command_id in previous.answered:
-                self.answered(device_id, command_id)
+                self._carry(device_id, command_id)
             self.set_shown(device_id, previous.shown)
         out.gained.append(Gained(device_id, mine.epoch, previous, t.why))
 
@@ -591,7 +581,7 @@ class Ownership:
         if not (moved or t.extras_changed):
             return
         claim = self._make(device_id, mine.epoch, t.rssi)
-        self._put(claim)
+        self._book.put(claim)
         t.published_at, t.extras_changed = now, False
         out.publish.append(claim)
 
@@ -610,40 +600,11 @@ class Ownership:
             busy=self._track(device_id).busy,
         )
 
-    def _put(self, claim: Claim) -> None:
-        self._claims.setdefault(claim.device_id, {})[claim.gateway_id] = claim
-        self._last.setdefault(claim.device_id, {})[claim.gateway_id] = claim
-
-    def _live(self, device_id: str) -> list[Claim]:
-        return [c for gw, c in self._claims.get(device_id, {}).items() if self._standing(gw)]
-
-    def _standing(self, gw: str) -> bool:
-        """The gateway's claims count: it is online, or went offline less than
-        ``offline_grace_s`` ago."""
-        if gw == self.me or gw not in self._offline:
-            return True
-        since = self._offline_since.get(gw, float("-inf"))
-        return self._now - since < self.options.offline_grace_s
-
-    def _winner(self, device_id: str) -> Claim | None:
-        live = self._live(device_id)
-        return min(live, key=rank) if live else None
-
     def _heard_better(self, device_id: str, rssi: float) -> bool:
         """An online gateway reports hearing the device clearly better (by more than half
         the margin: reports come in 3 dB steps): it should be the one to claim it."""
-        heard = self._heard_by.get(device_id, {})
         tolerance = self.options.margin_db / 2
-        return any(r > rssi + tolerance for gw, r in heard.items() if gw not in self._offline)
-
-    def _previous(self, device_id: str) -> Claim | None:
-        """Whom we took the device from: the strongest claim of another gateway still on
-        the broker (its gateway may be offline), else the strongest ever seen. A claim
-        withdrawn when it lost a race long ago says nothing of the device's history."""
-        others = [c for gw, c in self._claims.get(device_id, {}).items() if gw != self.me]
-        if not others:
-            others = [c for gw, c in self._last.get(device_id, {}).items() if gw != self.me]
-        return min(others, key=rank) if others else None
+        return any(r > rssi + tolerance for r in self._book.heard_by(device_id).values())
 
     def _track(self, device_id: str) -> _Track:
         t = self._tracks.get(device_id)

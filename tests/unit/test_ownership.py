@@ -385,6 +385,38 @@ def test_an_answer_is_not_told_once_a_winning_claim_of_another_gateway_is_seen()
     assert not a.told(DEVICE, "cmd-1")
 
 
+def test_answers_taken_over_from_the_previous_owner_are_not_told_as_its_own() -> None:
+    # gw-a answered cmd-1 and its claim said so; gw-b took the label over, and its claim
+    # carries cmd-1 on (nobody answers it again). Told *here* is what gw-b answered: a
+    # result for cmd-1 recorded on gw-b too (an intake running late after the gain) is
+    # not reported, cmd-1 stays gw-a's answer.
+    store = Store(["gw-a", "gw-b"], order="in-order")
+    heard = {"gw-a": -60.0, "gw-b": -75.0}
+    store.run(20, lambda gid, _t: heard[gid])
+    a, b = store.gws["gw-a"], store.gws["gw-b"]
+    assert store.owners() == ["gw-a"]
+
+    def tell(g: Ownership) -> None:
+        for claim in g.news(store.now):
+            for other in store.gws.values():
+                other.claim_seen(claim.gateway_id, claim.device_id, claim)
+
+    a.answered(DEVICE, "cmd-1")
+    tell(a)
+    assert a.told(DEVICE, "cmd-1")
+    heard["gw-a"] = -90.0  # gw-b hears it clearly better now
+    store.run(OPTIONS.hold_s + 20, lambda gid, _t: heard[gid])
+    assert store.owners() == ["gw-b"]
+    assert "cmd-1" in b.claims(DEVICE)[0].answered  # carried on: nobody answers it again
+    assert not b.told(DEVICE, "cmd-1")
+    assert b.told_elsewhere(DEVICE, "cmd-1")
+    b.answered(DEVICE, "cmd-2")
+    assert not b.told(DEVICE, "cmd-2")  # answered, not yet told
+    tell(b)
+    assert b.told(DEVICE, "cmd-2")
+    assert b.claims(DEVICE)[0].answered == ("cmd-1", "cmd-2")
+
+
 def test_a_previous_owner_may_tell_answers_until_it_withdraws_or_is_gone() -> None:
     # gw-b won the device; gw-a's claim and gw-b's crossed on their way: until gw-a
     # withdraws, it may still tell an answer in its epoch, and gw-b waits for that.
