@@ -43,8 +43,13 @@ class DeviceRecord:
     online: bool = True
     interval_s: float | None = None  # learned advertising interval (EWMA of gaps)
     adverts: int = 0  # adverts heard since start (not persisted)
-    # adapter -> (smoothed RSSI, monotonic time last heard); not persisted
-    heard_by: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Which adapters hear it (not persisted). While one adapter alone has heard it,
+    # ``adapter`` names it (its smoothed RSSI is ``rssi``, it last heard it at
+    # ``last_seen_mono``); once another does, ``heard_by`` holds every one of them:
+    # adapter -> (smoothed RSSI, monotonic time last heard). Most devices in a store
+    # are heard by one adapter: no dictionary for them.
+    adapter: str | None = None
+    heard_by: dict[str, tuple[float, float]] | None = None
 
     @property
     def rssi_int(self) -> int | None:
@@ -52,6 +57,9 @@ class DeviceRecord:
 
     def best_adapter(self, among: list[str], since_mono: float) -> str | None:
         """The adapter among ``among`` that heard this device loudest since ``since_mono``."""
+        if self.heard_by is None:
+            alone = self.adapter in among and self.last_seen_mono >= since_mono
+            return self.adapter if alone else None
         best: tuple[float, str] | None = None
         for name in among:
             heard = self.heard_by.get(name)

@@ -129,8 +129,8 @@ class Registry:
                 rssi=None if adv.rssi is None else float(adv.rssi),
                 tags=self._options.tags.get(device_id, ()),
             )
-            if adv.adapter is not None and adv.rssi is not None:
-                device.heard_by[adv.adapter] = (float(adv.rssi), now_mono)
+            if adv.rssi is not None:
+                device.adapter = adv.adapter
             self._devices[device_id] = device
             kinds.add(ChangeKind.NEW)
         else:
@@ -198,6 +198,7 @@ class Registry:
         now_wall: float,
         adapter: str | None,
     ) -> None:
+        before_rssi, before_mono = device.rssi, device.last_seen_mono
         gap = now_mono - device.last_seen_mono
         if gap > 0:
             if device.interval_s is None:
@@ -213,12 +214,21 @@ class Registry:
                 if device.rssi is None
                 else device.rssi + _RSSI_WEIGHT * (rssi - device.rssi)
             )
-            if adapter is not None:
-                heard = device.heard_by.get(adapter)
-                smoothed = float(rssi)
-                if heard is not None:
-                    smoothed = heard[0] + _RSSI_WEIGHT * (rssi - heard[0])
-                device.heard_by[adapter] = (smoothed, now_mono)
+            if adapter is None:
+                return
+            heard_by = device.heard_by
+            if heard_by is None:
+                if device.adapter is None or device.adapter == adapter:
+                    device.adapter = adapter  # the one adapter: rssi, last_seen_mono
+                    return
+                # A second adapter: from now on each has its own.
+                first = float(rssi) if before_rssi is None else before_rssi
+                heard_by = device.heard_by = {device.adapter: (first, before_mono)}
+            heard = heard_by.get(adapter)
+            smoothed = float(rssi)
+            if heard is not None:
+                smoothed = heard[0] + _RSSI_WEIGHT * (rssi - heard[0])
+            heard_by[adapter] = (smoothed, now_mono)
 
     def _fold_readings(
         self, device: DeviceRecord, readings: Mapping[str, float]

@@ -150,7 +150,10 @@ async def gateway(
 async def campaign(gateway: Gateway, cloud: Cloud) -> None:
     await cloud.until(
         lambda: all(
-            (d := gateway.registry.get(i)) is not None and len(d.heard_by) == 2 for i in LABELS
+            (d := gateway.registry.get(i)) is not None
+            and d.heard_by is not None
+            and len(d.heard_by) == 2
+            for i in LABELS
         ),
         20,
         "every label heard by both adapters",

@@ -75,6 +75,31 @@ def test_rssi_smoothing_and_battery_change() -> None:
     assert change is not None and ChangeKind.BATTERY in change.kinds
 
 
+def test_the_adapter_that_hears_a_device_best() -> None:
+    reg = Registry(RegistryOptions())
+    on = {"hci0": Advertisement(address=ADDR, rssi=-70, adapter="hci0")}
+    on["hci1"] = Advertisement(address=ADDR, rssi=-60, adapter="hci1")
+    reg.observe(on["hci0"], sensor(1), 0.0, 0.0)
+    reg.heard(ADDR, -72, 1.0, 1.0, "hci0")
+    device = reg.get("c4d912ab0f31")
+    assert device is not None
+    assert device.heard_by is None  # one adapter: no table
+    assert device.best_adapter(["hci0", "hci1"], 0.5) == "hci0"
+    assert device.best_adapter(["hci1"], 0.5) is None
+    assert device.best_adapter(["hci0"], 1.5) is None  # not heard since
+    reg.observe(on["hci1"], sensor(1), 2.0, 2.0)
+    assert device.heard_by is not None
+    assert device.heard_by["hci0"] == (device.heard_by["hci0"][0], 1.0)  # when it last heard
+    assert -72 < device.heard_by["hci0"][0] < -70  # smoothed, as rssi was
+    assert device.heard_by["hci1"] == (-60.0, 2.0)
+    assert device.best_adapter(["hci0", "hci1"], 0.5) == "hci1"
+    assert device.best_adapter(["hci0", "hci1"], 1.5) == "hci1"
+    for t in range(3, 40):
+        reg.heard(ADDR, -50, float(t), float(t), "hci0")  # hci0 now hears it much better
+    assert device.best_adapter(["hci0", "hci1"], 2.5) == "hci0"  # hci1 not heard since 2.0
+    assert device.best_adapter(["hci0", "hci1"], 0.0) == "hci0"  # louder, smoothed
+
+
 def test_tlm_frame_keeps_beacon_identity() -> None:
     reg = Registry(RegistryOptions())
     uid = BeaconInfo(format=BeaconFormat.EDDYSTONE_UID, namespace="ab" * 10, instance="cd" * 6)
