@@ -106,11 +106,15 @@ class CampaignReporter:
             await self._db.run(partial(store.mark_acked, command_id=command_id, seqs=seqs))
             sent = True
 
-        def forget(d: sqlite_utils.Database) -> None:
+        def forget(d: sqlite_utils.Database) -> int:
             store.finish_command(d, command_id)
-            store.forget_command(d, command_id)
+            return store.forget_command(d, command_id)
 
-        await self._db.run(forget)
+        reopened = await self._db.run(forget)
         self._last_counts.pop(command_id, None)
         self._last_progress.pop(command_id, None)
         log.info("label command finished", command_id=command_id, status=final, counts=counts)
+        if reopened:
+            # Targets taken back (a label come back from another gateway) while the final
+            # ack went out: kept, and reported in a final ack of their own.
+            log.info("label command targets reopened", command_id=command_id, targets=reopened)

@@ -234,6 +234,22 @@ class LabelPipeline:
             await handover.hand_over_targets(handed)
 
     async def schedule(self, job: LabelJob) -> None:
+        current = self.scheduler.find(job.label_id, job.kind)
+        if (
+            current is not None
+            and isinstance(current.payload, ContentWork)
+            and isinstance(job.payload, ContentWork)
+            and current.payload.content == job.payload.content
+        ):
+            # The same content was queued while this job was planned (plans of one label
+            # can run side by side: a target taken back and the label's resync at a
+            # gain): its commands wait for that transfer rather than replacing it (which
+            # would report the other one's commands superseded).
+            work = current.payload
+            joining = tuple(c for c in job.payload.command_ids if c not in work.command_ids)
+            if joining:
+                current.payload = dataclasses.replace(work, also=(*work.also, *joining))
+            return
         replaced = self.scheduler.submit(job)
         if replaced is not None:
             log.info(

@@ -432,21 +432,22 @@ class LabelPlanner:
         ]
         answering = self.answers(job.label_id)
 
-        def write(d: sqlite_utils.Database) -> None:
+        def write(d: sqlite_utils.Database) -> list[LabelResult]:
             # One transaction: a label shown as written always has its answers (a restart
             # between the two found it in sync and never answered its targets).
             store.save_twins(d, [twin], now)
+            recorded = []
             for r in results:
-                if answering:
-                    store.set_result(d, r, held=self._hold)
-                else:
+                if not answering:
                     store.hand_over(d, job.label_id, now, r.command_id)
+                elif store.set_result(d, r, held=self._hold):
+                    recorded.append(r)
+            return recorded
 
-        await self._db.run(write)
+        recorded = await self._db.run(write)
         self._changed(twin)
-        if answering and self._on_answered is not None:
-            for r in results:
-                self._on_answered(r)
+        if answering:
+            self._answered(results, recorded)
 
     def repush(self, label_id: str) -> LabelJob | None:
         """The job writing the desired content again (a technician's request); None if the
@@ -526,9 +527,23 @@ class LabelPlanner:
         if not self.answers(label_id):
             await self._db.run(lambda d: store.hand_over(d, label_id, now, command_id))
             return
-        await self._db.run(lambda d: store.set_result(d, result, held=self._hold))
-        if self._on_answered is not None:
-            self._on_answered(result)
+        recorded = await self._db.run(lambda d: store.set_result(d, result, held=self._hold))
+        self._answered([result], [result] if recorded else [])
+
+    def _answered(self, results: list[LabelResult], recorded: list[LabelResult]) -> None:
+        """Results recorded here are told (the label's claim says so). A result whose
+        target is no longer open here (handed over, or forgotten with its command while
+        this transfer ran) is not: whoever holds the target answers it."""
+        for r in results:
+            if r not in recorded:
+                log.warning(
+                    "label result for a target no longer open here; not recorded",
+                    label_id=r.label_id,
+                    command_id=r.command_id,
+                    status=r.status.value,
+                )
+            elif self._on_answered is not None:
+                self._on_answered(r)
 
     def _changed(self, twin: LabelTwin) -> None:
         if self._on_change is not None:

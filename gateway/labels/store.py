@@ -191,15 +191,17 @@ def add_targets(
     return list(range(start, start + len(targets)))
 
 
-def set_result(d: sqlite_utils.Database, result: LabelResult, *, held: bool = False) -> None:
+def set_result(d: sqlite_utils.Database, result: LabelResult, *, held: bool = False) -> bool:
     """Record the outcome of a command's open target for this label (or SKU for unlabelled).
-    ``held``: not reported until the other gateways have been told (see ``told``)."""
+    ``held``: not reported until the other gateways have been told (see ``told``). False if
+    the target is not open here (handed over, or forgotten with its command): nothing
+    recorded, and nothing to tell."""
     key: str | None
     if result.label_id is not None:
         where, key = "label_id = ?", result.label_id
     else:
         where, key = "label_id IS NULL AND sku = ?", result.sku
-    d.execute(
+    cur = d.execute(
         f"UPDATE label_results SET status = ?, at = ?, error = ?, version = COALESCE(?, version), "
         f"told = ? WHERE command_id = ? AND {where} AND status IS NULL AND handed = 0",
         [
@@ -212,6 +214,7 @@ def set_result(d: sqlite_utils.Database, result: LabelResult, *, held: bool = Fa
             key,
         ],
     )
+    return int(cur.rowcount) > 0
 
 
 def remember_command(d: sqlite_utils.Database, command_id: str, command_type: str) -> None:
@@ -263,7 +266,8 @@ def unacked_results(
 ) -> list[tuple[int, LabelResult]]:
     rows = d.execute(
         "SELECT seq, label_id, sku, version, status, at, error FROM label_results "
-        "WHERE command_id = ? AND status IS NOT NULL AND acked = 0 ORDER BY seq LIMIT ?",
+        "WHERE command_id = ? AND status IS NOT NULL AND told = 1 AND acked = 0 "
+        "ORDER BY seq LIMIT ?",
         [command_id, limit],
     ).fetchall()
     return [
@@ -292,15 +296,21 @@ def open_targets(d: sqlite_utils.Database, command_id: str) -> int:
     return int(row[0])
 
 
-def forget_command(d: sqlite_utils.Database, command_id: str) -> None:
-    """The command's final ack went out. Its handed targets stay a while (their label
-    may come back before the other gateway answered them); the command's type with them."""
-    d.execute("DELETE FROM label_results WHERE command_id = ? AND handed = 0", [command_id])
+def forget_command(d: sqlite_utils.Database, command_id: str) -> int:
+    """The command's final ack went out: the results it reported are forgotten. Its handed
+    targets stay a while (their label may come back before the other gateway answered
+    them); the command's type with them. Returns the targets still open: taken back while
+    the final ack went out (another final ack reports them)."""
+    d.execute(
+        "DELETE FROM label_results WHERE command_id = ? AND handed = 0 AND acked = 1",
+        [command_id],
+    )
     d.execute(
         "DELETE FROM label_commands WHERE command_id = ? AND NOT EXISTS "
         "(SELECT 1 FROM label_results WHERE command_id = ?)",
         [command_id, command_id],
     )
+    return open_targets(d, command_id)
 
 
 # ---- targets of labels another gateway owns --------------------------------------------

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import sqlite_utils
+
 from gateway.labels.model import Binding
 from gateway.ownership import ShownContent
 from gateway.store import Database
@@ -411,3 +413,27 @@ async def test_a_target_answered_elsewhere_is_not_taken_back_after_a_restart(
     assert answered(b, "cmd") == [] and answered(a, "cmd") == [(L1, "displayed")]
     for run in runs:
         run.cancel()
+
+
+async def test_a_result_whose_target_is_no_longer_open_is_not_told(tmp_path: Path) -> None:
+    # The target went while the transfer ran (handed over, or forgotten with its command):
+    # the claim must not say it was answered here, or nobody would answer it.
+    _, rigs = await gateways(tmp_path, {L1: "gw-a"})
+    a = rigs["gw-a"]
+    a.hold.clear()  # the transfer waits
+    run = asyncio.create_task(a.scheduler.run())
+    await a.bind("bind", [Binding(L1, "A")])
+    await a.price_update("cmd", [item("A", 1, "12.90")])
+    for _ in range(100):
+        if a.scheduler.find(L1, "content") in a.scheduler._running.values():
+            break
+        await asyncio.sleep(0.01)
+    d = sqlite_utils.Database(tmp_path / "gw-a.db")
+    d.execute("DELETE FROM label_results WHERE command_id = 'cmd'")
+    d.conn.commit()
+    a.hold.set()
+    await settle({"gw-a": a})
+    assert [w[0] for w in a.written] == [L1]
+    assert (L1, "cmd") not in view(a).answers
+    assert answered(a, "cmd") == []
+    run.cancel()

@@ -299,6 +299,72 @@ async def test_progress_acks_at_most_once_per_period(tmp_path: Path) -> None:
     await db.close()
 
 
+async def test_a_target_taken_back_while_the_final_ack_goes_out_is_kept_and_reported(
+    tmp_path: Path,
+) -> None:
+    # The reporter reads that no target is open, sends the final ack, then forgets what it
+    # reported; a label come back from another gateway may reopen a target in between.
+    from gateway.labels.campaign import CampaignAck, CampaignReporter
+    from gateway.labels.model import LabelResult
+
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    now = time.time()
+
+    def result(label_id: str) -> LabelResult:
+        return LabelResult("cmd", label_id, "A", 1, ResultStatus.DISPLAYED, now, None)
+
+    def setup(d: sqlite_utils.Database) -> None:
+        store.add_targets(d, "cmd", "price-update", [(L1, "A", 1), (L2, "A", 1)])
+        store.set_result(d, result(L1))
+        store.hand_over(d, L2, now, "cmd")  # L2 is another gateway's
+
+    await db.run(setup)
+    acks: list[CampaignAck] = []
+
+    async def sink(ack: CampaignAck) -> None:
+        acks.append(ack)
+        if len(acks) == 1:  # L2 comes back while the final ack goes out
+            assert await db.run(lambda d: store.take_back(d, L2, [])) == ["cmd"]
+
+    reporter = CampaignReporter(db, sink)
+    await reporter.report()
+    assert [(a.status, [r.label_id for r in a.results]) for a in acks] == [("completed", [L1])]
+    assert results(tmp_path / "gw.db", "cmd") == [(L2, "A", None)]  # L1 reported: forgotten
+    await db.run(lambda d: store.set_result(d, result(L2)))
+    await reporter.report()
+    assert [(a.status, [r.label_id for r in a.results]) for a in acks[1:]] == [("completed", [L2])]
+    await reporter.report()
+    assert len(acks) == 2
+    await db.close()
+
+
+async def test_plans_of_one_label_side_by_side_share_one_job(tmp_path: Path) -> None:
+    # A target taken back and the label's resync at a gain are planned at the same time:
+    # the second job of the same content joins the first (the command is not superseded).
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    rig = Rig(db)
+    await rig.planner.load()
+    await rig.bind("bind", [Binding(L1, "A")])
+    rig.visible = False
+    await rig.price_update("cmd", [item("A", 1, "12.90")])
+    assert rig.scheduler.cancel(L1, "content") is not None  # as if never planned
+    both = [Need(L1, "cmd", Priority.PRICE), Need(L1, None, Priority.RESYNC)]
+    await asyncio.gather(*(rig.pipeline.plan([n]) for n in both))
+    job = rig.scheduler.find(L1, "content")
+    assert job is not None and isinstance(job.payload, ContentWork)
+    assert job.payload.command_ids == ("cmd",)
+    run = asyncio.create_task(rig.scheduler.run())
+    rig.visible = True
+    rig.label_seen(L1)
+    await rig.settle()
+    assert len(rig.written) == 1
+    assert results(tmp_path / "gw.db", "cmd") == [(L1, "A", "displayed")]
+    run.cancel()
+    await db.close()
+
+
 async def test_same_content_asked_twice_is_written_once_for_both(tmp_path: Path) -> None:
     db = Database(tmp_path / "gw.db")
     await db.open()
