@@ -47,6 +47,7 @@ VICTIM = "hyper-centre"
 # of them for longer than a round of the even share takes (gateway.ownership: 20 s of
 # hold, chosen every 5 s, confirmed).
 SETTLED_S = 45.0
+CAMPAIGN_S = 1200.0  # a campaign not answered by then is reported with what it lacks
 SETTLED_SHARE = 0.005
 
 
@@ -132,7 +133,7 @@ async def _store(run: Run, scenario: Path) -> dict[str, Any]:
                         campaigns.finished_by(ids, set(boxes))
                         and len(campaigns.answers(ids)) >= len(labels)
                     ),
-                    3600,
+                    CAMPAIGN_S,
                     f"campaign {version} answered",
                 )
             except AssertionError:
