@@ -91,6 +91,7 @@ class Coordinator:
         self._alerts = alerts
         self._labels = labels
         self._clock = clock
+        self._started = clock()
         self._topics = bridge.topics
         self._withdrawn: set[str] = set()  # claims to clear on the broker (sent or not)
         self._awaiting: dict[str, str] = {}  # label taken over -> the gateway it was taken from
@@ -225,6 +226,7 @@ class Coordinator:
             floor = o.options.label_min_rssi
             margin = o.options.margin_db
             unwritable = self._labels.cannot_write if self._labels is not None else None
+            since_start = self._clock() - self._started
             hearing = {
                 d.device_id: owning_rssi(
                     d,
@@ -236,6 +238,10 @@ class Coordinator:
                     and unwritable(d.device_id),
                 )
                 for d in self._registry
+                # A device not heard since this start is not "not heard" until it has
+                # been silent as long as it takes to call it offline: a gateway back
+                # from a restart keeps its devices (its claims stand as they were).
+                if d.adverts or since_start >= self._registry.offline_after(d)
             }
             labels = self._labels
             step = self.ownership.step(

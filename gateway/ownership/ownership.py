@@ -152,13 +152,16 @@ class Ownership:
     # ---- what this gateway knows ---------------------------------------------------------
 
     def restore(self, claims: Iterable[Claim]) -> None:
-        """This gateway's own claims from before a restart: owned again at once."""
+        """This gateway's own claims from before a restart: owned again at once, heard as
+        they say until what this gateway hears is known (see ``step``: a device left out
+        of ``hearing`` keeps what was known of it)."""
         for c in claims:
             self._book.put(c)
             self._owned[c.device_id] = c.epoch
             self._alerts[c.device_id] = c.alerts
             self._answered[c.device_id] = c.answered
-            self._track(c.device_id).shown = c.shown
+            t = self._track(c.device_id)
+            t.shown, t.rssi = c.shown, c.rssi  # as it was heard, until heard again
 
     def connected(self, now: float) -> None:
         self._connected_at = now
@@ -379,7 +382,8 @@ class Ownership:
         balanced: Callable[[str], bool] | None = None,
         at_rest: Callable[[str], bool] | None = None,
     ) -> Step:
-        """Decide, given what this gateway hears now (RSSI per device; None: not heard).
+        """Decide, given what this gateway hears now (RSSI per device; None: not heard; a
+        device left out keeps what was known of it).
         ``balanced``: the devices shared out evenly between gateways that hear them about
         equally (bound labels: the work of a campaign); None: none. ``at_rest``: those
         of them that may move for an even share now (no campaign running: a share

@@ -440,6 +440,21 @@ def test_a_previous_owner_may_tell_answers_until_it_withdraws_or_is_gone() -> No
     assert b.settled(DEVICE)
 
 
+def test_a_restarted_gateway_keeps_its_claims_as_they_were_until_it_has_heard() -> None:
+    # Back from a restart, a gateway has not heard its devices yet: its claims stand as
+    # they were (the others would take "not heard" as a reason to take them over); once
+    # it knows it does not hear one, its claim says so.
+    before = Claim(store_id="s1", gateway_id="gw-a", device_id=DEVICE, epoch=2, rssi=-61)
+    g = Ownership("s1", "gw-a", OPTIONS)
+    g.restore([before])
+    g.connected(0.0)
+    for t in range(1, 30):
+        assert not g.step(float(t), {}).publish  # not heard yet: nothing said
+    assert g.owns(DEVICE) and g.claims(DEVICE)[0].rssi == -61
+    step = g.step(30.0, {DEVICE: None})
+    assert [(c.device_id, c.epoch, c.rssi) for c in step.publish] == [(DEVICE, 2, None)]
+
+
 def test_a_claim_of_ours_the_gateway_does_not_hold_is_cleared_from_the_broker() -> None:
     # Left on the broker from before the gateway lost its data: the others would count
     # it (and a new owner would wait for it to be withdrawn), so it is withdrawn.
