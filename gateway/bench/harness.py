@@ -2,7 +2,8 @@
 
 Every benchmark's ``main`` hands its body to :func:`run_bench`, which gives it a
 scratch folder and a :class:`Run` to say which stage it is in and which logs
-matter. When the body fails, the benchmark prints the stage, the error and the
+matter. When the body fails, or the run is told to stop (SIGTERM, SIGHUP: what it
+started is stopped the same way; so is Ctrl-C), the benchmark prints the stage, the error and the
 logs to read (the scratch folder is kept for them) and exits 1. Either way it
 then looks for anything left behind: a process started during the run (found
 by a marker in its environment, which every child inherits) is named and
@@ -67,7 +68,18 @@ class Run:
         return path
 
 
+class Interrupted(Exception):
+    """The run was told to stop (SIGTERM, SIGHUP): it stops as if it had failed there, so
+    that what it started is stopped and the report says where it was."""
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise Interrupted(f"{signal.Signals(signum).name} received")
+
+
 def run_bench(name: str, body: Body, argv: list[str]) -> int:
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     smoke = "--smoke" in argv
     args = [a for a in argv if a != "--smoke"]
     os.environ[MARK] = uuid.uuid4().hex
@@ -81,7 +93,7 @@ def run_bench(name: str, body: Body, argv: list[str]) -> int:
         tables = asyncio.run(result) if inspect.isawaitable(result) else result  # type: ignore[arg-type]
         for table, rows in tables:
             report(table, rows)
-    except Exception as exc:  # the report is the point: where, what, which logs
+    except (Exception, KeyboardInterrupt) as exc:  # the report: where, what, which logs
         ok = False
         print(f"\nbench {name}: stopped while {run.stage}: {type(exc).__name__}: {exc}")
         traceback.print_exc(limit=4)
