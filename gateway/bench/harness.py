@@ -2,9 +2,9 @@
 
 Every benchmark's ``main`` hands its body to :func:`run_bench`, which gives it a
 scratch folder and a :class:`Run` to say which stage it is in and which logs
-matter. When the body fails, or the run is told to stop (SIGTERM, SIGHUP: what it
-started is stopped the same way; so is Ctrl-C), the benchmark prints the stage, the error and the
-logs to read (the scratch folder is kept for them) and exits 1. Either way it
+matter. When the body fails, or the run is told to stop (SIGTERM, SIGHUP, Ctrl-C:
+what it started is stopped the same way), the benchmark prints the stage, the
+error and the logs to read (the scratch folder is kept for them) and exits 1. Either way it
 then looks for anything left behind: a process started during the run (found
 by a marker in its environment, which every child inherits) is named and
 killed, and anything left in the run's own temporary directory (``TMPDIR``
