@@ -213,6 +213,7 @@ class LabelPipeline:
                 handed = []
             what = self.planner.content_for(need)
             if what is None:
+                await self.planner.nothing_to_show(need)
                 continue
             item, template = what
             rendered: Rendered | UnsupportedLabel | None

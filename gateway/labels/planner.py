@@ -308,6 +308,24 @@ class LabelPlanner:
             return None
         return item, binding.template
 
+    async def nothing_to_show(self, need: Need) -> None:
+        """A command's target on a label with no content to show (its SKU has no price
+        yet, or it is bound no more) is answered ``unbound``, as when it was taken in:
+        a target taken back from another gateway must not stay open for ever."""
+        if need.command_id is None:
+            return
+        binding = self.bindings.get(need.label_id)
+        await self._result(
+            need.command_id,
+            need.label_id,
+            None if binding is None else binding.sku,
+            None,
+            ResultStatus.UNBOUND,
+            "no price received for this SKU yet"
+            if binding is not None
+            else "the label is not bound to a product",
+        )
+
     async def place(
         self,
         need: Need,

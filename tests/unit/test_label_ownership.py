@@ -437,3 +437,19 @@ async def test_a_result_whose_target_is_no_longer_open_is_not_told(tmp_path: Pat
     assert (L1, "cmd") not in view(a).answers
     assert answered(a, "cmd") == []
     run.cancel()
+
+
+async def test_a_bind_target_taken_back_before_any_price_is_answered_unbound(
+    tmp_path: Path,
+) -> None:
+    # gw-a owned L1 when the bind came (gw-b handed its target over), then lost it to
+    # gw-b before answering: gw-b takes the target back and answers it as gw-a would have.
+    owners, rigs = await gateways(tmp_path, {L1: "gw-a"})
+    a, b = rigs["gw-a"], rigs["gw-b"]
+    await b.bind("bind", [Binding(L1, "A")])
+    assert results(tmp_path / "gw-b.db", "bind") == [(L1, "A", None)]  # handed
+    owners.of[L1] = "gw-b"
+    await b.pipeline.handover.label_gained(L1, answered=(), shown=None)
+    await settle({"gw-b": b})
+    assert answered(b, "bind") == [(L1, "unbound")]
+    assert not a.written and not b.written
