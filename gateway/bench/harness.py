@@ -4,13 +4,13 @@ Every benchmark's ``main`` hands its body to :func:`run_bench`, which gives it a
 scratch folder and a :class:`Run` to say which stage it is in and which logs
 matter. When the body fails, or the run is told to stop (SIGTERM, SIGHUP, Ctrl-C:
 what it started is stopped the same way), the benchmark prints the stage, the
-error and the logs to read (the scratch folder is kept for them) and exits 1. Either way it
-then looks for anything left behind: a process started during the run (found
-by a marker in its environment, which every child inherits) is named and
-killed, and anything left in the run's own temporary directory (``TMPDIR``
+error and the logs to read (the scratch folder is kept for them) and exits 1.
+Either way it then looks for anything left behind: a process started during the
+run (found by a marker in its environment, which every child inherits) is named
+and killed, and anything left in the run's own temporary directory (``TMPDIR``
 points into the scratch folder for the run and its children: sockets, buses,
-locks) is named; both fail the run. ``--smoke`` runs every stage on a small scale, in
-seconds: ``scripts/test`` does so, so that no benchmark rots unnoticed.
+locks) is named; both fail the run. ``--smoke`` runs every stage on a small scale,
+in seconds: ``scripts/test`` does so, so that no benchmark rots unnoticed.
 """
 
 from __future__ import annotations
