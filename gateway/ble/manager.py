@@ -18,6 +18,7 @@ from typing import Literal
 import structlog
 
 from drivers.types import Advertisement
+from gateway.ble.bleak_state import share_property_names
 from gateway.ble.bluez_watch import AdapterInfo, BlueZWatcher, BlueZWatcherCallbacks
 from gateway.ble.scanner import AdapterScanner, ScannerOptions, ScannerState
 from gateway.tasks import spawn
@@ -60,6 +61,7 @@ class BleManager(BlueZWatcherCallbacks):
 
     async def run(self) -> None:
         """Supervised task: watch BlueZ and keep the scanners running until cancelled."""
+        share_property_names()  # before bleak reads BlueZ's objects
         if self._wanted != "auto":
             for name in self._wanted:
                 self._ensure_scanner(name)

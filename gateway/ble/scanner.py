@@ -39,6 +39,7 @@ from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 
 from drivers.types import Advertisement
+from gateway.ble.bleak_state import forget_last_adverts
 from gateway.ble.bluez_errors import Meaning, describe, meaning
 from gateway.ble.patterns import PASSIVE_OR_PATTERNS
 from gateway.tasks import wait_set
@@ -270,6 +271,8 @@ class AdapterScanner:
             self._flush_at.cancel()
             self._flush_at = None
         batch, self._batch = self._batch, []
+        if self._scanner is not None:
+            forget_last_adverts(self._scanner)  # bleak's copy of them: never read here
         on_advert, adapter = self._on_advert, self.adapter
         for address, data in batch:
             try:

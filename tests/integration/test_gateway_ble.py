@@ -191,3 +191,31 @@ async def test_an_adapter_busy_for_ever_is_a_failure_after_a_few_tries(
         await wait_for(lambda: gw.ingest.counters.received > before + 50, 30, "adverts again")
     finally:
         await gw.stop()
+
+
+async def test_bleak_keeps_one_copy_of_each_property_name_and_no_last_adverts(
+    gateway: Gateway,
+) -> None:
+    """gateway/ble/bleak_state.py reaches into bleak: this fails if a release moves what
+    it reaches for (the memory it saves is in docs/benchmarks.md, "Footprint")."""
+    from bleak.backends.bluezdbus.manager import get_global_bluez_manager
+
+    expected = expected_devices(SMALL_STORE)
+    await wait_for(lambda: len(gateway.registry) >= len(expected), 10, "all devices")
+    manager = await get_global_bluez_manager()
+    devices = [
+        props["org.bluez.Device1"]
+        for path, props in manager._properties.items()
+        if "org.bluez.Device1" in props and path.startswith("/org/bluez/hci0/dev_")
+    ]
+    assert len(devices) >= len(expected)
+    names = [next(k for k in d if k == "Address") for d in devices]
+    assert all(n is names[0] for n in names)  # one string, not one per device
+    adapters = [d["Adapter"] for d in devices]
+    assert all(a is adapters[0] for a in adapters)
+    scanner = gateway.ble._scanners["hci0"]._scanner
+    assert scanner is not None
+    seen = scanner._backend.seen_devices
+    await wait_for(lambda: len(seen) > 0, 5, "an advert in bleak's record")
+    gateway.ble._scanners["hci0"]._flush()
+    assert seen == {}  # emptied with every batch handed on
