@@ -18,7 +18,8 @@ and to read adverts) and the device's last ``BLEDevice`` and
 
 Both reach into bleak 3.x (a private attribute, a module-level function);
 tests/integration/test_gateway_ble.py fails if a bleak release moves them, and
-both do nothing (with a warning) rather than break scanning if they are gone.
+both do nothing rather than break scanning if they are gone (the names' sharing
+says so in a warning).
 """
 
 from __future__ import annotations
