@@ -14,7 +14,8 @@ and to read adverts) and the device's last ``BLEDevice`` and
 - dbus-fast makes a new string for every property name of every message
   ("org.bluez.Device1", "ManufacturerData", "/org/bluez/hci0" ...), so the
   mirror holds 10,000 copies of each: about 11 MiB. The names are interned as
-  bleak unpacks the properties (one copy each).
+  bleak unpacks an object's properties (one copy each); an advert's changes
+  update names bleak holds already and pass untouched.
 
 Both reach into bleak 3.x (a private attribute, a module-level function);
 tests/integration/test_gateway_ble.py fails if a bleak release moves them, and
@@ -52,11 +53,25 @@ def share_property_names() -> bool:
         return False
 
     def unpack_shared(data: Any) -> Any:
-        return _shared(unpack(data))
+        props = unpack(data)
+        return _shared(props) if _adds_names(props) else props
 
     setattr(manager, "unpack_variants", unpack_shared)  # noqa: B010 (not exported by bleak)
     _installed = True
     return True
+
+
+def _adds_names(props: Any) -> bool:
+    """Whether bleak will keep these names: an object's interfaces (GetManagedObjects at
+    start) or a device's or adapter's whole set of properties (InterfacesAdded, with its
+    ``Address``). A change (PropertiesChanged: an advert's RSSI, its data) updates names
+    bleak already holds; it passes as it came."""
+    if type(props) is not dict:
+        return False
+    if "Address" in props:
+        return True
+    first = next(iter(props), None)
+    return type(first) is str and first.startswith("org.")
 
 
 def _shared(value: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -211,6 +212,8 @@ async def test_bleak_keeps_one_copy_of_each_property_name_and_no_last_adverts(
     assert len(devices) >= len(expected)
     names = [next(k for k in d if k == "Address") for d in devices]
     assert all(n is names[0] for n in names)  # one string, not one per device
+    kept = {name for d in devices for name in d if name is not sys.intern(name)}
+    assert kept == set()  # names that came with a change too: the mirror holds them once
     adapters = [d["Adapter"] for d in devices]
     assert all(a is adapters[0] for a in adapters)
     scanner = gateway.ble._scanners["hci0"]._scanner
