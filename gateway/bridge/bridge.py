@@ -325,15 +325,12 @@ class Bridge:
 
     def queue_event(self, event: Event) -> None:
         """From synchronous code: committed by the next flush (within ``STATE_TICK_S``)."""
-        self._events.append(self._event_item(event))
+        self._events.append(self.outbox.event_item(event))
 
     async def emit(self, event: Event) -> None:
         """Durably queue ``event``, after any queued before it; returns once committed."""
-        self._events.append(self._event_item(event))
+        self._events.append(self.outbox.event_item(event))
         await self.flush_events()
-
-    def _event_item(self, event: Event) -> Outgoing:
-        return Outgoing("events", self.topics.events, payloads.of_event(self.ident, event))
 
     async def resync(self, command_id: str) -> None:
         """The ``resync`` command: status, every device state, then the completed ack."""

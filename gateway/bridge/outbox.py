@@ -37,6 +37,7 @@ import sqlite_utils
 import structlog
 
 from gateway.bridge import meta, payloads
+from gateway.contract.events import Event
 from gateway.contract.topics import Topics
 from gateway.store import Database
 from gateway.timeutil import Instant, now_instant
@@ -229,6 +230,18 @@ class Outbox:
         messages commit together with the caller's own rows, or not at all. Once it
         committed, the caller calls :meth:`produced` (the publisher wakes)."""
         self._produce(d, items)
+
+    def write_in(self, d: sqlite_utils.Database, events: Sequence[Event]) -> None:
+        """Events committed with the caller's own rows (``EventsIn``; then
+        :meth:`written`)."""
+        self._produce(d, [self.event_item(e) for e in events])
+
+    def written(self) -> None:
+        self.produced()
+
+    def event_item(self, event: Event) -> Outgoing:
+        """What a component described, as the ``event/1`` message on the events topic."""
+        return Outgoing("events", self.topics.events, payloads.of_event(self.identity, event))
 
     def produced(self) -> None:
         """Messages produced with :meth:`produce_in` were committed: publish them now."""

@@ -126,6 +126,8 @@ def event(
     device_id: str | None = None,
     alert: Mapping[str, Any] | None = None,
     dropped: Mapping[str, Any] | None = None,
+    price: Mapping[str, Any] | None = None,
+    audit: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "schema": "event/1",
@@ -142,6 +144,10 @@ def event(
         body["alert"] = dict(alert)
     if dropped is not None:
         body["dropped"] = dict(dropped)
+    if price is not None:
+        body["price"] = dict(price)
+    if audit is not None:
+        body["audit"] = dict(audit)
     return body
 
 
@@ -155,6 +161,8 @@ def of_event(ident: Identity, e: Event) -> dict[str, Any]:
         now=e.at,
         device_id=e.device_id,
         alert=e.alert,
+        price=e.price,
+        audit=e.audit,
     )
 
 

@@ -99,6 +99,42 @@ class EnergySettingsBody(_Model):
     zones: dict[str, ZoneSettingsModel] | None = Field(None, max_length=64)
 
 
+RuleMode = Literal["off", "warn", "hold"]
+
+
+class RuleModel(_Model):
+    """One price rule's mode and limit (the contract's schema checked the keys)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: RuleMode
+    pct: float | None = Field(None, gt=0, le=1000)
+    days: int | None = Field(None, ge=1, le=366)
+    per_day: int | None = Field(None, ge=1, le=1000)
+
+
+class PriceRulesBody(_Model):
+    """The store's price rules, replacing the gateway's whole: a rule not named takes its
+    default; ``currency`` (absent: unchanged) is the store's currency."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = Field(ge=1)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    rules: dict[str, RuleModel] = Field(min_length=1)
+
+
+class ReviewModel(_Model):
+    sku: str = Field(min_length=1, max_length=64)
+    version: int = Field(ge=1)
+    decision: Literal["release", "discard"]
+    note: str | None = Field(None, max_length=200)
+
+
+class PriceReviewBody(_Model):
+    reviews: list[ReviewModel] = Field(min_length=1, max_length=500)
+
+
 class _Envelope(_Model):
     schema_: str = Field(alias="schema")
     id: str
@@ -138,12 +174,29 @@ class EnergySettingsUpdate(_Envelope):
     body: EnergySettingsBody
 
 
+class PriceRulesUpdate(_Envelope):
+    type: Literal["price-rules"]
+    body: PriceRulesBody
+
+
+class PriceReview(_Envelope):
+    type: Literal["price-review"]
+    body: PriceReviewBody
+
+
 Command = Annotated[
-    PriceUpdate | LabelBind | LabelUnbind | LabelFlash | Resync | EnergySettingsUpdate,
+    PriceUpdate
+    | LabelBind
+    | LabelUnbind
+    | LabelFlash
+    | Resync
+    | EnergySettingsUpdate
+    | PriceRulesUpdate
+    | PriceReview,
     Field(discriminator="type"),
 ]
 COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
-LabelCommand = PriceUpdate | LabelBind | LabelUnbind | LabelFlash
+LabelCommand = PriceUpdate | LabelBind | LabelUnbind | LabelFlash | PriceRulesUpdate | PriceReview
 
 TYPES: dict[str, type[_Envelope]] = {
     "price-update": PriceUpdate,
@@ -152,4 +205,6 @@ TYPES: dict[str, type[_Envelope]] = {
     "label-flash": LabelFlash,
     "resync": Resync,
     "energy-settings": EnergySettingsUpdate,
+    "price-rules": PriceRulesUpdate,
+    "price-review": PriceReview,
 }

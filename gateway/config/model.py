@@ -170,6 +170,42 @@ class LabelsConfig(Section):
     compress: bool = True
 
 
+class PriceRuleConfig(Section):
+    """One price rule: its mode and, for the rules that have one, its limit."""
+
+    mode: Literal["off", "warn", "hold"]
+    pct: float | None = Field(None, gt=0, le=1000, description="max-drop, max-rise")
+    days: int | None = Field(None, ge=1, le=366, description="prior-price")
+    per_day: int | None = Field(None, ge=1, le=1000, description="change-rate")
+
+
+class PricesConfig(Section):
+    """The price guard (contract 1.2): the store's rules for every price item."""
+
+    currency: str | None = Field(
+        None,
+        pattern=r"^[A-Z]{3}$",
+        description="the store's currency (ISO 4217); the currency rule applies only with one",
+    )
+    held_alert_after: Duration = Field(
+        900.0, gt=0, description="a price held longer than this raises the price-held alert"
+    )
+    rules: dict[str, PriceRuleConfig] = Field(
+        default_factory=dict, description="rule name -> mode and limit; unnamed: its default"
+    )
+
+    @field_validator("rules")
+    @classmethod
+    def _rules(cls, rules: dict[str, PriceRuleConfig]) -> dict[str, PriceRuleConfig]:
+        from gateway.prices.rules import BadRules, PriceRules
+
+        try:
+            PriceRules.parse({k: v.model_dump(exclude_none=True) for k, v in rules.items()}, None)
+        except BadRules as exc:
+            raise ValueError(str(exc)) from None
+        return rules
+
+
 class MultiGatewayConfig(Section):
     """Several gateways in one store (contract 1.1). Off: this gateway owns every device."""
 
@@ -371,6 +407,7 @@ class BuiltinAlerts(Section):
     broker_down_for: Duration | None = 600.0
     adapter_down_for: Duration | None = 120.0
     energy_controller_down_for: Duration = 120.0  # a zone's controller not answering
+    price_held: bool = True  # a price held for review longer than prices.held_alert_after
 
 
 class WebhookConfig(Section):
@@ -444,6 +481,7 @@ class GatewayConfig(Section):
     device_state: DeviceStateConfig = Field(default_factory=DeviceStateConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     labels: LabelsConfig = Field(default_factory=LabelsConfig)
+    prices: PricesConfig = Field(default_factory=PricesConfig)
     multi_gateway: MultiGatewayConfig = Field(default_factory=MultiGatewayConfig)
     energy: EnergyConfig = Field(default_factory=EnergyConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)

@@ -9,9 +9,12 @@ know how its facts map to events.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +25,8 @@ class Event:
     at: float  # POSIX seconds: when it happened
     device_id: str | None = None
     alert: Mapping[str, Any] | None = None  # the contract's ``alert`` object
+    price: Mapping[str, Any] | None = None  # v1.2: the ``price`` object (price.*)
+    audit: Mapping[str, Any] | None = None  # v1.2: the ``audit`` object (audit.action)
 
 
 EmitEvent = Callable[[Event], Awaitable[None]]
@@ -29,3 +34,13 @@ EmitEvent = Callable[[Event], Awaitable[None]]
 
 QueueEvent = Callable[[Event], None]
 """Queue one event from synchronous code (the next flush commits it, in order)."""
+
+
+class EventsIn(Protocol):
+    """Events that must commit together with the caller's own rows (a held price and the
+    label results it causes): ``write_in`` inside the caller's transaction, on the
+    writer thread; ``written()`` once it committed (the publisher wakes)."""
+
+    def write_in(self, d: sqlite_utils.Database, events: Sequence[Event]) -> None: ...
+
+    def written(self) -> None: ...

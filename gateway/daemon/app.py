@@ -144,6 +144,7 @@ class Gateway:
                 partial(payloads.ack, ident),
                 outbox.produce_acks,
                 ownership=self.ownership,
+                events_in=outbox,
             )
             self.bridge = Bridge(
                 self.db,
@@ -171,6 +172,8 @@ class Gateway:
                     "label-flash": self._label_command,
                     "resync": self._resync,
                     "energy-settings": self._energy_settings,
+                    "price-rules": self._label_command,
+                    "price-review": self._label_command,
                 }
             )
             self.registry.subscribe(self._device_event)
@@ -443,6 +446,8 @@ class Gateway:
         }
         if self.energy is not None:
             metrics.update(self.energy.metrics())
+        if self.labels is not None:
+            metrics["prices_held_overdue"] = float(self.labels.prices.overdue(time.time()))
         if self.bridge is not None:
             outbox = self.bridge.outbox
             metrics["buffer_share"] = outbox.status.bytes / max(1, outbox.max_bytes)

@@ -22,12 +22,25 @@ from gateway.energy.service import EnergySettings, ZoneLink
 from gateway.labels.jobs import SchedulerOptions
 from gateway.labels.pipeline import LabelOptions
 from gateway.ownership import OwnershipOptions
+from gateway.prices.rules import PriceRules
 from gateway.registry import RegistryOptions
 from gateway.registry.history import HistoryOptions
 from gateway.web.security import WebUser
 from gateway.web.server import WebOptions
 
 REDACTED = "<redacted>"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
+def price_rules(config: GatewayConfig) -> PriceRules:
+    """The configuration's price rules (a price-rules command replaces them)."""
+    p = config.prices
+    return PriceRules.parse(
+        {name: rule.model_dump(exclude_none=True) for name, rule in p.rules.items()}, p.currency
+    )
 
 
 def alert_rules(config: GatewayConfig) -> tuple[Rule, ...]:
@@ -105,6 +118,19 @@ def alert_rules(config: GatewayConfig) -> tuple[Rule, ...]:
                 for_s=b.adapter_down_for,
                 severity="critical",
                 message="{value} Bluetooth adapter(s) down",
+                selector=Selector(gateway=True),
+            )
+        )
+    if b.price_held:
+        rules.append(
+            Rule(
+                name="price-held",
+                metric="prices_held_overdue",
+                op="above",
+                threshold=0.5,
+                severity="warning",
+                message="{value} price(s) held for review longer than "
+                + _minutes(config.prices.held_alert_after),
                 selector=Selector(gateway=True),
             )
         )
@@ -291,6 +317,8 @@ def settings_from_config(config: GatewayConfig) -> GatewaySettings:
             font_path=None if config.labels.font_path is None else str(config.labels.font_path),
             notify_settle_s=config.labels.notify_settle,
             compress=config.labels.compress,
+            price_rules=price_rules(config),
+            held_alert_after_s=config.prices.held_alert_after,
         ),
         inbox=inbox_options(config),
         ownership=OwnershipOptions(

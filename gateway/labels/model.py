@@ -22,6 +22,8 @@ class ResultStatus(StrEnum):
     UNBOUND = "unbound"
     FAILED = "failed"
     FLASHED = "flashed"
+    HELD = "held"  # v1.2: the price guard held the item (error: the rules)
+    DISCARDED = "discarded"  # v1.2: a held item was discarded by a review
 
 
 @dataclass(frozen=True, slots=True)

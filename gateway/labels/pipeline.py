@@ -40,8 +40,11 @@ from gateway.commands.model import (
     LabelCommand,
     LabelFlash,
     LabelUnbind,
+    PriceReview,
+    PriceRulesUpdate,
     PriceUpdate,
 )
+from gateway.contract.events import EventsIn
 from gateway.labels import store
 from gateway.labels.campaign import CampaignAck, CampaignReporter
 from gateway.labels.handover import LabelHandover, LabelOwnership, answers, record_answer
@@ -61,8 +64,12 @@ from gateway.labels.planner import (
     Renderer,
     UnsupportedLabel,
 )
+from gateway.labels.prices import PriceDesk
 from gateway.labels.scheduler import ConnectGate, LabelScheduler
 from gateway.labels.session import AttemptTimings, TransferCounts, run_machine
+from gateway.prices.guard import PriceGuard
+from gateway.prices.rules import BadRules, PriceRules
+from gateway.prices.store import Decision
 from gateway.registry import ChangeKind, DeviceChange, DeviceRecord, Registry
 from gateway.store import Database
 from gateway.tasks import spawn
@@ -84,6 +91,8 @@ class LabelOptions:
     font_path: str | None = None
     notify_settle_s: float = NOTIFY_SETTLE_S
     compress: bool = True  # False: QuickLZ only to labels that take nothing else
+    price_rules: PriceRules = field(default_factory=PriceRules)  # until a price-rules command
+    held_alert_after_s: float = 900.0  # a held price older than this is overdue for review
 
 
 AckSink = Callable[[list[dict[str, Any]]], Awaitable[None]]
@@ -108,6 +117,7 @@ class LabelPipeline:
         locate: Locator | None = None,
         clock: Callable[[], float] = time.time,
         ownership: LabelOwnership | None = None,
+        events_in: EventsIn | None = None,
     ) -> None:
         self._db = db
         self._registry = registry
@@ -139,6 +149,10 @@ class LabelPipeline:
             answers=partial(answers, ownership),
             on_answered=partial(record_answer, ownership),
             hold_results=ownership is not None,
+            guard=PriceGuard(options.price_rules),
+        )
+        self.prices = PriceDesk(
+            db, self.planner, self.planner.guard, events_in, clock, options.held_alert_after_s
         )
         self.reporter = CampaignReporter(db, self._ack)
         # Several gateways share the store's labels: the rules of hand-over.
@@ -264,7 +278,8 @@ class LabelPipeline:
     async def reconcile(self) -> int:
         """Queue every label whose displayed content differs from its desired content;
         how many labels were queued or planned."""
-        jobs, needs = self.planner.reconcile()
+        open_targets = dict(await self._db.read(store.open_label_targets))
+        jobs, needs = self.planner.reconcile(open_targets)
         for job in jobs:
             await self.schedule(job)
         await self.plan(needs)
@@ -295,6 +310,8 @@ class LabelPipeline:
                 # Targets handed to another gateway: answered by it long since.
                 before = self._clock() - 2 * self._o.scheduler.budget_s
                 await self._db.run(partial(store.prune_handed, before=before))
+                # Price history no rule asks for any more (the newest of each SKU stays).
+                await self._db.run(partial(self.planner.guard.prune, now=self._clock()))
 
     # ---- commands -------------------------------------------------------------------------
 
@@ -319,7 +336,16 @@ class LabelPipeline:
                     )
                     for i in body.items
                 ]
-                await self.plan(await self.planner.price_update(command.id, items))
+                await self.plan(await self.prices.update(command.id, items))
+            case PriceReview(body=body):
+                now = self._clock()
+                decisions = [
+                    Decision(r.sku, r.version, r.decision, "cloud", r.note, now)
+                    for r in body.reviews
+                ]
+                await self.plan(await self.prices.review(command.id, decisions))
+            case PriceRulesUpdate():
+                await self._price_rules(command)
             case LabelBind(body=body):
                 bindings = [Binding(b.label_id, b.sku, b.template) for b in body.bindings]
                 await self.plan(await self.planner.bind(command.id, bindings))
@@ -334,6 +360,51 @@ class LabelPipeline:
                     command, body.label_ids, ResultStatus.FAILED, "this label model has no LED"
                 )
         self.reporter.poke()
+
+    async def _price_rules(self, command: PriceRulesUpdate) -> None:
+        """The store's price rules from the cloud, replacing the gateway's whole (a rule
+        not named at its default; ``currency`` absent: the store's stays). An older
+        version changes nothing (``skipped-stale``); a body that cannot apply changes
+        nothing (``failed``, the reason). Each gateway of a store sets its own rules and
+        sends its own final ack; a result without a label is given by one of them."""
+        guard, body, now = self.planner.guard, command.body, self._clock()
+        given = {name: r.model_dump(exclude_none=True) for name, r in body.rules.items()}
+        outcome, error = "applied", None
+        write = None
+        if guard.rules_command == command.id:
+            pass  # carried out before a restart: applied already
+        elif body.version <= guard.rules.version:
+            outcome, error = "skipped-stale", f"price rules version {guard.rules.version} in use"
+        else:
+            try:
+                rules = PriceRules.parse(given, body.currency or guard.rules.currency, body.version)
+            except BadRules as exc:
+                outcome, error = "failed", str(exc)
+            else:
+                write = guard.set_rules(rules, command.id, given, now)
+        if write is not None:
+            await self._db.run(write)
+            log.info("price rules set", version=body.version, currency=guard.rules.currency)
+        answering = outcome == "applied" or answers(self._ownership, None)
+        results = [] if outcome == "applied" or not answering else [
+            {
+                "label_id": None,
+                "sku": None,
+                "version": body.version,
+                "status": outcome,
+                "at": format_epoch(now),
+                "error": error,
+            }
+        ]
+        ack = self._make_ack(
+            command_id=command.id,
+            command_type=command.type,
+            status="partial" if results and outcome == "failed" else "completed",
+            now=now,
+            counts={outcome: 1} if answering else {},
+            results=results,
+        )
+        await self._produce([ack])
 
     async def _immediate(
         self,
@@ -558,12 +629,14 @@ class LabelPipeline:
                 else {"sku": r.sku, "version": r.version, "content_hash": r.content_hash}
             )
 
+        # A label whose SKU's newest price is held keeps what it shows, and says so.
+        held = binding is not None and binding.sku in self.planner.guard.held
         return {
             "sku": binding.sku if binding else None,
             "desired": ref(twin.desired),
             "displayed": ref(twin.displayed),
             "displayed_at": None if twin.displayed_at is None else format_epoch(twin.displayed_at),
-            "status": twin.status.value,
+            "status": "held" if held else twin.status.value,
             "last_error": twin.last_error,
         }
 

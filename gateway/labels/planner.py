@@ -19,7 +19,7 @@ when the transfer ends.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,6 +37,7 @@ from gateway.labels.model import (
     ResultStatus,
     TwinStatus,
 )
+from gateway.prices.guard import PriceGuard
 from gateway.store import Database
 
 log = structlog.get_logger("gateway.labels")
@@ -115,8 +116,11 @@ class LabelPlanner:
         answers: Callable[[str | None], bool] = lambda _label_id: True,
         on_answered: Callable[[LabelResult], None] | None = None,
         hold_results: bool = False,
+        guard: PriceGuard | None = None,
     ) -> None:
         self._db = db
+        # The SKUs' prices (the newest applied item of each, its history, held items).
+        self.guard = guard or PriceGuard()
         self._clock = clock
         self._on_change = on_change
         # Several gateways in one store: a label's targets are answered by its owner
@@ -126,7 +130,6 @@ class LabelPlanner:
         # ... and a label's result is reported only once the claims have told the others.
         self._hold = hold_results
         self.bindings: dict[str, Binding] = {}
-        self.items: dict[str, PriceItem] = {}
         self.twins: dict[str, LabelTwin] = {}
         # label -> (command id, since): bound labels never seen, so their panel is unknown
         self._waiting_for_panel: dict[str, tuple[str | None, float]] = {}
@@ -135,30 +138,52 @@ class LabelPlanner:
 
     # ---- start-up --------------------------------------------------------------------
 
-    async def load(self) -> None:
-        def read(
-            d: sqlite_utils.Database,
-        ) -> tuple[list[Binding], list[PriceItem], list[LabelTwin]]:
-            return store.load_bindings(d), store.load_items(d), store.load_twins(d)
+    @property
+    def items(self) -> dict[str, PriceItem]:
+        """The newest applied price item per SKU (the price guard's)."""
+        return self.guard.items
 
-        bindings, items, twins = await self._db.read(read)
+    async def load(self) -> None:
+        await self.guard.load(self._db)
+
+        def read(d: sqlite_utils.Database) -> tuple[list[Binding], list[LabelTwin]]:
+            return store.load_bindings(d), store.load_twins(d)
+
+        bindings, twins = await self._db.read(read)
         self.bindings = {b.label_id: b for b in bindings}
-        self.items = {i.sku: i for i in items}
         self.twins = {t.label_id: t for t in twins}
         now = self._clock()
-        for item in items:
+        for item in self.items.values():
             if item.valid_from is not None and item.valid_from > now:
-                self._scheduled.append((item.valid_from, item.sku, ""))
+                self.schedule(item.valid_from, item.sku, None)
 
-    def reconcile(self) -> tuple[list[LabelJob], list[Need]]:
+    def reconcile(
+        self, open_targets: Mapping[str, str] | None = None
+    ) -> tuple[list[LabelJob], list[Need]]:
         """Jobs for every label whose displayed content differs from its desired content,
-        and needs for bound labels with no desired content yet."""
+        and needs for bound labels whose desired content is not their SKU's price in
+        force (none yet, or an older version: a stop came between a price taking effect
+        and its labels being planned). ``open_targets``: label -> the command whose
+        target on it is still open (the need answers it)."""
+        open_targets = open_targets or {}
+        now = self._clock()
         jobs, needs = [], []
-        for twin in self.twins.values():
-            if twin.desired is not None and twin.desired != twin.displayed:
+        for label_id, binding in self.bindings.items():
+            twin = self.twins.get(label_id)
+            item = self.items.get(binding.sku)
+            desired = None if twin is None else twin.desired
+            if item is not None and item.valid_from is not None and item.valid_from > now:
+                item = None  # not in force yet: planned when it is due
+            behind = item is not None and (
+                desired is None or desired.sku != item.sku or desired.version < item.version
+            )
+            if behind or (twin is not None and desired is None):
+                command_id = open_targets.get(label_id)
+                if command_id is None and twin is not None:
+                    command_id = twin.desired_command_id
+                needs.append(Need(label_id, command_id, Priority.RESYNC))
+            elif twin is not None and desired is not None and desired != twin.displayed:
                 jobs.append(self._job(twin, twin.desired_command_id, Priority.RESYNC))
-            elif twin.label_id in self.bindings and twin.desired is None:
-                needs.append(Need(twin.label_id, twin.desired_command_id, Priority.RESYNC))
         return jobs, needs
 
     # ---- commands ----------------------------------------------------------------------
@@ -204,59 +229,41 @@ class LabelPlanner:
 
         await self._db.run(write)
 
-    async def price_update(self, command_id: str, items: Sequence[PriceItem]) -> list[Need]:
-        now = self._clock()
-        targets: list[tuple[str | None, str | None, int | None]] = []
-        immediate: list[LabelResult] = []
-        plan: list[tuple[str, PriceItem]] = []
-        for item in items:
-            current = self.items.get(item.sku)
-            if current is not None and current.version >= item.version:
-                targets.append((None, item.sku, item.version))
-                immediate.append(
-                    LabelResult(
-                        command_id,
-                        None,
-                        item.sku,
-                        item.version,
-                        ResultStatus.SKIPPED_STALE,
-                        now,
-                        f"version {current.version} already received",
-                    )
-                )
-                continue
-            self.items[item.sku] = item
-            labels = sorted(b.label_id for b in self.bindings.values() if b.sku == item.sku)
-            if not labels:
-                targets.append((None, item.sku, item.version))
-                immediate.append(
-                    LabelResult(
-                        command_id, None, item.sku, item.version, ResultStatus.UNBOUND, now, None
-                    )
-                )
-            for label_id in labels:
-                targets.append((label_id, item.sku, item.version))
-                plan.append((label_id, item))
+    def labels_of(self, sku: str) -> list[str]:
+        """The labels bound to ``sku``, in order."""
+        return sorted(b.label_id for b in self.bindings.values() if b.sku == sku)
 
-        def write(d: sqlite_utils.Database) -> None:
-            for item in items:
-                if self.items.get(item.sku) is item:
-                    store.save_item(d, item, command_id, now)
-            store.add_targets(d, command_id, "price-update", targets)
-            for r in immediate:
-                if self.answers(r.label_id):
-                    store.set_result(d, r, held=self._hold)
-                else:
-                    store.hand_over(d, r.label_id, now, command_id)
+    def schedule(self, valid_from: float, sku: str, command_id: str | None) -> None:
+        """The SKU's labels are planned once ``valid_from`` has come."""
+        entry = (valid_from, sku, command_id or "")
+        if entry not in self._scheduled:
+            self._scheduled.append(entry)
 
-        await self._db.run(write)
-        needs = []
-        for label_id, item in plan:
-            if item.valid_from is not None and item.valid_from > now:
-                self._scheduled.append((item.valid_from, item.sku, command_id))
-            else:
-                needs.append(Need(label_id, command_id, Priority.PRICE))
-        return needs
+    def record_in(
+        self, d: sqlite_utils.Database, results: Sequence[LabelResult], now: float
+    ) -> list[LabelResult]:
+        """Inside the caller's transaction: results decided at once (the command's targets
+        were added in it), or handed to the gateway that answers them. Returns those
+        recorded here; the caller passes them to :meth:`told` once committed."""
+        recorded = []
+        for r in results:
+            if not self.answers(r.label_id):
+                store.hand_over(d, r.label_id, now, r.command_id)
+            elif store.set_result(d, r, held=self._hold):
+                recorded.append(r)
+        return recorded
+
+    def told(self, results: Sequence[LabelResult], recorded: Sequence[LabelResult]) -> None:
+        """Results recorded with :meth:`record_in` (committed now) are told to the claims."""
+        self._answered(
+            [r for r in results if self.answers(r.label_id)], list(recorded)
+        )
+
+    def changed(self, label_id: str) -> None:
+        """Something the label's state shows changed outside its twin (its SKU's price
+        held or decided)."""
+        twin = self.twins.get(label_id)
+        self._changed(twin if twin is not None else LabelTwin(label_id))
 
     async def due(self) -> list[Need]:
         """Needs of items whose ``valid_from`` has come, and give up on bound labels never

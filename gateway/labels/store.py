@@ -3,8 +3,6 @@ inside the caller's transaction (``await db.run(...)``)."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from collections.abc import Iterable, Sequence
 
 import sqlite_utils
@@ -14,7 +12,6 @@ from gateway.labels.model import (
     ContentRef,
     LabelResult,
     LabelTwin,
-    PriceItem,
     ResultStatus,
     TwinStatus,
 )
@@ -37,30 +34,6 @@ def save_bindings(d: sqlite_utils.Database, bindings: Sequence[Binding], now: fl
 
 def delete_bindings(d: sqlite_utils.Database, label_ids: Iterable[str]) -> None:
     d.conn.executemany("DELETE FROM label_bindings WHERE label_id = ?", [(i,) for i in label_ids])
-
-
-# ---- price items ---------------------------------------------------------------------------
-
-
-def load_items(d: sqlite_utils.Database) -> list[PriceItem]:
-    return [
-        PriceItem(**json.loads(r[0])) for r in d.execute("SELECT item FROM sku_items").fetchall()
-    ]
-
-
-def save_item(d: sqlite_utils.Database, item: PriceItem, command_id: str, now: float) -> None:
-    d.execute(
-        "INSERT OR REPLACE INTO sku_items (sku, version, item, command_id, valid_from, "
-        "received_at) VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            item.sku,
-            item.version,
-            json.dumps(dataclasses.asdict(item)),
-            command_id,
-            item.valid_from,
-            now,
-        ],
-    )
 
 
 # ---- twins -------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def test_unknown_environment_setting_is_named(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL)
     assert problems(path, {"STOREGW_MQQT__PORT": "1"}) == [
         "environment STOREGW_MQQT__PORT: unknown setting 'mqqt' (known: alerts, ble, buffer, "
-        "data_dir, device_state, energy, gateway_id, labels, logging, mqtt, multi_gateway, "
+        "data_dir, device_state, energy, gateway_id, labels, logging, mqtt, multi_gateway, prices, "
         "registry, security, store_id, telemetry, web)"
     ]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from gateway.contract.events import EventsIn
 from gateway.labels import store
 from gateway.labels.handover import LabelOwnership
 from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, Priority, SchedulerOptions
@@ -41,6 +42,7 @@ class Rig:
         renderer: Renderer = render,
         ownership: LabelOwnership | None = None,
         budget_s: float = 60,
+        events: EventsIn | None = None,
     ) -> None:
         self.written: list[tuple[str, str]] = []
         self.acks: list[dict[str, object]] = []
@@ -64,6 +66,7 @@ class Rig:
             locate=lambda label: "hci0" if self.visible and label not in self.hidden else None,
             clock=clock,
             ownership=ownership,
+            events_in=events,
         )
         self.scheduler = self.pipeline.scheduler
         self.scheduler.set_slots("hci0", 2)
@@ -80,7 +83,7 @@ class Rig:
         await self.pipeline.plan(await self.planner.bind(command_id, bindings))
 
     async def price_update(self, command_id: str, items: list[PriceItem]) -> None:
-        await self.pipeline.plan(await self.planner.price_update(command_id, items))
+        await self.pipeline.plan(await self.pipeline.prices.update(command_id, items))
 
     async def due(self) -> None:
         await self.pipeline.plan(await self.planner.due())
