@@ -55,7 +55,8 @@ class BridgeOptions:
     telemetry: TelemetryOptions = field(default_factory=TelemetryOptions)
 
 
-StatusView = Callable[[], tuple[list[dict[str, Any]], tuple[int, int]]]
+# (adapters, (devices, online), the shelf's status or None) for the status message
+StatusView = Callable[[], tuple[list[dict[str, Any]], tuple[int, int], Mapping[str, Any] | None]]
 DeviceLabel = Callable[[DeviceRecord], Mapping[str, Any] | None]
 
 
@@ -186,7 +187,7 @@ class Bridge:
         log.warning("lost the broker", reason=reason)
 
     async def _produce_status(self, state: str, reason: str) -> None:
-        adapters, devices = self._status_view()
+        adapters, devices, shelf = self._status_view()
         body = payloads.status(
             self.ident,
             state=state,
@@ -198,6 +199,7 @@ class Bridge:
             buffer=self.outbox.view(),
             adapters=adapters,
             devices=devices,
+            shelf=shelf,
         )
         await self.outbox.produce(
             [Outgoing("status", self.topics.status, body, retain=True, conflate="status")]

@@ -33,6 +33,7 @@ def status(
     buffer: Mapping[str, Any] | None = None,
     adapters: Sequence[Mapping[str, Any]] = (),
     devices: tuple[int, int] | None = None,
+    shelf: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "schema": "gateway-status/1",
@@ -52,6 +53,8 @@ def status(
         body["ble"] = {"adapters": [dict(a) for a in adapters]}
         total, online = devices or (0, 0)
         body["devices"] = {"total": total, "online": online}
+        if shelf is not None:
+            body["shelf"] = dict(shelf)
     return body
 
 

@@ -67,15 +67,25 @@ class Topics:
         """Every gateway's status in this store (their Wills say when one is gone)."""
         return f"{self.prefix}/{self.store_id}/gw/+/status"
 
+    @property
+    def reviews(self) -> str:
+        """This gateway's retained list of the price decisions taken on its page (v1.2),
+        for the others (``gateway/prices/relay.py``)."""
+        return f"{self._gw}/reviews"
+
+    @property
+    def all_reviews(self) -> str:
+        return f"{self.prefix}/{self.store_id}/gw/+/reviews"
+
     def parse_gateway_topic(self, topic: str) -> tuple[str, str, str | None] | None:
-        """``(gateway id, "owns", "hears" or "status", device id / shard or None)`` of a
-        topic under ``gw/``, or None if it is not one of those."""
+        """``(gateway id, "owns", "hears", "status" or "reviews", device id / shard or
+        None)`` of a topic under ``gw/``, or None if it is not one of those."""
         head = f"{self.prefix}/{self.store_id}/gw/"
         if not topic.startswith(head):
             return None
         parts = topic[len(head) :].split("/")
-        if len(parts) == 2 and parts[1] == "status":
-            return parts[0], "status", None
+        if len(parts) == 2 and parts[1] in ("status", "reviews"):
+            return parts[0], parts[1], None
         if len(parts) == 3 and parts[1] in ("owns", "hears"):
             return parts[0], parts[1], parts[2]
         return None

@@ -12,7 +12,7 @@ import asyncio
 import fcntl
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -46,12 +46,15 @@ from gateway.energy.service import EnergyService, EnergySettings
 from gateway.labels.pipeline import LabelOptions, LabelPipeline
 from gateway.ownership import Ownership, OwnershipOptions
 from gateway.ownership.coordinator import Coordinator
+from gateway.prices import relay
+from gateway.prices import store as price_store
 from gateway.registry import DeviceChange, Registry, RegistryOptions
 from gateway.registry.events import lifecycle_event
 from gateway.registry.history import HistoryOptions, ReadingHistory
 from gateway.registry.persistence import flush_dirty, load_devices
 from gateway.store import Database
 from gateway.store.database import Synchronous
+from gateway.tasks import spawn
 from gateway.web.keys import LIVE_KEY
 from gateway.web.local_api import SOCKET_NAME, serve_local_api
 from gateway.web.security import Auth, LoginLimiter, WebUser
@@ -159,7 +162,7 @@ class Gateway:
                 ownership=self.ownership,
                 signals=()
                 if self.ownership is None
-                else (topics.claims, topics.statuses, topics.hearings),
+                else (topics.claims, topics.statuses, topics.hearings, topics.all_reviews),
                 on_signal=self._on_signal,
             )
             self.inbox = Inbox(self.db, ident, settings.inbox, outbox, outbox.topics)
@@ -239,6 +242,9 @@ class Gateway:
         self._db_alive = time.monotonic()
         self.database_replaced: str | None = None
         self._runners: list[web.AppRunner] = []
+        self._tasks: set[asyncio.Task[object]] = set()
+        if self.labels is not None and self.ownership is not None:
+            self.labels.prices.on_page_decision = lambda: self._spawn(self._tell_reviews())
         self._lock_fd: int | None = None
         # What the web page and the local API see.
         self.view = GatewayView(
@@ -457,8 +463,34 @@ class Gateway:
     # ---- commands and the bridge ------------------------------------------------------------
 
     def _on_signal(self, inbound: Inbound) -> None:
+        assert self.bridge is not None
+        parsed = self.bridge.topics.parse_gateway_topic(inbound.topic)
+        if parsed is not None and parsed[1] == "reviews":
+            if self.labels is not None and parsed[0] != self.settings.gateway_id:
+                self._spawn(self.labels.peer_reviews(parsed[0], inbound.payload))
+            return
         if self.coordinator is not None:
             self.coordinator.on_message(inbound)
+
+    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
+        spawn(work, name="daemon-work", keep=self._tasks)
+
+    async def _tell_reviews(self) -> None:
+        """The decisions taken on this page, retained for the store's other gateways."""
+        assert self.labels is not None and self.bridge is not None
+        now = time.time()
+        decisions = await self.db.read(
+            partial(
+                price_store.decided_on_page,
+                since=now - relay.KEEP_DAYS * 86400,
+                limit=relay.KEEP,
+            )
+        )
+        body = relay.dump(self.settings.gateway_id, decisions, now)
+        outbox = self.bridge.outbox
+        await outbox.produce(
+            [Outgoing("status", outbox.topics.reviews, body, retain=True, conflate="reviews")]
+        )
 
     async def _on_command(self, inbound: Inbound) -> None:
         assert self.inbox is not None
@@ -518,11 +550,14 @@ class Gateway:
         if event is not None:
             self.bridge.queue_event(event)
 
-    def _bridge_status(self) -> tuple[list[dict[str, Any]], tuple[int, int]]:
+    def _bridge_status(
+        self,
+    ) -> tuple[list[dict[str, Any]], tuple[int, int], Mapping[str, Any] | None]:
         adapters = [
             {"name": s.name, "address": s.address, "state": s.state} for s in self.ble.statuses()
         ]
-        return adapters, (len(self.registry), self.registry.online_count())
+        shelf = None if self.labels is None else self.labels.shelf.status()
+        return adapters, (len(self.registry), self.registry.online_count()), shelf
 
 
 def _label_failed(labels: LabelPipeline, device_id: str) -> float | None:

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlite_utils
 import structlog
@@ -67,6 +67,8 @@ from gateway.labels.planner import (
 from gateway.labels.prices import PriceDesk
 from gateway.labels.scheduler import ConnectGate, LabelScheduler
 from gateway.labels.session import AttemptTimings, TransferCounts, run_machine
+from gateway.labels.shelf import Shelf
+from gateway.prices import relay
 from gateway.prices.guard import PriceGuard
 from gateway.prices.rules import BadRules, PriceRules
 from gateway.prices.store import Decision
@@ -151,6 +153,12 @@ class LabelPipeline:
             hold_results=ownership is not None,
             guard=PriceGuard(options.price_rules),
         )
+        self.shelf = Shelf(
+            db,
+            self.planner,
+            (lambda _label_id: True) if ownership is None else ownership.owns,
+            clock,
+        )
         self.prices = PriceDesk(
             db, self.planner, self.planner.guard, events_in, clock, options.held_alert_after_s
         )
@@ -178,6 +186,7 @@ class LabelPipeline:
 
     async def start(self) -> None:
         await self.planner.load()
+        await self.shelf.load()
 
     async def drain(self, timeout_s: float) -> None:
         """Let running transfers end (starting no new one) and record their results."""
@@ -285,6 +294,49 @@ class LabelPipeline:
         await self.plan(needs)
         return len(jobs) + len(needs)
 
+    async def review_on_page(
+        self,
+        sku: str,
+        version: int,
+        decision: Literal["release", "discard"],
+        user: str,
+        note: str | None,
+    ) -> bool:
+        """A person's decision on a held item (the page checked who may take it). False:
+        the item is not held (decided meanwhile, or superseded)."""
+        held = self.planner.guard.held.get(sku)
+        if held is None or held.item.version != version:
+            return False
+        now = self._clock()
+        await self.plan(
+            await self.prices.review(
+                None, [Decision(sku, version, decision, user, note, now, "page")]
+            )
+        )
+        return True
+
+    async def peer_reviews(self, gateway_id: str, payload: bytes) -> None:
+        """Decisions taken on another gateway's page: taken here too (those on items not
+        held here are kept, for an item whose price-update is still on its way)."""
+        try:
+            decisions = relay.parse(payload, gateway_id)
+        except relay.BadReviews as exc:
+            log.warning(
+                "price decisions of another gateway ignored", gateway=gateway_id, error=str(exc)
+            )
+            return
+        guard = self.planner.guard
+
+        def open_here(d: Decision) -> bool:
+            """Held here, or a version not taken in yet (older ones are past)."""
+            held = guard.held.get(d.sku)
+            on_hold = held is not None and held.item.version == d.version
+            return on_hold or (guard.newest_version(d.sku) or 0) < d.version
+
+        fresh = [d for d in decisions if open_here(d)]
+        if fresh:
+            await self.plan(await self.prices.review(None, fresh))
+
     def repush(self, label_id: str) -> bool:
         """Write the label's desired content again; False if it has none."""
         job = self.planner.repush(label_id)
@@ -312,6 +364,7 @@ class LabelPipeline:
                 await self._db.run(partial(store.prune_handed, before=before))
                 # Price history no rule asks for any more (the newest of each SKU stays).
                 await self._db.run(partial(self.planner.guard.prune, now=self._clock()))
+                await self._db.run(partial(self.shelf.prune, now=self._clock()))
 
     # ---- commands -------------------------------------------------------------------------
 
@@ -386,16 +439,20 @@ class LabelPipeline:
             await self._db.run(write)
             log.info("price rules set", version=body.version, currency=guard.rules.currency)
         answering = outcome == "applied" or answers(self._ownership, None)
-        results = [] if outcome == "applied" or not answering else [
-            {
-                "label_id": None,
-                "sku": None,
-                "version": body.version,
-                "status": outcome,
-                "at": format_epoch(now),
-                "error": error,
-            }
-        ]
+        results = (
+            []
+            if outcome == "applied" or not answering
+            else [
+                {
+                    "label_id": None,
+                    "sku": None,
+                    "version": body.version,
+                    "status": outcome,
+                    "at": format_epoch(now),
+                    "error": error,
+                }
+            ]
+        )
         ack = self._make_ack(
             command_id=command.id,
             command_type=command.type,
@@ -560,6 +617,9 @@ class LabelPipeline:
     async def _settle(self, job: LabelJob, result: AttemptResult) -> None:
         await self.planner.finished(job, result)
         self.reporter.poke()
+        work = job.payload
+        if result.outcome is Outcome.DONE and isinstance(work, ContentWork):
+            await self.shelf.shown(job.label_id, work.content.sku, work.content.version)
 
     # ---- registry and views ------------------------------------------------------------------
 

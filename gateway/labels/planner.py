@@ -255,9 +255,7 @@ class LabelPlanner:
 
     def told(self, results: Sequence[LabelResult], recorded: Sequence[LabelResult]) -> None:
         """Results recorded with :meth:`record_in` (committed now) are told to the claims."""
-        self._answered(
-            [r for r in results if self.answers(r.label_id)], list(recorded)
-        )
+        self._answered([r for r in results if self.answers(r.label_id)], list(recorded))
 
     def changed(self, label_id: str) -> None:
         """Something the label's state shows changed outside its twin (its SKU's price

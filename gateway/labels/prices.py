@@ -91,6 +91,8 @@ class PriceDesk:
         held_alert_after_s: float = 900.0,
     ) -> None:
         self._alert_after = held_alert_after_s
+        # Several gateways: a decision taken on this page is told to the others.
+        self.on_page_decision: Callable[[], None] | None = None
         self._db = db
         self._planner = planner
         self.guard = guard
@@ -112,7 +114,10 @@ class PriceDesk:
         batch = _Batch(command_id, "price-review", self._clock())
         for decision in decisions:
             self._decide(batch, decision)
-        return await self._commit(batch)
+        needs = await self._commit(batch)
+        if self.on_page_decision is not None and any(d.origin == "page" for d in decisions):
+            self.on_page_decision()
+        return needs
 
     # ---- one item, one decision ---------------------------------------------------------------
 
@@ -124,7 +129,7 @@ class PriceDesk:
             return
         verdict = guard.judge(item, now)
         labels = self._planner.labels_of(item.sku)
-        ended = guard.end_hold(item.sku, "superseded", "gateway", None, now)
+        ended = guard.end_hold(item.sku, "superseded", "gateway", None, "gateway", now)
         if ended is not None:
             old, write = ended
             batch.writes.append(write)
@@ -191,10 +196,12 @@ class PriceDesk:
             )
         )
         if decision.decision == "release":
-            batch.writes.append(guard.release(held, decision.by, decision.note, now))
+            batch.writes.append(guard.release(held, decision, now))
             self._to_labels(batch, held.item, labels)
             return
-        ended = guard.end_hold(decision.sku, "discarded", decision.by, decision.note, now)
+        ended = guard.end_hold(
+            decision.sku, "discarded", decision.by, decision.note, decision.origin, now
+        )
         assert ended is not None
         batch.writes.append(ended[1])
         for label_id in _or_none(labels):

@@ -136,6 +136,8 @@ class Coordinator:
         if parsed is None:
             return
         gateway_id, what, device_id = parsed
+        if what == "reviews":
+            return  # price decisions: the label pipeline's (see the daemon)
         if what == "status":
             state = _status_state(inbound.payload)
             if state is not None:

@@ -147,13 +147,21 @@ class PriceGuard:
         row = VersionRow(item, "applied", command_id, now, effective, ())
         return lambda d: store.save_version(d, row)
 
-    def release(self, held: Held, by: str, note: str | None, now: float) -> Write:
+    def release(self, held: Held, decision: Decision, now: float) -> Write:
         """A held item released by a review: applied as if it had just arrived."""
         self.held.pop(held.item.sku, None)
         effective = self._applied(held.item, now)
         sku, version = held.item.sku, held.item.version
         return lambda d: store.decide(
-            d, sku, version, "applied", at=now, by=by, note=note, effective_at=effective
+            d,
+            sku,
+            version,
+            "applied",
+            at=now,
+            by=decision.by,
+            note=decision.note,
+            origin=decision.origin,
+            effective_at=effective,
         )
 
     def hold(self, item: PriceItem, verdict: Verdict, command_id: str | None, now: float) -> Write:
@@ -163,14 +171,16 @@ class PriceGuard:
         return lambda d: store.save_version(d, row)
 
     def end_hold(
-        self, sku: str, state: str, by: str, note: str | None, now: float
+        self, sku: str, state: str, by: str, note: str | None, origin: str, now: float
     ) -> tuple[Held, Write] | None:
         """The SKU's held item ends ``discarded`` or ``superseded`` (None: none held)."""
         held = self.held.pop(sku, None)
         if held is None:
             return None
         version = held.item.version
-        return held, lambda d: store.decide(d, sku, version, state, at=now, by=by, note=note)
+        return held, lambda d: store.decide(
+            d, sku, version, state, at=now, by=by, note=note, origin=origin
+        )
 
     def tell(self, decision: Decision) -> Write:
         """A decision on a version not held here (yet): kept, and taken when it is."""

@@ -8,7 +8,7 @@ import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import sqlite_utils
 
@@ -27,22 +27,30 @@ class VersionRow:
     decided_at: float | None = None
     decided_by: str | None = None
     note: str | None = None
+    origin: str | None = None
+
+
+Origin = Literal["page", "peer", "cloud", "gateway"]
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """A decision on a price version (``release`` or ``discard``) and who took it."""
+    """A decision on a held price version (``release`` or ``discard``): who took it,
+    and where (``page``: on this gateway's page; ``peer``: on another gateway's;
+    ``cloud``: a price-review command)."""
 
     sku: str
     version: int
-    decision: str
+    decision: Literal["release", "discard"]
     by: str
     note: str | None
     at: float
+    origin: Origin = "cloud"
 
 
 _VERSION_COLUMNS = (
-    "item, state, command_id, accepted_at, effective_at, rules, decided_at, decided_by, note"
+    "item, state, command_id, accepted_at, effective_at, rules, decided_at, decided_by, note, "
+    "origin"
 )
 
 
@@ -59,6 +67,7 @@ def load_versions(d: sqlite_utils.Database) -> list[VersionRow]:
             r[6],
             r[7],
             r[8],
+            r[9],
         )
         for r in rows.fetchall()
     ]
@@ -67,7 +76,7 @@ def load_versions(d: sqlite_utils.Database) -> list[VersionRow]:
 def save_version(d: sqlite_utils.Database, row: VersionRow) -> None:
     d.execute(
         f"INSERT OR REPLACE INTO price_versions (sku, version, {_VERSION_COLUMNS}) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             row.item.sku,
             row.item.version,
@@ -80,6 +89,7 @@ def save_version(d: sqlite_utils.Database, row: VersionRow) -> None:
             row.decided_at,
             row.decided_by,
             row.note,
+            row.origin,
         ],
     )
 
@@ -93,14 +103,36 @@ def decide(
     at: float,
     by: str,
     note: str | None,
+    origin: str,
     effective_at: float | None = None,
 ) -> None:
     """A held version's end: applied (released), discarded or superseded."""
     d.execute(
         "UPDATE price_versions SET state = ?, decided_at = ?, decided_by = ?, note = ?, "
-        "effective_at = COALESCE(?, effective_at) WHERE sku = ? AND version = ?",
-        [state, at, by, note, effective_at, sku, version],
+        "origin = ?, effective_at = COALESCE(?, effective_at) WHERE sku = ? AND version = ?",
+        [state, at, by, note, origin, effective_at, sku, version],
     )
+
+
+def decided_on_page(d: sqlite_utils.Database, since: float, limit: int) -> list[Decision]:
+    """The newest decisions taken on this gateway's page (told to the other gateways)."""
+    rows = d.execute(
+        "SELECT sku, version, state, decided_by, note, decided_at FROM price_versions "
+        "WHERE origin = 'page' AND decided_at >= ? ORDER BY decided_at DESC LIMIT ?",
+        [since, limit],
+    ).fetchall()
+    return [
+        Decision(
+            r[0],
+            int(r[1]),
+            "release" if r[2] == "applied" else "discard",
+            r[3],
+            r[4],
+            float(r[5]),
+            "page",
+        )
+        for r in rows
+    ]
 
 
 def prune_versions(d: sqlite_utils.Database, before: float, max_rows: int) -> int:
@@ -164,15 +196,17 @@ def save_rules(
 
 
 def load_decisions(d: sqlite_utils.Database) -> list[Decision]:
-    rows = d.execute("SELECT sku, version, decision, by_whom, note, at FROM price_decisions")
-    return [Decision(r[0], int(r[1]), r[2], r[3], r[4], float(r[5])) for r in rows.fetchall()]
+    rows = d.execute(
+        "SELECT sku, version, decision, by_whom, note, at, origin FROM price_decisions"
+    )
+    return [Decision(r[0], int(r[1]), r[2], r[3], r[4], float(r[5]), r[6]) for r in rows.fetchall()]
 
 
 def save_decisions(d: sqlite_utils.Database, told: Sequence[Decision]) -> None:
     d.conn.executemany(
-        "INSERT OR REPLACE INTO price_decisions (sku, version, decision, by_whom, note, at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [(t.sku, t.version, t.decision, t.by, t.note, t.at) for t in told],
+        "INSERT OR REPLACE INTO price_decisions "
+        "(sku, version, decision, by_whom, note, at, origin) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(t.sku, t.version, t.decision, t.by, t.note, t.at, t.origin) for t in told],
     )
 
 

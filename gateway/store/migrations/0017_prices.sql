@@ -14,10 +14,13 @@ CREATE TABLE price_versions (
     rules        TEXT,                  -- JSON: the rules it broke, with their figures
     decided_at   REAL,
     decided_by   TEXT,                  -- "cloud", "gateway" or the person's user name
+    origin       TEXT,                  -- page (here) | peer (another gateway's page) |
+                                        -- cloud | gateway (superseded)
     note         TEXT,
     PRIMARY KEY (sku, version)
 );
 CREATE INDEX price_versions_state ON price_versions (state, effective_at);
+CREATE INDEX price_versions_decided ON price_versions (origin, decided_at);
 
 INSERT INTO price_versions (sku, version, state, item, command_id, accepted_at, effective_at)
 SELECT sku, version, 'applied', item, command_id, received_at,
@@ -42,6 +45,7 @@ CREATE TABLE price_decisions (
     version  INTEGER NOT NULL,
     decision TEXT NOT NULL,             -- release | discard
     by_whom  TEXT NOT NULL,
+    origin   TEXT NOT NULL,
     note     TEXT,
     at       REAL NOT NULL,
     PRIMARY KEY (sku, version)
