@@ -23,6 +23,7 @@ from gateway.energy.counters import CounterRefused, CounterReports
 from gateway.energy.footfall import FootfallError
 from gateway.energy.service import EnergyService
 from gateway.labels.pipeline import LabelPipeline
+from gateway.labels.shelf import BUCKETS
 from gateway.ownership import Ownership
 from gateway.registry import DeviceChange, DeviceRecord, Registry
 from gateway.registry.history import ReadingHistory
@@ -119,6 +120,8 @@ class GatewayView:
                 "pending": sum(1 for a in engine.alerts() if a.phase.value == "pending"),
             },
             "ownership": self._ownership(),
+            "shelf": None if g.labels is None else g.labels.shelf.status(),
+            "prices_held": 0 if g.labels is None else len(g.labels.planner.guard.held),
         }
 
     def _ownership(self) -> Json | None:
@@ -242,6 +245,31 @@ class GatewayView:
     def repush_label(self, label_id: str) -> bool:
         pipeline = self._g.labels
         return pipeline is not None and pipeline.repush(label_id)
+
+    def prices(self) -> Json:
+        pipeline = self._g.labels
+        return {"held": [], "rules": {}} if pipeline is None else pipeline.prices.view()
+
+    async def price_preview(self, sku: str, version: int, label_id: str) -> bytes | None:
+        pipeline = self._g.labels
+        return None if pipeline is None else await pipeline.price_preview(sku, version, label_id)
+
+    async def review_price(
+        self,
+        sku: str,
+        version: int,
+        decision: Literal["release", "discard"],
+        user: str,
+        note: str | None,
+    ) -> bool:
+        pipeline = self._g.labels
+        return pipeline is not None and await pipeline.review_on_page(
+            sku, version, decision, user, note
+        )
+
+    def shelf(self, query: str) -> Json | None:
+        pipeline = self._g.labels
+        return None if pipeline is None else pipeline.shelf_search(query)
 
     def health(self) -> tuple[bool, list[str]]:
         problems = [
@@ -410,5 +438,45 @@ def _label_families(g: Components) -> list[MetricFamily]:
             "Label transfers under way",
             (),
             [((), scheduler.running)],
+        ),
+        *_shelf_families(g.labels),
+    ]
+
+
+def _shelf_families(labels: LabelPipeline) -> list[MetricFamily]:
+    """The shelf's status (contract 1.2) and the price guard's held items."""
+    shelf = labels.shelf.status()
+    states = ("current", "pending", "held", "failed")
+    return [
+        MetricFamily(
+            "storegw_shelf_labels",
+            "gauge",
+            "Bound labels this gateway answers for, by what they show (held: their SKU's "
+            "newest price is held; it may be current too)",
+            ("state",),
+            [(("bound",), shelf["bound"]), *[((s,), shelf[s]) for s in states]],
+        ),
+        MetricFamily(
+            "storegw_shelf_compliance",
+            "gauge",
+            "Share of the bound labels showing their SKU's price in force",
+            (),
+            [] if shelf["compliance"] is None else [((), shelf["compliance"])],
+        ),
+        MetricFamily(
+            "storegw_prices_held",
+            "gauge",
+            "Price items held for a person's review",
+            (),
+            [((), len(labels.planner.guard.held))],
+        ),
+        MetricFamily(
+            "storegw_time_to_shelf_seconds",
+            "histogram",
+            "From a price taking effect to each label confirming it",
+            (),
+            [((), labels.shelf.count)],
+            buckets=list(zip(BUCKETS, labels.shelf.buckets, strict=True)),
+            sum=labels.shelf.total_s,
         ),
     ]

@@ -315,6 +315,52 @@ class LabelPipeline:
         )
         return True
 
+    async def price_preview(self, sku: str, version: int, label_id: str) -> bytes | None:
+        """The held item as it would look on the label (rendered now, stored nowhere);
+        None: not held, the label not bound to its SKU, or its panel unknown."""
+        held = self.planner.guard.held.get(sku)
+        binding = self.planner.bindings.get(label_id)
+        if held is None or held.item.version != version or binding is None or binding.sku != sku:
+            return None
+        try:
+            rendered = await self._render(label_id, held.item, binding.template)
+        except UnsupportedLabel:
+            return None
+        return None if rendered is None else rendered.preview_png
+
+    def shelf_search(self, query: str) -> dict[str, Any] | None:
+        """Every label of a SKU (or of the SKU a label id is bound to): what it shows,
+        what it should show and why they differ. None: no such SKU or label."""
+        q = query.strip()
+        label_id = q.replace(":", "").lower()
+        planner = self.planner
+        binding = planner.bindings.get(label_id)
+        sku = binding.sku if binding is not None else q
+        labels = planner.labels_of(sku)
+        item = planner.items.get(sku)
+        held = planner.guard.held.get(sku)
+        if not labels and item is None and held is None:
+            return None
+        rows = []
+        for label in labels:
+            device = self._registry.get(label)
+            rows.append(
+                {
+                    **self.shelf.why(label),
+                    "model": None if device is None else device.model,
+                    "online": device is not None and device.online,
+                    "label": self.label_view(label),
+                }
+            )
+        return {
+            "sku": sku,
+            "current": None
+            if item is None
+            else {"version": item.version, "price": item.price, "currency": item.currency},
+            "held": None if held is None else self.prices.held_view(held),
+            "labels": rows,
+        }
+
     async def peer_reviews(self, gateway_id: str, payload: bytes) -> None:
         """Decisions taken on another gateway's page: taken here too (those on items not
         held here are kept, for an item whose price-update is still on its way)."""

@@ -32,6 +32,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlite_utils
 
@@ -44,8 +45,10 @@ from gateway.prices import events
 from gateway.prices.guard import Held, PriceGuard, Write
 from gateway.prices.store import Decision
 from gateway.store import Database
+from gateway.timeutil import format_epoch
 
 Target = tuple[str | None, str | None, int | None]  # (label, sku, version)
+LABELS_IN_VIEW = 50  # a held item's labels named in its view (all are counted)
 
 
 @dataclass
@@ -250,6 +253,35 @@ class PriceDesk:
 
     def held_items(self) -> list[Held]:
         return sorted(self.guard.held.values(), key=lambda h: h.held_at)
+
+    def view(self) -> dict[str, Any]:
+        """The rules in force and every held item, oldest first (the page's review)."""
+        rules = self.guard.rules
+        return {
+            "currency": rules.currency,
+            "rules_version": rules.version,
+            "rules": rules.as_dict(),
+            "held_alert_after_s": self._alert_after,
+            "held": [self.held_view(h) for h in self.held_items()],
+        }
+
+    def held_view(self, held: Held) -> dict[str, Any]:
+        item = held.item
+        labels = self._planner.labels_of(item.sku)
+        current = self.guard.items.get(item.sku)
+        body = events.price_object(item, held.verdict, len(labels))
+        body.update(
+            name=item.name,
+            promo_text=item.promo_text,
+            unit_price_text=item.unit_price_text,
+            valid_from=None if item.valid_from is None else format_epoch(item.valid_from),
+            current_version=None if current is None else current.version,
+            held_at=format_epoch(held.held_at),
+            command_id=held.command_id,
+            label_ids=labels[:LABELS_IN_VIEW],
+            error=held.verdict.error(),
+        )
+        return body
 
     def overdue(self, now: float) -> int:
         """Held items waiting longer than ``held_alert_after`` for a decision."""

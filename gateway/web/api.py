@@ -149,6 +149,73 @@ async def label_flash(request: web.Request) -> web.Response:
     raise _error(web.HTTPConflict, "this label model has no LED to flash")
 
 
+async def prices(request: web.Request) -> web.Response:
+    return web.json_response(request.app[PORT_KEY].prices())
+
+
+def _version(text: object) -> int:
+    if isinstance(text, int) and not isinstance(text, bool) and text >= 1:
+        return text
+    if isinstance(text, str) and text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise _error(web.HTTPBadRequest, f"version must be a whole number from 1, got {text!r}")
+
+
+def _sku(text: object) -> str:
+    if not isinstance(text, str) or not 1 <= len(text) <= 64:
+        raise _error(web.HTTPBadRequest, "sku must be text of 1 to 64 characters")
+    return text
+
+
+async def price_preview(request: web.Request) -> web.Response:
+    q = request.query
+    sku, version = _sku(q.get("sku")), _version(q.get("version"))
+    png = await request.app[PORT_KEY].price_preview(sku, version, q.get("label_id", ""))
+    if png is None:
+        raise _error(web.HTTPNotFound, "no such held price, or not one of its labels")
+    return web.Response(body=png, content_type="image/png")
+
+
+async def review_price(request: web.Request) -> web.Response:
+    """An admin releases or discards a held price, confirming with their password."""
+    session = _require(request, Role.ADMIN)
+    decision: Literal["release", "discard"] = (
+        "release" if request.match_info["decision"] == "release" else "discard"
+    )
+    body = await _json_body(request)
+    sku, version = _sku(body.get("sku")), _version(body.get("version"))
+    password, note = body.get("password"), body.get("note")
+    if not isinstance(password, str) or not password:
+        raise _error(web.HTTPBadRequest, "confirm with your password (password)")
+    if note is not None and (not isinstance(note, str) or len(note) > 200):
+        raise _error(web.HTTPBadRequest, "note must be text of at most 200 characters")
+    confirmed = await request.app[AUTH_KEY].confirm(request.remote or "?", session.user, password)
+    if isinstance(confirmed, float):
+        raise web.HTTPTooManyRequests(
+            text=json.dumps({"error": "too many wrong passwords; try again later"}),
+            content_type="application/json",
+            headers={"Retry-After": str(int(confirmed) + 1)},
+        )
+    if not confirmed:
+        raise _error(web.HTTPForbidden, "wrong password")
+    done = await request.app[PORT_KEY].review_price(
+        sku, version, decision, session.user, note or None
+    )
+    if not done:
+        raise _error(web.HTTPConflict, f"{sku} version {version} is not held (any more)")
+    return web.json_response({"sku": sku, "version": version, "decision": decision})
+
+
+async def shelf(request: web.Request) -> web.Response:
+    query = request.query.get("q", "").strip()
+    if not query:
+        raise _error(web.HTTPBadRequest, "give q: a SKU or a label id")
+    view = request.app[PORT_KEY].shelf(query)
+    if view is None:
+        raise _error(web.HTTPNotFound, f"no SKU or label {query!r}")
+    return web.json_response(view)
+
+
 async def config_view(request: web.Request) -> web.Response:
     _require(request, Role.ADMIN)
     return web.json_response(request.app[PORT_KEY].config())
@@ -271,6 +338,10 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/labels/{label_id}/{which:desired|displayed}.png", label_preview)
     r.add_post("/api/labels/{label_id}/repush", label_repush)
     r.add_post("/api/labels/{label_id}/flash", label_flash)
+    r.add_get("/api/prices", prices)
+    r.add_post("/api/prices/{decision:release|discard}", review_price)
+    r.add_get("/api/prices/preview.png", price_preview)
+    r.add_get("/api/shelf", shelf)
     r.add_get("/api/config", config_view)
     r.add_post("/api/footfall/{counter_id}", footfall)
     r.add_get("/api/energy", energy)

@@ -6,7 +6,12 @@ from collections.abc import Iterable
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from gateway.web.keys import PORT_KEY
@@ -24,6 +29,13 @@ class PortCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         for f in self._port.metric_families():
             family: Metric
+            if f.kind == "histogram":
+                buckets = [(f"{bound:g}", count) for bound, count in f.buckets]
+                total = f.samples[0][1] if f.samples else 0.0
+                yield HistogramMetricFamily(
+                    f.name, f.help, buckets=[*buckets, ("+Inf", total)], sum_value=f.sum
+                )
+                continue
             if f.kind == "counter":
                 family = CounterMetricFamily(f.name, f.help, labels=list(f.label_names))
             else:

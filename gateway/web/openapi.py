@@ -5,25 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import __version__
-
-_TS = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"}
-_NTS = {"oneOf": [{"type": "null"}, _TS]}
-_NUM = {"type": ["number", "null"]}
-_STR = {"type": ["string", "null"]}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-_ERRORS = {
-    "401": _json(_ref("Error"), "Not logged in"),
-    "403": _json(_ref("Error"), "Missing CSRF token or role"),
-}
+from gateway.web import openapi_prices
+from gateway.web.openapi_common import ERRORS, NTS, NUM, STR, TS, ref, response
 
 SCHEMAS: dict[str, Any] = {
     "DeviceHistory": {
@@ -186,20 +169,20 @@ SCHEMAS: dict[str, Any] = {
             "address": {"type": "string", "pattern": "^[0-9A-F]{2}(:[0-9A-F]{2}){5}$"},
             "kind": {"enum": ["beacon", "sensor", "label", "unknown"]},
             "model": {"type": "string"},
-            "name": _STR,
+            "name": STR,
             "online": {"type": ["boolean", "null"]},
-            "first_seen": _TS,
-            "last_seen": _TS,
+            "first_seen": TS,
+            "last_seen": TS,
             "rssi": {"type": ["integer", "null"]},
-            "battery_pct": _NUM,
+            "battery_pct": NUM,
             "battery_mv": {"type": ["integer", "null"]},
             "readings": {"type": "object", "additionalProperties": {"type": "number"}},
             "tags": {"type": "array", "items": {"type": "string"}},
-            "interval_s": _NUM,
+            "interval_s": NUM,
             "beacon": {"type": ["object", "null"]},
             "label": {"type": ["object", "null"]},
             # Only in a store with several gateways:
-            "owner": {**_STR, "description": "the gateway that owns the device (null: none)"},
+            "owner": {**STR, "description": "the gateway that owns the device (null: none)"},
             "owner_epoch": {"type": ["integer", "null"], "minimum": 1},
             "heard_by": {
                 "type": "object",
@@ -212,20 +195,20 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["id", "rule", "device_id", "phase", "severity", "metric", "started_at"],
         "properties": {
-            "id": _STR,
+            "id": STR,
             "rule": {"type": "string"},
-            "device_id": _STR,
+            "device_id": STR,
             "phase": {"enum": ["pending", "firing", "resolved"]},
             "severity": {"enum": ["info", "warning", "critical"]},
             "metric": {"type": "string"},
-            "value": _NUM,
+            "value": NUM,
             "threshold": {"type": "number"},
-            "started_at": _TS,
-            "resolved_at": _NTS,
+            "started_at": TS,
+            "resolved_at": NTS,
             "message": {"type": "string"},
-            "acknowledged_by": _STR,
-            "silenced_until": _NTS,
-            "silenced_by": _STR,
+            "acknowledged_by": STR,
+            "silenced_until": NTS,
+            "silenced_by": STR,
         },
     },
     "Status": {
@@ -243,7 +226,7 @@ SCHEMAS: dict[str, Any] = {
             "store_id": {"type": "string"},
             "gateway_id": {"type": "string"},
             "version": {"type": "string"},
-            "started_at": _TS,
+            "started_at": TS,
             "devices": {
                 "type": "object",
                 "required": ["total", "online"],
@@ -259,13 +242,13 @@ SCHEMAS: dict[str, Any] = {
                     "required": ["name", "state", "adverts", "adverts_per_s"],
                     "properties": {
                         "name": {"type": "string"},
-                        "address": _STR,
+                        "address": STR,
                         "state": {"enum": ["up", "down", "recovering"]},
-                        "mode": _STR,
+                        "mode": STR,
                         "adverts": {"type": "integer"},
                         "adverts_per_s": {"type": "number"},
                         "restarts": {"type": "integer"},
-                        "last_error": _STR,
+                        "last_error": STR,
                     },
                 },
             },
@@ -278,7 +261,7 @@ SCHEMAS: dict[str, Any] = {
                         "name": {"type": "string"},
                         "state": {"enum": ["starting", "running", "restarting", "stopped"]},
                         "restarts": {"type": "integer"},
-                        "last_error": _STR,
+                        "last_error": STR,
                         "critical": {"type": "boolean"},
                     },
                 },
@@ -294,6 +277,8 @@ SCHEMAS: dict[str, Any] = {
                     "offline": {"type": "array", "items": {"type": "string"}},
                 },
             },
+            "shelf": {"oneOf": [{"type": "null"}, ref("Shelf")]},
+            "prices_held": {"type": "integer", "minimum": 0},
         },
     },
 }
@@ -302,7 +287,7 @@ OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "store-gateway local API", "version": __version__},
     "components": {
-        "schemas": SCHEMAS,
+        "schemas": {**SCHEMAS, **openapi_prices.SCHEMAS},
         "securitySchemes": {
             "session": {"type": "apiKey", "in": "cookie", "name": "sgw_session"},
             "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
@@ -331,31 +316,31 @@ OPENAPI: dict[str, Any] = {
                     },
                 },
                 "responses": {
-                    "200": _json(_ref("Session")),
-                    "401": _json(_ref("Error"), "Wrong user or password"),
-                    "429": _json(_ref("Error"), "Too many failed logins"),
+                    "200": response(ref("Session")),
+                    "401": response(ref("Error"), "Wrong user or password"),
+                    "429": response(ref("Error"), "Too many failed logins"),
                 },
             }
         },
         "/api/logout": {
             "post": {
                 "security": [{"session": [], "csrf": []}],
-                "responses": {"200": _json({"type": "object"}), **_ERRORS},
+                "responses": {"200": response({"type": "object"}), **ERRORS},
             }
         },
-        "/api/session": {"get": {"responses": {"200": _json(_ref("Session")), **_ERRORS}}},
-        "/api/status": {"get": {"responses": {"200": _json(_ref("Status")), **_ERRORS}}},
+        "/api/session": {"get": {"responses": {"200": response(ref("Session")), **ERRORS}}},
+        "/api/status": {"get": {"responses": {"200": response(ref("Status")), **ERRORS}}},
         "/api/devices": {
             "get": {
                 "responses": {
-                    "200": _json(
+                    "200": response(
                         {
                             "type": "object",
                             "required": ["devices"],
-                            "properties": {"devices": {"type": "array", "items": _ref("Device")}},
+                            "properties": {"devices": {"type": "array", "items": ref("Device")}},
                         }
                     ),
-                    **_ERRORS,
+                    **ERRORS,
                 }
             }
         },
@@ -382,27 +367,27 @@ OPENAPI: dict[str, Any] = {
                     },
                 ],
                 "responses": {
-                    "200": _json(_ref("DeviceHistory")),
-                    "400": _json(_ref("Error"), "hours out of range"),
-                    "404": _json(_ref("Error"), "No such device"),
-                    **_ERRORS,
+                    "200": response(ref("DeviceHistory")),
+                    "400": response(ref("Error"), "hours out of range"),
+                    "404": response(ref("Error"), "No such device"),
+                    **ERRORS,
                 },
             }
         },
         "/api/alerts": {
             "get": {
                 "responses": {
-                    "200": _json(
+                    "200": response(
                         {
                             "type": "object",
                             "required": ["pending", "firing", "resolved"],
                             "properties": {
-                                k: {"type": "array", "items": _ref("Alert")}
+                                k: {"type": "array", "items": ref("Alert")}
                                 for k in ("pending", "firing", "resolved")
                             },
                         }
                     ),
-                    **_ERRORS,
+                    **ERRORS,
                 }
             }
         },
@@ -418,7 +403,11 @@ OPENAPI: dict[str, Any] = {
                         "schema": {"type": "string"},
                     }
                 ],
-                "responses": {"200": _json(_ref("Alert")), "404": _json(_ref("Error")), **_ERRORS},
+                "responses": {
+                    "200": response(ref("Alert")),
+                    "404": response(ref("Error")),
+                    **ERRORS,
+                },
             }
         },
         "/api/alerts/{alert_id}/silence": {
@@ -452,10 +441,10 @@ OPENAPI: dict[str, Any] = {
                     },
                 },
                 "responses": {
-                    "200": _json(_ref("Alert")),
-                    "400": _json(_ref("Error")),
-                    "404": _json(_ref("Error")),
-                    **_ERRORS,
+                    "200": response(ref("Alert")),
+                    "400": response(ref("Error")),
+                    "404": response(ref("Error")),
+                    **ERRORS,
                 },
             }
         },
@@ -463,7 +452,7 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "summary": "Shelf labels with desired and displayed content",
                 "responses": {
-                    "200": _json(
+                    "200": response(
                         {
                             "type": "object",
                             "required": ["labels"],
@@ -477,7 +466,7 @@ OPENAPI: dict[str, Any] = {
                                             "label_id": {"type": "string"},
                                             "model": {"type": "string"},
                                             "online": {"type": "boolean"},
-                                            "battery_pct": _NUM,
+                                            "battery_pct": NUM,
                                             "label": {"type": ["object", "null"]},
                                         },
                                     },
@@ -485,7 +474,7 @@ OPENAPI: dict[str, Any] = {
                             },
                         }
                     ),
-                    **_ERRORS,
+                    **ERRORS,
                 },
             }
         },
@@ -502,9 +491,9 @@ OPENAPI: dict[str, Any] = {
                     }
                 ],
                 "responses": {
-                    "200": _json({"type": "object"}),
-                    "409": _json(_ref("Error")),
-                    **_ERRORS,
+                    "200": response({"type": "object"}),
+                    "409": response(ref("Error")),
+                    **ERRORS,
                 },
             }
         },
@@ -540,7 +529,7 @@ OPENAPI: dict[str, Any] = {
                     },
                 },
                 "responses": {
-                    "200": _json(
+                    "200": response(
                         {
                             "type": "object",
                             "required": ["stored", "repeated", "too_old"],
@@ -551,8 +540,8 @@ OPENAPI: dict[str, Any] = {
                             },
                         }
                     ),
-                    "400": _json(_ref("Error"), "The report cannot be taken (nothing stored)"),
-                    "401": _json(_ref("Error"), "Unknown counter or wrong token"),
+                    "400": response(ref("Error"), "The report cannot be taken (nothing stored)"),
+                    "401": response(ref("Error"), "Unknown counter or wrong token"),
                 },
             }
         },
@@ -560,9 +549,9 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "summary": "Lighting and air-conditioning zones, today's forecast footfall",
                 "responses": {
-                    "200": _json(_ref("Energy")),
-                    "404": _json(_ref("Error"), "No energy zones configured"),
-                    **_ERRORS,
+                    "200": response(ref("Energy")),
+                    "404": response(ref("Error"), "No energy zones configured"),
+                    **ERRORS,
                 },
             }
         },
@@ -595,7 +584,7 @@ OPENAPI: dict[str, Any] = {
                     },
                 },
                 "responses": {
-                    "200": _json(
+                    "200": response(
                         {
                             "type": "object",
                             "required": ["zone", "user", "until"],
@@ -606,9 +595,9 @@ OPENAPI: dict[str, Any] = {
                             },
                         }
                     ),
-                    "400": _json(_ref("Error"), "Outside the zone's bounds"),
-                    "404": _json(_ref("Error"), "No such zone"),
-                    **_ERRORS,
+                    "400": response(ref("Error"), "Outside the zone's bounds"),
+                    "404": response(ref("Error"), "No such zone"),
+                    **ERRORS,
                 },
             }
         },
@@ -620,23 +609,24 @@ OPENAPI: dict[str, Any] = {
                     {"name": "zone", "in": "path", "required": True, "schema": {"type": "string"}}
                 ],
                 "responses": {
-                    "200": _json({"type": "object", "required": ["zone"]}),
-                    "404": _json(_ref("Error"), "No such zone"),
-                    **_ERRORS,
+                    "200": response({"type": "object", "required": ["zone"]}),
+                    "404": response(ref("Error"), "No such zone"),
+                    **ERRORS,
                 },
             }
         },
         "/api/config": {
             "get": {
                 "summary": "The running configuration, secrets removed (admin)",
-                "responses": {"200": _json({"type": "object"}), **_ERRORS},
+                "responses": {"200": response({"type": "object"}), **ERRORS},
             }
         },
         "/api/live": {
             "get": {
                 "summary": "Server-sent events: 'update' with status and changed devices",
-                "responses": {"200": {"description": "text/event-stream"}, **_ERRORS},
+                "responses": {"200": {"description": "text/event-stream"}, **ERRORS},
             }
         },
+        **openapi_prices.PATHS,
     },
 }

@@ -20,10 +20,13 @@ class MetricFamily:
     """One Prometheus metric family, with its samples as (label values, value)."""
 
     name: str
-    kind: Literal["counter", "gauge"]
+    kind: Literal["counter", "gauge", "histogram"]
     help: str
     label_names: tuple[str, ...] = ()
     samples: Sequence[tuple[tuple[str, ...], float]] = field(default_factory=tuple)
+    # A histogram: (upper bound, cumulative count) per bucket, then its count and sum.
+    buckets: Sequence[tuple[float, float]] = field(default_factory=tuple)
+    sum: float = 0.0
 
 
 class UnknownAlert(KeyError):
@@ -89,6 +92,31 @@ class WebPort(Protocol):
 
     def repush_label(self, label_id: str) -> bool:
         """Write the label's content again; False if it has none to write."""
+        ...
+
+    def prices(self) -> Json:
+        """The price guard: the rules in force and every held item with its figures
+        (empty when labels are off)."""
+        ...
+
+    async def price_preview(self, sku: str, version: int, label_id: str) -> bytes | None:
+        """The PNG of a held item as it would look on one of its labels."""
+        ...
+
+    async def review_price(
+        self,
+        sku: str,
+        version: int,
+        decision: Literal["release", "discard"],
+        user: str,
+        note: str | None,
+    ) -> bool:
+        """A person's decision on a held item; False: it is not held (any more)."""
+        ...
+
+    def shelf(self, query: str) -> Json | None:
+        """Every label of a SKU (or of a label's SKU) with what it shows, what it should
+        show and why; None: no such SKU or label."""
         ...
 
     def metric_families(self) -> list[MetricFamily]:

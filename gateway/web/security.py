@@ -128,13 +128,7 @@ class Auth:
         if wait is not None:
             return wait
         user = self._users.get(name)
-        ok = False
-        if user is not None:
-            try:
-                ok = await asyncio.to_thread(verify_password, password, user.password_hash)
-            except BadHash:
-                ok = False
-        if not ok or user is None:
+        if user is None or not await self._verify(user, password):
             self._limiter.failed(client, now)
             return None
         self._limiter.succeeded(client)
@@ -146,6 +140,26 @@ class Auth:
             self._expire(now)
         self._sessions[token] = session
         return session
+
+    async def confirm(self, client: str, name: str, password: str) -> bool | float:
+        """A signed-in person confirms a sensitive action with their password again:
+        True, False (wrong), or seconds to wait (too many failures from ``client``)."""
+        now = time.monotonic()
+        wait = self._limiter.retry_after(client, now)
+        if wait is not None:
+            return wait
+        user = self._users.get(name)
+        ok = user is not None and await self._verify(user, password)
+        if not ok:
+            self._limiter.failed(client, now)
+        return ok
+
+    @staticmethod
+    async def _verify(user: WebUser, password: str) -> bool:
+        try:
+            return await asyncio.to_thread(verify_password, password, user.password_hash)
+        except BadHash:
+            return False
 
     def logout(self, token: str) -> None:
         self._sessions.pop(token, None)

@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from drivers.adverts.gicisky import decode_gicisky
 from drivers.types import Advertisement, DeviceKind, Observation
 from gateway.alerts import Rule, Selector
 from gateway.alerts.service import AlertService
@@ -29,6 +30,9 @@ from gateway.daemon.web_view import Components, GatewayView
 from gateway.energy.counters import Counter, CounterReports, token_hash
 from gateway.energy.model import Calendar, HvacZone, LightZone, Zones
 from gateway.energy.service import EnergyService
+from gateway.labels.jobs import AttemptResult, LabelJob, Outcome
+from gateway.labels.pipeline import LabelOptions, LabelPipeline
+from gateway.labels.scheduler import ConnectGate
 from gateway.ownership import Ownership, OwnershipOptions
 from gateway.registry import Registry, RegistryOptions
 from gateway.registry.history import ReadingHistory
@@ -43,6 +47,16 @@ PASSWORD = "correct-horse-battery"
 FRIDGE_ID = "c4d912ab0f31"
 COUNTER_TOKEN = "door-north-token-5b1d0c"
 DOOR = "aabbcc001122"
+LABEL_ADDRESS = "FF:00:12:A3:B4:C5"
+
+
+async def _no_acks(acks: list[dict[str, object]]) -> None:
+    return None
+
+
+async def _written(job: LabelJob, adapter: str, gate: ConnectGate) -> AttemptResult:
+    """A label transfer that succeeds at once (the web tests need no radio)."""
+    return AttemptResult(Outcome.DONE)
 
 
 class Clock:
@@ -73,6 +87,15 @@ class WebHarness:
     ownership: Ownership | None = None
     building: Building | None = None
     history: ReadingHistory | None = None
+    labels: LabelPipeline | None = None
+
+    def see_label(self, address: str = LABEL_ADDRESS, advert: str = "0b1d810141") -> str:
+        """A shelf label advertises (by default a 2.1" black/white/red Gicisky label)."""
+        adv = Advertisement(address=address, rssi=-60, name="NEMR" + address[-5:])
+        self.registry.observe(
+            adv, decode_gicisky(bytes.fromhex(advert)), time.monotonic(), time.time()
+        )
+        return address.replace(":", "").lower()
 
     def feed(self, temp: float, address: str = "C4:D9:12:AB:0F:31") -> None:
         adv = Advertisement(address=address, rssi=-70, name="Fridge 1")
@@ -142,6 +165,17 @@ async def _harness(tmp_path: Path, ownership: Ownership | None) -> AsyncIterator
         clock=clock,
     )
     history = ReadingHistory(db, registry)
+    labels = LabelPipeline(
+        db,
+        registry,
+        LabelOptions(),
+        lambda: ["hci0"],
+        lambda **kw: dict(kw),
+        _no_acks,
+        transfer=_written,
+        ownership=ownership,
+    )
+    await labels.start()
     port = GatewayView(
         Components(
             store_id="store-0042",
@@ -156,6 +190,7 @@ async def _harness(tmp_path: Path, ownership: Ownership | None) -> AsyncIterator
             counters=counters,
             energy=energy,
             history=history,
+            labels=labels,
             redacted_config={"store_id": "store-0042", "mqtt": {"password_file": "<redacted>"}},
         )
     )
@@ -163,12 +198,20 @@ async def _harness(tmp_path: Path, ownership: Ownership | None) -> AsyncIterator
     app: web.Application = build_app(port, auth, WebOptions(bind="127.0.0.1", port=0))
     supervisor.add("alerts", alerts.run)
     supervisor.add("web-live", app[LIVE_KEY].run, critical=False)
+    for name, task in labels.tasks().items():
+        supervisor.add(name, task)
     supervisor.start()
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     try:
         yield WebHarness(
-            registry, alerts, client, ownership, Building(energy, room, lamp, clock), history
+            registry,
+            alerts,
+            client,
+            ownership,
+            Building(energy, room, lamp, clock),
+            history,
+            labels,
         )
     finally:
         await client.close()

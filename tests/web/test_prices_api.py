@@ -1,0 +1,111 @@
+"""The price guard on the local API: held prices, their review by an admin, the shelf."""
+
+from __future__ import annotations
+
+import asyncio
+
+from gateway.labels.model import Binding, PriceItem
+from tests.helpers.web import PASSWORD, WebHarness
+from tests.web.test_api import check_openapi
+
+
+async def held_store(h: WebHarness) -> str:
+    """One label of SKU A showing 12.90, and 1.29 held for it."""
+    assert h.labels is not None
+    label_id = h.see_label()
+    pipeline = h.labels
+    await pipeline.plan(await pipeline.planner.bind("bind", [Binding(label_id, "A")]))
+    await pipeline.plan(await pipeline.prices.update("v1", [PriceItem("A", 1, "12.90", "CNY")]))
+    for _ in range(200):
+        twin = pipeline.planner.twins.get(label_id)
+        if twin is not None and twin.displayed is not None:
+            break
+        await asyncio.sleep(0.02)
+    await pipeline.plan(await pipeline.prices.update("v2", [PriceItem("A", 2, "1.29", "CNY")]))
+    return label_id
+
+
+async def test_held_prices_and_the_shelf_are_shown(web_harness: WebHarness) -> None:
+    label_id = await held_store(web_harness)
+    c = web_harness.client
+    await web_harness.login("vera")
+    resp = await c.get("/api/prices")
+    body = await resp.json()
+    check_openapi("/api/prices", "get", 200, body)
+    [held] = body["held"]
+    assert held["sku"] == "A" and held["version"] == 2 and held["previous_price"] == "12.90"
+    assert held["rules"][0]["message"] == "max-drop: 12.90 -> 1.29 is a 90.0 % drop (limit 50 %)"
+    assert held["labels"] == 1 and held["label_ids"] == [label_id]
+    assert body["rules"]["max-drop"] == {"mode": "hold", "pct": 50.0}
+
+    preview = await c.get(
+        "/api/prices/preview.png", params={"sku": "A", "version": "2", "label_id": label_id}
+    )
+    assert preview.status == 200 and (await preview.read()).startswith(b"\x89PNG")
+    missing = await c.get(
+        "/api/prices/preview.png", params={"sku": "A", "version": "1", "label_id": label_id}
+    )
+    assert missing.status == 404
+
+    shelf = await c.get("/api/shelf", params={"q": "FF:00:12:A3:B4:C5"})
+    view = await shelf.json()
+    check_openapi("/api/shelf", "get", 200, view)
+    assert view["sku"] == "A" and view["current"]["price"] == "12.90"
+    [row] = view["labels"]
+    assert row["state"] == "current" and row["shows"] == 1 and row["held_version"] == 2
+    assert row["held_because"].startswith("max-drop: 12.90 -> 1.29")
+    assert (await c.get("/api/shelf", params={"q": "nope"})).status == 404
+    status = await (await c.get("/api/status")).json()
+    check_openapi("/api/status", "get", 200, status)
+    assert status["shelf"]["held"] == 1 and status["shelf"]["current"] == 1
+    assert status["prices_held"] == 1
+
+
+async def test_only_an_admin_who_confirms_may_release(web_harness: WebHarness) -> None:
+    label_id = await held_store(web_harness)
+    c = web_harness.client
+    body = {"sku": "A", "version": 2, "password": PASSWORD, "note": "real clearance price"}
+    csrf = await web_harness.login("tom")
+    refused = await c.post("/api/prices/release", json=body, headers={"X-CSRF-Token": csrf})
+    assert refused.status == 403
+    check_openapi("/api/prices/release", "post", 403, await refused.json())
+
+    csrf = await web_harness.login("ada")
+    wrong = await c.post(
+        "/api/prices/release", json={**body, "password": "guess"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert wrong.status == 403 and (await wrong.json())["error"] == "wrong password"
+    bad = await c.post(
+        "/api/prices/release", json={**body, "version": "two"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert bad.status == 400
+    check_openapi("/api/prices/release", "post", 400, await bad.json())
+    ok = await c.post("/api/prices/release", json=body, headers={"X-CSRF-Token": csrf})
+    assert ok.status == 200, await ok.text()
+    check_openapi("/api/prices/release", "post", 200, await ok.json())
+    again = await c.post("/api/prices/discard", json=body, headers={"X-CSRF-Token": csrf})
+    assert again.status == 409
+    check_openapi("/api/prices/discard", "post", 409, await again.json())
+
+    assert web_harness.labels is not None
+    planner = web_harness.labels.planner
+    for _ in range(200):
+        twin = planner.twins[label_id]
+        if twin.displayed is not None and twin.displayed.version == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert planner.twins[label_id].displayed.version == 2  # type: ignore[union-attr]
+    assert (await (await c.get("/api/prices")).json())["held"] == []
+
+
+async def test_wrong_passwords_are_limited(web_harness: WebHarness) -> None:
+    await held_store(web_harness)
+    c = web_harness.client
+    csrf = await web_harness.login("ada")
+    body = {"sku": "A", "version": 2, "password": "guess"}
+    statuses = []
+    for _ in range(6):
+        resp = await c.post("/api/prices/discard", json=body, headers={"X-CSRF-Token": csrf})
+        statuses.append(resp.status)
+    assert statuses[:5] == [403] * 5 and statuses[5] == 429
+    assert int(resp.headers["Retry-After"]) > 0
