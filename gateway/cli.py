@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("gateway.daemon.cli", "run the gateway daemon in the foreground"),
     "check-config": ("gateway.config.cli", "validate a configuration file (exit 78 if invalid)"),
     "devices": ("gateway.registry.cli", "print the device registry"),
+    "prices": ("gateway.prices.cli", "print every SKU's current and held price"),
     "simulate": ("gateway.sim.cli", "serve a virtual store: a BlueZ double on a private D-Bus"),
     "simulate-building": (
         "gateway.sim.building_cli",
@@ -30,6 +31,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "hash-password": ("gateway.web.passwords", "print a password hash for the web users list"),
     "counter-token": ("gateway.energy.cli", "create a token for a door's people counter"),
 }
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Columns as wide as their widest cell, two spaces apart (the subcommands' tables)."""
+    cells = [[str(v) for v in row] for row in (headers, *rows)]
+    widths = [max(len(c) for c in col) for col in zip(*cells, strict=False)]
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)).rstrip())
 
 
 def _build_parser() -> tuple[

@@ -267,6 +267,10 @@ class GatewayView:
             sku, version, decision, user, note
         )
 
+    async def price_catalogue(self, sku: str | None, held_only: bool) -> list[Json]:
+        pipeline = self._g.labels
+        return [] if pipeline is None else await pipeline.price_catalogue(sku, held_only)
+
     def shelf(self, query: str) -> Json | None:
         pipeline = self._g.labels
         return None if pipeline is None else pipeline.shelf_search(query)

@@ -55,6 +55,7 @@ from gateway.labels.model import (
     LabelTwin,
     PriceItem,
     ResultStatus,
+    TwinStatus,
 )
 from gateway.labels.planner import (
     ContentWork,
@@ -68,7 +69,7 @@ from gateway.labels.prices import PriceDesk
 from gateway.labels.scheduler import ConnectGate, LabelScheduler
 from gateway.labels.session import AttemptTimings, TransferCounts, run_machine
 from gateway.labels.shelf import Shelf
-from gateway.prices import relay
+from gateway.prices import catalogue, relay
 from gateway.prices.guard import PriceGuard
 from gateway.prices.rules import BadRules, PriceRules
 from gateway.prices.store import Decision
@@ -248,10 +249,10 @@ class LabelPipeline:
             placement = await self.planner.place(need, rendered, pending)
             if placement.cancel:
                 self.scheduler.cancel(need.label_id, "content")
-            if placement.join is not None and pending is not None:
+            if placement.join and pending is not None:
                 work = pending.payload
                 assert isinstance(work, ContentWork)
-                pending.payload = dataclasses.replace(work, also=(*work.also, placement.join))
+                pending.payload = dataclasses.replace(work, also=(*work.also, *placement.join))
             if placement.submit is not None:
                 await self.schedule(placement.submit)
         if handover is not None and handed:
@@ -287,7 +288,9 @@ class LabelPipeline:
     async def reconcile(self) -> int:
         """Queue every label whose displayed content differs from its desired content;
         how many labels were queued or planned."""
-        open_targets = dict(await self._db.read(store.open_label_targets))
+        open_targets: dict[str, list[str]] = {}
+        for label_id, command_id in await self._db.read(store.open_label_targets):
+            open_targets.setdefault(label_id, []).append(command_id)
         jobs, needs = self.planner.reconcile(open_targets)
         for job in jobs:
             await self.schedule(job)
@@ -327,6 +330,9 @@ class LabelPipeline:
         except UnsupportedLabel:
             return None
         return None if rendered is None else rendered.preview_png
+
+    async def price_catalogue(self, sku: str | None, held_only: bool) -> list[dict[str, Any]]:
+        return await self._db.read(partial(catalogue.read, sku=sku, held_only=held_only))
 
     def shelf_search(self, query: str) -> dict[str, Any] | None:
         """Every label of a SKU (or of the SKU a label id is bound to): what it shows,
@@ -735,14 +741,18 @@ class LabelPipeline:
                 else {"sku": r.sku, "version": r.version, "content_hash": r.content_hash}
             )
 
-        # A label whose SKU's newest price is held keeps what it shows, and says so.
+        # A label whose SKU's newest price is held keeps what it shows, and says so; a
+        # bound label with nothing to show yet waits for it.
         held = binding is not None and binding.sku in self.planner.guard.held
+        status = twin.status.value
+        if binding is not None and twin.status is TwinStatus.UNBOUND:
+            status = TwinStatus.PENDING.value
         return {
             "sku": binding.sku if binding else None,
             "desired": ref(twin.desired),
             "displayed": ref(twin.displayed),
             "displayed_at": None if twin.displayed_at is None else format_epoch(twin.displayed_at),
-            "status": "held" if held else twin.status.value,
+            "status": "held" if held else status,
             "last_error": twin.last_error,
         }
 

@@ -96,7 +96,7 @@ class Placement:
 
     submit: LabelJob | None = None
     cancel: bool = False
-    join: str | None = None
+    join: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +131,12 @@ class LabelPlanner:
         self._hold = hold_results
         self.bindings: dict[str, Binding] = {}
         self.twins: dict[str, LabelTwin] = {}
-        # label -> (command id, since): bound labels never seen, so their panel is unknown
-        self._waiting_for_panel: dict[str, tuple[str | None, float]] = {}
+        # label -> (commands, since, version): bound labels never seen (their panel is
+        # unknown), the commands whose targets wait for it and the version they want
+        self._waiting_for_panel: dict[str, tuple[tuple[str, ...], float, int]] = {}
+        # label -> {command: since}: targets of bound labels whose SKU has no price yet,
+        # answered once its first price reaches them (or failed after the budget)
+        self._waiting_for_price: dict[str, dict[str, float]] = {}
         self._unseen_budget_s = unseen_budget_s
         self._scheduled: list[tuple[float, str, str]] = []  # (valid_from, sku, command id)
 
@@ -158,13 +162,13 @@ class LabelPlanner:
                 self.schedule(item.valid_from, item.sku, None)
 
     def reconcile(
-        self, open_targets: Mapping[str, str] | None = None
+        self, open_targets: Mapping[str, Sequence[str]] | None = None
     ) -> tuple[list[LabelJob], list[Need]]:
         """Jobs for every label whose displayed content differs from its desired content,
         and needs for bound labels whose desired content is not their SKU's price in
         force (none yet, or an older version: a stop came between a price taking effect
-        and its labels being planned). ``open_targets``: label -> the command whose
-        target on it is still open (the need answers it)."""
+        and its labels being planned). ``open_targets``: label -> the commands whose
+        targets on it are still open (a need each: they answer them)."""
         open_targets = open_targets or {}
         now = self._clock()
         jobs, needs = [], []
@@ -177,11 +181,11 @@ class LabelPlanner:
             behind = item is not None and (
                 desired is None or desired.sku != item.sku or desired.version < item.version
             )
-            if behind or (twin is not None and desired is None):
-                command_id = open_targets.get(label_id)
-                if command_id is None and twin is not None:
-                    command_id = twin.desired_command_id
-                needs.append(Need(label_id, command_id, Priority.RESYNC))
+            if behind or desired is None:
+                commands: list[str | None] = list(open_targets.get(label_id, ())) or [
+                    None if twin is None else twin.desired_command_id
+                ]
+                needs += [Need(label_id, c, Priority.RESYNC) for c in commands]
             elif twin is not None and desired is not None and desired != twin.displayed:
                 jobs.append(self._job(twin, twin.desired_command_id, Priority.RESYNC))
         return jobs, needs
@@ -196,27 +200,24 @@ class LabelPlanner:
         await self._register(
             command_id, "label-bind", [(b.label_id, b.sku, None) for b in bindings]
         )
-        needs = []
-        for b in bindings:
-            if b.sku in self.items:
-                needs.append(Need(b.label_id, command_id, Priority.PRICE))
-            else:
-                # Bound, but no price known for the SKU yet: nothing to show.
-                await self._result(
-                    command_id,
-                    b.label_id,
-                    b.sku,
-                    None,
-                    ResultStatus.UNBOUND,
-                    "no price received for this SKU yet",
-                )
-        return needs
+        # Bound, with no price for the SKU yet: planned all the same, the target waits
+        # for the SKU's first price (``nothing_to_show``).
+        return [Need(b.label_id, command_id, Priority.PRICE) for b in bindings]
 
     async def unbind(self, command_id: str, label_ids: Sequence[str]) -> None:
         """Forget the labels' bindings and desired content (the pipeline drops their jobs)."""
         now = self._clock()
         for label_id in label_ids:
             self.bindings.pop(label_id, None)
+            for waiting in self._waiting_for_price.pop(label_id, {}):
+                await self._result(
+                    waiting,
+                    label_id,
+                    None,
+                    None,
+                    ResultStatus.FAILED,
+                    "unbound before its SKU had a price",
+                )
             twin = self.twins.setdefault(label_id, LabelTwin(label_id))
             twin.desired, twin.desired_command_id = None, None
             twin.status = TwinStatus.UNBOUND
@@ -267,17 +268,18 @@ class LabelPlanner:
         """Needs of items whose ``valid_from`` has come, and give up on bound labels never
         seen within the budget (call about once a second)."""
         now = self._clock()
-        for label_id, (command_id, since) in list(self._waiting_for_panel.items()):
+        for label_id, (commands, since, _version) in list(self._waiting_for_panel.items()):
             if now - since <= self._unseen_budget_s:
                 continue
             del self._waiting_for_panel[label_id]
             reason = f"label not seen for {self._unseen_budget_s:.0f} s since it was bound"
             twin = self.twins.setdefault(label_id, LabelTwin(label_id))
             twin.status, twin.last_error = TwinStatus.FAILED, reason
+            await self._save_twin(twin, now)
             self._changed(twin)
             binding = self.bindings.get(label_id)
             item = self.items.get(binding.sku) if binding else None
-            if command_id:
+            for command_id in commands:
                 await self._result(
                     command_id,
                     label_id,
@@ -286,6 +288,22 @@ class LabelPlanner:
                     ResultStatus.FAILED,
                     reason,
                 )
+        for label_id, waiting in list(self._waiting_for_price.items()):
+            for command_id, since in list(waiting.items()):
+                if now - since <= self._unseen_budget_s:
+                    continue
+                del waiting[command_id]
+                binding = self.bindings.get(label_id)
+                await self._result(
+                    command_id,
+                    label_id,
+                    None if binding is None else binding.sku,
+                    None,
+                    ResultStatus.FAILED,
+                    f"no price received for this SKU within {self._unseen_budget_s:.0f} s",
+                )
+            if not waiting:
+                del self._waiting_for_price[label_id]
         ready = [s for s in self._scheduled if s[0] <= now]
         if not ready:
             return []
@@ -299,8 +317,8 @@ class LabelPlanner:
     def label_seen(self, label_id: str) -> list[Need]:
         """A label advertised: the needs that waited for its panel (to plan now)."""
         if label_id in self._waiting_for_panel:
-            command_id = self._waiting_for_panel.pop(label_id)[0]
-            return [Need(label_id, command_id, Priority.PRICE)]
+            commands = self._waiting_for_panel.pop(label_id)[0]
+            return [Need(label_id, c, Priority.PRICE) for c in commands or (None,)]
         return []
 
     # ---- planning ------------------------------------------------------------------------
@@ -314,21 +332,23 @@ class LabelPlanner:
         return item, binding.template
 
     async def nothing_to_show(self, need: Need) -> None:
-        """A command's target on a label with no content to show (its SKU has no price
-        yet, or it is bound no more) is answered ``unbound``, as when it was taken in:
-        a target taken back from another gateway must not stay open for ever."""
+        """A command's target on a label with no content to show: bound, with no price
+        for its SKU yet, it waits for the first price (placed with it; failed after the
+        budget); bound no more, it fails (a target taken back from another
+        gateway must not stay open for ever)."""
         if need.command_id is None:
             return
-        binding = self.bindings.get(need.label_id)
+        if need.label_id in self.bindings:
+            waiting = self._waiting_for_price.setdefault(need.label_id, {})
+            waiting.setdefault(need.command_id, self._clock())
+            return
         await self._result(
             need.command_id,
             need.label_id,
-            None if binding is None else binding.sku,
             None,
-            ResultStatus.UNBOUND,
-            "no price received for this SKU yet"
-            if binding is not None
-            else "the label is not bound to a product",
+            None,
+            ResultStatus.FAILED,
+            "the label is not bound to a product any more",
         )
 
     async def place(
@@ -346,31 +366,39 @@ class LabelPlanner:
         item, _ = what
         binding = self.bindings[label_id]
         twin = self.twins.setdefault(label_id, LabelTwin(label_id))
+        # The need's command, and the targets that waited for the SKU's first price:
+        # answered alike (a label-bind before any price rides on the price that came).
+        riders = tuple(c for c in self._waiting_for_price.pop(label_id, {}) if c != command_id)
+        commands = ((command_id,) if command_id else ()) + riders
         if isinstance(rendered, UnsupportedLabel):
             twin.status, twin.last_error = TwinStatus.FAILED, str(rendered)
+            await self._save_twin(twin, self._clock())
             self._changed(twin)
-            if command_id:
+            for c in commands:
                 await self._result(
-                    command_id, label_id, item.sku, item.version, ResultStatus.FAILED, str(rendered)
+                    c, label_id, item.sku, item.version, ResultStatus.FAILED, str(rendered)
                 )
             return Placement()
         if rendered is None:
-            previous = self._waiting_for_panel.get(label_id)
-            # A need of no command (a resync, a label gained) asks for the same content as
-            # the command waiting before it: that command still waits, not superseded.
-            self._waiting_for_panel[label_id] = (
-                command_id or (previous[0] if previous else None),
-                previous[1] if previous else self._clock(),
+            # Commands asking for the same version wait together (a need of no command,
+            # a resync or a label gained, adds none); a newer version supersedes them.
+            waiting, since, version = self._waiting_for_panel.get(
+                label_id, ((), self._clock(), item.version)
             )
-            if previous and previous[0] and command_id and previous[0] != command_id:
-                await self._result(
-                    previous[0],
-                    label_id,
-                    binding.sku,
-                    None,
-                    ResultStatus.SUPERSEDED,
-                    "a newer version replaced it",
-                )
+            if version != item.version:
+                for c in waiting:
+                    if c not in commands:
+                        await self._result(
+                            c,
+                            label_id,
+                            binding.sku,
+                            None,
+                            ResultStatus.SUPERSEDED,
+                            "a newer version replaced it",
+                        )
+                waiting = ()
+            waiting = (*waiting, *(c for c in commands if c not in waiting))
+            self._waiting_for_panel[label_id] = (waiting, since, item.version)
             twin.status = TwinStatus.PENDING
             self._changed(twin)
             return Placement()
@@ -381,9 +409,9 @@ class LabelPlanner:
             twin.status = TwinStatus.IN_SYNC
             twin.last_error = None
             await self._db.run(lambda d: store.save_twins(d, [twin], now))
-            if command_id:
+            for c in commands:
                 await self._result(
-                    command_id, label_id, item.sku, item.version, ResultStatus.UNCHANGED, None
+                    c, label_id, item.sku, item.version, ResultStatus.UNCHANGED, None
                 )
             self._changed(twin)
             return Placement(cancel=True)
@@ -392,10 +420,10 @@ class LabelPlanner:
             and isinstance(pending.payload, ContentWork)
             and pending.payload.content == ref
         ):
-            # The same content is already on its way: this command waits for that transfer
-            # rather than replacing it (which would report the other one superseded).
-            joining = command_id and command_id not in pending.payload.command_ids
-            return Placement(join=command_id if joining else None)
+            # The same content is already on its way: these commands wait for that
+            # transfer rather than replacing it (which would report the other superseded).
+            joining = tuple(c for c in commands if c not in pending.payload.command_ids)
+            return Placement(join=joining)
         twin.status = TwinStatus.PENDING
 
         def write(d: sqlite_utils.Database) -> None:
@@ -406,11 +434,18 @@ class LabelPlanner:
 
         await self._db.run(write)
         self._changed(twin)
-        return Placement(submit=self._job(twin, command_id, need.priority))
+        return Placement(submit=self._job(twin, command_id, need.priority, riders))
 
-    def _job(self, twin: LabelTwin, command_id: str | None, priority: Priority) -> LabelJob:
+    def _job(
+        self,
+        twin: LabelTwin,
+        command_id: str | None,
+        priority: Priority,
+        also: tuple[str, ...] = (),
+    ) -> LabelJob:
         assert twin.desired is not None
-        return LabelJob(twin.label_id, priority, "content", ContentWork(command_id, twin.desired))
+        work = ContentWork(command_id, twin.desired, also)
+        return LabelJob(twin.label_id, priority, "content", work)
 
     async def superseded(self, replaced: LabelJob) -> None:
         """A queued job was replaced by a newer one before it ran: its commands learn it."""
@@ -567,6 +602,9 @@ class LabelPlanner:
                 )
             elif self._on_answered is not None:
                 self._on_answered(r)
+
+    async def _save_twin(self, twin: LabelTwin, now: float) -> None:
+        await self._db.run(lambda d: store.save_twins(d, [twin], now))
 
     def _changed(self, twin: LabelTwin) -> None:
         if self._on_change is not None:

@@ -10,11 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
-from gateway.web.local_api import SOCKET_NAME
-
-API_TIMEOUT_S = 3.0
+from gateway.cli import print_table
+from gateway.web.local_api import SOCKET_NAME, ask_daemon
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,17 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _from_daemon(socket_path: Path) -> list[dict[str, Any]] | None:
-    try:
-        connector = aiohttp.UnixConnector(path=str(socket_path))
-        timeout = aiohttp.ClientTimeout(total=API_TIMEOUT_S)
-        async with (
-            aiohttp.ClientSession(connector=connector, timeout=timeout) as session,
-            session.get("http://localhost/api/devices") as resp,
-        ):
-            resp.raise_for_status()
-            body = await resp.json()
-    except (aiohttp.ClientError, TimeoutError, OSError):
-        return None
+    body = await ask_daemon(socket_path, "/api/devices")
     devices = body.get("devices") if isinstance(body, dict) else None
     return devices if isinstance(devices, list) else None
 
@@ -106,7 +93,5 @@ def _print_table(devices: list[dict[str, Any]], source: str) -> None:
                 readings,
             )
         )
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
-    for row in (headers, *rows):
-        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=False)).rstrip())
+    print_table(headers, rows)
     print(f"{len(devices)} devices (from the {source})")

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from gateway.sim.bluez.dispatch import ObjectServer
+from gateway.sim.bluez.dispatch import ObjectServer, patient
 from gateway.sim.bluez.double import BlueZDouble
 from gateway.sim.bluez.state import ConnectFault
 from gateway.sim.devices.labels import LabelDevice
@@ -64,6 +64,7 @@ class ControlServer:
 
     async def start(self) -> None:
         bus = await MessageBus(bus_address=self._double.bus_address).connect()
+        patient(bus)  # many large LabelImage replies at once fill the socket: wait, not die
         server = ObjectServer(bus, root=PATH)
         server.add(PATH, {IFACE: {}}, announce=False)
         d = self._double
@@ -255,7 +256,9 @@ class VirtualStoreClient:
 
     @classmethod
     async def connect(cls, bus_address: str) -> VirtualStoreClient:
-        return cls(await MessageBus(bus_address=bus_address).connect())
+        bus = await MessageBus(bus_address=bus_address).connect()
+        patient(bus)  # many calls at once fill the socket too
+        return cls(bus)
 
     async def close(self) -> None:
         self._bus.disconnect()

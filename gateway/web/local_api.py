@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from gateway.web.port import WebPort
 
 SOCKET_NAME = "api.sock"
 SHUTDOWN_S = 2.0
+ASK_TIMEOUT_S = 3.0
 
 
 def build_local_app(port: WebPort) -> web.Application:
@@ -23,8 +26,32 @@ def build_local_app(port: WebPort) -> web.Application:
     async def devices(_: web.Request) -> web.Response:
         return web.json_response({"devices": port.devices()})
 
+    async def prices(request: web.Request) -> web.Response:
+        sku = request.query.get("sku") or None
+        held = request.query.get("held") == "1"
+        return web.json_response({"prices": await port.price_catalogue(sku, held)})
+
     app.router.add_get("/api/devices", devices)
+    app.router.add_get("/api/prices", prices)
     return app
+
+
+async def ask_daemon(
+    socket_path: Path, path: str, params: dict[str, str] | None = None
+) -> Any | None:
+    """GET ``path`` from the running daemon's local API (the JSON body); None when no
+    daemon answers (none running, or it is starting or stopping)."""
+    try:
+        connector = aiohttp.UnixConnector(path=str(socket_path))
+        timeout = aiohttp.ClientTimeout(total=ASK_TIMEOUT_S)
+        async with (
+            aiohttp.ClientSession(connector=connector, timeout=timeout) as session,
+            session.get(f"http://localhost{path}", params=params) as resp,
+        ):
+            resp.raise_for_status()
+            return await resp.json()
+    except (aiohttp.ClientError, TimeoutError, OSError):
+        return None
 
 
 def _prepare_socket_path(socket_path: Path) -> None:

@@ -114,6 +114,10 @@ class WebPort(Protocol):
         """A person's decision on a held item; False: it is not held (any more)."""
         ...
 
+    async def price_catalogue(self, sku: str | None, held_only: bool) -> list[Json]:
+        """Every SKU's current and held price (one SKU: with its history)."""
+        ...
+
     def shelf(self, query: str) -> Json | None:
         """Every label of a SKU (or of a label's SKU) with what it shows, what it should
         show and why; None: no such SKU or label."""

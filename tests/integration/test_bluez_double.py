@@ -270,3 +270,19 @@ def test_bad_scenario_is_refused(tmp_path: Path) -> None:
         timeout=30,
     )
     assert out.returncode == 2 and "adapters.0.address" in out.stderr and out.stdout == ""
+
+
+async def test_many_large_label_images_read_at_once(store: RunningStore) -> None:
+    """The checks at a campaign's end read every label's frame buffer at once: large
+    replies fill the control connection's socket, which must wait, not drop."""
+    labels = [a for a, dev in store.double.devices.items() if hasattr(dev, "show")]
+    assert len(labels) >= 5
+    for n, address in enumerate(labels):
+        store.double.devices[address].show(bytes([n]) * 200_000)  # type: ignore[attr-defined]
+    control = await VirtualStoreClient.connect(store.bus_address)
+    try:
+        images = await asyncio.gather(*(control.label_image(a) for a in labels * 40))
+    finally:
+        await control.close()
+    assert [img[:1] for img in images] == [bytes([n]) for n in range(len(labels))] * 40
+    assert {len(img) for img in images} == {200_000}

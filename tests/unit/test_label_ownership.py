@@ -331,9 +331,11 @@ async def test_a_new_owner_tells_its_answer_once_the_previous_one_withdrew(
     assert [w[0] for w in b.written] == [L1] and view_b.answers == []
     owners.standing = set()
     await settle(rigs)
-    assert view_b.answers == [(L1, "cmd")]
+    # The bind waited for the SKU's first price: answered with it, by the owner.
+    assert view_b.answers == [(L1, "bind"), (L1, "cmd")]
     await settle(rigs)
     assert answered(b, "cmd") == [(L1, "displayed")] and answered(a, "cmd") == []
+    assert answered(b, "bind") == [(L1, "displayed")] and answered(a, "bind") == []
     for run in runs:
         run.cancel()
 
@@ -439,17 +441,24 @@ async def test_a_result_whose_target_is_no_longer_open_is_not_told(tmp_path: Pat
     run.cancel()
 
 
-async def test_a_bind_target_taken_back_before_any_price_is_answered_unbound(
+async def test_a_bind_target_taken_back_before_any_price_waits_for_the_price(
     tmp_path: Path,
 ) -> None:
     # gw-a owned L1 when the bind came (gw-b handed its target over), then lost it to
-    # gw-b before answering: gw-b takes the target back and answers it as gw-a would have.
+    # gw-b before answering: gw-b takes the target back; it waits for the SKU's first
+    # price, as it did on gw-a, and is answered with it.
     owners, rigs = await gateways(tmp_path, {L1: "gw-a"})
     a, b = rigs["gw-a"], rigs["gw-b"]
+    run = asyncio.create_task(b.scheduler.run())
     await b.bind("bind", [Binding(L1, "A")])
     assert results(tmp_path / "gw-b.db", "bind") == [(L1, "A", None)]  # handed
     owners.of[L1] = "gw-b"
     await b.pipeline.handover.label_gained(L1, answered=(), shown=None)
     await settle({"gw-b": b})
-    assert answered(b, "bind") == [(L1, "unbound")]
+    assert results(tmp_path / "gw-b.db", "bind") == [(L1, "A", None)]  # open: no price yet
     assert not a.written and not b.written
+    await b.price_update("cmd", [item("A", 1, "12.90")])
+    await settle({"gw-b": b})
+    assert answered(b, "bind") == [(L1, "displayed")]
+    assert [w[0] for w in b.written] == [L1]
+    run.cancel()

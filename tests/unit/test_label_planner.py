@@ -138,17 +138,24 @@ async def test_price_update_campaign(tmp_path: Path) -> None:
     await rig.planner.load()
     run = asyncio.create_task(rig.scheduler.run())
     await rig.bind("bind-1", [Binding(L1, "A"), Binding(L2, "A"), Binding(L3, "B")])
+    # Bound, with no price yet: the bind waits for the SKU's first price (pending).
     assert results(tmp_path / "gw.db", "bind-1") == [
-        (L1, "A", "unbound"),
-        (L2, "A", "unbound"),
-        (L3, "B", "unbound"),
+        (L1, "A", None),
+        (L2, "A", None),
+        (L3, "B", None),
     ]
+    assert rig.pipeline.label_view(L1)["status"] == "pending"  # type: ignore[index]
     await rig.price_update(
         "cmd-1", [item("A", 1, "12.90"), item("B", 1, "3.50"), item("Z", 1, "1.00")]
     )
     await rig.settle()
     assert results(tmp_path / "gw.db", "cmd-1") == [
         (None, "Z", "unbound"),
+        (L1, "A", "displayed"),
+        (L2, "A", "displayed"),
+        (L3, "B", "displayed"),
+    ]
+    assert results(tmp_path / "gw.db", "bind-1") == [
         (L1, "A", "displayed"),
         (L2, "A", "displayed"),
         (L3, "B", "displayed"),
@@ -191,6 +198,71 @@ async def test_newer_version_supersedes_queued_one(tmp_path: Path) -> None:
     twin = rig.planner.twins[L1]
     assert twin.displayed is not None and twin.displayed.version == 2
     run.cancel()
+    await db.close()
+
+
+async def test_a_bind_waiting_for_a_price_fails_after_the_budget_and_unbind_ends_it(
+    tmp_path: Path,
+) -> None:
+    db, rig, now = await clocked_rig(tmp_path)
+    await rig.bind("bind", [Binding(L1, "A"), Binding(L2, "A")])
+    await rig.due()
+    assert results(tmp_path / "gw.db", "bind") == [(L1, "A", None), (L2, "A", None)]
+    await rig.planner.unbind("unbind", [L2])
+    assert results(tmp_path / "gw.db", "bind") == [(L1, "A", None), (L2, "A", "failed")]
+    now[0] += 61
+    await rig.due()
+    assert results(tmp_path / "gw.db", "bind") == [(L1, "A", "failed"), (L2, "A", "failed")]
+    d = sqlite_utils.Database(tmp_path / "gw.db")
+    errors = [r[0] for r in d.execute("SELECT error FROM label_results WHERE command_id = 'bind'")]
+    assert sorted(errors) == [
+        "no price received for this SKU within 60 s",
+        "unbound before its SKU had a price",
+    ]
+    await db.close()
+
+
+async def test_a_bind_waiting_for_a_price_survives_a_restart(tmp_path: Path) -> None:
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    rig = Rig(db)
+    await rig.planner.load()
+    await rig.bind("bind", [Binding(L1, "A")])
+    await db.close()
+
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    rig = Rig(db)
+    await rig.planner.load()
+    run = asyncio.create_task(rig.scheduler.run())
+    await rig.reconcile()
+    await rig.price_update("cmd", [item("A", 1, "12.90")])
+    await rig.settle()
+    assert results(tmp_path / "gw.db", "bind") == [(L1, "A", "displayed")]
+    assert len(rig.written) == 1
+    run.cancel()
+    await db.close()
+
+
+async def test_an_unwritable_label_stays_failed_after_a_restart(tmp_path: Path) -> None:
+    async def unsupported(label_id: str, item: PriceItem, template: str | None) -> Rendered | None:
+        raise UnsupportedLabel("unsupported panel 0x00f0: no layout is known")
+
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    rig = Rig(db, renderer=unsupported)
+    await rig.planner.load()
+    await rig.bind("bind", [Binding(L1, "A")])
+    await rig.price_update("cmd", [item("A", 1, "12.90")])
+    await db.close()
+
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    rig = Rig(db, renderer=unsupported)
+    await rig.planner.load()
+    view = rig.pipeline.label_view(L1)
+    assert view is not None and view["status"] == "failed" and view["sku"] == "A"
+    assert str(view["last_error"]).startswith("unsupported panel 0x00f0")
     await db.close()
 
 
