@@ -43,6 +43,7 @@ class Cloud:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _client: paho.Client | None = None
     claims_seen: int = 0
+    reviews: list[Received] = field(default_factory=list)
 
     client_id: str = field(default_factory=lambda: f"cloud-{time.time_ns()}")
 
@@ -81,6 +82,10 @@ class Cloud:
         if "/owns/" in msg.topic or "/hears/" in msg.topic:  # between the gateways
             with self._lock:
                 self.claims_seen += 1
+            return
+        if msg.topic.endswith("/reviews"):  # between the gateways: price decisions
+            with self._lock:
+                self.reviews.append(Received(msg.topic, json.loads(msg.payload or b"{}"), True))
             return
         try:
             payload = json.loads(msg.payload)
