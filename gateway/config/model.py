@@ -179,6 +179,39 @@ class PriceRuleConfig(Section):
     per_day: int | None = Field(None, ge=1, le=1000, description="change-rate")
 
 
+class PriceRulesConfig(Section):
+    """The seven rules of the price guard by name; a rule not named keeps its default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    non_positive: PriceRuleConfig | None = Field(None, alias="non-positive")
+    currency: PriceRuleConfig | None = None
+    max_drop: PriceRuleConfig | None = Field(None, alias="max-drop")
+    max_rise: PriceRuleConfig | None = Field(None, alias="max-rise")
+    promo_not_lower: PriceRuleConfig | None = Field(None, alias="promo-not-lower")
+    prior_price: PriceRuleConfig | None = Field(None, alias="prior-price")
+    change_rate: PriceRuleConfig | None = Field(None, alias="change-rate")
+
+    def given(self) -> dict[str, dict[str, object]]:
+        """The rules named, by their names, with what was set of each."""
+        fields = type(self).model_fields
+        return {
+            (fields[f].alias or f): rule.model_dump(exclude_none=True)
+            for f in fields
+            if (rule := getattr(self, f)) is not None
+        }
+
+    @model_validator(mode="after")
+    def _limits_fit_their_rules(self) -> PriceRulesConfig:
+        from gateway.prices.rules import BadRules, PriceRules
+
+        try:
+            PriceRules.parse(self.given(), None)
+        except BadRules as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
 class PricesConfig(Section):
     """The price guard (contract 1.2): the store's rules for every price item."""
 
@@ -190,20 +223,7 @@ class PricesConfig(Section):
     held_alert_after: Duration = Field(
         900.0, gt=0, description="a price held longer than this raises the price-held alert"
     )
-    rules: dict[str, PriceRuleConfig] = Field(
-        default_factory=dict, description="rule name -> mode and limit; unnamed: its default"
-    )
-
-    @field_validator("rules")
-    @classmethod
-    def _rules(cls, rules: dict[str, PriceRuleConfig]) -> dict[str, PriceRuleConfig]:
-        from gateway.prices.rules import BadRules, PriceRules
-
-        try:
-            PriceRules.parse({k: v.model_dump(exclude_none=True) for k, v in rules.items()}, None)
-        except BadRules as exc:
-            raise ValueError(str(exc)) from None
-        return rules
+    rules: PriceRulesConfig = Field(default_factory=PriceRulesConfig)
 
 
 class MultiGatewayConfig(Section):

@@ -38,9 +38,7 @@ def _minutes(seconds: float) -> str:
 def price_rules(config: GatewayConfig) -> PriceRules:
     """The configuration's price rules (a price-rules command replaces them)."""
     p = config.prices
-    return PriceRules.parse(
-        {name: rule.model_dump(exclude_none=True) for name, rule in p.rules.items()}, p.currency
-    )
+    return PriceRules.parse(p.rules.given(), p.currency)
 
 
 def alert_rules(config: GatewayConfig) -> tuple[Rule, ...]:

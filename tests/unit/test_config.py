@@ -219,3 +219,29 @@ def test_energy_zones_map_to_the_loop_and_mistakes_are_named(tmp_path: Path) -> 
         found = problems(write(tmp_path, MINIMAL + wrong))
         assert any(message in p for p in found), (message, found)
     assert settings_from_config(load_config(write(tmp_path, MINIMAL), environ={})).energy is None
+
+
+def test_price_rules_are_checked_by_name_and_limit(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        MINIMAL
+        + '[prices]\ncurrency = "CNY"\n[prices.rules]\n'
+        + 'max-dorp = { mode = "hold" }\nmax-drop = { mode = "hold", pct = 0 }\n',
+    )
+    found = problems(path)
+    assert any("prices.rules.max-dorp: unknown key" in p for p in found), found
+    assert any("prices.rules.max-drop.pct: 0 is not valid" in p for p in found), found
+    path = write(tmp_path, MINIMAL + '[prices.rules]\nmax-rise = { mode = "warn", days = 3 }\n')
+    assert any(
+        "price rule max-rise: unknown key 'days'; it takes mode, pct" in p for p in problems(path)
+    )
+    ok = write(
+        tmp_path,
+        MINIMAL
+        + '[prices]\ncurrency = "EUR"\n[prices.rules]\nmax-drop = { mode = "warn", pct = 30 }\n',
+    )
+    from gateway.daemon.settings import price_rules
+
+    rules = price_rules(load_config(ok, environ={}))
+    assert rules.currency == "EUR" and rules.settings["max-drop"].mode == "warn"
+    assert rules.settings["max-drop"].limit == 30
