@@ -285,3 +285,29 @@ async def test_a_stop_in_the_middle_of_a_release_loses_nothing(tmp_path: Path) -
     assert await rig.reconcile() == 0
     run.cancel()
     await db.close()
+
+
+async def test_a_price_held_too_long_is_overdue_until_decided(tmp_path: Path) -> None:
+    from gateway.config.load import load_config
+    from gateway.daemon.settings import alert_rules
+
+    config = tmp_path / "gw.toml"
+    config.write_text(
+        'store_id = "s1"\ngateway_id = "gw-1"\ndata_dir = "d"\n[prices]\nheld_alert_after = "10m"\n'
+    )
+    [rule] = [r for r in alert_rules(load_config(config, environ={})) if r.name == "price-held"]
+    assert (rule.metric, rule.op, rule.threshold) == ("prices_held_overdue", "above", 0.5)
+    assert rule.render(1, "gateway", None) == "1 price(s) held for review longer than 10 min"
+
+    now = [1000.0]
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    rig = Rig(db, clock=lambda: now[0])
+    await rig.planner.load()
+    desk = rig.pipeline.prices
+    await rig.price_update("v1", [item("A", 1, "12.90")])
+    await rig.price_update("v2", [item("A", 2, "1.29")])
+    assert desk.overdue(now[0] + 899) == 0 and desk.overdue(now[0] + 901) == 1
+    await desk.review(None, [review("A", 2, "discard", by="ada")])
+    assert desk.overdue(now[0] + 901) == 0
+    await db.close()
