@@ -110,7 +110,7 @@ async def _store(run: Run, scenario: Path) -> dict[str, Any]:
         campaigns = LabelCloud(cloud, store_id=STORE)
         run.at("binding the labels")
         binds = campaigns.bind([(lid, f"sku-{n:05d}") for n, lid in enumerate(labels)])
-        await cloud.until(lambda: campaigns.finished_by(binds, set(boxes)), 300, "bindings")
+        await cloud.until(lambda: campaigns.stored(binds, set(boxes)), 300, "bindings")
         quiet = 5.0 if run.smoke else SETTLED_S
         run.at(f"waiting until the labels owned per gateway hold still for {quiet:.0f} s")
         out["balanced"], out["balanced_after_s"] = await _settled(cloud, labels, started, quiet)

@@ -118,7 +118,7 @@ async def _campaign(run: Run, scenario: Path, how: str, compress: bool) -> dict[
         await cloud.until(lambda: len(campaigns.labels_known()) >= len(labels), 300, "labels seen")
         run.at(f"{how}: binding the labels")
         binds = campaigns.bind([(lid, f"sku-{n:05d}") for n, lid in enumerate(labels)])
-        await cloud.until(lambda: campaigns.finished(binds), 120, "bindings stored")
+        await cloud.until(lambda: campaigns.stored(binds), 120, "bindings stored")
         run.at(f"{how}: the campaign")
         started = time.monotonic()
         prices = campaigns.price_update([(f"sku-{n:05d}", 1, price(n)) for n in range(len(labels))])

@@ -114,7 +114,7 @@ devices = {{ tags = ["fridge"] }}
     try:
         await cloud.until(lambda: len(campaigns.labels_known()) >= len(labels), 180, "labels")
         binds = campaigns.bind([(lid, f"sku-{n:05d}") for n, lid in enumerate(labels)])
-        await cloud.until(lambda: campaigns.finished(binds), 120, "bindings")
+        await cloud.until(lambda: campaigns.stored(binds), 120, "bindings")
         first = campaigns.price_update(
             [(f"sku-{n:05d}", 1, f"1.{n % 100:02d}") for n in range(len(labels))]
         )

@@ -155,7 +155,15 @@ class LabelHandover:
 
     def working(self, label_id: str) -> None:
         """A command's target on the label was planned (here or handed over)."""
-        self._at_work.add(label_id)
+        self._work(label_id)
+
+    def _work(self, label_id: str) -> None:
+        """The label has a target open: at work, unless the target only waits for its
+        SKU's first price (a label-bind before any price: no radio work, and its target
+        follows the label wherever it moves)."""
+        binding = self._planner.bindings.get(label_id)
+        if binding is None or binding.sku in self._planner.items:
+            self._at_work.add(label_id)
 
     def writable(self, label_id: str) -> bool:
         """The label is this gateway's to write now (owned, and in step with the claims)."""
@@ -331,7 +339,7 @@ class LabelHandover:
         self._at_work = set()  # filled again here and in _forget_answered_elsewhere
         for label_id, command_id in await self._db.read(store.open_label_targets):
             if command_id not in self._o.answered_for(label_id):
-                self._at_work.add(label_id)
+                self._work(label_id)
             else:
                 log.info("target answered elsewhere", label_id=label_id, command_id=command_id)
                 await self.hand_over(label_id, command_id)
@@ -352,7 +360,7 @@ class LabelHandover:
             if command_id in answered[label_id]:
                 done.append((label_id, command_id))
             else:
-                self._at_work.add(label_id)
+                self._work(label_id)
         if done:
             await self._db.run(partial(store.forget_handed, targets=done))
 

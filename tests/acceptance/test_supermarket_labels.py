@@ -77,12 +77,26 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 class Run:
     """One acceptance run: store, gateway, cloud; stopped in the end whatever happens."""
 
-    def __init__(self, tmp_path: Path, broker: Mosquitto, scenario: Path) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        broker: Mosquitto,
+        scenario: Path,
+        extra: str = "",
+        web_port: int | None = None,
+    ) -> None:
         self.scenario = scenario
         self.labels = label_ids(scenario)
         self.cloud = Cloud(broker.port, prefix=f"{PREFIX}/#")
         self.store = StoreProcess(scenario, tmp_path / "store.log")
-        self.cfg = gateway_config(tmp_path, broker.port, labels=LABEL_SETTINGS, scenario=scenario)
+        self.cfg = gateway_config(
+            tmp_path,
+            broker.port,
+            labels=LABEL_SETTINGS,
+            scenario=scenario,
+            extra=extra,
+            web_port=web_port,
+        )
         self.log = tmp_path / "gw.log"
         self.gateway: GatewayProcess | None = None
         self.campaigns = LabelCloud(self.cloud)
@@ -160,7 +174,7 @@ async def test_flaky_and_absent_labels_and_a_second_update_mid_campaign(
         await cloud.until(lambda: campaigns.labels_known() >= present, 120, "labels seen")
         assert not campaigns.labels_known() & absent
         binds = campaigns.bind([(lid, sku(n)) for n, lid in enumerate(run.labels)])
-        await cloud.until(lambda: campaigns.finished(binds), 60, "bindings stored")
+        await cloud.until(lambda: campaigns.stored(binds), 60, "bindings stored")
         first = campaigns.price_update([(sku(n), 1, price(n, 1)) for n in range(2000)])
         await run.until_shown(600)
         # A second price for 30 % of the SKUs while the first campaign is under way.
@@ -211,7 +225,7 @@ async def test_gateway_restarted_mid_campaign_resumes_without_writing_twice(
         labels = set(run.labels)
         await cloud.until(lambda: campaigns.labels_known() >= labels, 180, "labels seen")
         binds = campaigns.bind([(lid, sku(n)) for n, lid in enumerate(run.labels)])
-        await cloud.until(lambda: campaigns.finished(binds), 60, "bindings stored")
+        await cloud.until(lambda: campaigns.stored(binds), 60, "bindings stored")
         prices = campaigns.price_update([(sku(n), 1, price(n, 1)) for n in range(2000)])
         await run.until_shown(600)
         assert run.gateway is not None

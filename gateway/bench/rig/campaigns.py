@@ -169,6 +169,17 @@ class LabelCloud:
         ]
         return self._send("price-update", "items", items)
 
+    def price_items(self, items: list[dict[str, Any]]) -> list[str]:
+        """Price items as given (currency, original price: a feed with mistakes in it)."""
+        return self._send("price-update", "items", items)
+
+    def review(self, decisions: list[tuple[str, int, str, str]]) -> list[str]:
+        """(sku, version, release | discard, note) of held prices, as price-review commands."""
+        reviews = [
+            {"sku": sku, "version": v, "decision": d, "note": note} for sku, v, d, note in decisions
+        ]
+        return self._send("price-review", "reviews", reviews)
+
     def _send(self, type_: str, key: str, entries: list[dict[str, Any]]) -> list[str]:
         ids = []
         for i in range(0, len(entries), CHUNK):
@@ -186,6 +197,17 @@ class LabelCloud:
             if a["command_id"] in wanted:
                 out[a["command_id"]].append(a)
         return out
+
+    def stored(self, command_ids: list[str], gateways: set[str] | None = None) -> bool:
+        """Every command was accepted (by every gateway of ``gateways``): stored, so what
+        follows it is judged with it (a label-bind is answered once its SKU's price has
+        reached the label)."""
+        acks = self.acks(command_ids)
+        for cid in command_ids:
+            accepted = {a["gateway_id"] for a in acks.get(cid, []) if a["status"] == "accepted"}
+            if not accepted or (gateways is not None and not gateways <= accepted):
+                return False
+        return True
 
     def finished(self, command_ids: list[str]) -> bool:
         """Every command has its final ack(s), all its results included."""

@@ -1,0 +1,222 @@
+"""Acceptance: a price feed with known mistakes on the virtual supermarket's 2,000 labels.
+
+The store and the gateway run as processes, the cloud talks to a real mosquitto. Every
+SKU gets a clean first price, then the bad feed (``gateway/bench/rig/badfeed.py``): every
+wrong item must be held or flagged by the rule it breaks, every good one displayed; the
+held ones are then released or discarded, by the cloud and by an admin on the gateway,
+and what each simulated label shows is compared with an independent rendering of the
+price it should show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from drivers.labels.panels import ID_MASK, PANELS
+from gateway.bench.rig.badfeed import BadFeed, FeedItem, bad_feed
+from gateway.bench.rig.broker import Mosquitto, free_port
+from gateway.bench.rig.campaigns import SUPERMARKET, label_ids
+from gateway.labels.render import LabelContent, render
+from gateway.sim.scenario import read_scenario
+from gateway.web.passwords import hash_password
+from tests.acceptance.test_supermarket_labels import Run, address, sku
+
+pytestmark = pytest.mark.timeout(1500)
+
+PASSWORD = "shelf-review-2026"
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    (tmp_path / "broker").mkdir()
+    m = Mosquitto(tmp_path / "broker")
+    m.start()
+    yield m
+    m.stop()
+
+
+def expected_hashes(scenario: Path, shown: dict[str, FeedItem]) -> dict[str, str]:
+    """label id -> content hash of what its SKU should show, rendered here."""
+    spec = read_scenario(scenario)
+    panels = [PANELS[g.hardware & ID_MASK] for g in spec.labels for _ in range(g.count)]
+    out = {}
+    for n, (lid, panel) in enumerate(zip(label_ids(scenario), panels, strict=True)):
+        item = shown[sku(n)]
+        content = LabelContent(
+            sku=item.sku,
+            price=item.price,
+            currency=item.currency,
+            name=f"商品 {item.sku}",
+            original_price=item.original_price,
+        )
+        out[lid] = render(content, panel).content_hash
+    return out
+
+
+class Page:
+    """An admin on the gateway's page, through its API (login, CSRF, password again)."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.session: aiohttp.ClientSession | None = None
+        self.csrf = ""
+
+    async def login(self) -> None:
+        self.session = aiohttp.ClientSession()
+        async with self.session.post(
+            f"{self.base}/api/login", json={"user": "ada", "password": PASSWORD}
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+            self.csrf = (await resp.json())["csrf"]
+
+    async def held(self) -> list[dict[str, Any]]:
+        assert self.session is not None
+        async with self.session.get(f"{self.base}/api/prices") as resp:
+            return list((await resp.json())["held"])
+
+    async def decide(self, item: FeedItem, decision: str, note: str) -> None:
+        assert self.session is not None
+        async with self.session.post(
+            f"{self.base}/api/prices/{decision}",
+            json={"sku": item.sku, "version": item.version, "password": PASSWORD, "note": note},
+            headers={"X-CSRF-Token": self.csrf, "Origin": self.base},
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+
+def decisions_for(
+    feed: BadFeed,
+) -> tuple[dict[tuple[str, int], str], list[FeedItem], list[FeedItem]]:
+    """What becomes of each held item: (every decision, those taken on the page: one
+    release and one discard, those taken by the cloud)."""
+    decided: dict[tuple[str, int], str] = {}
+    page: list[FeedItem] = []
+    cloud: list[FeedItem] = []
+    by_kind: dict[str, list[FeedItem]] = defaultdict(list)
+    for item in feed.held():
+        by_kind[item.kind].append(item)
+    # A decimal point lost is seen by a person as such: most are discarded, one released
+    # (a real clearance price); zeros and the wrong currency are discarded; promos whose
+    # "was" is wrong are released half, discarded half.
+    for kind, items in by_kind.items():
+        for n, item in enumerate(items):
+            release = (kind == "decimal-shift" and n == 1) or (
+                kind == "promo-not-lower" and n % 2 == 0
+            )
+            decided[(item.sku, item.version)] = "release" if release else "discard"
+    shifts, promos = by_kind["decimal-shift"], by_kind["promo-not-lower"]
+    page = [shifts[1], promos[1]]  # released and discarded on the page
+    cloud = [i for i in feed.held() if i not in page]
+    return decided, page, cloud
+
+
+async def test_a_bad_feed_is_held_and_flagged_reviewed_and_the_shelf_is_right(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
+    web_port = free_port()
+    hashed = hash_password(PASSWORD, log2_n=10)
+    extra = (
+        '[prices]\ncurrency = "CNY"\n'
+        f'[[web.users]]\nname = "ada"\nrole = "admin"\npassword_hash = "{hashed}"\n'
+    )
+    run = Run(tmp_path, broker, SUPERMARKET, extra=extra, web_port=web_port)
+    page = Page(web_port)
+    await run.start()
+    try:
+        campaigns, cloud = run.campaigns, run.cloud
+        labels = set(run.labels)
+        skus = [sku(n) for n in range(len(run.labels))]
+        feed = bad_feed(skus)
+        await cloud.until(lambda: campaigns.labels_known() >= labels, 180, "labels seen")
+        binds = campaigns.bind([(lid, sku(n)) for n, lid in enumerate(run.labels)])
+        await cloud.until(lambda: campaigns.stored(binds), 60, "bindings stored")
+        first = campaigns.price_items([i.body() for i in feed.base])
+        await cloud.until(lambda: campaigns.finished(binds + first), 900, "first prices shown")
+
+        steps = [campaigns.price_items([i.body() for i in step]) for step in feed.steps]
+        feed_ids = [c for ids in steps for c in ids]
+        await cloud.until(lambda: campaigns.finished(feed_ids), 900, "the bad feed answered")
+
+        # Every wrong item held or flagged by its rule, every good one displayed.
+        label_of = {sku(n): lid for n, lid in enumerate(run.labels)}
+        results = {(r["label_id"], r["sku"], r["version"]): r for r in campaigns.results(feed_ids)}
+        for item in feed.items():
+            r = results[(label_of[item.sku], item.sku, item.version)]
+            if item.outcome == "held":
+                assert r["status"] == "held", (item, r)
+                assert [m.split(":")[0] for m in r["error"].split("; ")] == list(item.rules), r
+            elif r["status"] != "superseded":  # a newer version of the SKU came before it
+                assert r["status"] == "displayed", (item, r)
+        statuses = Counter(r["status"] for r in results.values())
+        print("the bad feed:", dict(statuses))
+        assert statuses["held"] == len(feed.held())
+        events = cloud.of("/events")
+        held = {
+            (e["price"]["sku"], e["price"]["version"]) for e in events if e["type"] == "price.held"
+        }
+        assert held == {(i.sku, i.version) for i in feed.held()}
+        flagged = {
+            (e["price"]["sku"], e["price"]["version"]): [x["rule"] for x in e["price"]["rules"]]
+            for e in events
+            if e["type"] == "price.flagged"
+        }
+        assert flagged == {(i.sku, i.version): list(i.rules) for i in feed.flagged()}
+
+        # The held ones decided: two on the page, the rest by the cloud.
+        decided, on_page, by_cloud = decisions_for(feed)
+        await page.login()
+        assert len(await page.held()) == len(feed.held())
+        for item in on_page:
+            await page.decide(item, decided[(item.sku, item.version)], "checked on the shelf")
+        reviews = campaigns.review(
+            [
+                (i.sku, i.version, decided[(i.sku, i.version)], "checked with the buyer")
+                for i in by_cloud
+            ]
+        )
+        await cloud.until(lambda: campaigns.finished(reviews), 600, "reviews answered")
+        for r in campaigns.results(reviews):
+            decision = decided[(r["sku"], r["version"])]
+            assert r["status"] == ("displayed" if decision == "release" else "discarded"), r
+        assert await page.held() == []
+        reviewed = [e["price"] for e in cloud.of("/events") if e["type"] == "price.reviewed"]
+        assert {(p["sku"], p["version"], p["by"]) for p in reviewed} == {
+            (i.sku, i.version, "ada" if i in on_page else "cloud") for i in feed.held()
+        }
+
+        # The final shelf, label by label.
+        expected = await asyncio.to_thread(expected_hashes, SUPERMARKET, feed.newest(decided))
+        stats = await run.refreshed(expected, labels, timeout_s=120)
+        wrong = [
+            lid
+            for lid in labels
+            if (stats[address(lid)]["image_sha256"] or "")[:16] != expected[lid]
+        ]
+        assert wrong == [], f"{len(wrong)} labels do not show what they should, e.g. {wrong[:3]}"
+
+        def shelf() -> dict[str, Any]:
+            statuses = [s for s in cloud.of("/status") if s["state"] == "online" and "shelf" in s]
+            return statuses[-1]["shelf"] if statuses else {}
+
+        await cloud.until(
+            lambda: shelf().get("compliance") == 1.0 and shelf().get("held") == 0,
+            120,
+            "the shelf compliant",
+        )
+        assert shelf()["bound"] == 2000 and shelf()["time_to_shelf_s"]["count"] > 2000
+    finally:
+        await page.close()
+        await run.stop()
+    assert run.cloud.violations == [], run.cloud.violations[:5]
+    assert run.cloud.gaps("acks") == [] and run.cloud.gaps("events") == []
