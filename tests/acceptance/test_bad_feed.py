@@ -69,7 +69,7 @@ class Page:
         self.csrf = ""
 
     async def login(self) -> None:
-        self.session = aiohttp.ClientSession()
+        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
         async with self.session.post(
             f"{self.base}/api/login", json={"user": "ada", "password": PASSWORD}
         ) as resp:
