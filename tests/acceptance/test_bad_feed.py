@@ -95,30 +95,21 @@ class Page:
             await self.session.close()
 
 
-def decisions_for(
-    feed: BadFeed,
-) -> tuple[dict[tuple[str, int], str], list[FeedItem], list[FeedItem]]:
-    """What becomes of each held item: (every decision, those taken on the page: one
-    release and one discard, those taken by the cloud)."""
+def decisions_for(feed: BadFeed) -> dict[tuple[str, int], str]:
+    """What becomes of each held item: a lost decimal point is seen by a person as such
+    (discarded, but one released: a real clearance price), zeros and the wrong currency
+    are discarded, promos whose "was" is wrong are released half, discarded half."""
     decided: dict[tuple[str, int], str] = {}
-    page: list[FeedItem] = []
-    cloud: list[FeedItem] = []
     by_kind: dict[str, list[FeedItem]] = defaultdict(list)
     for item in feed.held():
         by_kind[item.kind].append(item)
-    # A decimal point lost is seen by a person as such: most are discarded, one released
-    # (a real clearance price); zeros and the wrong currency are discarded; promos whose
-    # "was" is wrong are released half, discarded half.
     for kind, items in by_kind.items():
         for n, item in enumerate(items):
             release = (kind == "decimal-shift" and n == 1) or (
                 kind == "promo-not-lower" and n % 2 == 0
             )
             decided[(item.sku, item.version)] = "release" if release else "discard"
-    shifts, promos = by_kind["decimal-shift"], by_kind["promo-not-lower"]
-    page = [shifts[1], promos[1]]  # released and discarded on the page
-    cloud = [i for i in feed.held() if i not in page]
-    return decided, page, cloud
+    return decided
 
 
 async def test_a_bad_feed_is_held_and_flagged_reviewed_and_the_shelf_is_right(
@@ -174,7 +165,11 @@ async def test_a_bad_feed_is_held_and_flagged_reviewed_and_the_shelf_is_right(
         assert flagged == {(i.sku, i.version): list(i.rules) for i in feed.flagged()}
 
         # The held ones decided: two on the page, the rest by the cloud.
-        decided, on_page, by_cloud = decisions_for(feed)
+        decided = decisions_for(feed)
+        shifts = [i for i in feed.held() if i.kind == "decimal-shift"]
+        promos = [i for i in feed.held() if i.kind == "promo-not-lower"]
+        on_page = [shifts[1], promos[1]]  # released and discarded on the page
+        by_cloud = [i for i in feed.held() if i not in on_page]
         await page.login()
         assert len(await page.held()) == len(feed.held())
         for item in on_page:

@@ -106,10 +106,13 @@ def bad_feed(skus: Sequence[str]) -> BadFeed:
     """The feed for these SKUs: the wrong ones spread over them, in the order of SHARES,
     then one change-rate SKU; the rest good."""
     scale = len(skus) / 2000
+    counts = {kind: max(1, round(share * scale)) for kind, share in SHARES.items()}
+    # Every 7th SKU (fewer SKUs: spread over all of them), so the wrong ones mix with good.
+    stride = max(1, min(7, len(skus) // (sum(counts.values()) + 2)))
+    spread = iter(range(0, len(skus), stride))
     kinds: dict[str, str] = {}
-    spread = iter(range(0, len(skus), 7))  # every 7th SKU, so the wrong ones mix with good
-    for kind, share in SHARES.items():
-        for _ in range(max(1, round(share * scale))):
+    for kind, count in counts.items():
+        for _ in range(count):
             kinds[skus[next(spread)]] = kind
     rate_sku = skus[next(spread)]
     kinds[rate_sku] = "change-rate"
