@@ -18,6 +18,12 @@ store time (x the speed-up), what a real store would take.
 
 The store and the gateway run as separate processes (as on a store's box, where
 the radio works on its own), the broker is a local mosquitto.
+
+The price guard's cost (budget: 2 % of a campaign's CPU), three ways: its CPU per item
+in this process on the bad feed, beside the same items with every rule off; the CPU
+the gateway counted for judging in the compressed campaign, beside the gateway's
+whole CPU in that campaign; and its CPU per item beside the gateway's CPU per label.
+After each campaign, the shelf's status: compliance and the time to shelf.
 """
 
 from __future__ import annotations
@@ -72,6 +78,51 @@ def price(n: int) -> str:
     return f"{n % 97 + 1}.{n % 100:02d}"
 
 
+def guard_figures(skus: int, rounds: int = 5) -> dict[str, float]:
+    """CPU per price item of the price guard in this process, with the store's default
+    rules and with every rule off, on the bad feed (``gateway/bench/rig/badfeed.py``):
+    each item judged and then held or applied, as a gateway takes it."""
+    from gateway.bench.rig.badfeed import bad_feed
+    from gateway.labels.model import PriceItem
+    from gateway.prices.guard import PriceGuard
+    from gateway.prices.rules import RULES, PriceRules
+
+    feed = bad_feed([f"sku-{n:05d}" for n in range(skus)])
+
+    def item(body: dict[str, Any]) -> PriceItem:
+        return PriceItem(
+            body["sku"],
+            body["version"],
+            body["price"],
+            body["currency"],
+            body.get("original_price"),
+            name=body["name"],
+        )
+
+    base = [item(i.body()) for i in feed.base]
+    items = [item(i.body()) for i in feed.items()]
+
+    def cpu_per_item(rules: PriceRules) -> float:
+        best = float("inf")
+        for _ in range(rounds):
+            guard = PriceGuard(rules)
+            for i in base:
+                guard.apply(i, "base", 0.0)
+            started = time.process_time()
+            for n, i in enumerate(items):
+                verdict = guard.judge(i, 60.0 + n)
+                if verdict.held:
+                    guard.hold(i, verdict, "feed", 60.0 + n)
+                else:
+                    guard.apply(i, "feed", 60.0 + n)
+            best = min(best, (time.process_time() - started) / len(items))
+        return best
+
+    on = cpu_per_item(PriceRules.parse({}, "CNY"))
+    off = cpu_per_item(PriceRules.parse({r.name: {"mode": "off"} for r in RULES}, "CNY"))
+    return {"items": len(items), "on": on, "off": off}
+
+
 async def _campaign(run: Run, scenario: Path, how: str, compress: bool) -> dict[str, Any]:
     from drivers.labels.containers import Container
     from gateway.bench.rig.broker import Mosquitto, free_port
@@ -83,7 +134,7 @@ async def _campaign(run: Run, scenario: Path, how: str, compress: bool) -> dict[
         label_ids,
     )
     from gateway.bench.rig.cloud import Cloud
-    from gateway.bench.rig.processes import GatewayProcess, StoreProcess
+    from gateway.bench.rig.processes import GatewayProcess, StoreProcess, cpu_seconds
     from gateway.sim.control import VirtualStoreClient
     from gateway.sim.scenario import read_scenario
 
@@ -121,9 +172,12 @@ async def _campaign(run: Run, scenario: Path, how: str, compress: bool) -> dict[
         await cloud.until(lambda: campaigns.stored(binds), 120, "bindings stored")
         run.at(f"{how}: the campaign")
         started = time.monotonic()
+        assert gateway.proc is not None
+        cpu_before = cpu_seconds(gateway.proc.pid)
         prices = campaigns.price_update([(f"sku-{n:05d}", 1, price(n)) for n in range(len(labels))])
         await cloud.until(lambda: campaigns.finished(prices), 3600, "campaign finished")
         makespan = time.monotonic() - started
+        campaign_cpu = cpu_seconds(gateway.proc.pid) - cpu_before
         results = campaigns.results(prices)
         container = None if compress else Container.RAW
         ideal, mean, slots = ideal_makespan(scenario, SLOTS, container)
@@ -133,8 +187,11 @@ async def _campaign(run: Run, scenario: Path, how: str, compress: bool) -> dict[
         ]
         measured = sum(durations) / len(durations)
         metrics = await asyncio.to_thread(_metrics, web_port)
+        await cloud.until(lambda: _shelf(cloud).get("current") == len(labels), 60, "shelf")
         return {
             "metrics": metrics,
+            "campaign_cpu": campaign_cpu,
+            "shelf": _shelf(cloud),
             "labels": len(labels),
             "displayed": displayed,
             "makespan": makespan,
@@ -155,6 +212,12 @@ async def _campaign(run: Run, scenario: Path, how: str, compress: bool) -> dict[
         broker.stop()
 
 
+def _shelf(cloud: Any) -> dict[str, Any]:
+    """The shelf's status (contract 1.2) in the gateway's newest status message."""
+    statuses = [s for s in cloud.of("/status") if s["state"] == "online" and "shelf" in s]
+    return dict(statuses[-1]["shelf"]) if statuses else {}
+
+
 def _metrics(web_port: int) -> dict[str, float]:
     """The gateway's own account of its label attempts, from its /metrics: the mean
     seconds per attempt in each phase, the number of attempts, and the parts of the
@@ -166,7 +229,7 @@ def _metrics(web_port: int) -> dict[str, float]:
     with urlopen(f"http://127.0.0.1:{web_port}/metrics", timeout=10) as response:
         text = response.read().decode()
     sums: dict[str, float] = {}
-    attempts = transfers = parts = 0.0
+    attempts = transfers = parts = guard_cpu = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == "storegw_label_attempt_phase_seconds_total":
@@ -177,9 +240,12 @@ def _metrics(web_port: int) -> dict[str, float]:
                 transfers += sample.value
             elif sample.name == "storegw_label_transfer_parts_total":
                 parts += sample.value
+            elif sample.name == "storegw_price_guard_cpu_seconds_total":
+                guard_cpu = sample.value
     out = {phase: seconds / attempts for phase, seconds in sums.items()} if attempts else {}
     out["attempts"] = attempts
     out["parts per transfer"] = parts / transfers if transfers else 0.0
+    out["guard cpu"] = guard_cpu
     return out
 
 
@@ -218,6 +284,44 @@ def campaign_rows(m: dict[str, Any], how: str) -> list[dict[str, Any]]:
         },
     ]
     metrics = dict(m["metrics"])
+    guard_cpu = metrics.pop("guard cpu", 0.0)
+    shelf = m["shelf"]
+    tts = shelf.get("time_to_shelf_s") or {}
+    rows += [
+        {
+            "figure": f"{how}: the gateway's CPU during the campaign",
+            "value": m["campaign_cpu"],
+            "unit": "s",
+        },
+        {
+            "figure": f"{how}: price guard's CPU in the campaign (its own count)",
+            "value": guard_cpu * 1000,
+            "unit": "ms",
+            "baseline": "the gateway's CPU in the campaign",
+            "baseline_value": m["campaign_cpu"] * 1000,
+            "ratio": guard_cpu / m["campaign_cpu"] if m["campaign_cpu"] else 0.0,
+        },
+        {
+            "figure": f"{how}: price guard's share of the campaign's CPU",
+            "value": 100 * guard_cpu / m["campaign_cpu"] if m["campaign_cpu"] else 0.0,
+            "unit": "%",
+            "baseline": "budget",
+            "baseline_value": 2.0,
+        },
+        {
+            "figure": f"{how}: shelf compliance after it",
+            "value": shelf.get("compliance"),
+            "unit": "",
+        },
+        *[
+            {
+                "figure": f"{how}: time to shelf, {q}",
+                "value": tts.get(q),
+                "unit": "s",
+            }
+            for q in ("p50", "p95", "max")
+        ],
+    ]
     rows.append(
         {"figure": f"{how}: label attempts", "value": metrics.pop("attempts", 0), "unit": ""}
     )
@@ -273,11 +377,24 @@ def body(run: Run) -> list[Table]:
             "ratio": air["parts"] / air["raw_parts"],
         },
     ]
-    makespans = {}
+    run.at("the price guard on the bad feed, rules on and off")
+    guard = guard_figures(int(air["labels"]))
+    rows.append(
+        {
+            "figure": f"price guard: CPU per item ({guard['items']:.0f} items of the bad feed)",
+            "value": guard["on"] * 1e6,
+            "unit": "µs",
+            "baseline": "every rule off",
+            "baseline_value": guard["off"] * 1e6,
+            "ratio": guard["on"] / guard["off"] if guard["off"] else 0.0,
+        }
+    )
+    makespans, per_label = {}, {}
     for how, compress in (("compressed", True), ("raw", False)):
         m = asyncio.run(_campaign(run, scenario, how, compress))
         rows += campaign_rows(m, how)
         makespans[how] = m["makespan"]
+        per_label[how] = m["campaign_cpu"] / m["labels"]
         if m["displayed"] != m["labels"]:
             raise RuntimeError(f"{how}: {m['displayed']} of {m['labels']} labels displayed")
     rows.append(
@@ -290,6 +407,19 @@ def body(run: Run) -> list[Table]:
             "ratio": makespans["compressed"] / makespans["raw"],
         }
     )
+    rows.append(
+        {
+            "figure": "price guard: CPU per item (rules on)",
+            "value": guard["on"] * 1e6,
+            "unit": "µs",
+            "baseline": "the gateway's CPU per label in the compressed campaign",
+            "baseline_value": per_label["compressed"] * 1e6,
+            "ratio": guard["on"] / per_label["compressed"] if per_label["compressed"] else 0.0,
+        }
+    )
+    share = 100 * guard["on"] / per_label["compressed"] if per_label["compressed"] else 0.0
+    if share > 2.0 and not run.smoke:
+        raise RuntimeError(f"the price guard costs {share:.2f} % of a campaign's CPU (budget 2 %)")
     return [("labels", rows)]
 
 

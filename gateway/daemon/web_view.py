@@ -475,6 +475,20 @@ def _shelf_families(labels: LabelPipeline) -> list[MetricFamily]:
             [((), len(labels.planner.guard.held))],
         ),
         MetricFamily(
+            "storegw_price_items_judged",
+            "counter",
+            "Price items the price guard judged",
+            (),
+            [((), labels.prices.judged)],
+        ),
+        MetricFamily(
+            "storegw_price_guard_cpu_seconds",
+            "counter",
+            "CPU seconds the price guard spent judging price items",
+            (),
+            [((), labels.prices.judge_cpu_s)],
+        ),
+        MetricFamily(
             "storegw_time_to_shelf_seconds",
             "histogram",
             "From a price taking effect to each label confirming it",

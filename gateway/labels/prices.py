@@ -94,6 +94,8 @@ class PriceDesk:
         held_alert_after_s: float = 900.0,
     ) -> None:
         self._alert_after = held_alert_after_s
+        self.judged = 0  # price items judged since start...
+        self.judge_cpu_s = 0.0  # ...and the CPU seconds it took
         # Several gateways: a decision taken on this page is told to the others.
         self.on_page_decision: Callable[[], None] | None = None
         self._db = db
@@ -104,8 +106,12 @@ class PriceDesk:
 
     async def update(self, command_id: str, items: Sequence[PriceItem]) -> list[Need]:
         batch = _Batch(command_id, "price-update", self._clock())
+        started = time.thread_time()
         for item in items:
             self._take(batch, item)
+        # What judging costs (the event loop's CPU), for /metrics and the benchmark.
+        self.judged += len(items)
+        self.judge_cpu_s += time.thread_time() - started
         needs = await self._commit(batch)
         if batch.told:
             needs += await self.review(None, batch.told)
