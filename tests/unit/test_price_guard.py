@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.contract.events import Event
 from gateway.labels.model import Binding, PriceItem, ResultStatus
+from gateway.labels.planner import Rendered
 from gateway.prices.store import Decision
 from gateway.store import Database
 from tests.unit.test_label_planner import L1, L2, L3, Rig, item, results
@@ -311,3 +315,121 @@ async def test_a_price_held_too_long_is_overdue_until_decided(tmp_path: Path) ->
     await desk.review(None, [review("A", 2, "discard", by="ada")])
     assert desk.overdue(now[0] + 901) == 0
     await db.close()
+
+
+async def test_a_future_price_is_judged_when_it_arrives_and_shown_from_its_time(
+    tmp_path: Path,
+) -> None:
+    """Judged at acceptance against the price current then; it takes effect later."""
+    now = [1000.0]
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    events = Events()
+    rig = Rig(db, clock=lambda: now[0], events=events)
+    await rig.planner.load()
+    run = asyncio.create_task(rig.scheduler.run())
+    await rig.bind("bind", [Binding(L1, "A")])
+    await rig.price_update("v1", [item("A", 1, "10.00")])
+    await rig.settle()
+    later = PriceItem("A", 2, "4.00", "CNY", valid_from=now[0] + 3600)
+    await rig.price_update("v2", [later])  # -60 % against 10.00, the price current now
+    assert results(tmp_path / "gw.db", "v2") == [(L1, "A", "held")]
+    await rig.pipeline.prices.review("rev", [review("A", 2, "release")])
+    guard = rig.planner.guard
+    assert guard.in_force("A", now[0]).version == 1  # type: ignore[union-attr]
+    assert guard.effective_at("A", 2) == now[0] + 3600
+    await rig.due()
+    await rig.settle()
+    assert rig.planner.twins[L1].displayed.version == 1  # type: ignore[union-attr]
+    now[0] += 3601
+    await rig.due()
+    await rig.settle()
+    assert rig.planner.twins[L1].displayed.version == 2  # type: ignore[union-attr]
+    assert results(tmp_path / "gw.db", "rev") == [(L1, "A", "displayed")]
+    run.cancel()
+    await db.close()
+
+
+_prices = st.decimals(min_value=0, max_value=200, places=2, allow_nan=False)
+_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("price"), st.sampled_from("AB"), _prices, st.none() | _prices),
+        st.tuples(
+            st.just("review"), st.sampled_from("AB"), st.sampled_from(["release", "discard"])
+        ),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=_steps)
+def test_no_item_is_ever_both_written_and_held(
+    tmp_path: Path, steps: list[tuple[Any, ...]]
+) -> None:
+    """Any sequence of price items and reviews: a version reaches a label only if it was
+    applied (never held, or released), and every held version is answered held."""
+    asyncio.run(_no_item_both_written_and_held(tmp_path / f"h{abs(hash(str(steps)))}", steps))
+
+
+async def _no_item_both_written_and_held(path: Path, steps: list[tuple[Any, ...]]) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    db = Database(path / "gw.db")
+    await db.open()
+    rig = Rig(db, renderer=_versioned)
+    await rig.planner.load()
+    run = asyncio.create_task(rig.scheduler.run())
+    await rig.bind("bind", [Binding(L1, "A"), Binding(L2, "B")])
+    version = {"A": 0, "B": 0}
+    held: set[tuple[str, int]] = set()
+    released: set[tuple[str, int]] = set()
+    for n, step in enumerate(steps):
+        if step[0] == "price":
+            _, sku, price, original = step
+            version[sku] += 1
+            offer = PriceItem(
+                sku, version[sku], str(price), "CNY", None if original is None else str(original)
+            )
+            await rig.price_update(f"c{n}", [offer])
+            if (
+                rig.planner.guard.held.get(sku) is not None
+                and rig.planner.guard.held[sku].item == offer
+            ):
+                held.add((sku, version[sku]))
+        else:
+            _, sku, decision = step
+            waiting = rig.planner.guard.held.get(sku)
+            await rig.pipeline.plan(
+                await rig.pipeline.prices.review(f"r{n}", [review(sku, version[sku], decision)])
+            )
+            if (
+                waiting is not None
+                and waiting.item.version == version[sku]
+                and decision == "release"
+            ):
+                released.add((sku, version[sku]))
+    await rig.settle()
+    run.cancel()
+    written = {(h.split("|")[0], int(h.split("|")[1])) for _, h in rig.written}
+    assert not (written & (held - released)), (written, held, released)
+    d = sqlite_utils.Database(path / "gw.db")
+    for sku, v in held:
+        statuses = {
+            r[0]
+            for r in d.execute(
+                "SELECT status FROM label_results "
+                "WHERE sku = ? AND version = ? AND command_id LIKE 'c%'",
+                [sku, v],
+            ).fetchall()
+        }
+        assert statuses <= {"held"}, (sku, v, statuses)
+    await db.close()
+
+
+async def _versioned(label_id: str, item: PriceItem, template: str | None) -> Rendered:
+    """A rendering whose hash names the SKU and version it shows."""
+    tag = f"{item.sku}|{item.version}"
+    return Rendered(tag, "test", tag.encode(), b"png")
