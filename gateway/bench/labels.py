@@ -307,6 +307,7 @@ def campaign_rows(m: dict[str, Any], how: str) -> list[dict[str, Any]]:
             "unit": "%",
             "baseline": "budget",
             "baseline_value": 2.0,
+            "ratio": (50 * guard_cpu / m["campaign_cpu"]) if m["campaign_cpu"] else 0.0,
         },
         {
             "figure": f"{how}: shelf compliance after it",

@@ -130,6 +130,7 @@ class LabelPlanner:
         # ... and a label's result is reported only once the claims have told the others.
         self._hold = hold_results
         self.bindings: dict[str, Binding] = {}
+        self._by_sku: dict[str, list[str]] | None = None  # sku -> labels, from bindings
         self.twins: dict[str, LabelTwin] = {}
         # label -> (commands, since, version): bound labels never seen (their panel is
         # unknown), the commands whose targets wait for it and the version they want
@@ -155,6 +156,7 @@ class LabelPlanner:
 
         bindings, twins = await self._db.read(read)
         self.bindings = {b.label_id: b for b in bindings}
+        self._by_sku = None
         self.twins = {t.label_id: t for t in twins}
         now = self._clock()
         for item in self.items.values():
@@ -196,6 +198,7 @@ class LabelPlanner:
         now = self._clock()
         for b in bindings:
             self.bindings[b.label_id] = b
+        self._by_sku = None
         await self._db.run(lambda d: store.save_bindings(d, bindings, now))
         await self._register(
             command_id, "label-bind", [(b.label_id, b.sku, None) for b in bindings]
@@ -207,6 +210,7 @@ class LabelPlanner:
     async def unbind(self, command_id: str, label_ids: Sequence[str]) -> None:
         """Forget the labels' bindings and desired content (the pipeline drops their jobs)."""
         now = self._clock()
+        self._by_sku = None
         for label_id in label_ids:
             self.bindings.pop(label_id, None)
             for waiting in self._waiting_for_price.pop(label_id, {}):
@@ -232,7 +236,15 @@ class LabelPlanner:
 
     def labels_of(self, sku: str) -> list[str]:
         """The labels bound to ``sku``, in order."""
-        return sorted(b.label_id for b in self.bindings.values() if b.sku == sku)
+        by_sku = self._by_sku
+        if by_sku is None:  # made again after bindings changed (campaigns ask per item)
+            by_sku = {}
+            for b in self.bindings.values():
+                by_sku.setdefault(b.sku, []).append(b.label_id)
+            for labels in by_sku.values():
+                labels.sort()
+            self._by_sku = by_sku
+        return list(by_sku.get(sku, ()))
 
     def schedule(self, valid_from: float, sku: str, command_id: str | None) -> None:
         """The SKU's labels are planned once ``valid_from`` has come."""
@@ -309,9 +321,9 @@ class LabelPlanner:
             return []
         self._scheduled = [s for s in self._scheduled if s[0] > now]
         return [
-            Need(b.label_id, command_id or None, Priority.PRICE)
+            Need(label_id, command_id or None, Priority.PRICE)
             for _, sku, command_id in ready
-            for b in [b for b in self.bindings.values() if b.sku == sku]
+            for label_id in self.labels_of(sku)
         ]
 
     def label_seen(self, label_id: str) -> list[Need]:

@@ -630,3 +630,10 @@ OPENAPI: dict[str, Any] = {
         **openapi_prices.PATHS,
     },
 }
+
+
+if __name__ == "__main__":  # the page's build reads it (scripts/build-page)
+    import json
+    import sys
+
+    json.dump(OPENAPI, sys.stdout, indent=1, ensure_ascii=False)
