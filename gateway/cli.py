@@ -22,6 +22,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "devices": ("gateway.registry.cli", "print the device registry"),
     "prices": ("gateway.prices.cli", "print every SKU's current and held price"),
     "simulate": ("gateway.sim.cli", "serve a virtual store: a BlueZ double on a private D-Bus"),
+    "simulate-cloud": (
+        "gateway.sim.cloud",
+        "a small retail cloud for the demo: binds labels, sends prices and promotions",
+    ),
     "simulate-building": (
         "gateway.sim.building_cli",
         "serve the virtual store's building on Modbus TCP and push door counts",

@@ -54,3 +54,16 @@ ensure_venv() {
         echo "$want" > "$stamp"
     fi
 }
+
+ensure_page() {
+    # The technicians' page, built again when its sources, its libraries or the API's
+    # description changed (scripts/build-page; it needs Node.js and npm).
+    local stamp="$ROOT/gateway/web/dist/.storegw-built" want
+    want="$(cd "$ROOT" && cat package-lock.json gateway/web/openapi*.py \
+        $(find gateway/web/app -type f -not -name openapi.json -not -name openapi.d.ts | sort) \
+        | sha256sum | cut -d' ' -f1)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        PYTHON="$VENV/bin/python" "$ROOT/scripts/build-page"
+        echo "$want" > "$stamp"
+    fi
+}

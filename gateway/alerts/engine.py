@@ -241,6 +241,12 @@ class AlertEngine:
         alert.silenced_until = until_wall
         return alert
 
+    def unsilence(self, alert_id: str) -> Alert:
+        """The silence is lifted now (the alert is posted again while it fires)."""
+        alert = self._require(alert_id)
+        alert.silenced_by, alert.silenced_until = None, None
+        return alert
+
     def _require(self, alert_id: str) -> Alert:
         alert = self.find(alert_id)
         if alert is None:

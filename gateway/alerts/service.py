@@ -134,6 +134,11 @@ class AlertService:
         await self._db.run(lambda d: save_alerts(d, [alert]))
         return alert
 
+    async def unsilence(self, alert_id: str) -> Alert:
+        alert = self.engine.unsilence(alert_id)
+        await self._db.run(lambda d: save_alerts(d, [alert]))
+        return alert
+
     async def silence(self, alert_id: str, who: str, until_wall: float) -> Alert:
         alert = self.engine.silence(alert_id, who, until_wall)
         await self._db.run(lambda d: save_alerts(d, [alert]))

@@ -88,6 +88,7 @@ class GatewayView:
             "gateway_id": g.gateway_id,
             "version": __version__,
             "started_at": format_epoch(g.started_at),
+            "now": format_epoch(time.time()),
             "devices": {"total": len(g.registry), "online": g.registry.online_count()},
             "adapters": [
                 {
@@ -122,6 +123,7 @@ class GatewayView:
             "ownership": self._ownership(),
             "shelf": None if g.labels is None else g.labels.shelf.status(),
             "prices_held": 0 if g.labels is None else len(g.labels.planner.guard.held),
+            "energy": g.energy is not None,
         }
 
     def _ownership(self) -> Json | None:
@@ -213,6 +215,12 @@ class GatewayView:
         except KeyError as exc:
             raise UnknownAlert(*exc.args) from exc
 
+    async def unsilence_alert(self, alert_id: str, user: str) -> Json:
+        try:
+            return alert_view(await self._g.alerts.unsilence(alert_id))
+        except KeyError as exc:
+            raise UnknownAlert(*exc.args) from exc
+
     def labels(self) -> list[Json]:
         pipeline = self._g.labels
         rows: list[Json] = []
@@ -220,13 +228,20 @@ class GatewayView:
             if device.kind.value != "label":
                 continue
             view = pipeline.label_view(device.device_id) if pipeline else None
+            advert = device.label
             rows.append(
                 {
                     "label_id": device.device_id,
                     "model": device.model,
                     "online": device.online,
                     "battery_pct": device.battery_pct,
+                    "last_seen": format_epoch(device.last_seen),
+                    "width": None if advert is None or not advert.width else advert.width,
+                    "height": None if advert is None or not advert.height else advert.height,
                     "label": dict(view) if view else None,
+                    # Actions offered only where they can work: these labels have no LED.
+                    "can_flash": False,
+                    "can_repush": bool(view and view.get("desired")),
                 }
             )
         rows.sort(key=lambda r: str(r["label_id"]))

@@ -355,6 +355,7 @@ class LabelPipeline:
                     **self.shelf.why(label),
                     "model": None if device is None else device.model,
                     "online": device is not None and device.online,
+                    "width": None if device is None or not device.label else device.label.width,
                     "label": self.label_view(label),
                 }
             )

@@ -286,6 +286,7 @@ class PriceDesk:
             command_id=held.command_id,
             label_ids=labels[:LABELS_IN_VIEW],
             error=held.verdict.error(),
+            window_days=self.guard.rules.window_days(),
         )
         return body
 

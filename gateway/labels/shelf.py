@@ -181,19 +181,20 @@ class Shelf:
         held = None if binding is None else planner.guard.held.get(binding.sku)
         due = None if binding is None else planner.guard.in_force(binding.sku, now)
         state = self.state(label_id, now)
+        code: str | None
         reason: str | None
         if binding is None:
-            reason = "not bound to a product"
+            code, reason = "not-bound", "not bound to a product"
         elif due is None:
-            reason = "no price received for this SKU yet"
+            code, reason = "no-price", "no price received for this SKU yet"
         elif state == "failed":
-            reason = twin.last_error or "the last write failed"
+            code, reason = "failed", twin.last_error or "the last write failed"
+        elif state == "pending" and twin.status is TwinStatus.UPDATING:
+            code, reason = "writing", "being written"
         elif state == "pending":
-            reason = (
-                "being written" if twin.status is TwinStatus.UPDATING else "waiting to be written"
-            )
+            code, reason = "waiting", "waiting to be written"
         else:
-            reason = None
+            code, reason = None, None
         return {
             "label_id": label_id,
             "sku": None if binding is None else binding.sku,
@@ -203,6 +204,7 @@ class Shelf:
             "held_version": None if held is None else held.item.version,
             "held_because": None if held is None else held.verdict.error(),
             "reason": reason,
+            "reason_code": code,
         }
 
 

@@ -17,14 +17,34 @@ from gateway.web.security import Role, Session
 MAX_SILENCE_S = 7 * 24 * 3600
 
 
-def _error(exc: type[web.HTTPException], message: str) -> web.HTTPException:
-    return exc(text=json.dumps({"error": message}), content_type="application/json")
+def _error(
+    exc: type[web.HTTPException],
+    message: str,
+    code: str,
+    headers: dict[str, str] | None = None,
+    **args: object,
+) -> web.HTTPException:
+    """An answer the page can say in its language: ``code`` and ``args`` besides the
+    English ``error``."""
+    body = {"error": message, "code": code, "args": args}
+    return exc(text=json.dumps(body), content_type="application/json", headers=headers)
+
+
+def _wait(seconds: float) -> web.HTTPException:
+    wait = int(seconds) + 1
+    return _error(
+        web.HTTPTooManyRequests,
+        "too many failed attempts; try again later",
+        "too-many-logins",
+        headers={"Retry-After": str(wait)},
+        wait_s=wait,
+    )
 
 
 def _require(request: web.Request, role: Role) -> Session:
     session = request[SESSION_KEY]
     if session.role < role:
-        raise _error(web.HTTPForbidden, f"needs the {role.name.lower()} role")
+        raise _error(web.HTTPForbidden, f"needs the {role.name.lower()} role", "forbidden")
     return session
 
 
@@ -32,9 +52,9 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise _error(web.HTTPBadRequest, "the body must be a JSON object") from exc
+        raise _error(web.HTTPBadRequest, "the body must be a JSON object", "bad-request") from exc
     if not isinstance(body, dict):
-        raise _error(web.HTTPBadRequest, "the body must be a JSON object")
+        raise _error(web.HTTPBadRequest, "the body must be a JSON object", "bad-request")
     return body
 
 
@@ -45,21 +65,17 @@ def _session_view(session: Session) -> dict[str, str]:
 async def login(request: web.Request) -> web.Response:
     origin = request.headers.get("Origin")
     if origin is not None and origin.split("://", 1)[-1] != request.host:
-        raise _error(web.HTTPForbidden, "cross-origin login refused")
+        raise _error(web.HTTPForbidden, "cross-origin login refused", "forbidden")
     body = await _json_body(request)
     user, password = body.get("user"), body.get("password")
     if not isinstance(user, str) or not isinstance(password, str):
-        raise _error(web.HTTPBadRequest, "give user and password as strings")
+        raise _error(web.HTTPBadRequest, "give user and password as strings", "bad-request")
     auth = request.app[AUTH_KEY]
     result = await auth.login(request.remote or "?", user, password)
     if isinstance(result, float):
-        raise web.HTTPTooManyRequests(
-            text=json.dumps({"error": "too many failed logins; try again later"}),
-            content_type="application/json",
-            headers={"Retry-After": str(int(result) + 1)},
-        )
+        raise _wait(result)
     if result is None:
-        raise _error(web.HTTPUnauthorized, "wrong user or password")
+        raise _error(web.HTTPUnauthorized, "wrong user or password", "wrong-credentials")
     response = web.json_response(_session_view(result))
     auth.set_cookie(response, result)
     return response
@@ -97,7 +113,7 @@ async def acknowledge_alert(request: web.Request) -> web.Response:
             request.match_info["alert_id"], session.user
         )
     except UnknownAlert as exc:
-        raise _error(web.HTTPNotFound, str(exc.args[0])) from exc
+        raise _error(web.HTTPNotFound, str(exc.args[0]), "not-found") from exc
     return web.json_response(view)
 
 
@@ -111,14 +127,27 @@ async def silence_alert(request: web.Request) -> web.Response:
         or not (60 <= duration <= MAX_SILENCE_S)
     ):
         raise _error(
-            web.HTTPBadRequest, f"duration_s must be an integer from 60 to {MAX_SILENCE_S}"
+            web.HTTPBadRequest,
+            f"duration_s must be an integer from 60 to {MAX_SILENCE_S}",
+            "bad-request",
         )
     try:
         view = await request.app[PORT_KEY].silence_alert(
             request.match_info["alert_id"], session.user, time.time() + duration
         )
     except UnknownAlert as exc:
-        raise _error(web.HTTPNotFound, str(exc.args[0])) from exc
+        raise _error(web.HTTPNotFound, str(exc.args[0]), "not-found") from exc
+    return web.json_response(view)
+
+
+async def unsilence_alert(request: web.Request) -> web.Response:
+    session = _require(request, Role.TECHNICIAN)
+    try:
+        view = await request.app[PORT_KEY].unsilence_alert(
+            request.match_info["alert_id"], session.user
+        )
+    except UnknownAlert as exc:
+        raise _error(web.HTTPNotFound, str(exc.args[0]), "not-found") from exc
     return web.json_response(view)
 
 
@@ -132,7 +161,7 @@ async def label_preview(request: web.Request) -> web.Response:
     )
     png = await request.app[PORT_KEY].label_preview(request.match_info["label_id"], which)
     if png is None:
-        raise _error(web.HTTPNotFound, f"no {which} content for this label")
+        raise _error(web.HTTPNotFound, f"no {which} content for this label", "not-found")
     return web.Response(body=png, content_type="image/png")
 
 
@@ -140,13 +169,17 @@ async def label_repush(request: web.Request) -> web.Response:
     _require(request, Role.TECHNICIAN)
     label_id = request.match_info["label_id"]
     if not request.app[PORT_KEY].repush_label(label_id):
-        raise _error(web.HTTPConflict, "this label has no content to write (bind it and price it)")
+        raise _error(
+            web.HTTPConflict,
+            "this label has no content to write (bind it and price it)",
+            "no-content",
+        )
     return web.json_response({"label_id": label_id, "status": "pending"})
 
 
 async def label_flash(request: web.Request) -> web.Response:
     _require(request, Role.TECHNICIAN)
-    raise _error(web.HTTPConflict, "this label model has no LED to flash")
+    raise _error(web.HTTPConflict, "this label model has no LED to flash", "no-led")
 
 
 async def prices(request: web.Request) -> web.Response:
@@ -158,12 +191,14 @@ def _version(text: object) -> int:
         return text
     if isinstance(text, str) and text.isdigit() and int(text) >= 1:
         return int(text)
-    raise _error(web.HTTPBadRequest, f"version must be a whole number from 1, got {text!r}")
+    raise _error(
+        web.HTTPBadRequest, f"version must be a whole number from 1, got {text!r}", "bad-request"
+    )
 
 
 def _sku(text: object) -> str:
     if not isinstance(text, str) or not 1 <= len(text) <= 64:
-        raise _error(web.HTTPBadRequest, "sku must be text of 1 to 64 characters")
+        raise _error(web.HTTPBadRequest, "sku must be text of 1 to 64 characters", "bad-request")
     return text
 
 
@@ -172,7 +207,7 @@ async def price_preview(request: web.Request) -> web.Response:
     sku, version = _sku(q.get("sku")), _version(q.get("version"))
     png = await request.app[PORT_KEY].price_preview(sku, version, q.get("label_id", ""))
     if png is None:
-        raise _error(web.HTTPNotFound, "no such held price, or not one of its labels")
+        raise _error(web.HTTPNotFound, "no such held price, or not one of its labels", "not-found")
     return web.Response(body=png, content_type="image/png")
 
 
@@ -186,33 +221,37 @@ async def review_price(request: web.Request) -> web.Response:
     sku, version = _sku(body.get("sku")), _version(body.get("version"))
     password, note = body.get("password"), body.get("note")
     if not isinstance(password, str) or not password:
-        raise _error(web.HTTPBadRequest, "confirm with your password (password)")
+        raise _error(web.HTTPBadRequest, "confirm with your password (password)", "bad-request")
     if note is not None and (not isinstance(note, str) or len(note) > 200):
-        raise _error(web.HTTPBadRequest, "note must be text of at most 200 characters")
+        raise _error(
+            web.HTTPBadRequest, "note must be text of at most 200 characters", "bad-request"
+        )
     confirmed = await request.app[AUTH_KEY].confirm(request.remote or "?", session.user, password)
     if isinstance(confirmed, float):
-        raise web.HTTPTooManyRequests(
-            text=json.dumps({"error": "too many wrong passwords; try again later"}),
-            content_type="application/json",
-            headers={"Retry-After": str(int(confirmed) + 1)},
-        )
+        raise _wait(confirmed)
     if not confirmed:
-        raise _error(web.HTTPForbidden, "wrong password")
+        raise _error(web.HTTPForbidden, "wrong password", "wrong-password")
     done = await request.app[PORT_KEY].review_price(
         sku, version, decision, session.user, note or None
     )
     if not done:
-        raise _error(web.HTTPConflict, f"{sku} version {version} is not held (any more)")
+        raise _error(
+            web.HTTPConflict,
+            f"{sku} version {version} is not held (any more)",
+            "not-held",
+            sku=sku,
+            version=version,
+        )
     return web.json_response({"sku": sku, "version": version, "decision": decision})
 
 
 async def shelf(request: web.Request) -> web.Response:
     query = request.query.get("q", "").strip()
     if not query:
-        raise _error(web.HTTPBadRequest, "give q: a SKU or a label id")
+        raise _error(web.HTTPBadRequest, "give q: a SKU or a label id", "bad-request")
     view = request.app[PORT_KEY].shelf(query)
     if view is None:
-        raise _error(web.HTTPNotFound, f"no SKU or label {query!r}")
+        raise _error(web.HTTPNotFound, f"no SKU or label {query!r}", "not-found", q=query)
     return web.json_response(view)
 
 
@@ -234,17 +273,18 @@ async def device_history(request: web.Request) -> web.Response:
         raise _error(
             web.HTTPBadRequest,
             f"hours must be a number from 0 to {MAX_HISTORY_HOURS}, got {text!r}",
+            "bad-request",
         )
     view = await request.app[PORT_KEY].device_history(request.match_info["device_id"], hours)
     if view is None:
-        raise _error(web.HTTPNotFound, "no such device")
+        raise _error(web.HTTPNotFound, "no such device", "not-found")
     return web.json_response(view)
 
 
 async def energy(request: web.Request) -> web.Response:
     view = request.app[PORT_KEY].energy()
     if view is None:
-        raise _error(web.HTTPNotFound, "this store has no energy zones configured")
+        raise _error(web.HTTPNotFound, "this store has no energy zones configured", "not-found")
     return web.json_response(view)
 
 
@@ -253,7 +293,7 @@ def _number(body: dict[str, Any], key: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _error(web.HTTPBadRequest, f"{key} must be a number")
+        raise _error(web.HTTPBadRequest, f"{key} must be a number", "bad-request")
     return float(value)
 
 
@@ -262,13 +302,15 @@ async def override_zone(request: web.Request) -> web.Response:
     body = await _json_body(request)
     on = body.get("on")
     if not isinstance(on, bool):
-        raise _error(web.HTTPBadRequest, "on must be true or false")
+        raise _error(web.HTTPBadRequest, "on must be true or false", "bad-request")
     duration = _number(body, "duration_s")
     if duration is None:
-        raise _error(web.HTTPBadRequest, "give duration_s (seconds the override lasts)")
+        raise _error(
+            web.HTTPBadRequest, "give duration_s (seconds the override lasts)", "bad-request"
+        )
     level = _number(body, "level")
     if level is not None and level != int(level):
-        raise _error(web.HTTPBadRequest, "level must be a whole percentage")
+        raise _error(web.HTTPBadRequest, "level must be a whole percentage", "bad-request")
     try:
         view = request.app[PORT_KEY].override_zone(
             request.match_info["zone"],
@@ -279,9 +321,9 @@ async def override_zone(request: web.Request) -> web.Response:
             None if level is None else int(level),
         )
     except UnknownZone as exc:
-        raise _error(web.HTTPNotFound, f"no energy zone {exc.args[0]!r}") from exc
+        raise _error(web.HTTPNotFound, f"no energy zone {exc.args[0]!r}", "not-found") from exc
     except ValueError as exc:
-        raise _error(web.HTTPBadRequest, str(exc)) from exc
+        raise _error(web.HTTPBadRequest, str(exc), "zone-bounds") from exc
     return web.json_response(view)
 
 
@@ -291,7 +333,7 @@ async def release_zone(request: web.Request) -> web.Response:
     try:
         request.app[PORT_KEY].release_zone(zone)
     except UnknownZone as exc:
-        raise _error(web.HTTPNotFound, f"no energy zone {exc.args[0]!r}") from exc
+        raise _error(web.HTTPNotFound, f"no energy zone {exc.args[0]!r}", "not-found") from exc
     return web.json_response({"zone": zone})
 
 
@@ -311,7 +353,7 @@ async def footfall(request: web.Request) -> web.Response:
             headers={"WWW-Authenticate": 'Bearer realm="footfall"'},
         ) from exc
     except ReportInvalid as exc:
-        raise _error(web.HTTPBadRequest, str(exc)) from exc
+        raise _error(web.HTTPBadRequest, str(exc), "bad-request") from exc
     return web.json_response(result)
 
 
@@ -334,6 +376,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/alerts", alerts)
     r.add_post("/api/alerts/{alert_id:.+}/acknowledge", acknowledge_alert)
     r.add_post("/api/alerts/{alert_id:.+}/silence", silence_alert)
+    r.add_post("/api/alerts/{alert_id:.+}/unsilence", unsilence_alert)
     r.add_get("/api/labels", labels)
     r.add_get("/api/labels/{label_id}/{which:desired|displayed}.png", label_preview)
     r.add_post("/api/labels/{label_id}/repush", label_repush)

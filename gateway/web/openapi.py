@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import __version__
-from gateway.web import openapi_prices
+from gateway.web import openapi_more, openapi_prices
 from gateway.web.openapi_common import ERRORS, NTS, NUM, STR, TS, ref, response
 
 SCHEMAS: dict[str, Any] = {
@@ -135,7 +135,77 @@ SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
         "required": ["error"],
-        "properties": {"error": {"type": "string"}},
+        "description": "error: in English; code and args: for the page to say it in its language",
+        "properties": {
+            "error": {"type": "string"},
+            "code": {"type": "string"},
+            "args": {"type": "object"},
+        },
+    },
+    "Broker": {
+        "type": "object",
+        "required": ["connected", "state", "host", "port", "last_error"],
+        "properties": {
+            "connected": {"type": "boolean"},
+            "state": {"type": "string"},
+            "host": {"type": "string"},
+            "port": {"type": "integer"},
+            "session": {"type": "integer"},
+            "connected_since": NTS,
+            "disconnected_since": NTS,
+            "last_error": STR,
+            "published": {"type": "integer"},
+            "delivered": {"type": "integer"},
+            "publish_latency_s": NUM,
+        },
+    },
+    "Buffer": {
+        "type": "object",
+        "required": ["pending", "bytes", "dropped", "oldest_age_s"],
+        "properties": {
+            "pending": {"type": "integer", "minimum": 0},
+            "bytes": {"type": "integer", "minimum": 0},
+            "dropped": {"type": "integer", "minimum": 0},
+            "oldest_age_s": NUM,
+        },
+    },
+    "LabelState": {
+        "type": "object",
+        "description": "what a label should show and shows (the contract's device-state label)",
+        "required": ["sku", "desired", "displayed", "displayed_at", "status", "last_error"],
+        "properties": {
+            "sku": STR,
+            "desired": {"oneOf": [{"type": "null"}, ref("ContentRef")]},
+            "displayed": {"oneOf": [{"type": "null"}, ref("ContentRef")]},
+            "displayed_at": NTS,
+            "status": {"enum": ["unbound", "pending", "updating", "in-sync", "failed", "held"]},
+            "last_error": STR,
+        },
+    },
+    "ContentRef": {
+        "type": "object",
+        "required": ["sku", "version", "content_hash"],
+        "properties": {
+            "sku": {"type": "string"},
+            "version": {"type": "integer"},
+            "content_hash": {"type": "string"},
+        },
+    },
+    "Label": {
+        "type": "object",
+        "required": ["label_id", "model", "online", "label", "can_flash", "can_repush"],
+        "properties": {
+            "label_id": {"type": "string"},
+            "model": {"type": "string"},
+            "online": {"type": "boolean"},
+            "battery_pct": NUM,
+            "last_seen": TS,
+            "width": {"type": ["integer", "null"], "description": "the panel's pixels"},
+            "height": {"type": ["integer", "null"]},
+            "label": {"oneOf": [{"type": "null"}, ref("LabelState")]},
+            "can_flash": {"type": "boolean", "description": "the label has an LED"},
+            "can_repush": {"type": "boolean", "description": "it has content to write"},
+        },
     },
     "Session": {
         "type": "object",
@@ -218,15 +288,24 @@ SCHEMAS: dict[str, Any] = {
             "gateway_id",
             "version",
             "started_at",
+            "now",
             "devices",
             "adapters",
             "components",
+            "broker",
+            "buffer",
+            "alerts",
+            "ownership",
+            "shelf",
+            "prices_held",
+            "energy",
         ],
         "properties": {
             "store_id": {"type": "string"},
             "gateway_id": {"type": "string"},
             "version": {"type": "string"},
             "started_at": TS,
+            "now": {**TS, "description": "the gateway's clock"},
             "devices": {
                 "type": "object",
                 "required": ["total", "online"],
@@ -266,9 +345,15 @@ SCHEMAS: dict[str, Any] = {
                     },
                 },
             },
-            "broker": {"type": ["object", "null"]},
-            "buffer": {"type": ["object", "null"]},
-            "alerts": {"type": "object"},
+            "broker": {"oneOf": [{"type": "null"}, ref("Broker")]},
+            "buffer": {"oneOf": [{"type": "null"}, ref("Buffer")]},
+            "alerts": {
+                "type": "object",
+                "required": ["firing", "pending"],
+                "properties": {"firing": {"type": "integer"}, "pending": {"type": "integer"}},
+            },
+            "database_replaced": STR,
+            "energy": {"type": "boolean", "description": "the store has energy zones"},
             "ownership": {
                 "type": ["object", "null"],
                 "description": "several gateways in one store: devices owned per gateway",
@@ -456,22 +541,7 @@ OPENAPI: dict[str, Any] = {
                         {
                             "type": "object",
                             "required": ["labels"],
-                            "properties": {
-                                "labels": {
-                                    "type": "array",
-                                    "items": {
-                                        "type": "object",
-                                        "required": ["label_id", "model", "online", "label"],
-                                        "properties": {
-                                            "label_id": {"type": "string"},
-                                            "model": {"type": "string"},
-                                            "online": {"type": "boolean"},
-                                            "battery_pct": NUM,
-                                            "label": {"type": ["object", "null"]},
-                                        },
-                                    },
-                                }
-                            },
+                            "properties": {"labels": {"type": "array", "items": ref("Label")}},
                         }
                     ),
                     **ERRORS,
@@ -628,6 +698,7 @@ OPENAPI: dict[str, Any] = {
             }
         },
         **openapi_prices.PATHS,
+        **openapi_more.PATHS,
     },
 }
 

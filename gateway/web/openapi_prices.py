@@ -48,6 +48,7 @@ SCHEMAS: dict[str, Any] = {
             "previous_price": _NMONEY,
             "lowest_prior_price": _NMONEY,
             "history_days": NUM,
+            "window_days": {"type": "integer", "description": "the prior-price window"},
             "rules": {
                 "type": "array",
                 "items": {
@@ -95,9 +96,13 @@ SCHEMAS: dict[str, Any] = {
             "held_version": {"type": ["integer", "null"]},
             "held_because": STR,
             "reason": STR,
+            "reason_code": {
+                "enum": [None, "not-bound", "no-price", "failed", "writing", "waiting"]
+            },
             "model": STR,
             "online": {"type": "boolean"},
-            "label": {"type": ["object", "null"]},
+            "width": {"type": ["integer", "null"], "description": "the panel's pixels"},
+            "label": {"oneOf": [{"type": "null"}, ref("LabelState")]},
         },
     },
     "ShelfSearch": {

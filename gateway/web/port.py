@@ -80,6 +80,10 @@ class WebPort(Protocol):
         """Silence until ``until`` (POSIX seconds); :class:`UnknownAlert` if none."""
         ...
 
+    async def unsilence_alert(self, alert_id: str, user: str) -> Json:
+        """Lift a silence now; :class:`UnknownAlert` if no such alert."""
+        ...
+
     def labels(self) -> list[Json]:
         """Every shelf label with its binding and twin (empty when labels are off)."""
         ...

@@ -1,9 +1,11 @@
-"""The technicians' web app: static page, JSON API, live feed, health and metrics.
+"""The technicians' web app: the page, JSON API, live feed, health and metrics.
 
-Everything under ``/api/`` needs a session except ``/api/login``; pages and
-their assets are static files served from this package (nothing from the
-internet). ``/healthz`` is open; ``/metrics`` is open to localhost only or needs
-a session, per configuration.
+Everything under ``/api/`` needs a session except ``/api/login``. The page is
+built from ``gateway/web/app`` into ``gateway/web/dist`` (``scripts/build-page``)
+and served from this package, nothing from the internet; every address that is
+not the API's answers with the page (its router shows the view the address
+names). ``/healthz`` is open; ``/metrics`` is open to localhost only or needs a
+session, per configuration.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from gateway.web.live import LiveFeed
 from gateway.web.port import WebPort
 from gateway.web.security import Auth, Handler, csrf_ok, security_headers
 
-STATIC = Path(str(resources.files("gateway.web").joinpath("static")))
+PAGE = Path(str(resources.files("gateway.web").joinpath("dist")))
+NOT_BUILT = """<!doctype html><html lang="en"><meta charset="utf-8"><title>store-gateway</title>
+<h1>The page is not built</h1><p>Run <code>./scripts/build-page</code> (it needs Node.js and
+npm once) and reload. The JSON API under /api/ works without it.</p></html>"""
 
 SHUTDOWN_S = 2.0
-OPEN_PATHS = frozenset({"/", "/healthz", "/api/login", "/favicon.ico"})
+OPEN_API = frozenset({"/api/login"})
 COUNTER_PATH = "/api/footfall/"  # authenticated by each counter's token (gateway/web/api.py)
 
 
@@ -54,8 +59,8 @@ def _is_local(request: web.Request) -> bool:
 @web.middleware
 async def require_session(request: web.Request, handler: Handler) -> web.StreamResponse:
     path = request.path
-    if path in OPEN_PATHS or path.startswith("/static/"):
-        return await handler(request)
+    if (not path.startswith("/api/") and path != "/metrics") or path in OPEN_API:
+        return await handler(request)  # the page and its assets, /healthz, logging in
     if path.startswith(COUNTER_PATH) and request.method == "POST":
         return await handler(request)  # people counters: their own token, no session
     if path == "/metrics" and request.app[METRICS_ACCESS_KEY] == "localhost" and _is_local(request):
@@ -63,11 +68,14 @@ async def require_session(request: web.Request, handler: Handler) -> web.StreamR
     session = request.app[AUTH_KEY].session_for(request)
     if session is None:
         raise web.HTTPUnauthorized(
-            text=json.dumps({"error": "login required"}), content_type="application/json"
+            text=json.dumps({"error": "login required", "code": "login-required", "args": {}}),
+            content_type="application/json",
         )
     if not csrf_ok(request, session):
         raise web.HTTPForbidden(
-            text=json.dumps({"error": "missing or wrong CSRF token"}),
+            text=json.dumps(
+                {"error": "missing or wrong CSRF token", "code": "forbidden", "args": {}}
+            ),
             content_type="application/json",
         )
     request[SESSION_KEY] = session
@@ -83,8 +91,23 @@ def build_app(port: WebPort, auth: Auth, options: WebOptions) -> web.Application
     app[METRICS_ACCESS_KEY] = options.metrics_access
     app[LIVE_KEY] = LiveFeed(port)
 
-    async def index(_: web.Request) -> web.FileResponse:
-        return web.FileResponse(STATIC / "index.html")
+    # The built page's files, listed once (a request never touches the disk to look).
+    files = (
+        {p.relative_to(PAGE).as_posix(): p for p in PAGE.rglob("*") if p.is_file()}
+        if PAGE.is_dir()
+        else {}
+    )
+
+    async def page(request: web.Request) -> web.StreamResponse:
+        """A file of the built page, or the page itself for any other address."""
+        tail = request.match_info["tail"]
+        if tail in files and tail != "index.html":
+            return web.FileResponse(files[tail])
+        if tail.startswith(("api/", "assets/")) or tail == "metrics":
+            raise web.HTTPNotFound()
+        if "index.html" not in files:
+            return web.Response(text=NOT_BUILT, content_type="text/html", status=503)
+        return web.FileResponse(files["index.html"], headers={"Cache-Control": "no-store"})
 
     async def healthz(_: web.Request) -> web.Response:
         healthy, problems = port.health()
@@ -93,11 +116,10 @@ def build_app(port: WebPort, auth: Auth, options: WebOptions) -> web.Application
             status=200 if healthy else 503,
         )
 
-    app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", _metrics)
-    app.router.add_static("/static/", STATIC, append_version=False)
     api.add_routes(app)
+    app.router.add_get("/{tail:.*}", page)  # last: the API's routes come first
     return app
 
 

@@ -12,52 +12,23 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from drivers.labels.panels import ID_MASK, PANELS
-from gateway.bench.rig.badfeed import BadFeed, FeedItem, bad_feed
+from gateway.bench.rig.badfeed import BadFeed, FeedItem, bad_feed, expected_hashes
 from gateway.bench.rig.broker import Mosquitto, free_port
-from gateway.bench.rig.campaigns import SUPERMARKET, label_ids
-from gateway.labels.render import LabelContent, render
-from gateway.sim.scenario import read_scenario
+from gateway.bench.rig.campaigns import SUPERMARKET
 from gateway.web.passwords import hash_password
-from tests.acceptance.test_supermarket_labels import Run, address, sku
+from tests.acceptance.test_supermarket_labels import Run, address, broker, sku
+
+__all__ = ["broker"]  # the fixture this module uses
 
 pytestmark = pytest.mark.timeout(1500)
 
 PASSWORD = "shelf-review-2026"
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    (tmp_path / "broker").mkdir()
-    m = Mosquitto(tmp_path / "broker")
-    m.start()
-    yield m
-    m.stop()
-
-
-def expected_hashes(scenario: Path, shown: dict[str, FeedItem]) -> dict[str, str]:
-    """label id -> content hash of what its SKU should show, rendered here."""
-    spec = read_scenario(scenario)
-    panels = [PANELS[g.hardware & ID_MASK] for g in spec.labels for _ in range(g.count)]
-    out = {}
-    for n, (lid, panel) in enumerate(zip(label_ids(scenario), panels, strict=True)):
-        item = shown[sku(n)]
-        content = LabelContent(
-            sku=item.sku,
-            price=item.price,
-            currency=item.currency,
-            name=f"商品 {item.sku}",
-            original_price=item.original_price,
-        )
-        out[lid] = render(content, panel).content_hash
-    return out
 
 
 class Page:
@@ -191,7 +162,9 @@ async def test_a_bad_feed_is_held_and_flagged_reviewed_and_the_shelf_is_right(
         }
 
         # The final shelf, label by label.
-        expected = await asyncio.to_thread(expected_hashes, SUPERMARKET, feed.newest(decided))
+        expected = await asyncio.to_thread(
+            expected_hashes, SUPERMARKET, run.labels, sku, feed.newest(decided)
+        )
         stats = await run.refreshed(expected, labels, timeout_s=120)
         wrong = [
             lid

@@ -16,17 +16,14 @@ from typing import Any
 
 import pytest
 
-from drivers.labels.panels import ID_MASK, PANELS
-from gateway.bench.rig.badfeed import FeedItem, bad_feed
+from gateway.bench.rig.badfeed import bad_feed, expected_hashes
 from gateway.bench.rig.broker import Mosquitto, free_port
 from gateway.bench.rig.campaigns import LabelCloud, label_ids
 from gateway.bench.rig.cloud import Cloud
 from gateway.bench.rig.processes import GatewayProcess
 from gateway.bench.rig.signing import public_x
-from gateway.labels.render import LabelContent, render
 from gateway.sim.control import VirtualStoreClient
 from gateway.sim.runner import virtual_floor
-from gateway.sim.scenario import read_scenario
 from gateway.web.passwords import hash_password
 from tests.acceptance.test_bad_feed import PASSWORD, Page, decisions_for
 
@@ -91,23 +88,6 @@ def address(label_id: str) -> str:
 
 def sku(n: int) -> str:
     return f"sku-{n:03d}"
-
-
-def expected_hashes(shown: dict[str, FeedItem]) -> dict[str, str]:
-    spec = read_scenario(FLOOR)
-    panels = [PANELS[g.hardware & ID_MASK] for g in spec.labels for _ in range(g.count)]
-    out = {}
-    for n, (lid, panel) in enumerate(zip(LABELS, panels, strict=True)):
-        item = shown[sku(n)]
-        content = LabelContent(
-            sku=item.sku,
-            price=item.price,
-            currency=item.currency,
-            name=f"商品 {item.sku}",
-            original_price=item.original_price,
-        )
-        out[lid] = render(content, panel).content_hash
-    return out
 
 
 async def test_a_bad_feed_in_a_store_with_three_gateways(tmp_path: Path) -> None:
@@ -216,7 +196,9 @@ async def test_a_bad_feed_in_a_store_with_three_gateways(tmp_path: Path) -> None
             # the same price.
             decided[(released.sku, released.version)] = "release"
             decided[(discarded.sku, discarded.version)] = "discard"
-            expected = await asyncio.to_thread(expected_hashes, feed.newest(decided))
+            expected = await asyncio.to_thread(
+                expected_hashes, FLOOR, LABELS, sku, feed.newest(decided)
+            )
 
             async def shelf_right() -> list[str]:
                 stats = await control.label_stats()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from gateway.sim.runner import RunningStore
 from gateway.web.passwords import hash_password
 from gateway.web.security import WebUser
 from gateway.web.server import WebOptions
-from tests.browser.test_page import CHROMIUM, browser, shot
+from tests.browser.test_page import CHROMIUM, browser, new_page, shot
 from tests.integration.conftest import store
 from tests.integration.test_bridge import settings
 
@@ -88,35 +89,48 @@ async def test_previews_status_and_repush(
             30,
         )
 
-        page = await browser.new_page(viewport={"width": 1100, "height": 800})
+        page = await new_page(browser, {"width": 1100, "height": 800})
         await page.goto(f"http://127.0.0.1:{port}/")
         await page.fill("#user", "tom")
         await page.fill("#password", "technician-pw")
         await page.click("#login-form button[type=submit]")
-        await page.click("#tabs button[data-tab=labels]")
-        row = page.locator(f"#label-table tr[data-label='{LABELS[0]}']")
-        await expect(row.locator(".label-status")).to_have_text("in-sync", timeout=10_000)
-        previews = row.locator("img.preview")
-        await expect(previews).to_have_count(2)
+        await page.click("nav.nav a[href='/labels']")
+        card = page.locator(f"li.label-card[data-label='{LABELS[0]}']")
+        await expect(card.locator(".state")).to_have_text("shows its price", timeout=10_000)
+        # What it shows, legible: at least the panel's own pixels (the promo's struck
+        # price and 会员价 need them), larger on demand.
+        preview = card.locator(".preview-button img")
+        await expect(preview).to_have_count(1)
         await page.wait_for_function(
-            "() => [...document.querySelectorAll('img.preview')]"
-            ".every(i => i.complete && i.naturalWidth > 0)"
+            "() => [...document.querySelectorAll('.preview-button img')].every(i => i.complete"
+            " && i.naturalWidth >= 296 && i.getBoundingClientRect().width >= i.naturalWidth)"
         )
+        # These labels have no LED: no Flash offered; Write again only with content.
+        await expect(card.locator("button", has_text="Flash")).to_have_count(0)
+        await card.locator(".preview-button").click()
+        dialog = card.locator("dialog.preview-dialog")
+        await expect(dialog).to_be_visible()
+        width = await dialog.locator("img").evaluate("i => i.getBoundingClientRect().width")
+        assert width >= 2 * 296, width
+        await dialog.locator("button[type=submit]").click()
         await shot(page, "labels-campaign")
-        await row.locator("button[data-repush]").click()
-        await expect(row.locator(".label-status")).not_to_have_text("in-sync", timeout=5_000)
-        await expect(row.locator(".label-status")).to_have_text("in-sync", timeout=20_000)
+        await card.locator("button[data-repush]").click()
+        await expect(card.locator(".notice-ok")).to_have_text(re.compile("written again"))
+        await expect(card.locator(".state")).not_to_have_text("shows its price", timeout=5_000)
+        await expect(card.locator(".state")).to_have_text("shows its price", timeout=20_000)
         twin = labels.planner.twins[LABELS[0]]
         assert twin.displayed is not None and twin.displayed == twin.desired
 
-        # The broker goes away: the overview says so, and why.
+        # The broker goes away: the overview says so first, and why.
         broker.stop()
-        await page.click("#tabs button[data-tab=overview]")
-        card = page.locator("#cards .card", has_text="Cloud broker")
-        await expect(card.locator("strong")).to_have_text("disconnected", timeout=15_000)
-        await expect(card.locator(".why")).to_contain_text(
+        await page.click("nav.nav a[href='/']")
+        attention = page.locator(".attention")
+        await expect(attention).to_contain_text("The cloud broker is unreachable", timeout=15_000)
+        await expect(attention.locator(".why")).to_contain_text(
             f"cannot connect to 127.0.0.1:{broker.port}: ", timeout=15_000
         )
+        card_ = page.locator(".cards .card", has_text="Cloud broker")
+        await expect(card_.locator("strong")).to_have_text("disconnected")
         await shot(page, "overview-broker-unreachable")
     finally:
         await gw.stop()

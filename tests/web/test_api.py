@@ -32,12 +32,22 @@ async def test_unauthenticated_requests_are_refused(web_harness: WebHarness) -> 
         )
     health = await c.get("/healthz")
     assert health.status == 200 and (await health.json())["status"] == "ok"
-    page = await c.get("/")
-    assert page.status == 200 and "store-gateway" in await page.text()
+    # The page is open, at any address that is not the API's (its router shows the view);
+    # its files too, and nothing outside them.
+    for path in ("/", "/devices/c4d912ab0f31", "/prices"):
+        page = await c.get(path)
+        assert page.status == 200 and "store-gateway" in await page.text(), path
+        assert page.headers["Cache-Control"] == "no-store"
+    assert (await c.get("/favicon.svg")).status == 200
+    assert (await c.get("/assets/nothing.js")).status == 404
+    outside = await c.get("/../pyproject.toml")
+    assert "[build-system]" not in await outside.text()  # the page, never a file outside it
+    unknown = await c.get("/api/nothing")
+    assert unknown.status == 401  # the API's addresses need a session, known or not
 
 
 async def test_security_headers(web_harness: WebHarness) -> None:
-    for path in ("/", "/api/devices", "/static/app.js"):
+    for path in ("/", "/api/devices", "/favicon.svg"):
         resp = await web_harness.client.get(path)
         csp = resp.headers["Content-Security-Policy"]
         assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp

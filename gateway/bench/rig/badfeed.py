@@ -20,9 +20,10 @@ every (sku, version) what the guard must make of it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Literal
 
 Outcome = Literal["displayed", "held", "flagged"]
@@ -188,3 +189,29 @@ def bad_feed(skus: Sequence[str]) -> BadFeed:
             ]
         )
     return BadFeed(base, [s for s in steps if s])
+
+
+def expected_hashes(
+    scenario: Path, labels: Sequence[str], sku_of: Callable[[int], str], shown: dict[str, FeedItem]
+) -> dict[str, str]:
+    """label id -> the content hash of what the label's SKU should show (``shown``),
+    rendered here, independently of any gateway; ``labels`` in the scenario's order, the
+    n-th bound to ``sku_of(n)``."""
+    from drivers.labels.panels import ID_MASK, PANELS
+    from gateway.labels.render import LabelContent, render
+    from gateway.sim.scenario import read_scenario
+
+    spec = read_scenario(scenario)
+    panels = [PANELS[g.hardware & ID_MASK] for g in spec.labels for _ in range(g.count)]
+    out = {}
+    for n, (label_id, panel) in enumerate(zip(labels, panels, strict=True)):
+        item = shown[sku_of(n)]
+        content = LabelContent(
+            sku=item.sku,
+            price=item.price,
+            currency=item.currency,
+            name=f"商品 {item.sku}",
+            original_price=item.original_price,
+        )
+        out[label_id] = render(content, panel).content_hash
+    return out
