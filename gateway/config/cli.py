@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gateway.config.load import EX_CONFIG, ConfigError, load_config
+from gateway.config.load import EX_CONFIG, ConfigError, load_config, where
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.config)
     except ConfigError as exc:
         for problem in exc.problems:
-            print(f"{args.config}: {problem}", file=sys.stderr)
+            print(where(args.config, problem), file=sys.stderr)
         print(
             f"{args.config}: {len(exc.problems)} problem(s); nothing was changed", file=sys.stderr
         )

@@ -7,6 +7,7 @@ once, one line each, naming the key, the bad value and what is expected.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tomllib
@@ -40,7 +41,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Gateway
     try:
         config = GatewayConfig.model_validate(merged)
     except ValidationError as exc:
-        problems.extend(format_errors(exc))
+        problems.extend(format_errors(exc, _env_names(env)))
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)
@@ -58,8 +59,14 @@ def load_or_report(path: Path) -> GatewayConfig | None:
         return load_config(path)
     except ConfigError as exc:
         for problem in exc.problems:
-            print(f"{path}: {problem}", file=sys.stderr)
+            print(where(path, problem), file=sys.stderr)
         return None
+
+
+def where(path: Path, problem: str) -> str:
+    """A problem as it is printed: with the file it is in (one from an environment
+    variable says so itself)."""
+    return problem if problem.startswith(("environment ", f"{path}:")) else f"{path}: {problem}"
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -144,10 +151,36 @@ def _unknown_env(env: Mapping[str, str]) -> list[str]:
             top = name[len(ENV_PREFIX) :].lower().split("__", 1)[0]
             if top not in fields:
                 out.append(
-                    f"environment {name}: unknown setting {top!r} "
+                    f"environment {name}: unknown setting {top!r}{_did_you_mean(top, fields)} "
                     f"(known: {', '.join(sorted(fields))})"
                 )
     return out
+
+
+def _env_names(env: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """The settings the environment gives, by their path: the variable that gives each."""
+    return {
+        tuple(name[len(ENV_PREFIX) :].lower().split("__")): name
+        for name in env
+        if name.upper().startswith(ENV_PREFIX)
+    }
+
+
+def _did_you_mean(word: str, known: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _known_keys(path: list[str]) -> list[str]:
+    """The keys the section at ``path`` takes (by their names in the file)."""
+    section = (
+        next((a for a in _members(_annotation(GatewayConfig, path)) if _is_model(a)), None)
+        if path
+        else GatewayConfig
+    )
+    if section is None:
+        return []
+    return [f.alias or name for name, f in section.model_fields.items()]
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,21 +193,37 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def format_errors(exc: ValidationError) -> list[str]:
+def format_errors(
+    exc: ValidationError, env_names: Mapping[tuple[str, ...], str] | None = None
+) -> list[str]:
+    """One line per problem, naming the key (or the environment variable that set it),
+    the bad value and what is expected; a misspelt key gets the likeliest one."""
+    env_names = env_names or {}
     lines = []
     for err in exc.errors(include_url=False):
         loc = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
         # Drop pydantic's union/tag branch names from the path (e.g. "list[...]").
-        key = ".".join(p for p in loc if "[" not in p) or "(top level)"
+        parts = [p for p in loc if "[" not in p]
+        key = ".".join(parts) or "(top level)"
+        origin = next(
+            (
+                env_names[tuple(parts[:n])]
+                for n in range(len(parts), 0, -1)
+                if tuple(parts[:n]) in env_names
+            ),
+            None,
+        )
+        where = key if origin is None else f"environment {origin} ({key})"
         kind = err["type"]
         if kind == "missing":
-            lines.append(f"{key}: missing; this setting is required")
+            lines.append(f"{where}: missing; this setting is required")
         elif kind == "extra_forbidden":
+            hint = _did_you_mean(parts[-1], _known_keys(parts[:-1])) if parts else ""
             lines.append(
-                f"{key}: unknown key (check the spelling; every key is listed in "
+                f"{where}: unknown key{hint} (check the spelling; every key is listed in "
                 "config/gateway.example.toml)"
             )
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{key}: {err['input']!r} is not valid: {msg}")
+            lines.append(f"{where}: {err['input']!r} is not valid: {msg}")
     return sorted(set(lines), key=lines.index)

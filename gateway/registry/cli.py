@@ -72,26 +72,73 @@ def _from_database(path: Path) -> list[dict[str, Any]]:
     return sorted(views, key=lambda v: v["device_id"])
 
 
+UNITS = {"_c": "°C", "_pct": "%", "_hpa": "hPa", "_mv": "mV", "_v": "V", "_dbm": "dBm"}
+READINGS_SHOWN = 3  # the table summarises; --json has them all
+NAME_WIDTH = 20
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _reading(name: str, value: float) -> str:
+    unit = next((u for suffix, u in UNITS.items() if name.endswith(suffix)), "")
+    short = name
+    for suffix in UNITS:
+        short = short.removesuffix(suffix)
+    text = f"{value:.1f}" if unit in ("°C", "V") else f"{value:g}" if not unit else f"{value:.0f}"
+    return f"{short} {text}{unit}"
+
+
+def _summary(readings: dict[str, float]) -> str:
+    names = sorted(readings, key=lambda n: (not n.startswith("temperature"), n))
+    shown = [_reading(n, readings[n]) for n in names[:READINGS_SHOWN]]
+    more = len(names) - READINGS_SHOWN
+    return ", ".join(shown) + (f" (+{more})" if more > 0 else "")
+
+
+def _age(ts: str, now: float) -> str:
+    from gateway.timeutil import parse_ts
+
+    seconds = max(0.0, now - parse_ts(ts).timestamp())
+    if seconds < 60:
+        return f"{seconds:.0f}s ago"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m ago"
+    if seconds < 86400:
+        return f"{seconds / 3600:.0f}h ago"
+    return f"{seconds / 86400:.0f}d ago"
+
+
 def _print_table(devices: list[dict[str, Any]], source: str) -> None:
-    headers = ("DEVICE", "KIND", "MODEL", "NAME", "ONLINE", "LAST SEEN", "RSSI", "BATT", "READINGS")
+    import shutil
+    import time
+
+    now = time.time()
+    width = shutil.get_terminal_size((120, 24)).columns
+    headers = ("DEVICE", "KIND", "MODEL", "NAME", "ONLINE", "SEEN", "RSSI", "BATT", "READINGS")
     rows = []
     for d in devices:
-        readings = " ".join(f"{k}={v:g}" for k, v in sorted(d["readings"].items()))
         online = "-" if d["online"] is None else ("yes" if d["online"] else "no")
         battery = "" if d["battery_pct"] is None else f"{d['battery_pct']:.0f}%"
         rssi = "" if d["rssi"] is None else str(d["rssi"])
         rows.append(
-            (
+            [
                 d["device_id"],
                 d["kind"],
                 d["model"],
-                d["name"] or "",
+                _cut(d["name"] or "", NAME_WIDTH),
                 online,
-                d["last_seen"],
+                _age(d["last_seen"], now),
                 rssi,
                 battery,
-                readings,
-            )
+                _summary(d["readings"]),
+            ]
         )
+    # The table fits the terminal: the readings column takes what is left, cut short.
+    fixed = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)][:-1]
+    room = max(12, width - sum(fixed) - 2 * len(fixed))
+    for row in rows:
+        row[-1] = _cut(row[-1], room)
     print_table(headers, rows)
-    print(f"{len(devices)} devices (from the {source})")
+    print(f"{len(devices)} devices (from the {source}; --json for every reading)")

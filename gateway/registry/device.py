@@ -50,6 +50,7 @@ class DeviceRecord:
     # are heard by one adapter: no dictionary for them.
     adapter: str | None = None
     heard_by: dict[str, tuple[float, float]] | None = None
+    saved_seen: float = 0.0  # the last_seen its persisted row has (not persisted itself)
 
     @property
     def rssi_int(self) -> int | None:

@@ -71,6 +71,7 @@ def row_to_record(row: tuple[Any, ...]) -> DeviceRecord:
         raw["colors"] = tuple(raw["colors"])
         label_info = LabelAdvert(**raw)
     return DeviceRecord(
+        saved_seen=float(last_seen),
         device_id=device_id,
         address=address,
         kind=DeviceKind(kind),
@@ -105,7 +106,9 @@ async def flush_dirty(db: Database, registry: Registry) -> int:
         return 0
     ids = list(registry.dirty)
     registry.dirty.clear()
-    rows = [_row(d) for i in ids if (d := registry.get(i)) is not None]
+    devices = [d for i in ids if (d := registry.get(i)) is not None]
+    rows = [_row(d) for d in devices]
+    seen = [d.last_seen for d in devices]  # what the rows say (the loop may move on)
 
     def write(d: sqlite_utils.Database) -> None:
         d.conn.executemany(
@@ -117,4 +120,6 @@ async def flush_dirty(db: Database, registry: Registry) -> int:
     except BaseException:
         registry.dirty.update(ids)  # try again next time
         raise
+    for device, last_seen in zip(devices, seen, strict=True):
+        device.saved_seen = last_seen
     return len(rows)

@@ -24,6 +24,7 @@ Listener = Callable[[DeviceChange], None]
 _INTERVAL_WEIGHT = 0.2  # EWMA weight of a new gap
 _RSSI_WEIGHT = 0.25  # EWMA weight of a new RSSI sample
 _BATTERY_DEADBAND_PCT = 1.0
+LAST_SEEN_SAVE_S = 300.0  # a device's persisted last seen is at most this old (disk writes bounded)
 
 
 @dataclass(frozen=True)
@@ -253,9 +254,15 @@ class Registry:
         return min(max(learned, o.offline_floor_s), o.offline_ceiling_s)
 
     def sweep(self, now_mono: float) -> list[DeviceChange]:
-        """Mark devices silent beyond their margin offline; call about once a second."""
+        """Mark devices silent beyond their margin offline, and those whose persisted last
+        seen is ``LAST_SEEN_SAVE_S`` old dirty; call about once a second."""
         changes: list[DeviceChange] = []
+        dirty = self.dirty
         for device in self._devices.values():
+            # Last seen is kept fresh on disk at a bounded rate (a beacon's readings never
+            # change, so nothing else would save it): `devices` without the daemon.
+            if device.last_seen - device.saved_seen >= LAST_SEEN_SAVE_S:
+                dirty.add(device.device_id)
             if device.online and now_mono - device.last_seen_mono > self.offline_after(device):
                 device.online = False
                 self.dirty.add(device.device_id)

@@ -55,7 +55,8 @@ def test_environment_overrides_nested_keys(tmp_path: Path) -> None:
 def test_unknown_environment_setting_is_named(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL)
     assert problems(path, {"STOREGW_MQQT__PORT": "1"}) == [
-        "environment STOREGW_MQQT__PORT: unknown setting 'mqqt' (known: alerts, ble, buffer, "
+        "environment STOREGW_MQQT__PORT: unknown setting 'mqqt' (did you mean 'mqtt'?) "
+        "(known: alerts, ble, buffer, "
         "data_dir, device_state, energy, gateway_id, labels, logging, mqtt, multi_gateway, prices, "
         "registry, security, store_id, telemetry, web)"
     ]
@@ -245,3 +246,42 @@ def test_price_rules_are_checked_by_name_and_limit(tmp_path: Path) -> None:
     rules = price_rules(load_config(ok, environ={}))
     assert rules.currency == "EUR" and rules.settings["max-drop"].mode == "warn"
     assert rules.settings["max-drop"].limit == 30
+
+
+def test_an_environment_override_is_named_as_such_with_a_suggestion(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    found = problems(path, {"STOREGW_MQTT__PROT": "8883", "STOREGW_MQTT__PORT": "eighty"})
+    assert any(
+        p.startswith(
+            "environment STOREGW_MQTT__PROT (mqtt.prot): unknown key (did you mean 'port'?)"
+        )
+        for p in found
+    ), found
+    assert any(
+        p.startswith("environment STOREGW_MQTT__PORT (mqtt.port): 'eighty' is not valid")
+        for p in found
+    )
+    assert problems(path, {"STOREGW_MQQT__PORT": "1"})[0].startswith(
+        "environment STOREGW_MQQT__PORT: unknown setting 'mqqt' (did you mean 'mqtt'?)"
+    )
+
+
+def test_a_misspelt_key_in_the_file_gets_the_likeliest_one(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "[labels]\nslots_per_adaptor = 3\n")
+    assert problems(path) == [
+        "labels.slots_per_adaptor: unknown key (did you mean 'slots_per_adapter'?) "
+        "(check the spelling; every key is listed in config/gateway.example.toml)"
+    ]
+
+
+def test_check_config_prints_environment_problems_without_blaming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.cli import main
+
+    path = write(tmp_path, MINIMAL)
+    monkeypatch.setenv("STOREGW_MQTT__PROT", "1")
+    assert main(["check-config", "--config", str(path)]) == 78
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("environment STOREGW_MQTT__PROT (mqtt.prot): unknown key")
+    assert err[-1] == f"{path}: 1 problem(s); nothing was changed"

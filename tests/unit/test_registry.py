@@ -147,3 +147,26 @@ async def test_persisted_across_restart(tmp_path: Path) -> None:
     assert reg2.get("c00000000001").beacon == uid  # type: ignore[union-attr]
     change = reg2.observe(adv(), sensor(3.9), 501.0, 1501.0)
     assert change is not None and change.kinds == frozenset({ChangeKind.ONLINE})
+
+
+async def test_last_seen_is_saved_at_a_bounded_rate(tmp_path: Path) -> None:
+    """A beacon whose readings never change is saved again once its persisted last seen
+    is a minute old, not at every advert."""
+    from gateway.registry.registry import LAST_SEEN_SAVE_S
+
+    db = Database(tmp_path / "gw.db")
+    await db.open()
+    registry = Registry(RegistryOptions())
+    adv = Advertisement(address="C0:01:01:00:00:01", rssi=-60)
+    obs = Observation(kind=DeviceKind.BEACON, model="ibeacon")
+    registry.observe(adv, obs, 0.0, 1000.0)
+    assert await flush_dirty(db, registry) == 1
+    registry.observe(adv, obs, 10.0, 1010.0)
+    registry.sweep(10.0)
+    assert await flush_dirty(db, registry) == 0  # 10 s: not yet
+    registry.observe(adv, obs, 61.0, 1000.0 + LAST_SEEN_SAVE_S + 1)
+    registry.sweep(61.0)
+    assert await flush_dirty(db, registry) == 1
+    [saved] = await load_devices(db)
+    assert saved.last_seen == 1000.0 + LAST_SEEN_SAVE_S + 1
+    await db.close()
