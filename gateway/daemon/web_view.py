@@ -406,9 +406,114 @@ class GatewayView:
                     [((), status.bytes)],
                 ),
             ]
+        out += _component_families(g)
+        if g.bridge is not None:
+            out += _broker_families(g.bridge)
+        if g.energy is not None:
+            out += _energy_families(g.energy)
         if g.labels is not None:
             out += _label_families(g)
         return out
+
+
+def _component_families(g: Components) -> list[MetricFamily]:
+    statuses = g.supervisor.statuses()
+    return [
+        MetricFamily(
+            "storegw_component_up",
+            "gauge",
+            "Whether each supervised component is running (1) or not (0)",
+            ("component", "critical"),
+            [
+                ((c.name, str(c.critical).lower()), float(c.state.value == "running"))
+                for c in statuses
+            ],
+        ),
+        MetricFamily(
+            "storegw_component_restarts",
+            "counter",
+            "Restarts of each supervised component since start",
+            ("component",),
+            [((c.name,), c.restarts) for c in statuses],
+        ),
+    ]
+
+
+def _broker_families(bridge: Bridge) -> list[MetricFamily]:
+    view = bridge.view()
+    latency = view["publish_latency_s"]
+    return [
+        MetricFamily(
+            "storegw_broker_connected",
+            "gauge",
+            "Whether the gateway is connected to the cloud's broker",
+            (),
+            [((), float(view["connected"]))],
+        ),
+        MetricFamily(
+            "storegw_broker_session",
+            "gauge",
+            "The broker session counter of the contract's status (one higher per connect)",
+            (),
+            [((), view["session"])],
+        ),
+        MetricFamily(
+            "storegw_broker_published",
+            "counter",
+            "Messages published to the broker",
+            (),
+            [((), view["published"])],
+        ),
+        MetricFamily(
+            "storegw_broker_delivered",
+            "counter",
+            "Messages the broker acknowledged (PUBACK)",
+            (),
+            [((), view["delivered"])],
+        ),
+        MetricFamily(
+            "storegw_broker_down_seconds",
+            "gauge",
+            "Seconds since the broker was lost (0 while connected)",
+            (),
+            [((), bridge.broker_down_s())],
+        ),
+        MetricFamily(
+            "storegw_broker_publish_latency_seconds",
+            "gauge",
+            "Recent time from a publish to its PUBACK",
+            (),
+            [] if latency is None else [((), latency)],
+        ),
+    ]
+
+
+def _energy_families(energy: EnergyService) -> list[MetricFamily]:
+    zones = energy.view()["zones"]
+
+    def gauge(name: str, help_: str, key: str) -> MetricFamily:
+        samples = [((z["zone"],), float(z[key])) for z in zones if z.get(key) is not None]
+        return MetricFamily(name, "gauge", help_, ("zone",), samples)
+
+    return [
+        gauge(
+            "storegw_energy_zone_reachable", "Whether the zone's controller answers", "reachable"
+        ),
+        gauge("storegw_energy_zone_on", "Whether the zone is on, as its controller reports", "on"),
+        gauge(
+            "storegw_energy_zone_setpoint_celsius", "An air-conditioned zone's setpoint", "setpoint"
+        ),
+        gauge(
+            "storegw_energy_zone_temperature_celsius",
+            "A zone's measured temperature",
+            "temperature",
+        ),
+        gauge("storegw_energy_zone_level_percent", "A lighting zone's level", "level"),
+        gauge("storegw_energy_zone_meter_kwh", "The zone's energy meter", "energy_kwh"),
+        gauge(
+            "storegw_energy_zone_writes", "Writes the plan made to the zone since start", "writes"
+        ),
+    ]
 
 
 def _label_families(g: Components) -> list[MetricFamily]:
@@ -457,6 +562,13 @@ def _label_families(g: Components) -> list[MetricFamily]:
             "Label transfers under way",
             (),
             [((), scheduler.running)],
+        ),
+        MetricFamily(
+            "storegw_label_results",
+            "counter",
+            "Label command results answered here since start, by status",
+            ("status",),
+            [((status,), n) for status, n in sorted(g.labels.planner.results.items())],
         ),
         *_shelf_families(g.labels),
     ]

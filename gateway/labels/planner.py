@@ -140,6 +140,7 @@ class LabelPlanner:
         self._waiting_for_price: dict[str, dict[str, float]] = {}
         self._unseen_budget_s = unseen_budget_s
         self._scheduled: list[tuple[float, str, str]] = []  # (valid_from, sku, command id)
+        self.results: dict[str, int] = {}  # results answered here since start, by status
 
     # ---- start-up --------------------------------------------------------------------
 
@@ -612,8 +613,10 @@ class LabelPlanner:
                     command_id=r.command_id,
                     status=r.status.value,
                 )
-            elif self._on_answered is not None:
-                self._on_answered(r)
+            else:
+                self.results[r.status.value] = self.results.get(r.status.value, 0) + 1
+                if self._on_answered is not None:
+                    self._on_answered(r)
 
     async def _save_twin(self, twin: LabelTwin, now: float) -> None:
         await self._db.run(lambda d: store.save_twins(d, [twin], now))

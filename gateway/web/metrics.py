@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -48,6 +48,8 @@ class PortCollector(Collector):
 def render(port: WebPort) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PortCollector(port))
+    # The process's own: CPU seconds, resident memory, open files, start time.
+    ProcessCollector(registry=registry)
     return generate_latest(registry)
 
 

@@ -162,6 +162,17 @@ async def test_metrics_open_to_localhost(web_harness: WebHarness) -> None:
     text = await resp.text()
     assert resp.status == 200
     assert 'storegw_devices{state="online"} 1.0' in text
+    # The components, the energy zones, the shelf and the process itself.
+    assert 'storegw_component_up{component="alerts",critical="true"} 1.0' in text
+    assert 'storegw_energy_zone_reachable{zone="sales"}' in text
+    assert "storegw_shelf_labels" in text and "storegw_time_to_shelf_seconds_bucket" in text
+    assert "process_resident_memory_bytes" in text and "process_cpu_seconds_total" in text
+    # Every path the page uses is described, /healthz and /metrics among them.
+    from gateway.web.openapi import OPENAPI
+
+    described = set(OPENAPI["paths"])
+    assert {"/healthz", "/metrics", "/api/labels/{label_id}/flash"} <= described
+    assert "/api/labels/{label_id}/{which}.png" in described
 
 
 async def test_openapi_document_is_valid_json_schema(web_harness: WebHarness) -> None:
