@@ -60,6 +60,18 @@ if [ "$MODE" = "uninstall" ]; then
     exit 0
 fi
 
+# The page is built from its sources with Node.js (scripts/build-page); a box without
+# Node.js installs a checkout where it was built already.
+if [ "$MODE" = "install" ] && [ ! -f "$SRC/gateway/web/dist/index.html" ]; then
+    if command -v npm >/dev/null 2>&1; then
+        "$SRC/scripts/build-page"
+    else
+        echo "install.sh: the page is not built and npm is missing: run scripts/build-page" \
+            "on a machine with Node.js and npm (or install them), then install again" >&2
+        exit 1
+    fi
+fi
+
 # Stage everything next to the target, then swap it in: never half-installed.
 STAGE="$(mktemp -d "${APP%/*}/.store-gateway.XXXXXX" 2>/dev/null || { mkdir -p "${APP%/*}"; mktemp -d "${APP%/*}/.store-gateway.XXXXXX"; })"
 trap 'rm -rf "$STAGE"' EXIT
