@@ -56,6 +56,7 @@ class BleManager(BlueZWatcherCallbacks):
         self.bluez_restarts = 0
         self._recovering: set[str] = set()
         self._stale_checked = False
+        self._scanning = False  # the scanners run (not before the stale links are down)
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -72,9 +73,18 @@ class BleManager(BlueZWatcherCallbacks):
                 stale = await self._watcher.disconnect_stale(self._wants)
                 if stale:
                     log.warning("links left up by an earlier run disconnected", devices=stale)
+            # Only now may bleak read BlueZ's objects (a scanner's first start does): a view
+            # read while those links went down can keep one connected, with its removed GATT
+            # objects, for good (bleak applies the signals that arrive with its
+            # GetManagedObjects reply first, then the reply over them), and a connect to
+            # that label then skips Connect and fails on objects BlueZ no longer has.
+            self._scanning = True
+            for name in list(self._scanners):
+                self._ensure_scanner(name)
             await self._watcher.wait_closed()
             raise ConnectionError("lost the system D-Bus connection")
         finally:
+            self._scanning = False
             await self._watcher.stop()
             for task in self._tasks.values():
                 task.cancel()
@@ -85,10 +95,13 @@ class BleManager(BlueZWatcherCallbacks):
             self._scanners.clear()
 
     def _ensure_scanner(self, name: str) -> AdapterScanner:
+        """The adapter's scanner; it runs once the links left up by an earlier run are
+        down (until then it only records what the watcher reports of its adapter)."""
         scanner = self._scanners.get(name)
         if scanner is None:
             scanner = AdapterScanner(name, self._on_advert, self._options)
             self._scanners[name] = scanner
+        if self._scanning and name not in self._tasks:
             self._tasks[name] = asyncio.create_task(scanner.run(), name=f"scanner-{name}")
         return scanner
 

@@ -179,10 +179,12 @@ async def run_machine(
     client = BleakClient(
         known_device(address, adapter), bluez={"adapter": adapter}, timeout=connect_timeout_s
     )
+    connected = False
     try:
         async with gate.connecting():
             watch.enter("connect")
             await client.connect()
+        connected = True
         watch.enter("notify")
         for uuid in machine.notify_characteristics:
 
@@ -224,7 +226,13 @@ async def run_machine(
         kind, text = failure
         return AttemptResult(_FAILURE_OUTCOME.get(kind, Outcome.RETRY), text)
     except (BleakError, TimeoutError, OSError, EOFError) as exc:
-        return classify_bleak_error(exc)
+        result = classify_bleak_error(exc)
+        if connected and result.outcome is Outcome.NOT_SEEN:
+            # Connected, then an object of the link is missing: the link went down (or
+            # bleak's view of it was stale), not a label BlueZ does not know. Retried,
+            # and counted against the attempts, rather than waiting to be seen.
+            result = AttemptResult(Outcome.RETRY, f"the link went down: {describe(exc)}")
+        return result
     finally:
         watch.enter("disconnect")
         with contextlib.suppress(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -13,7 +14,8 @@ import pytest
 from drivers.labels.panels import PANELS_BY_MODEL
 from drivers.types import address_to_device_id
 from gateway.ble.ingest import IngestOptions
-from gateway.ble.scanner import ScannerOptions
+from gateway.ble.manager import BleManager
+from gateway.ble.scanner import ScannerOptions, ScannerState
 from gateway.daemon.app import Gateway, GatewaySettings
 from gateway.registry import RegistryOptions
 from gateway.sim.control import VirtualStoreClient
@@ -55,6 +57,11 @@ async def gateway(store: RunningStore, tmp_path: Path) -> AsyncIterator[Gateway]
     await gw.stop()
 
 
+def scanning(ble: BleManager, adapter: str) -> bool:
+    scanner = ble.scanners().get(adapter)
+    return scanner is not None and scanner.state is ScannerState.SCANNING
+
+
 def online(gw: Gateway, address: str) -> bool:
     d = gw.registry.get(address_to_device_id(address))
     return d is not None and d.online
@@ -89,6 +96,87 @@ async def test_device_goes_offline_and_comes_back(
     assert took >= 2.0  # not before its margin (floor 2 s)
     await control.set_in_range(FRIDGE, True)
     await wait_for(lambda: online(gateway, FRIDGE), 10, "fridge back online")
+
+
+async def test_links_left_up_by_a_dead_run_are_down_in_bleaks_view_too(
+    store: RunningStore,
+) -> None:
+    """A run that died left links up (BlueZ keeps them); the next run disconnects them at
+    start. bleak's view of BlueZ, which says whether a connect calls Connect at all and
+    which GATT objects there are, must be read after that: a view read while they go down
+    can keep one connected for good (bleak applies signals that arrive with its
+    GetManagedObjects reply before it, then the reply over them), and every attempt on
+    that label then skips Connect and fails on GATT objects BlueZ removed ("not known to
+    BlueZ" until its budget runs out).
+
+    BlueZ answers a Disconnect once the link is down; here that is just after another
+    client's GetManagedObjects is answered, if one comes within 0.5 s."""
+    from bleak.backends.bluezdbus.manager import get_global_bluez_manager
+    from dbus_fast import Message as DBusMessage
+    from dbus_fast import MessageType
+    from dbus_fast.aio import MessageBus
+
+    double, server = store.double, store.double.server
+    assert server is not None
+    hci0 = double.adapters["hci0"]
+    labels = [e.address for e in expected_devices(SMALL_STORE) if e.kind == "label"][:3]
+    paths = [f"/org/bluez/hci0/dev_{a.replace(':', '_')}" for a in labels]
+
+    async def call(bus: MessageBus, path: str, iface: str, member: str) -> None:
+        msg = DBusMessage(destination="org.bluez", path=path, interface=iface, member=member)
+        reply = await bus.call(msg)
+        assert reply is not None and reply.message_type != MessageType.ERROR, reply
+
+    dead = await MessageBus(bus_address=store.bus_address).connect()
+    await call(dead, "/org/bluez/hci0", "org.bluez.Adapter1", "StartDiscovery")
+    await wait_for(lambda: all(a in hci0.devices for a in labels), 10, "the labels heard")
+    for path in paths:
+        await call(dead, path, "org.bluez.Device1", "Connect")
+    dead.disconnect()  # SIGKILLed: its links stay up
+
+    def links_up() -> int:
+        return sum(o.session is not None for o in hci0.devices.values())
+
+    reads: list[tuple[str, int]] = []  # GetManagedObjects: (caller, links up)
+    disconnecting: set[str] = set()  # who takes them down
+    pending: list[tuple[str, asyncio.Event]] = []  # Disconnects waiting to complete
+
+    def observe(msg: DBusMessage) -> None:  # ahead of the double's own handler
+        if msg.member == "GetManagedObjects":  # answered right after this
+            reads.append((msg.sender or "", links_up()))
+            for sender, done in pending:
+                if sender != msg.sender:
+                    done.set()
+
+    server.bus._user_message_handlers.insert(0, observe)
+    disconnect = server._methods[("org.bluez.Device1", "Disconnect")]
+
+    async def slow_disconnect(msg: DBusMessage) -> None:
+        disconnecting.add(msg.sender or "")
+        entry = (msg.sender or "", asyncio.Event())
+        pending.append(entry)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(entry[1].wait(), 0.5)
+        pending.remove(entry)
+        await disconnect(msg)
+
+    server.method("org.bluez.Device1", "Disconnect", slow_disconnect)
+    ble = BleManager(["hci0"], lambda _advert: None, ScannerOptions(mode="auto"))
+    task = asyncio.create_task(ble.run())
+    try:
+        await wait_for(lambda: scanning(ble, "hci0"), 10, "scanning")
+        await wait_for(lambda: links_up() == 0, 5, "the links down")
+        manager = await get_global_bluez_manager()
+        await asyncio.sleep(0.2)
+        # Nobody but the one taking them down read BlueZ's objects while they were up...
+        assert {sender for sender, up in reads if up} <= disconnecting, reads
+        # ... so bleak's view has them down, without GATT objects, as BlueZ has them.
+        assert [p for p in paths if manager.is_connected(p)] == []
+        assert [o for o in manager._properties if o.startswith(tuple(f"{p}/" for p in paths))] == []
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def test_recovers_from_bluez_restart(gateway: Gateway, control: VirtualStoreClient) -> None:
