@@ -33,6 +33,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "keygen": ("gateway.commands.keygen", "create an Ed25519 key pair for signing commands"),
     "sign-command": ("gateway.commands.sign", "sign a JSON command from stdin as a compact JWS"),
     "hash-password": ("gateway.web.passwords", "print a password hash for the web users list"),
+    "users": ("gateway.access.cli", "add, change, list and remove the page's users"),
+    "web-cert": ("gateway.access.cert_cli", "show the page's HTTPS certificate, or make a new one"),
     "counter-token": ("gateway.energy.cli", "create a token for a door's people counter"),
 }
 

@@ -116,7 +116,18 @@ if systemd_live; then
     systemd-sysusers store-gateway.conf
     systemd-tmpfiles --create store-gateway.conf
     systemctl daemon-reload
+    # The page is served over HTTPS with a certificate the gateway makes for itself (in
+    # its data directory, as the service's user): made now, so its fingerprint can be
+    # checked in the browser at the first visit.
+    if cert="$(runuser -u store-gateway -- "$APP/bin/store-gateway" web-cert --config "$CONF/gateway.toml" 2>&1)"; then
+        echo "the page's certificate (check its fingerprint in the browser at the first visit):"
+        echo "$cert" | sed 's/^/    /'
+    else
+        echo "the page's certificate is made at the first start (store-gateway web-cert --config $CONF/gateway.toml shows it): $cert"
+    fi
     echo "installed; start with: systemctl enable --now store-gateway"
 else
-    echo "installed into ${ROOT_DIR:-/}"
+    # Into a directory for packaging: no key is made here (every box makes its own at
+    # its first start, and logs its fingerprint).
+    echo "installed into ${ROOT_DIR:-/}; the page's HTTPS certificate is made on the box at its first start (store-gateway web-cert shows it)"
 fi

@@ -16,7 +16,6 @@ import select
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +29,7 @@ from gateway.bench.rig.processes import (
     cpu_seconds,
     rss_mib,
 )
+from gateway.bench.rig.web import metrics_text
 
 
 def config(folder: Path, broker_port: int, web_port: int) -> Path:
@@ -61,6 +61,7 @@ class Daemon:
     def __init__(self, run: Run, name: str, bus: str, broker_port: int) -> None:
         folder = run.folder(name)
         self.web_port = free_port()
+        self._data_dir = folder / "data"
         self.notify = NotifySocket(folder / "notify.sock")
         self.process = GatewayProcess(
             config(folder, broker_port, self.web_port),
@@ -112,9 +113,7 @@ class Daemon:
 
     def adverts(self) -> float:
         """Adverts received so far, from the daemon's ``/metrics``."""
-        url = f"http://127.0.0.1:{self.web_port}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            text = response.read().decode()
+        text = metrics_text(self._data_dir, self.web_port)
         return sum(
             float(line.rsplit(" ", 1)[1])
             for line in text.splitlines()

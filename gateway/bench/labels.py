@@ -186,7 +186,7 @@ async def _campaign(run: Run, scenario: Path, how: str, compress: bool) -> dict[
             t for s in (await control.label_stats()).values() for t in s["transfer_seconds"]
         ]
         measured = sum(durations) / len(durations)
-        metrics = await asyncio.to_thread(_metrics, web_port)
+        metrics = await asyncio.to_thread(_metrics, work / "data", web_port)
         await cloud.until(lambda: _shelf(cloud).get("current") == len(labels), 60, "shelf")
         return {
             "metrics": metrics,
@@ -218,16 +218,15 @@ def _shelf(cloud: Any) -> dict[str, Any]:
     return dict(statuses[-1]["shelf"]) if statuses else {}
 
 
-def _metrics(web_port: int) -> dict[str, float]:
+def _metrics(data_dir: Path, web_port: int) -> dict[str, float]:
     """The gateway's own account of its label attempts, from its /metrics: the mean
     seconds per attempt in each phase, the number of attempts, and the parts of the
     completed transfers per container."""
-    from urllib.request import urlopen
-
     from prometheus_client.parser import text_string_to_metric_families
 
-    with urlopen(f"http://127.0.0.1:{web_port}/metrics", timeout=10) as response:
-        text = response.read().decode()
+    from gateway.bench.rig.web import metrics_text
+
+    text = metrics_text(data_dir, web_port)
     sums: dict[str, float] = {}
     attempts = transfers = parts = guard_cpu = 0.0
     for family in text_string_to_metric_families(text):

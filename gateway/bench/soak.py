@@ -21,11 +21,11 @@ import re
 import shutil
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from gateway.bench.rig.web import metrics_text
 from gateway.config.durations import parse_duration
 
 CAMPAIGN_EVERY_S = 300.0
@@ -52,8 +52,8 @@ def _proc(pid: int) -> tuple[float, int, float]:
     return rss, fds, cpu
 
 
-def _metrics(port: int) -> dict[str, float]:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+def _metrics(data_dir: Path, port: int) -> dict[str, float]:
+    text = metrics_text(data_dir, port)
     out: dict[str, float] = {}
     for name, labels, value in re.findall(r"^(storegw_\w+)(\{[^}]*\})? ([0-9.e+-]+)$", text, re.M):
         key = name + (labels or "")
@@ -144,7 +144,7 @@ devices = {{ tags = ["fridge"] }}
                 next_warm = now + 120
             await asyncio.sleep(sample_s)
             rss, fds, cpu = _proc(pid)
-            m = await asyncio.to_thread(_metrics, web_port)
+            m = await asyncio.to_thread(_metrics, work / "data", web_port)
             adverts = sum(v for k, v in m.items() if k.startswith("storegw_adverts_total{"))
             t = time.monotonic()
             rows.append(

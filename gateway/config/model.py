@@ -428,6 +428,7 @@ class BuiltinAlerts(Section):
     adapter_down_for: Duration | None = 120.0
     energy_controller_down_for: Duration = 120.0  # a zone's controller not answering
     price_held: bool = True  # a price held for review longer than prices.held_alert_after
+    failed_sign_ins: int | None = Field(10, ge=1)  # failed sign-ins in 10 minutes
 
 
 class WebhookConfig(Section):
@@ -466,16 +467,60 @@ class WebUserConfig(Section):
         return value
 
 
+class WebTlsConfig(Section):
+    """HTTPS for the page and the API (on by default)."""
+
+    enabled: bool = Field(True, description="false: plain HTTP, warned about at every start")
+    cert: Path | None = Field(None, description="PEM certificate (chain); with key")
+    key: Path | None = Field(None, description="PEM private key; with cert")
+    client_ca: Path | None = Field(
+        None, description="mutual TLS: only clients with a certificate from this CA (PEM)"
+    )
+
+    @model_validator(mode="after")
+    def _pair(self) -> WebTlsConfig:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError(
+                "give both cert and key, or neither (then the gateway makes a self-signed "
+                "certificate in its data directory)"
+            )
+        return self
+
+
+Role = Literal["viewer", "technician", "admin"]
+
+
 class WebConfig(Section):
     enabled: bool = True
     bind: str = "127.0.0.1"
-    port: int = Field(8080, ge=0, le=65535)
+    port: int = Field(8443, ge=0, le=65535)
+    tls: WebTlsConfig = Field(default_factory=WebTlsConfig)
     session_lifetime: Duration = Field(8 * 3600.0, gt=0)
-    secure_cookies: bool = False
+    session_idle: Duration = Field(30 * 60.0, gt=0, description="signed out after this idle")
+    secure_cookies: bool = Field(
+        False, description="Secure cookies over plain HTTP too (behind a TLS proxy)"
+    )
     metrics_access: Literal["localhost", "authenticated"] = "localhost"
-    login_max_failures: int = Field(5, ge=1)
-    login_window: Duration = Field(300.0, gt=0)
+    second_factor_roles: list[Role] = Field(
+        default_factory=lambda: ["admin"],  # type: ignore[arg-type]
+        description="roles that must set up a second factor",
+    )
+    login_max_failures: int = Field(5, ge=1, description="per user, before they wait")
+    login_address_max_failures: int = Field(20, ge=1, description="per address, any users")
+    login_window: Duration = Field(
+        600.0, gt=0, description="failures further apart than this start a new count"
+    )
+    audit_keep: Duration = Field(90 * 86400.0, gt=0)
     users: list[WebUserConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _limits(self) -> WebConfig:
+        if self.login_address_max_failures < self.login_max_failures:
+            raise ValueError(
+                "login_address_max_failures must be at least login_max_failures (one "
+                "user's failures must not lock out the others on the same address first)"
+            )
+        return self
 
 
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import ssl
 import time
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ import structlog
 from aiohttp import web
 
 from gateway import __version__
+from gateway.access.audit import AuditLog
+from gateway.access.options import AccessOptions
+from gateway.access.users import UserStore
 from gateway.alerts import Rule
 from gateway.alerts.service import AlertService
 from gateway.alerts.webhook import Webhook, WebhookOptions
@@ -55,10 +59,12 @@ from gateway.registry.persistence import flush_dirty, load_devices
 from gateway.store import Database
 from gateway.store.database import Synchronous
 from gateway.tasks import spawn
-from gateway.web.keys import LIVE_KEY
+from gateway.web import tls
+from gateway.web.keys import LIVE_KEY, WEB_INFO_KEY
 from gateway.web.local_api import SOCKET_NAME, serve_local_api
-from gateway.web.security import Auth, LoginLimiter, WebUser
+from gateway.web.security import Auth, LoginGuard
 from gateway.web.server import WebOptions, build_app, serve
+from gateway.web.tls import CertInfo
 
 log = structlog.get_logger("gateway.daemon")
 
@@ -90,11 +96,7 @@ class GatewaySettings:
     alert_rules: tuple[Rule, ...] = ()
     synchronous: Synchronous = "full"
     web: WebOptions | None = None
-    web_users: Mapping[str, WebUser] = field(default_factory=dict)
-    session_lifetime_s: float = 8 * 3600
-    secure_cookies: bool = False
-    login_max_failures: int = 5
-    login_window_s: float = 300.0
+    access: AccessOptions = field(default_factory=AccessOptions)
     stop_budget_s: float = 10.0
     watchdog_limits: Mapping[str, float] = field(default_factory=lambda: dict(WATCHDOG_LIMITS))
     bridge: BridgeOptions | None = None
@@ -231,12 +233,26 @@ class Gateway:
                 self.alerts,
                 None if self.labels is None else self.labels.handover,
             )
-        self.auth = Auth(
-            settings.web_users,
-            settings.session_lifetime_s,
-            LoginLimiter(settings.login_max_failures, settings.login_window_s),
-            settings.secure_cookies,
+        access = settings.access
+        self.users = UserStore(
+            self.db,
+            access.seeds,
+            access.second_factor_roles,
+            issuer=f"store-gateway {settings.gateway_id}",
         )
+        self.audit = AuditLog(self.db, outbox, keep_s=access.audit_keep_s)
+        self.auth = Auth(
+            self.users,
+            access.session_lifetime_s,
+            access.session_idle_s,
+            LoginGuard(access.user_limit, access.address_limit, access.window_s),
+            secure=access.secure_cookies
+            or (settings.web is not None and settings.web.tls is not None),
+        )
+        self.users.listeners.append(self.auth.user_changed)
+        self.cert: CertInfo | None = None
+        self._tls: ssl.SSLContext | None = None
+        self._web_app: web.Application | None = None
         self.notifier = Notifier()
         self.watchdog = Watchdog(self.notifier)
         self._db_alive = time.monotonic()
@@ -275,8 +291,14 @@ class Gateway:
         await self._open_database()
         self.registry.load(await load_devices(self.db), now_mono=time.monotonic())
         await self.alerts.restore()
+        seeded = await self.users.load()
+        if seeded:
+            log.info("web users taken from the configuration", users=seeded)
         if self.bridge is not None:
             await self.bridge.open()
+        told = await self.audit.tell_untold()
+        if told:
+            log.info("audit of changes made while stopped told to the cloud", entries=told)
         if self.coordinator is not None:
             await self.coordinator.open()
         if self.labels is not None:
@@ -322,12 +344,13 @@ class Gateway:
         if self.labels is not None:
             for name, task in self.labels.tasks().items():
                 self.supervisor.add(name, task)
-        self._runners.append(await serve_local_api(self.view, self.settings.data_dir / SOCKET_NAME))
+        self._runners.append(
+            await serve_local_api(
+                self.view, self.settings.data_dir / SOCKET_NAME, self.users, self.audit
+            )
+        )
         if self.settings.web is not None:
-            app = build_app(self.view, self.auth, self.settings.web)
-            self.supervisor.add("web-live", app[LIVE_KEY].run, critical=False)
-            self._runners.append(await serve(app, self.settings.web))
-            log.info("web page", url=f"http://{self.settings.web.bind}:{self.settings.web.port}/")
+            await self._serve_web(self.settings.web)
         self.supervisor.add("database-probe", self._db_probe_loop)
         limits = self.settings.watchdog_limits
         self.watchdog.watch("ble", self._ble_progress, limits["ble"])
@@ -405,7 +428,60 @@ class Gateway:
         self.registry.reconfigure(settings.registry)
         self.ingest.reconfigure(settings.ingest)
         self.alerts.set_rules(settings.alert_rules)
-        self.auth.set_users(settings.web_users)
+        self.users.required = settings.access.second_factor_roles
+        self._reload_certificate()
+
+    async def _serve_web(self, options: WebOptions) -> None:
+        if options.tls is not None:
+            self.cert = await asyncio.to_thread(
+                tls.ensure,
+                options.tls,
+                self.settings.data_dir,
+                self.settings.gateway_id,
+                options.bind,
+            )
+            self._tls = tls.context(options.tls, self.cert)
+            log.info(
+                "web page",
+                url=options.url(),
+                certificate=str(self.cert.cert),
+                made=self.cert.made,
+                sha256=self.cert.fingerprint,
+            )
+        else:
+            log.warning(
+                "THE WEB PAGE IS SERVED OVER PLAIN HTTP: passwords and sessions cross the "
+                "network readable (web.tls.enabled = false); serve HTTPS unless a TLS proxy "
+                "on this box fronts it",
+                url=options.url(),
+            )
+        app = build_app(self.view, self.auth, self.users, self.audit, options, self.cert)
+        self._web_app = app
+        self.supervisor.add("web-live", app[LIVE_KEY].run, critical=False)
+        self._runners.append(await serve(app, options, self._tls))
+
+    def _reload_certificate(self) -> None:
+        """SIGHUP: a renewed certificate (``store-gateway web-cert --renew``) is served to
+        new connections; a problem keeps the one served."""
+        web_options = self.settings.web
+        if self._tls is None or web_options is None or web_options.tls is None:
+            return
+        try:
+            info = tls.ensure(
+                web_options.tls,
+                self.settings.data_dir,
+                self.settings.gateway_id,
+                web_options.bind,
+            )
+            tls.load(self._tls, info.cert, info.key)
+        except tls.TlsError as exc:
+            log.warning("certificate not reloaded; serving the one before", problem=str(exc))
+            return
+        if self.cert is None or info.fingerprint != self.cert.fingerprint:
+            log.info("web certificate reloaded", sha256=info.fingerprint)
+        self.cert = info
+        if self._web_app is not None:
+            self._web_app[WEB_INFO_KEY]["tls"] = info.view()
 
     def _lock_data_dir(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -449,6 +525,7 @@ class Gateway:
         metrics: dict[str, float | None] = {
             "adapters_down": float(sum(1 for s in statuses if s.state != "up")),
             "database_replaced": 0.0 if self.database_replaced is None else 1.0,
+            "failed_sign_ins_10m": float(self.auth.guard.recent(time.time())),
         }
         if self.energy is not None:
             metrics.update(self.energy.metrics())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from gateway.access.options import AccessOptions
+from gateway.access.users import Seed
 from gateway.alerts import Rule, Selector
 from gateway.alerts.webhook import WebhookOptions
 from gateway.ble.ingest import IngestOptions
@@ -25,8 +27,8 @@ from gateway.ownership import OwnershipOptions
 from gateway.prices.rules import PriceRules
 from gateway.registry import RegistryOptions
 from gateway.registry.history import HistoryOptions
-from gateway.web.security import WebUser
 from gateway.web.server import WebOptions
+from gateway.web.tls import TlsOptions
 
 REDACTED = "<redacted>"
 
@@ -119,6 +121,18 @@ def alert_rules(config: GatewayConfig) -> tuple[Rule, ...]:
                 selector=Selector(gateway=True),
             )
         )
+    if b.failed_sign_ins is not None:
+        rules.append(
+            Rule(
+                name="failed-sign-ins",
+                metric="failed_sign_ins_10m",
+                op="above",
+                threshold=b.failed_sign_ins - 0.5,
+                severity="warning",
+                message="{value} failed sign-ins to the page in 10 minutes",
+                selector=Selector(gateway=True),
+            )
+        )
     if b.price_held:
         rules.append(
             Rule(
@@ -201,6 +215,16 @@ def redacted(config: GatewayConfig) -> dict[str, object]:
         user["password_hash"] = REDACTED
     data["ble"]["bthome_keys"] = {k: REDACTED for k in data["ble"]["bthome_keys"]}
     return data
+
+
+def web_options(config: GatewayConfig) -> WebOptions:
+    web, tls = config.web, config.web.tls
+    return WebOptions(
+        bind=web.bind,
+        port=web.port,
+        metrics_access=web.metrics_access,
+        tls=TlsOptions(tls.cert, tls.key, tls.client_ca) if tls.enabled else None,
+    )
 
 
 def bridge_options(config: GatewayConfig) -> BridgeOptions | None:
@@ -292,14 +316,18 @@ def settings_from_config(config: GatewayConfig) -> GatewaySettings:
         ),
         alert_rules=alert_rules(config),
         synchronous=config.buffer.synchronous,
-        web=WebOptions(bind=web.bind, port=web.port, metrics_access=web.metrics_access)
-        if web.enabled
-        else None,
-        web_users={u.name: WebUser(u.name, u.role, u.password_hash) for u in web.users},
-        session_lifetime_s=web.session_lifetime,
-        secure_cookies=web.secure_cookies,
-        login_max_failures=web.login_max_failures,
-        login_window_s=web.login_window,
+        web=web_options(config) if web.enabled else None,
+        access=AccessOptions(
+            seeds=tuple(Seed(u.name, u.role, u.password_hash) for u in web.users),
+            second_factor_roles=frozenset(web.second_factor_roles),
+            session_lifetime_s=web.session_lifetime,
+            session_idle_s=web.session_idle,
+            secure_cookies=web.secure_cookies,
+            user_limit=web.login_max_failures,
+            address_limit=web.login_address_max_failures,
+            window_s=web.login_window,
+            audit_keep_s=web.audit_keep,
+        ),
         bridge=bridge_options(config),
         labels=LabelOptions(
             slots_per_adapter=config.labels.slots_per_adapter,

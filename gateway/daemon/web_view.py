@@ -261,6 +261,10 @@ class GatewayView:
         pipeline = self._g.labels
         return pipeline is not None and pipeline.repush(label_id)
 
+    def repush_sku(self, sku: str) -> list[str] | None:
+        pipeline = self._g.labels
+        return None if pipeline is None else pipeline.repush_sku(sku)
+
     def prices(self) -> Json:
         pipeline = self._g.labels
         return {"held": [], "rules": {}} if pipeline is None else pipeline.prices.view()

@@ -398,6 +398,14 @@ class LabelPipeline:
         self.scheduler.submit(job)
         return True
 
+    def repush_sku(self, sku: str) -> list[str] | None:
+        """Write every label of ``sku`` again (those with content); None: no such SKU
+        bound to any label. Returns the labels queued."""
+        labels = self.planner.labels_of(sku)
+        if not labels:
+            return None
+        return [label_id for label_id in labels if self.repush(label_id)]
+
     async def _due_loop(self) -> None:
         pruned = time.monotonic()
         while True:

@@ -15,8 +15,10 @@ import argparse
 import asyncio
 import datetime as dt
 import signal
+import ssl
 import sys
 import time
+from pathlib import Path
 
 from gateway.sim.building import (
     DoorCounter,
@@ -34,6 +36,11 @@ REPORT_ATTEMPTS_KEPT = 50  # unanswered reports kept for sending again
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=15020, help="Modbus TCP port (127.0.0.1)")
     parser.add_argument("--footfall-url", help="the gateway's /api/footfall/{counter} URL")
+    parser.add_argument(
+        "--footfall-ca",
+        type=Path,
+        help="HTTPS: the certificate to trust for the gateway (its own web-cert.pem, or its CA)",
+    )
     parser.add_argument("--token", default="", help="the counter's token")
     parser.add_argument("--period", type=float, default=60.0, help="seconds per counting period")
     parser.add_argument("--speed", type=float, default=1.0, help="store time per real second")
@@ -93,9 +100,15 @@ async def _counter(args: argparse.Namespace, stop: asyncio.Event) -> None:
     unsent: list[dict[str, object]] = []
     headers = {"Authorization": f"Bearer {args.token}"}
     start = time.time()
+    trust: ssl.SSLContext | None = None
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
         while not stop.is_set():
             await asyncio.sleep(args.period)
+            if args.footfall_ca is not None and trust is None:
+                try:  # the gateway makes its certificate when it first starts
+                    trust = ssl.create_default_context(cafile=str(args.footfall_ca))
+                except (OSError, ssl.SSLError) as exc:
+                    print(f"footfall: no certificate to trust yet ({exc})", file=sys.stderr)
             end = time.time()
             local = calendar.local(start)
             per_slot = counter.day(local.date())[local.hour * 4 + local.minute // 15]
@@ -107,7 +120,10 @@ async def _counter(args: argparse.Namespace, stop: asyncio.Event) -> None:
             start = end
             try:
                 async with http.post(
-                    args.footfall_url, json={"periods": unsent}, headers=headers
+                    args.footfall_url,
+                    json={"periods": unsent},
+                    headers=headers,
+                    ssl=trust if trust is not None else True,
                 ) as resp:
                     if resp.status in (200, 400):  # taken, or never takeable: not again
                         unsent.clear()

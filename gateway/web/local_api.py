@@ -13,6 +13,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from gateway.access.audit import AuditLog
+from gateway.access.users import UserStore, apply
 from gateway.web.port import WebPort
 
 SOCKET_NAME = "api.sock"
@@ -20,7 +22,9 @@ SHUTDOWN_S = 2.0
 ASK_TIMEOUT_S = 3.0
 
 
-def build_local_app(port: WebPort) -> web.Application:
+def build_local_app(
+    port: WebPort, users: UserStore | None = None, audit: AuditLog | None = None
+) -> web.Application:
     app = web.Application()
 
     async def devices(_: web.Request) -> web.Response:
@@ -31,8 +35,21 @@ def build_local_app(port: WebPort) -> web.Application:
         held = request.query.get("held") == "1"
         return web.json_response({"prices": await port.price_catalogue(sku, held)})
 
+    async def change_users(request: web.Request) -> web.Response:
+        """``store-gateway users``: the change, audited as the command line's."""
+        if users is None or audit is None:
+            return web.json_response({"error": "this gateway keeps no users"})
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return web.json_response({"error": "the body must be a JSON object"})
+        return web.json_response(await apply(users, body, audit.record))
+
     app.router.add_get("/api/devices", devices)
     app.router.add_get("/api/prices", prices)
+    app.router.add_post("/api/users", change_users)
     return app
 
 
@@ -60,8 +77,15 @@ def _prepare_socket_path(socket_path: Path) -> None:
     socket_path.unlink(missing_ok=True)
 
 
-async def serve_local_api(port: WebPort, socket_path: Path) -> web.AppRunner:
-    runner = web.AppRunner(build_local_app(port), access_log=None, shutdown_timeout=SHUTDOWN_S)
+async def serve_local_api(
+    port: WebPort,
+    socket_path: Path,
+    users: UserStore | None = None,
+    audit: AuditLog | None = None,
+) -> web.AppRunner:
+    runner = web.AppRunner(
+        build_local_app(port, users, audit), access_log=None, shutdown_timeout=SHUTDOWN_S
+    )
     await runner.setup()
     _prepare_socket_path(socket_path)
     site = web.UnixSite(runner, str(socket_path))

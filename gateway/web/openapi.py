@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import __version__
-from gateway.web import openapi_more, openapi_prices
+from gateway.web import openapi_access, openapi_more, openapi_prices
 from gateway.web.openapi_common import ERRORS, NTS, NUM, STR, TS, ref, response
 
 SCHEMAS: dict[str, Any] = {
@@ -207,16 +207,6 @@ SCHEMAS: dict[str, Any] = {
             "can_repush": {"type": "boolean", "description": "it has content to write"},
         },
     },
-    "Session": {
-        "type": "object",
-        "required": ["user", "role", "csrf"],
-        "properties": {
-            "user": {"type": "string"},
-            "role": {"enum": ["viewer", "technician", "admin"]},
-            "csrf": {"type": "string", "minLength": 20},
-        },
-        "additionalProperties": False,
-    },
     "Device": {
         "type": "object",
         "required": [
@@ -364,6 +354,30 @@ SCHEMAS: dict[str, Any] = {
             },
             "shelf": {"oneOf": [{"type": "null"}, ref("Shelf")]},
             "prices_held": {"type": "integer", "minimum": 0},
+            "web": {
+                "type": "object",
+                "required": ["tls", "client_certificates"],
+                "properties": {
+                    "tls": {
+                        "description": "the certificate served; null: plain HTTP",
+                        "oneOf": [
+                            {"type": "null"},
+                            {
+                                "type": "object",
+                                "required": ["fingerprint", "not_after", "self_signed"],
+                                "properties": {
+                                    "fingerprint": {"type": "string"},
+                                    "subject": {"type": "string"},
+                                    "names": {"type": "array", "items": {"type": "string"}},
+                                    "not_after": {"type": "string"},
+                                    "self_signed": {"type": "boolean"},
+                                },
+                            },
+                        ],
+                    },
+                    "client_certificates": {"type": "boolean"},
+                },
+            },
         },
     },
 }
@@ -372,7 +386,7 @@ OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "store-gateway local API", "version": __version__},
     "components": {
-        "schemas": {**SCHEMAS, **openapi_prices.SCHEMAS},
+        "schemas": {**SCHEMAS, **openapi_prices.SCHEMAS, **openapi_access.SCHEMAS},
         "securitySchemes": {
             "session": {"type": "apiKey", "in": "cookie", "name": "sgw_session"},
             "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
@@ -381,39 +395,6 @@ OPENAPI: dict[str, Any] = {
     },
     "security": [{"session": []}],
     "paths": {
-        "/api/login": {
-            "post": {
-                "security": [],
-                "summary": "Log in; sets the session cookie and returns the CSRF token",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["user", "password"],
-                                "properties": {
-                                    "user": {"type": "string"},
-                                    "password": {"type": "string"},
-                                },
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    "200": response(ref("Session")),
-                    "401": response(ref("Error"), "Wrong user or password"),
-                    "429": response(ref("Error"), "Too many failed logins"),
-                },
-            }
-        },
-        "/api/logout": {
-            "post": {
-                "security": [{"session": [], "csrf": []}],
-                "responses": {"200": response({"type": "object"}), **ERRORS},
-            }
-        },
-        "/api/session": {"get": {"responses": {"200": response(ref("Session")), **ERRORS}}},
         "/api/status": {"get": {"responses": {"200": response(ref("Status")), **ERRORS}}},
         "/api/devices": {
             "get": {
@@ -699,6 +680,7 @@ OPENAPI: dict[str, Any] = {
         },
         **openapi_prices.PATHS,
         **openapi_more.PATHS,
+        **openapi_access.PATHS,
     },
 }
 

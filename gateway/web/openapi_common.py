@@ -20,5 +20,22 @@ def response(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 
 ERRORS = {
     "401": response(ref("Error"), "Not logged in"),
-    "403": response(ref("Error"), "Missing CSRF token or role"),
+    "403": response(
+        ref("Error"),
+        "Missing CSRF token, or the role may not (code forbidden), or a step-up is needed "
+        "first (step-up, second-factor-needed), or the second factor must be set up first "
+        "(second-factor-setup)",
+    ),
+    "429": response(ref("Error"), "Faster than a person acts (too-fast); Retry-After says when"),
 }
+
+
+def body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def obj(required: list[str], **properties: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+ACT: list[dict[str, list[str]]] = [{"session": [], "csrf": []}]  # a state change

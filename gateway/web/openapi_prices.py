@@ -135,18 +135,18 @@ def _decision(action: str, what: str) -> dict[str, Any]:
     return {
         "post": {
             "security": [{"session": [], "csrf": []}],
-            "summary": f"{what} a held price (admin, who confirms with their password)",
+            "summary": f"{what} a held price (admin; a step-up: the second factor confirmed "
+            "within 5 minutes)",
             "requestBody": {
                 "required": True,
                 "content": {
                     "application/json": {
                         "schema": {
                             "type": "object",
-                            "required": ["sku", "version", "password"],
+                            "required": ["sku", "version"],
                             "properties": {
                                 "sku": {"type": "string", "minLength": 1, "maxLength": 64},
                                 "version": {"type": "integer", "minimum": 1},
-                                "password": {"type": "string"},
                                 "note": {"type": "string", "maxLength": 200},
                             },
                         }
@@ -167,7 +167,6 @@ def _decision(action: str, what: str) -> dict[str, Any]:
                 ),
                 "400": response(ref("Error"), "A bad sku, version or note"),
                 "409": response(ref("Error"), "Not held (decided or superseded meanwhile)"),
-                "429": response(ref("Error"), "Too many wrong passwords; Retry-After says when"),
                 **ERRORS,
             },
         }
@@ -194,6 +193,38 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": {"description": "image/png"},
                 "404": response(ref("Error"), "Not held, or not one of its labels"),
+                **ERRORS,
+            },
+        }
+    },
+    "/api/shelf/rewrite": {
+        "post": {
+            "security": [{"session": [], "csrf": []}],
+            "summary": "Write every label bound to a SKU again (technician; a step-up)",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["sku"],
+                            "properties": {"sku": {"type": "string", "minLength": 1}},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": response(
+                    {
+                        "type": "object",
+                        "required": ["sku", "labels"],
+                        "properties": {
+                            "sku": {"type": "string"},
+                            "labels": {"type": "array", "items": {"type": "string"}},
+                        },
+                    }
+                ),
+                "404": response(ref("Error"), "No label is bound to the SKU"),
                 **ERRORS,
             },
         }

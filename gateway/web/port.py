@@ -98,6 +98,11 @@ class WebPort(Protocol):
         """Write the label's content again; False if it has none to write."""
         ...
 
+    def repush_sku(self, sku: str) -> list[str] | None:
+        """Write every label bound to ``sku`` again: the labels queued; None when no label
+        is bound to it."""
+        ...
+
     def prices(self) -> Json:
         """The price guard: the rules in force and every held item with its figures
         (empty when labels are off)."""

@@ -12,18 +12,32 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass
+import ssl
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 from aiohttp import web
 
+from gateway.access.audit import AuditLog
+from gateway.access.users import UserStore
 from gateway.web import api
-from gateway.web.keys import AUTH_KEY, LIVE_KEY, METRICS_ACCESS_KEY, PORT_KEY, SESSION_KEY
+from gateway.web.enforce import check_routes, enforce
+from gateway.web.keys import (
+    AUDIT_KEY,
+    AUTH_KEY,
+    LIVE_KEY,
+    METRICS_ACCESS_KEY,
+    PORT_KEY,
+    SESSION_KEY,
+    USERS_KEY,
+    WEB_INFO_KEY,
+)
 from gateway.web.live import LiveFeed
 from gateway.web.port import WebPort
 from gateway.web.security import Auth, Handler, csrf_ok, security_headers
+from gateway.web.tls import CertInfo, TlsOptions
 
 PAGE = Path(str(resources.files("gateway.web").joinpath("dist")))
 NOT_BUILT = """<!doctype html><html lang="en"><meta charset="utf-8"><title>store-gateway</title>
@@ -38,8 +52,14 @@ COUNTER_PATH = "/api/footfall/"  # authenticated by each counter's token (gatewa
 @dataclass(frozen=True)
 class WebOptions:
     bind: str = "127.0.0.1"
-    port: int = 8080
+    port: int = 8443
     metrics_access: Literal["localhost", "authenticated"] = "localhost"
+    tls: TlsOptions | None = field(default_factory=TlsOptions)  # None: plain HTTP
+
+    def url(self, bound_port: int | None = None) -> str:
+        host = f"[{self.bind}]" if ":" in self.bind else self.bind
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{host}:{bound_port or self.port}/"
 
 
 async def _metrics(request: web.Request) -> web.StreamResponse:
@@ -82,12 +102,27 @@ async def require_session(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-def build_app(port: WebPort, auth: Auth, options: WebOptions) -> web.Application:
+def build_app(
+    port: WebPort,
+    auth: Auth,
+    users: UserStore,
+    audit: AuditLog,
+    options: WebOptions,
+    cert: CertInfo | None = None,
+) -> web.Application:
+    """The app; ``cert``: the certificate served (shown on the overview)."""
     app = web.Application(
-        middlewares=[security_headers, require_session], client_max_size=64 * 1024
+        middlewares=[security_headers(options.tls is not None), require_session, enforce],
+        client_max_size=64 * 1024,
     )
     app[PORT_KEY] = port
     app[AUTH_KEY] = auth
+    app[USERS_KEY] = users
+    app[AUDIT_KEY] = audit
+    app[WEB_INFO_KEY] = {
+        "tls": None if cert is None else cert.view(),
+        "client_certificates": options.tls is not None and options.tls.client_ca is not None,
+    }
     app[METRICS_ACCESS_KEY] = options.metrics_access
     app[LIVE_KEY] = LiveFeed(port)
 
@@ -120,13 +155,17 @@ def build_app(port: WebPort, auth: Auth, options: WebOptions) -> web.Application
     app.router.add_get("/metrics", _metrics)
     api.add_routes(app)
     app.router.add_get("/{tail:.*}", page)  # last: the API's routes come first
+    check_routes(app)
     return app
 
 
-async def serve(app: web.Application, options: WebOptions) -> web.AppRunner:
+async def serve(
+    app: web.Application, options: WebOptions, ssl_context: ssl.SSLContext | None = None
+) -> web.AppRunner:
+    """Serve ``app`` (over TLS with ``ssl_context``: ``gateway/web/tls.py``)."""
     # Open live feeds would hold a stop for aiohttp's 60 s default: keep it short.
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_S)
     await runner.setup()
-    site = web.TCPSite(runner, options.bind, options.port)
+    site = web.TCPSite(runner, options.bind, options.port, ssl_context=ssl_context)
     await site.start()
     return runner

@@ -15,12 +15,12 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from gateway.bench.rig.badfeed import BadFeed, FeedItem, bad_feed, expected_hashes
 from gateway.bench.rig.broker import Mosquitto, free_port
 from gateway.bench.rig.campaigns import SUPERMARKET
+from gateway.bench.rig.web import AdminPage
 from gateway.web.passwords import hash_password
 from tests.acceptance.test_supermarket_labels import Run, address, broker, sku
 
@@ -29,41 +29,6 @@ __all__ = ["broker"]  # the fixture this module uses
 pytestmark = pytest.mark.timeout(1500)
 
 PASSWORD = "shelf-review-2026"
-
-
-class Page:
-    """An admin on the gateway's page, through its API (login, CSRF, password again)."""
-
-    def __init__(self, port: int) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-        self.session: aiohttp.ClientSession | None = None
-        self.csrf = ""
-
-    async def login(self) -> None:
-        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-        async with self.session.post(
-            f"{self.base}/api/login", json={"user": "ada", "password": PASSWORD}
-        ) as resp:
-            assert resp.status == 200, await resp.text()
-            self.csrf = (await resp.json())["csrf"]
-
-    async def held(self) -> list[dict[str, Any]]:
-        assert self.session is not None
-        async with self.session.get(f"{self.base}/api/prices") as resp:
-            return list((await resp.json())["held"])
-
-    async def decide(self, item: FeedItem, decision: str, note: str) -> None:
-        assert self.session is not None
-        async with self.session.post(
-            f"{self.base}/api/prices/{decision}",
-            json={"sku": item.sku, "version": item.version, "password": PASSWORD, "note": note},
-            headers={"X-CSRF-Token": self.csrf, "Origin": self.base},
-        ) as resp:
-            assert resp.status == 200, await resp.text()
-
-    async def close(self) -> None:
-        if self.session is not None:
-            await self.session.close()
 
 
 def decisions_for(feed: BadFeed) -> dict[tuple[str, int], str]:
@@ -93,7 +58,7 @@ async def test_a_bad_feed_is_held_and_flagged_reviewed_and_the_shelf_is_right(
         f'[[web.users]]\nname = "ada"\nrole = "admin"\npassword_hash = "{hashed}"\n'
     )
     run = Run(tmp_path, broker, SUPERMARKET, extra=extra, web_port=web_port)
-    page = Page(web_port)
+    page = AdminPage(tmp_path / "data", web_port)
     await run.start()
     try:
         campaigns, cloud = run.campaigns, run.cloud
@@ -141,10 +106,12 @@ async def test_a_bad_feed_is_held_and_flagged_reviewed_and_the_shelf_is_right(
         promos = [i for i in feed.held() if i.kind == "promo-not-lower"]
         on_page = [shifts[1], promos[1]]  # released and discarded on the page
         by_cloud = [i for i in feed.held() if i not in on_page]
-        await page.login()
-        assert len(await page.held()) == len(feed.held())
+        await page.login("ada", PASSWORD)  # over HTTPS; her second factor set up first
+        assert len((await page.get("/api/prices"))["held"]) == len(feed.held())
         for item in on_page:
-            await page.decide(item, decided[(item.sku, item.version)], "checked on the shelf")
+            decision = decided[(item.sku, item.version)]
+            body = {"sku": item.sku, "version": item.version, "note": "checked on the shelf"}
+            await page.post(f"/api/prices/{decision}", body)
         reviews = campaigns.review(
             [
                 (i.sku, i.version, decided[(i.sku, i.version)], "checked with the buyer")
@@ -155,7 +122,7 @@ async def test_a_bad_feed_is_held_and_flagged_reviewed_and_the_shelf_is_right(
         for r in campaigns.results(reviews):
             decision = decided[(r["sku"], r["version"])]
             assert r["status"] == ("displayed" if decision == "release" else "discarded"), r
-        assert await page.held() == []
+        assert (await page.get("/api/prices"))["held"] == []
         reviewed = [e["price"] for e in cloud.of("/events") if e["type"] == "price.reviewed"]
         assert {(p["sku"], p["version"], p["by"]) for p in reviewed} == {
             (i.sku, i.version, "ada" if i in on_page else "cloud") for i in feed.held()

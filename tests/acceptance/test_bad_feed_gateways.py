@@ -22,10 +22,11 @@ from gateway.bench.rig.campaigns import LabelCloud, label_ids
 from gateway.bench.rig.cloud import Cloud
 from gateway.bench.rig.processes import GatewayProcess
 from gateway.bench.rig.signing import public_x
+from gateway.bench.rig.web import AdminPage
 from gateway.sim.control import VirtualStoreClient
 from gateway.sim.runner import virtual_floor
 from gateway.web.passwords import hash_password
-from tests.acceptance.test_bad_feed import PASSWORD, Page, decisions_for
+from tests.acceptance.test_bad_feed import PASSWORD, decisions_for
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -98,7 +99,7 @@ async def test_a_bad_feed_in_a_store_with_three_gateways(tmp_path: Path) -> None
     cloud.start()
     campaigns = LabelCloud(cloud, store_id=STORE)
     web_port = free_port()
-    page = Page(web_port)
+    page = AdminPage(tmp_path / PAGE_BOX, web_port)
     async with virtual_floor(FLOOR, device_timeout_s=60) as floor:
         control = await VirtualStoreClient.connect(floor.bus_address("box-a"))
         gws = {
@@ -168,9 +169,13 @@ async def test_a_bad_feed_in_a_store_with_three_gateways(tmp_path: Path) -> None
             elsewhere = [i for i in feed.held() if owners.owner_of(label_of[i.sku]) != PAGE_BOX]
             released = next(i for i in elsewhere if decided[(i.sku, i.version)] == "release")
             discarded = next(i for i in elsewhere if decided[(i.sku, i.version)] == "discard")
-            await page.login()
-            await page.decide(released, "release", "a real clearance price")
-            await page.decide(discarded, "discard", "decimal point lost")
+            await page.login("ada", PASSWORD)
+            for item, decision, note in (
+                (released, "release", "a real clearance price"),
+                (discarded, "discard", "decimal point lost"),
+            ):
+                body = {"sku": item.sku, "version": item.version, "note": note}
+                await page.post(f"/api/prices/{decision}", body)
             rest = [i for i in feed.held() if i not in (released, discarded)]
             reviews = campaigns.review(
                 [(i.sku, i.version, decided[(i.sku, i.version)], "by the buyer") for i in rest]

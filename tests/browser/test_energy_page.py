@@ -27,7 +27,7 @@ async def test_a_technician_overrides_a_zone_and_the_plan_takes_it_back(
     page = await new_page(browser, {"width": 1280, "height": 900})
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    await login(page, base, "tom")
+    await login(page, base, "tom", web_harness)
     await page.click("nav.nav a[href='/energy']")
     row = page.locator("#zone-table tr[data-zone=lights-sales]")
     await expect(row.locator(".zone-value")).to_have_text("100 %")
@@ -75,7 +75,7 @@ async def test_a_viewer_sees_the_zones_without_actions(
     await b.service.controller.step()
     base = str(web_harness.client.make_url("")).rstrip("/")
     page = await new_page(browser, {"width": 390, "height": 844})  # a phone
-    await login(page, base, "vera")
+    await login(page, base, "vera", web_harness)
     await page.click("nav.nav a[href='/energy']")
     await expect(page.locator("#zone-table tr[data-zone=sales]")).to_be_visible()
     await expect(page.locator("#zone-table button")).to_have_count(0)

@@ -5,6 +5,7 @@ check (axe-core) of every view, desktop and phone, English and Chinese."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -15,7 +16,8 @@ import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from tests.helpers.web import FRIDGE_ID, PASSWORD, WebHarness
+from tests.helpers.certs import spki_hash
+from tests.helpers.web import FRIDGE_ID, PASSWORD, TlsFiles, WebHarness
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -37,18 +39,31 @@ VIEWS = ["/", "/devices", f"/devices/{FRIDGE_ID}", "/labels", "/prices", "/alert
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+@contextlib.asynccontextmanager
+async def chromium(trust: list[Path]) -> AsyncIterator[Browser]:
+    """Headless Chromium trusting the certificates in ``trust`` (a test CA, a gateway's
+    self-signed one) by their public keys, and no other: every page is served over HTTPS
+    and a certificate it does not know is an error, as for a technician."""
+    spki = ",".join(spki_hash(p) for p in trust)
     async with async_playwright() as pw:
         # Chromium must not talk to a test's private D-Bus (the BlueZ double's bus).
         env = {k: v for k, v in os.environ.items() if not k.startswith("DBUS_")}
         b = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, env=env
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={spki}"],
+            env=env,
         )
         try:
             yield b
         finally:
             await b.close()
+
+
+@pytest.fixture
+async def browser(test_ca: TlsFiles) -> AsyncIterator[Browser]:
+    async with chromium([test_ca.ca]) as b:
+        yield b
 
 
 async def new_page(browser: Browser, size: dict[str, int] = DESKTOP, lang: str = "en") -> Page:
@@ -57,11 +72,17 @@ async def new_page(browser: Browser, size: dict[str, int] = DESKTOP, lang: str =
     return page
 
 
-async def login(page: Page, base: str, user: str, password: str = PASSWORD) -> None:
+async def login(
+    page: Page, base: str, user: str, h: WebHarness | None = None, password: str = PASSWORD
+) -> None:
+    """Signed in on the page; with ``h``, the user's second-factor code when asked."""
     await page.goto(base + "/")
     await page.fill("#user", user)
     await page.fill("#password", password)
     await page.click("#login-form button[type=submit]")
+    if h is not None and h.secrets is not None and user in h.secrets:
+        await page.fill("#code", h.code(user))
+        await page.click("#login-form button[type=submit]")
     await expect(page.locator("nav.nav")).to_be_visible()
 
 
@@ -99,9 +120,11 @@ async def test_login_hides_navigation_and_a_technician_works_on_a_phone(
     await page.fill("#password", "wrong password")
     await page.click("#login-form button[type=submit]")
     await expect(page.locator("#login-form .notice")).to_have_text(
-        re.compile("Wrong user or password")
+        re.compile("Wrong user, password or code")
     )
     await page.fill("#password", PASSWORD)
+    await page.click("#login-form button[type=submit]")
+    await page.fill("#code", web_harness.code("tom"))  # tom has a second factor
     await page.click("#login-form button[type=submit]")
     # Logged in where the address said.
     row = page.locator(f"#device-table tr[data-device={FRIDGE_ID}]")
@@ -154,7 +177,7 @@ async def test_a_device_page_by_its_address_with_a_chart_a_range_and_a_threshold
         await history.sample()
     base = base_of(web_harness)
     page = await new_page(browser)
-    await login(page, base, "vera")
+    await login(page, base, "vera", web_harness)
     await page.goto(f"{base}/devices/{FRIDGE_ID}?hours=1")
     await expect(page.locator("h1")).to_contain_text("Fridge 1")
     chart = page.locator("figure.chart[data-reading=temperature_c]")
@@ -189,7 +212,7 @@ async def test_devices_filter_sort_and_page_in_the_address(
         web_harness.feed(3.0 + n / 10, address=f"C4:D9:12:AB:10:{n:02X}")
     base = base_of(web_harness)
     page = await new_page(browser)
-    await login(page, base, "vera")
+    await login(page, base, "vera", web_harness)
     await page.goto(f"{base}/devices?sort=device_id&dir=desc")
     header = page.locator("th[aria-sort=descending]")
     await expect(header).to_contain_text("Device")
@@ -216,7 +239,7 @@ async def test_a_viewer_sees_no_actions_and_every_view_passes_axe(
     axe = Axe()
     for size, lang in ((DESKTOP, "en"), (PHONE, "zh")):
         page = await new_page(browser, size, lang)
-        await login(page, base, "vera")
+        await login(page, base, "vera", web_harness)
         for path in VIEWS:
             await page.goto(base + path)
             await page.wait_for_timeout(300)
@@ -254,7 +277,7 @@ async def test_a_shared_store_shows_owners_and_gateways(
     share(h)
     base = base_of(h)
     page = await new_page(browser)
-    await login(page, base, "vera")
+    await login(page, base, "vera", h)
     await page.click("details.health summary")
     await expect(page.locator("#gateways tr[data-gateway=gw-1]")).to_contain_text("gw-1 ★")
     await expect(page.locator("#gateways tr[data-gateway=gw-2]")).to_contain_text("online")
@@ -275,7 +298,7 @@ async def test_a_store_with_one_gateway_has_no_owner_column(
     web_harness.feed(3.0)
     base = base_of(web_harness)
     page = await new_page(browser)
-    await login(page, base, "vera")
+    await login(page, base, "vera", web_harness)
     await expect(page.locator(".cards")).to_contain_text("1 / 1")
     await page.click("details.health summary")
     assert await page.locator("#gateways").count() == 0

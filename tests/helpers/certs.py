@@ -66,3 +66,28 @@ def make_pki(out: Path) -> dict[str, Path]:
     leaf("server", True)
     leaf("client", False)
     return {n: out / f"{n}.pem" for n in ("ca", "server", "client")}
+
+
+def chain(pki: dict[str, Path]) -> Path:
+    """The server's certificate followed by the CA's (what a server sends its clients)."""
+    out = pki["server"].with_name("server-chain.pem")
+    out.write_bytes(pki["server"].read_bytes() + pki["ca"].read_bytes())
+    return out
+
+
+def spki_hash(cert_path: Path) -> str:
+    """base64 SHA-256 of the certificate's public key (Chromium's
+    --ignore-certificate-errors-spki-list: the browser trusts a chain holding that key)."""
+    import base64
+
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    der = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(hashes_sha256(der)).decode()
+
+
+def hashes_sha256(data: bytes) -> bytes:
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(data)
+    return digest.finalize()

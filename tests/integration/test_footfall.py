@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from gateway.bench.rig import web
 from gateway.bench.rig.broker import Mosquitto, free_port
 from gateway.bench.rig.campaigns import gateway_config
 from gateway.bench.rig.cloud import Cloud
@@ -64,15 +65,18 @@ token_sha256 = "{token_hash(TOKEN)}"
 device_id = "{DOOR}"
 """
     cfg = gateway_config(tmp_path, broker.port, web_port=web_port, extra=counters)
-    url = f"http://127.0.0.1:{web_port}/api/footfall/door-north"
+    url = f"https://127.0.0.1:{web_port}/api/footfall/door-north"
     async with virtual_store(ROOT / "config" / "scenarios" / "small-store.toml") as store:
         gw = GatewayProcess(cfg, store.bus_address, tmp_path / "gateway.log")
         gw.start()
         try:
-            async with aiohttp.ClientSession() as http:
+            # A counter posts over HTTPS, trusting the certificate the gateway made.
+            trust = await asyncio.to_thread(web.trust, tmp_path / "data")
+            connector = aiohttp.TCPConnector(ssl=trust)
+            async with aiohttp.ClientSession(connector=connector) as http:
                 for _ in range(200):  # the web port opens once the daemon is up
                     try:
-                        async with http.get(f"http://127.0.0.1:{web_port}/healthz"):
+                        async with http.get(f"https://127.0.0.1:{web_port}/healthz"):
                             break
                     except aiohttp.ClientConnectionError:
                         await asyncio.sleep(0.1)

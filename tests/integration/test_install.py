@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -79,3 +81,23 @@ def test_install_builds_a_working_environment(tmp_path: Path) -> None:
     assert version.returncode == 0 and version.stdout.startswith("store-gateway ")
     wrapper = (app / "bin/store-gateway").read_text()
     assert "/opt/store-gateway/venv/bin/python -m gateway" in wrapper
+    assert "HTTPS certificate is made on the box at its first start" in out.stdout
+    # The installed environment with the installed example configuration makes the
+    # page's certificate and prints its fingerprint (what the service does at its start).
+    cert = subprocess.run(
+        [
+            str(app / "venv/bin/python"),
+            "-m",
+            "gateway",
+            "web-cert",
+            "--config",
+            str(root / "etc/store-gateway/gateway.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "STOREGW_DATA_DIR": str(tmp_path / "data")},
+    )
+    assert cert.returncode == 0, cert.stderr
+    assert re.search(r"^SHA-256 +([0-9A-F]{2}:){31}[0-9A-F]{2}$", cert.stdout, re.M), cert.stdout
+    assert (tmp_path / "data" / "web-cert.pem").is_file()

@@ -57,7 +57,9 @@ async def test_security_headers(web_harness: WebHarness) -> None:
 
 async def test_login_cookie_and_csrf(web_harness: WebHarness) -> None:
     c = web_harness.client
-    resp = await c.post("/api/login", json={"user": "tom", "password": PASSWORD})
+    resp = await c.post(
+        "/api/login", json={"user": "tom", "password": PASSWORD, "code": web_harness.code("tom")}
+    )
     assert resp.status == 200
     check_openapi("/api/login", "post", 200, await resp.json())
     cookie = resp.headers["Set-Cookie"]
@@ -79,11 +81,15 @@ async def test_login_cookie_and_csrf(web_harness: WebHarness) -> None:
 
 async def test_login_rate_limited(web_harness: WebHarness) -> None:
     c = web_harness.client
-    for _ in range(5):
+    for _ in range(4):
         resp = await c.post("/api/login", json={"user": "tom", "password": "wrong"})
         assert resp.status == 401
         check_openapi("/api/login", "post", 401, await resp.json())
-    limited = await c.post("/api/login", json={"user": "tom", "password": PASSWORD})
+    fifth = await c.post("/api/login", json={"user": "tom", "password": "wrong"})
+    assert fifth.status == 429 and (await fifth.json())["args"]["wait_s"] == 30
+    limited = await c.post(
+        "/api/login", json={"user": "tom", "password": PASSWORD, "code": web_harness.code("tom")}
+    )
     assert limited.status == 429 and int(limited.headers["Retry-After"]) > 0
     check_openapi("/api/login", "post", 429, await limited.json())
 

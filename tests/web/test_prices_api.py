@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from gateway.labels.model import Binding, PriceItem
-from tests.helpers.web import PASSWORD, WebHarness
+from gateway.web.access import STEP_UP_S
+from tests.helpers.web import WebHarness
 from tests.web.test_api import check_openapi
 
 
@@ -61,20 +63,30 @@ async def test_held_prices_and_the_shelf_are_shown(web_harness: WebHarness) -> N
     assert status["prices_held"] == 1
 
 
-async def test_only_an_admin_who_confirms_may_release(web_harness: WebHarness) -> None:
+def expire_step_up(h: WebHarness, user: str) -> None:
+    """The user's second factor was last confirmed more than 5 minutes ago."""
+    assert h.auth is not None
+    for session in h.auth.sessions():
+        if session.user == user:
+            session.second_factor_mono = time.monotonic() - STEP_UP_S - 1
+
+
+async def test_only_an_admin_with_a_fresh_second_factor_may_release(
+    web_harness: WebHarness,
+) -> None:
     label_id = await held_store(web_harness)
     c = web_harness.client
-    body = {"sku": "A", "version": 2, "password": PASSWORD, "note": "real clearance price"}
+    body = {"sku": "A", "version": 2, "note": "real clearance price"}
     csrf = await web_harness.login("tom")
     refused = await c.post("/api/prices/release", json=body, headers={"X-CSRF-Token": csrf})
-    assert refused.status == 403
+    assert refused.status == 403 and (await refused.json())["code"] == "forbidden"
     check_openapi("/api/prices/release", "post", 403, await refused.json())
 
     csrf = await web_harness.login("ada")
-    wrong = await c.post(
-        "/api/prices/release", json={**body, "password": "guess"}, headers={"X-CSRF-Token": csrf}
-    )
-    assert wrong.status == 403 and (await wrong.json())["error"] == "wrong password"
+    expire_step_up(web_harness, "ada")
+    stale = await c.post("/api/prices/release", json=body, headers={"X-CSRF-Token": csrf})
+    assert stale.status == 403 and (await stale.json())["code"] == "step-up"
+    await web_harness.step_up("ada", csrf)
     bad = await c.post(
         "/api/prices/release", json={**body, "version": "two"}, headers={"X-CSRF-Token": csrf}
     )
@@ -97,15 +109,28 @@ async def test_only_an_admin_who_confirms_may_release(web_harness: WebHarness) -
     assert planner.twins[label_id].displayed.version == 2  # type: ignore[union-attr]
     assert (await (await c.get("/api/prices")).json())["held"] == []
 
+    assert web_harness.audit is not None
+    entries = await web_harness.audit.read(action="price.")
+    assert [(e["actor"], e["action"], e["target"], e["ok"]) for e in entries] == [
+        ("ada", "price.discard", "A@2", False),  # not held any more
+        ("ada", "price.release", "A@2", True),
+        ("ada", "price.release", None, False),  # the bad version: no target to name
+        ("tom", "price.release", None, False),  # refused before the body was read
+    ]
+    assert entries[1]["second_factor"] and entries[1]["detail"] == "real clearance price"
 
-async def test_wrong_passwords_are_limited(web_harness: WebHarness) -> None:
+
+async def test_wrong_codes_are_limited(web_harness: WebHarness) -> None:
     await held_store(web_harness)
     c = web_harness.client
     csrf = await web_harness.login("ada")
-    body = {"sku": "A", "version": 2, "password": "guess"}
+    expire_step_up(web_harness, "ada")
     statuses = []
     for _ in range(6):
-        resp = await c.post("/api/prices/discard", json=body, headers={"X-CSRF-Token": csrf})
+        resp = await c.post(
+            "/api/me/step-up", json={"code": "000000"}, headers={"X-CSRF-Token": csrf}
+        )
         statuses.append(resp.status)
-    assert statuses[:5] == [403] * 5 and statuses[5] == 429
+    assert statuses == [403] * 4 + [429, 429]
     assert int(resp.headers["Retry-After"]) > 0
+    check_openapi("/api/me/step-up", "post", 429, await resp.json())

@@ -4,8 +4,11 @@ import { render } from "preact";
 import { lang, setLang, t } from "./i18n";
 import { Link } from "./components/Link";
 import { match, route } from "./router";
-import { checked, isAdmin, logout, restore, role, session, status } from "./state";
+import { checked, enrolling, isAdmin, logout, restore, role, session, status } from "./state";
+import { StepUpDialog } from "./components/StepUp";
+import { Account } from "./views/Account";
 import { Alerts } from "./views/Alerts";
+import { Audit } from "./views/Audit";
 import { DevicePage } from "./views/Device";
 import { Devices } from "./views/Devices";
 import { Energy } from "./views/Energy";
@@ -14,6 +17,7 @@ import { Login } from "./views/Login";
 import { Overview } from "./views/Overview";
 import { Prices } from "./views/Prices";
 import { ShelfView } from "./views/Shelf";
+import { Users } from "./views/Users";
 import "./style.css";
 
 const NAV: [string, string][] = [
@@ -24,6 +28,10 @@ const NAV: [string, string][] = [
   ["/alerts", "nav.alerts"],
   ["/energy", "nav.energy"],
 ];
+const ADMIN_NAV: [string, string][] = [
+  ["/users", "nav.users"],
+  ["/audit", "nav.audit"],
+];
 
 function active(href: string, path: string): boolean {
   return href === "/" ? path === "/" : path === href || path.startsWith(`${href}/`);
@@ -31,6 +39,7 @@ function active(href: string, path: string): boolean {
 
 function View() {
   const path = route.value.path;
+  if (enrolling.value) return <Account />; // nothing else until the second factor is set up
   let params: Record<string, string> | null;
   if ((params = match("/devices/:id", path))) return <DevicePage id={params.id} />;
   if ((params = match("/shelf/:query", path))) return <ShelfView query={params.query} />;
@@ -39,6 +48,9 @@ function View() {
   if (path === "/prices") return <Prices />;
   if (path === "/alerts") return <Alerts />;
   if (path === "/energy") return <Energy />;
+  if (path === "/account") return <Account />;
+  if (path === "/users" && isAdmin.value) return <Users />;
+  if (path === "/audit" && isAdmin.value) return <Audit />;
   return <Overview />;
 }
 
@@ -58,9 +70,9 @@ function Header() {
           </span>
         )}
       </div>
-      {session.value && (
+      {session.value && !enrolling.value && (
         <nav class="nav" aria-label={t("nav.main")}>
-          {NAV.map(([href, key]) => {
+          {[...NAV, ...(isAdmin.value ? ADMIN_NAV : [])].map(([href, key]) => {
             if (href === "/energy" && s && !s.energy) return null; // a store with no zones
             const count = href === "/alerts" ? firing : href === "/prices" ? held : 0;
             return (
@@ -88,9 +100,9 @@ function Header() {
         </button>
         {session.value && (
           <>
-            <span class="who">
+            <Link href="/account" class="who" aria-label={t("account.title")}>
               {session.value.user} · {t(`role.${role.value}`)}
-            </span>
+            </Link>
             <button type="button" class="ghost" onClick={() => void logout()}>
               {t("logout")}
             </button>
@@ -110,6 +122,7 @@ function App() {
     <>
       <Header />
       <main id="main">{session.value ? <View /> : <Login />}</main>
+      <StepUpDialog />
     </>
   );
 }

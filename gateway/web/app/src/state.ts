@@ -2,7 +2,16 @@
 // kept current by the live feed (/api/live, server-sent events once a second).
 import { computed, signal } from "@preact/signals";
 
-import { type Device, type Session, type Status, ApiError, get, post, useSession } from "./api";
+import {
+  type Device,
+  type Session,
+  type Status,
+  ApiError,
+  get,
+  onStepUp,
+  post,
+  useSession,
+} from "./api";
 
 export const session = signal<Session | null>(null);
 export const checked = signal(false); // the session was asked for once
@@ -17,6 +26,24 @@ setInterval(() => {
 export const role = computed(() => session.value?.role ?? null);
 export const canAct = computed(() => role.value === "technician" || role.value === "admin");
 export const isAdmin = computed(() => role.value === "admin");
+/** Signed in only to set up the second factor the role needs: nothing else until then. */
+export const enrolling = computed(() => session.value?.enrol_required === true);
+
+/** A sensitive action waits for the second factor (the step-up dialog shows while set). */
+export const stepUp = signal<{ action: string; done: (ok: boolean) => void } | null>(null);
+
+onStepUp(
+  (action) =>
+    new Promise<boolean>((resolve) => {
+      stepUp.value = {
+        action,
+        done: (ok) => {
+          stepUp.value = null;
+          resolve(ok);
+        },
+      };
+    }),
+);
 
 let feed: EventSource | null = null;
 
@@ -26,9 +53,18 @@ function loggedOut(): void {
   feed = null;
 }
 
+/** A new view of the session (after a step-up, a password change, a second factor set up). */
+export function renewed(s: Session): void {
+  useSession(s.csrf, loggedOut);
+  const was = session.value;
+  session.value = s;
+  if (was?.enrol_required && !s.enrol_required) begin(s); // set up: the page opens
+}
+
 function begin(s: Session): void {
   useSession(s.csrf, loggedOut);
   session.value = s;
+  if (s.enrol_required) return; // only the second factor's set-up until it is done
   void refreshDevices();
   get("/api/status").then((v) => {
     status.value = v;
@@ -64,8 +100,8 @@ export async function restore(): Promise<void> {
   }
 }
 
-export async function login(user: string, password: string): Promise<void> {
-  begin(await post("/api/login", {}, { user, password }));
+export async function login(user: string, password: string, code?: string): Promise<void> {
+  begin(await post("/api/login", {}, code ? { user, password, code } : { user, password }));
 }
 
 export async function logout(): Promise<void> {

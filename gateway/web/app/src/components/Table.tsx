@@ -69,3 +69,25 @@ export function compare(a: unknown, b: unknown): number {
   if (typeof a === "number" && typeof b === "number") return a - b;
   return String(a).localeCompare(String(b));
 }
+
+/** A table's header row: the columns' names (an empty name: said to screen readers
+ * only, for a column of buttons). */
+export function Head(props: { columns: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {props.columns.map((c, i) =>
+          c ? (
+            <th key={c} scope="col">
+              {c}
+            </th>
+          ) : (
+            <th key={`empty-${i}`} scope="col">
+              <span class="sr-only">{t("col.actions")}</span>
+            </th>
+          ),
+        )}
+      </tr>
+    </thead>
+  );
+}

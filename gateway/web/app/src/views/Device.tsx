@@ -26,9 +26,13 @@ export function DevicePage(props: { id: string }) {
   useEffect(() => {
     if (!sensor) return;
     setHistory(null);
+    let current = true; // the answer for a range no longer chosen is dropped
     get("/api/devices/{device_id}/history", { device_id: props.id }, { hours })
-      .then(setHistory)
-      .catch((e) => setError(errorText(e)));
+      .then((h) => current && setHistory(h))
+      .catch((e) => current && setError(errorText(e)));
+    return () => {
+      current = false;
+    };
   }, [props.id, hours, sensor]);
   useEffect(() => {
     get("/api/alerts").then((a) =>

@@ -19,6 +19,8 @@ export function Overview() {
   if (s.prices_held) attention.push(["/prices", t("overview.held", { n: s.prices_held }), "warning"]);
   if (shelf && shelf.failed) attention.push(["/labels?status=failed", t("overview.failing", { n: shelf.failed }), "warning"]);
   if (offline) attention.push(["/devices?state=offline", t("overview.offline", { n: offline }), "warning"]);
+  if (s.web && s.web.tls === null) attention.push(["/", t("overview.plain_http"), "critical"]);
+  const tls = s.web?.tls ?? null;
   const running = s.components.filter((c) => c.state === "running").length;
   const tts = shelf?.time_to_shelf_s;
   const uptime = (clock.value - Date.parse(s.started_at)) / 1000;
@@ -114,6 +116,26 @@ export function Overview() {
           <dd>{location.origin}</dd>
         </dl>
       </Section>
+      {tls && (
+        <Section title={t("cert.title")} id="certificate">
+          <p class="muted">{t(tls.self_signed ? "cert.check_self_signed" : "cert.check")}</p>
+          <dl class="facts">
+            <dt>SHA-256</dt>
+            <dd>
+              <code class="fingerprint" id="fingerprint">{tls.fingerprint}</code>
+            </dd>
+            <dt>{t("cert.valid_until")}</dt>
+            <dd>{dateTime(tls.not_after)}</dd>
+            <dt>{t("cert.names")}</dt>
+            <dd>{(tls.names ?? []).join(", ") || "–"}</dd>
+            <dt>{t("cert.kind")}</dt>
+            <dd>
+              {t(tls.self_signed ? "cert.self_signed" : "cert.issued")}
+              {s.web?.client_certificates ? ` · ${t("cert.mutual")}` : ""}
+            </dd>
+          </dl>
+        </Section>
+      )}
       <details class="panel health">
         <summary>
           <h2>{t("overview.health")}</h2>

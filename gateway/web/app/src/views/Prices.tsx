@@ -1,7 +1,8 @@
 // Prices to review: every price the guard held, with the rules it broke in words, the
 // previous price, the lowest of the window, how many labels it would change, and the
 // label as it would look beside what it shows now. An admin releases or discards it,
-// with a note, confirming with their password.
+// with a note; the second factor is asked for when it was not confirmed in the last
+// 5 minutes.
 import { useEffect, useState } from "preact/hooks";
 
 import { type HeldPrice, type Prices as PricesView, get, image, post } from "../api";
@@ -41,7 +42,6 @@ function Decide(props: { item: HeldPrice; onDone: (text: string) => void }) {
         const body = {
           sku: item.sku,
           version: item.version,
-          password: String(form.get("password") ?? ""),
           note: String(form.get("note") ?? "") || undefined,
         };
         setBusy(true);
@@ -66,8 +66,6 @@ function Decide(props: { item: HeldPrice; onDone: (text: string) => void }) {
       </p>
       <label for={`note-${id}`}>{t("prices.note")}</label>
       <input id={`note-${id}`} name="note" maxLength={200} />
-      <label for={`password-${id}`}>{t("prices.confirm")}</label>
-      <input id={`password-${id}`} name="password" type="password" autoComplete="current-password" required />
       <div class="actions">
         <button type="submit" class={decision === "release" ? "primary" : "danger"} disabled={busy}>
           {t(decision === "release" ? "prices.release" : "prices.discard")}

@@ -2,18 +2,52 @@
 // show, and why they differ, with the previews large enough to read the price.
 import { useEffect, useState } from "preact/hooks";
 
-import { type ShelfSearch, get } from "../api";
+import { type ShelfSearch, get, post } from "../api";
 import { StateWord } from "../components/Badge";
 import { Icon } from "../components/Icon";
 import { Link } from "../components/Link";
-import { errorText } from "../components/Notice";
+import { Notice, errorText } from "../components/Notice";
 import { Preview } from "../components/Preview";
 import { money } from "../format";
 import { t } from "../i18n";
-import { clock } from "../state";
+import { canAct, clock } from "../state";
 import { previewOf } from "./Labels";
 
 const TONE: Record<string, string> = { current: "up", pending: "pending", failed: "down", unbound: "muted" };
+
+/** Every label of the SKU written again (a sensitive action: the second factor may be
+ * asked for). */
+function RewriteAll(props: { sku: string; n: number }) {
+  const [done, setDone] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  if (!canAct.value || props.n === 0) return null;
+  return (
+    <div class="rewrite">
+      <button
+        type="button"
+        id="rewrite-sku"
+        disabled={busy}
+        onClick={async () => {
+          setBusy(true);
+          setError(null);
+          try {
+            const r = await post("/api/shelf/rewrite", {}, { sku: props.sku });
+            setDone(t("shelf.rewrite.done", { n: r.labels.length }));
+          } catch (e) {
+            setError(errorText(e));
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        {t("shelf.rewrite", { n: props.n })}
+      </button>
+      <Notice tone="ok" text={done} onClose={() => setDone(null)} />
+      <Notice tone="error" text={error} />
+    </div>
+  );
+}
 
 export function ShelfView(props: { query: string }) {
   const [shelf, setShelf] = useState<ShelfSearch | null>(null);
@@ -21,13 +55,17 @@ export function ShelfView(props: { query: string }) {
   useEffect(() => {
     setShelf(null);
     setError(null);
+    let current = true; // the answer for an earlier search is dropped
     const load = () =>
       get("/api/shelf", {}, { q: props.query })
-        .then(setShelf)
-        .catch((e) => setError(errorText(e)));
+        .then((v) => current && setShelf(v))
+        .catch((e) => current && setError(errorText(e)));
     void load();
     const every = setInterval(() => void load(), 4000);
-    return () => clearInterval(every);
+    return () => {
+      current = false;
+      clearInterval(every);
+    };
   }, [props.query]);
   void clock.value;
   return (
@@ -51,6 +89,7 @@ export function ShelfView(props: { query: string }) {
               <Link href="/prices">{t("nav.prices")}</Link>
             </p>
           )}
+          <RewriteAll sku={shelf.sku} n={shelf.labels.length} />
           <ul class="label-list">
             {shelf.labels.map((row) => {
               const label = row.label ?? null;
