@@ -23,8 +23,9 @@ KEEPALIVE_S = 15.0
 
 
 class LiveFeed:
-    def __init__(self, port: WebPort) -> None:
+    def __init__(self, port: WebPort, web_info: dict[str, Any]) -> None:
         self._port = port
+        self._web_info = web_info  # the page's TLS, as /api/status shows it (kept current)
         self._dirty: set[str] = set()
         self._queues: set[asyncio.Queue[str]] = set()
         self._listening = asyncio.Event()
@@ -44,7 +45,7 @@ class LiveFeed:
                 continue
             ids, self._dirty = self._dirty, set()
             batch: dict[str, Any] = {
-                "status": self._port.status(),
+                "status": {**self._port.status(), "web": self._web_info},
                 "devices": self._port.device_views(ids),
             }
             message = f"event: update\ndata: {json.dumps(batch, ensure_ascii=False)}\n\n"

@@ -124,7 +124,7 @@ def build_app(
         "client_certificates": options.tls is not None and options.tls.client_ca is not None,
     }
     app[METRICS_ACCESS_KEY] = options.metrics_access
-    app[LIVE_KEY] = LiveFeed(port)
+    app[LIVE_KEY] = LiveFeed(port, app[WEB_INFO_KEY])
 
     # The built page's files, listed once (a request never touches the disk to look).
     files = (

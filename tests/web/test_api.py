@@ -150,11 +150,14 @@ async def test_live_feed_pushes_changed_devices(web_harness: WebHarness) -> None
     await resp.content.readline()  # ": connected"
     web_harness.feed(4.4)
     seen = None
+    status = await (await c.get("/api/status")).json()
     async with asyncio.timeout(10):
         while seen is None:
             line = (await resp.content.readline()).decode()
             if line.startswith("data: "):
                 batch = json.loads(line[6:])
+                # The status pushed is the one /api/status gives, the page's TLS included.
+                assert batch["status"]["web"] == status["web"]
                 hits = [d for d in batch["devices"] if d["device_id"] == FRIDGE_ID]
                 if hits:
                     seen = hits[0]
