@@ -8,7 +8,8 @@ Three containers are known from real labels (sources in README, "Shelf labels"):
     integrations on the labels that advertise type bit ``0x4000`` and on
     four-colour panels.
 ``LINES``
-    A u32 total length (these 4 bytes included), then the planes in pieces of
+    A u32 total length (these 4 bytes included; real labels also take it
+    without them, as fpoli/gicisky-tag's uploader sends it), then the planes in pieces of
     ``height / 8`` bytes, each a QuickLZ packet of literals only
     (``75 <n + 7> <n> 00 00 00 00 <n bytes>``). Size command as ``RAW``. The
     3.7" and the 7.5" with software 0x81 take this.
@@ -20,11 +21,25 @@ Three containers are known from real labels (sources in README, "Shelf labels"):
     from a capture of the vendor app); the vendor app sends it to the 4.2"
     (99 public captures) and, by the published upload times, to the 2.1".
 
-Which ones a label takes (:func:`accepted`) follows its panel and firmware:
-four-colour and TFT panels raw; software version with bit 7 clear QuickLZ;
-software 0x8x without the ``0x4000`` type bit the per-line container; with
-that bit, QuickLZ first on two-plane panels (as the vendor app does) and raw
-planes when the label refuses it.
+Which ones a label takes, and in which order (:func:`accepted`), follows what
+the references show per panel and firmware (the maintained integration
+eigger/hass-gicisky's device table and writer, OpenEPaperLink's and atc1441's
+uploaders, the vendor app's captures):
+
+- four-colour and TFT panels: raw planes, whatever the firmware (every
+  integration sends them so);
+- software version with bit 7 clear (7.5" and 10.2" at ``01 01``): QuickLZ, as
+  the vendor app and hass-gicisky send it;
+- software 0x8x without the ``0x4000`` type bit (3.7", 7.5" at ``81 01``): the
+  per-line container, as hass-gicisky, OpenEPaperLink and atc1441 send it;
+- software 0x8x with the bit: raw planes (hass-gicisky's 2.1", 2.9" and 4.2"),
+  except the 4.2" ``0x004B``, to which the vendor app sends QuickLZ (its 99
+  public captures).
+
+Raw planes follow every compressed container: a label that does not read the
+compressed image (it refuses the size command, or it takes the parts and never
+confirms) is sent raw planes. What a label refused is remembered for it
+(:mod:`gateway.labels.refusals`), so the next write starts with what it takes.
 """
 
 from __future__ import annotations
@@ -46,8 +61,12 @@ class ContainerError(ValueError):
     """Bytes that are not a valid container for the panel."""
 
 
+QUICKLZ_BY_CAPTURES = frozenset({0x004B})
+"""Ids with type bit 14 that the vendor app's captures show taking QuickLZ."""
+
+
 def accepted(panel: Panel, firmware: int, advert_flags: int) -> tuple[Container, ...]:
-    """The containers a label takes, the one to try first first.
+    """The containers a label takes, the one to try first first (raw planes last).
 
     ``firmware`` is advert bytes 2 (software) and 3 (hardware) as one number;
     ``advert_flags`` the advertised type's bits above the 14-bit id.
@@ -56,10 +75,10 @@ def accepted(panel: Panel, firmware: int, advert_flags: int) -> tuple[Container,
     if panel.two_bit or panel.tft:
         return (Container.RAW,)
     if not software & 0x80:
-        return (Container.QUICKLZ,)
+        return (Container.QUICKLZ, Container.RAW)
     if not advert_flags & FLAG_RAW_PLANES:
-        return (Container.LINES,)
-    if panel.planes == 2:
+        return (Container.LINES, Container.RAW)
+    if panel.hardware_id in QUICKLZ_BY_CAPTURES:
         return (Container.QUICKLZ, Container.RAW)
     return (Container.RAW,)
 
@@ -114,7 +133,9 @@ def decode(container: Container, panel: Panel, data: bytes) -> bytes:
             second, pos = quicklz.read_chunks(data, pos, want - want // 2)
             planes = first + second
         else:
-            if header != len(data):
+            # The total length, header included (hass-gicisky, OpenEPaperLink), or without
+            # it (fpoli/gicisky-tag's uploader): real labels take both.
+            if header not in (len(data), len(data) - 4):
                 raise ContainerError(f"header says {header} bytes, {len(data)} arrived")
             planes, pos = quicklz.read_chunks(data, 4, want)
     except quicklz.QuickLZError as exc:

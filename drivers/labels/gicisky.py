@@ -22,7 +22,9 @@ in a row has stalled. Every step has a deadline.
 
 The machine is given the content in every container the label takes, best
 first: when the label refuses a size command (``02`` answered with a non-zero
-status), the next container is announced in the same connection.
+status), the next container is announced in the same connection. A label that
+took every part of a compressed image and never confirmed did not read it:
+:attr:`GiciskyTransfer.refused` names both kinds, for the next write to skip.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class GiciskyTransfer:
         self._sent = 0  # parts 0 .. sent-1 have been written at least once
         self._last_asked = -1
         self._repeats = 0
+        self._refused: list[Container] = []
         self.finished = False
         self.failure: tuple[str, str] | None = None
 
@@ -84,6 +87,20 @@ class GiciskyTransfer:
     def container(self) -> Container:
         """The container in use (or to be announced next)."""
         return self._payloads[self._choice].container
+
+    @property
+    def refused(self) -> tuple[Container, ...]:
+        """Compressed containers this label did not read: refused at the size command,
+        or every part written and no confirmation before the deadline."""
+        unread = (
+            self.failure is not None
+            and self.failure[0] == "timeout"
+            and self._step == "parts"
+            and self._parts > 0
+            and self._sent == self._parts
+            and self.container is not Container.RAW
+        )
+        return (*self._refused, self.container) if unread else tuple(self._refused)
 
     @property
     def progress(self) -> tuple[int, int]:
@@ -147,6 +164,8 @@ class GiciskyTransfer:
         if len(data) < 2 or data[0] != 0x02:
             return self._fail("protocol", f"unexpected reply {data.hex(' ')} to 02")
         if data[1] != 0:
+            if self.container is not Container.RAW:
+                self._refused.append(self.container)
             if self._choice + 1 < len(self._payloads):
                 self._choice += 1  # refused: offer the next container this label takes
                 return self._announce()

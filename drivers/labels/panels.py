@@ -13,15 +13,19 @@ gicisky_ble/devices.py, MIT). Facts only; the code is ours.
 What a panel needs to be written is its *layout*: how the picture drawn at
 ``width`` x ``height`` becomes bytes. A layout is known for some ids
 (``Tier.HARDWARE``: a maintained integration drives the panel, or the vendor
-app's captures show it) and taken over by ids of the same panel family that
-differ only in colours (``Tier.FAMILY``: same resolution and maker). For the
-other ids the layout has never been published: they are identified (their
-adverts decode) but not written (``Tier.IDENTIFIED``). An id outside the table
-is refused: :func:`panel` raises :class:`UnsupportedPanel`.
+app's captures show it). Ids of the same panel family that differ only in
+colours (same resolution and maker) probably share it, but no capture or
+integration shows it (``Tier.UNVERIFIED``): they are written only when the
+store opts in per id (``labels.unverified_layouts``), and their model says
+``unverified``. For the other ids the layout has never been published: they
+are identified (their adverts decode) but not written (``Tier.IDENTIFIED``).
+An id outside the table is refused: :func:`panel` raises
+:class:`UnsupportedPanel`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -45,7 +49,7 @@ COLOUR_NAMES: dict[Colours, tuple[str, ...]] = {
 
 class Tier(StrEnum):
     HARDWARE = "hardware"  # layout from a maintained integration or the vendor app's captures
-    FAMILY = "family"  # layout of a same-size, same-maker sibling that differs in colours
+    UNVERIFIED = "unverified"  # a same-size, same-maker sibling's layout: written if opted in
     IDENTIFIED = "identified"  # adverts decode; the layout is not published: never written
 
 
@@ -85,8 +89,10 @@ class Panel:
 
     @property
     def model(self) -> str:
-        """Our model name, e.g. ``gicisky-2.9-bwr-0033``."""
-        return f"gicisky-{self.inch}-{self.colours.value}-{self.hardware_id:04x}"
+        """Our model name, e.g. ``gicisky-2.9-bwr-0033`` (``…-unverified`` for a panel
+        written with a sibling's layout)."""
+        name = f"gicisky-{self.inch}-{self.colours.value}-{self.hardware_id:04x}"
+        return f"{name}-unverified" if self.tier is Tier.UNVERIFIED else name
 
     @property
     def colors(self) -> tuple[str, ...]:
@@ -139,7 +145,12 @@ def _hw(layout: Layout, why: str) -> tuple[Tier, Layout, str]:
 
 
 def _family(of: int, layout: Layout) -> tuple[Tier, Layout, str]:
-    return Tier.FAMILY, layout, f"same panel family as 0x{of:04x} (differs in colours)"
+    return (
+        Tier.UNVERIFIED,
+        layout,
+        f"the layout of 0x{of:04x} (same size and maker, other colours), which no capture "
+        "or integration shows for this id",
+    )
 
 
 _NONE: tuple[Tier, None, str] = (Tier.IDENTIFIED, None, _UNPUBLISHED)
@@ -232,11 +243,32 @@ def panel(hardware_id: int) -> Panel:
     return found
 
 
-def writable_panel(hardware_id: int) -> Panel:
-    """The panel if this gateway can write it; :class:`UnsupportedPanel` with the reason if not."""
+def writable_panel(hardware_id: int, unverified: Collection[int] = ()) -> Panel:
+    """The panel if this gateway can write it; :class:`UnsupportedPanel` with the reason
+    if not. ``unverified``: the ids of ``Tier.UNVERIFIED`` the store opted in to write."""
     found = panel(hardware_id)
     if found.layout is None:
         raise UnsupportedPanel(
             f"unsupported panel 0x{found.hardware_id:04x} ({found.describe()}): {found.source}"
         )
+    if found.tier is Tier.UNVERIFIED and found.hardware_id not in unverified:
+        raise UnsupportedPanel(
+            f"unverified panel 0x{found.hardware_id:04x} ({found.describe()}): it would be "
+            f"written with {found.source}; to write it anyway, add 0x{found.hardware_id:04x} "
+            "to labels.unverified_layouts"
+        )
     return found
+
+
+def check_unverified(ids: Collection[int]) -> None:
+    """ValueError naming an id that is not one of ``Tier.UNVERIFIED`` (configuration)."""
+    for hid in ids:
+        found = PANELS.get(hid)
+        if found is None:
+            raise ValueError(f"0x{hid:04x} is not a known Gicisky hardware id")
+        if found.tier is Tier.HARDWARE:
+            raise ValueError(f"0x{hid:04x} has a verified layout: it is written without opting in")
+        if found.tier is Tier.IDENTIFIED:
+            raise ValueError(
+                f"0x{hid:04x} ({found.describe()}) has no layout to write it with: {found.source}"
+            )

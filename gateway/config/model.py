@@ -167,7 +167,20 @@ class LabelsConfig(Section):
     default_template: str = "price"
     font_path: Path | None = None
     notify_settle: Duration = Field(1.0, ge=0, le=10)
+    confirm_timeout: Duration = Field(30.0, gt=0, le=300)
     compress: bool = True
+    unverified_layouts: list[int] = Field(
+        default_factory=list,
+        description="Gicisky ids written with a sibling's unverified layout (e.g. 0x0008)",
+    )
+
+    @field_validator("unverified_layouts")
+    @classmethod
+    def _only_unverified_ids(cls, ids: list[int]) -> list[int]:
+        from drivers.labels.panels import check_unverified
+
+        check_unverified(ids)
+        return ids
 
 
 class PriceRuleConfig(Section):

@@ -12,8 +12,11 @@ gives the same bytes on every machine.
 
 **Geometry and planes** follow the panel's layout
 (:class:`drivers.labels.panels.Layout`): a TFT panel's picture is resized to
-half the width and twice the height (bicubic, before the colour rule); then it
-is turned and mirrored; then scanned row by row from the top left, most
+half the width and twice the height, as hass-gicisky does it: the colour rule
+first, then the resize (bicubic), then each channel of the resized picture
+counts as on *above* 128 (its writer's ``> 128``), so that a grey of exactly
+128 that the resize makes at an edge is black, as there; then it is turned and
+mirrored; then scanned row by row from the top left, most
 significant bit first: a black/white plane (1 = white; 1 = black on panels with
 ``invert_bw``), then a red plane (1 = red) on black/white/red panels, or one
 plane of 2 bits per pixel (00 black, 01 white, 10 yellow, 11 red) on
@@ -33,8 +36,10 @@ BLACK, WHITE, RED, YELLOW = 0, 1, 2, 3  # colour indices
 PALETTE = {BLACK: (0, 0, 0), WHITE: (255, 255, 255), RED: (255, 0, 0), YELLOW: (255, 255, 0)}
 _INDEX_OF_NAME = {"black": BLACK, "white": WHITE, "red": RED, "yellow": YELLOW}
 
-# The three channels' top bits as one number 0..7 (4 red, 2 green, 1 blue).
+# The three channels' top bits as one number 0..7 (4 red, 2 green, 1 blue): on from 128.
 _TOP_BITS = [0] * 128 + [4] * 128 + [0] * 128 + [2] * 128 + [0] * 128 + [1] * 128
+# The same, on above 128 (a TFT's picture after its resize).
+_ABOVE_128 = [0] * 129 + [4] * 127 + [0] * 129 + [2] * 127 + [0] * 129 + [1] * 127
 _CORNERS = {
     0: (0, 0, 0),
     1: (0, 0, 255),
@@ -61,9 +66,11 @@ def colour_of_corner(corner: int, colours: tuple[str, ...]) -> int:
     return WHITE if _luminance(_CORNERS[corner]) >= 128 else BLACK
 
 
-def classify(img: Image.Image, colours: tuple[str, ...]) -> Image.Image:
-    """An ``L`` image of colour indices (BLACK, WHITE, RED, YELLOW) by the colour rule."""
-    corners = img.convert("RGB").point(_TOP_BITS).convert("L", (1, 1, 1, 0))
+def classify(img: Image.Image, colours: tuple[str, ...], *, above_128: bool = False) -> Image.Image:
+    """An ``L`` image of colour indices (BLACK, WHITE, RED, YELLOW) by the colour rule
+    (a channel on from 128, or with ``above_128`` from 129)."""
+    bits = _ABOVE_128 if above_128 else _TOP_BITS
+    corners = img.convert("RGB").point(bits).convert("L", (1, 1, 1, 0))
     lut = [colour_of_corner(c, colours) for c in range(8)] + [BLACK] * 248
     return corners.point(lut)
 
@@ -73,10 +80,12 @@ def panel_picture(img: Image.Image, panel: Panel) -> Image.Image:
     layout = panel.layout
     if layout is None:
         raise ValueError(f"panel 0x{panel.hardware_id:04x} has no known layout")
-    img = img.convert("RGB")
-    if layout.tft_stretch:
-        img = img.resize((img.width // 2, img.height * 2), resample=Image.Resampling.BICUBIC)
-    return classify(img, panel.colors)
+    indices = classify(img.convert("RGB"), panel.colors)
+    if not layout.tft_stretch:
+        return indices
+    size = (img.width // 2, img.height * 2)
+    stretched = preview_colours(indices).resize(size, resample=Image.Resampling.BICUBIC)
+    return classify(stretched, panel.colors, above_128=True)
 
 
 def pack(img: Image.Image, panel: Panel) -> bytes:

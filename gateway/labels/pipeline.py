@@ -32,7 +32,7 @@ import structlog
 
 from drivers.labels import containers
 from drivers.labels.containers import Container
-from drivers.labels.gicisky import NOTIFY_SETTLE_S, GiciskyTransfer, Payload
+from drivers.labels.gicisky import FINAL_TIMEOUT_S, NOTIFY_SETTLE_S, GiciskyTransfer, Payload
 from drivers.labels.panels import Panel, UnsupportedPanel, writable_panel
 from drivers.types import DeviceKind
 from gateway.commands.model import (
@@ -45,7 +45,7 @@ from gateway.commands.model import (
     PriceUpdate,
 )
 from gateway.contract.events import EventsIn
-from gateway.labels import store
+from gateway.labels import refusals, store
 from gateway.labels.campaign import CampaignAck, CampaignReporter
 from gateway.labels.handover import LabelHandover, LabelOwnership, answers, record_answer
 from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, SchedulerOptions
@@ -66,6 +66,7 @@ from gateway.labels.planner import (
     UnsupportedLabel,
 )
 from gateway.labels.prices import PriceDesk
+from gateway.labels.refusals import Refusals
 from gateway.labels.scheduler import ConnectGate, LabelScheduler
 from gateway.labels.session import AttemptTimings, TransferCounts, run_machine
 from gateway.labels.shelf import Shelf
@@ -93,7 +94,9 @@ class LabelOptions:
     default_template: str = "price"
     font_path: str | None = None
     notify_settle_s: float = NOTIFY_SETTLE_S
+    confirm_timeout_s: float = FINAL_TIMEOUT_S  # after the last part, for the label's answer
     compress: bool = True  # False: QuickLZ only to labels that take nothing else
+    unverified_layouts: frozenset[int] = frozenset()  # ids opted in to a sibling's layout
     price_rules: PriceRules = field(default_factory=PriceRules)  # until a price-rules command
     held_alert_after_s: float = 900.0  # a held price older than this is overdue for review
 
@@ -181,11 +184,13 @@ class LabelPipeline:
         )
         self.timings = AttemptTimings()
         self.transfers = TransferCounts()
+        self.refusals = Refusals()
         self._up: tuple[float, list[str]] = (-UP_ADAPTERS_TTL_S, [])
         self._tasks: set[asyncio.Task[object]] = set()
         registry.subscribe(self._on_device)
 
     async def start(self) -> None:
+        self.refusals.load(await self._db.read(refusals.load))
         await self.planner.load()
         await self.shelf.load()
 
@@ -579,7 +584,7 @@ class LabelPipeline:
         if device.label is None:
             raise UnsupportedLabel(f"{device.model}: not a shelf label this gateway can write")
         try:
-            panel = writable_panel(device.label.panel_type)
+            panel = writable_panel(device.label.panel_type, self._o.unverified_layouts)
         except UnsupportedPanel as exc:
             raise UnsupportedLabel(str(exc)) from exc
         # Pillow and the fonts are loaded with the first label to render: a store whose
@@ -656,20 +661,42 @@ class LabelPipeline:
         if device is None or device.label is None:
             return AttemptResult(Outcome.NOT_SEEN, "label not seen")
         try:
-            panel = writable_panel(device.label.panel_type)
+            panel = writable_panel(device.label.panel_type, self._o.unverified_layouts)
         except UnsupportedPanel as exc:
             return AttemptResult(Outcome.FAILED, str(exc))
         label = device.label
-        accepted = containers.accepted(panel, label.firmware or 0, label.flags)
+        firmware = label.firmware or 0
+        accepted = containers.accepted(panel, firmware, label.flags)
         if not self._o.compress:
             accepted = tuple(c for c in accepted if c is not Container.QUICKLZ) or accepted
+        accepted = self.refusals.offer(job.label_id, firmware, accepted)
         loop = asyncio.get_running_loop()
         payloads = await loop.run_in_executor(self._render_pool, _payloads, accepted, panel, packed)
         self.planner.mark_updating(job.label_id)
-        machine = GiciskyTransfer(payloads, settle_s=self._o.notify_settle_s)
+        machine = GiciskyTransfer(
+            payloads,
+            settle_s=self._o.notify_settle_s,
+            final_timeout_s=self._o.confirm_timeout_s,
+        )
         result = await run_machine(machine, job.label_id, adapter, gate, timings=self.timings)
         if result.outcome is Outcome.DONE:
             self.transfers.count(machine.container, machine.progress[1])
+        if self.refusals.refused(job.label_id, firmware, machine.refused):
+            log.info(
+                "label did not read a container; its next writes skip it",
+                label_id=job.label_id,
+                firmware=f"{firmware:04x}",
+                containers=[c.value for c in self.refusals.of(job.label_id)],
+            )
+            await self._db.run(
+                partial(
+                    refusals.save,
+                    label_id=job.label_id,
+                    firmware=firmware,
+                    containers=self.refusals.of(job.label_id),
+                    now=self._clock(),
+                )
+            )
         return result
 
     def _finished(self, job: LabelJob, result: AttemptResult) -> None:

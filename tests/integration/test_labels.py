@@ -18,6 +18,7 @@ from gateway.bench.rig.cloud import Cloud
 from gateway.bench.rig.signing import signed_command
 from gateway.commands.model import TYPES
 from gateway.daemon.app import Gateway
+from gateway.labels import refusals
 from gateway.sim.control import VirtualStoreClient
 from gateway.sim.runner import RunningStore, virtual_store
 from gateway.web.metrics import render
@@ -36,7 +37,7 @@ address = "00:1A:7D:DA:72:01"
 name = "hci1"
 address = "00:1A:7D:DA:72:02"
 
-[[labels]]                  # 2.9" BWR as real ones advertise: QuickLZ, raw if refused
+[[labels]]                  # 2.9" BWR as real ones advertise: raw planes (hass-gicisky)
 count = 3
 hardware = 0x4033
 address_prefix = "FF:03:01"
@@ -74,9 +75,10 @@ address_prefix = "FF:03:05"
 interval = "0.5s"
 heard_by = { hci0 = -89, hci1 = -64 }
 
-[[labels]]                  # firmware that refuses the QuickLZ container: raw planes
+[[labels]]                  # old firmware without QuickLZ: takes it, never confirms; then raw
 count = 1
 hardware = 0x4033
+firmware = 0x0101
 takes_quicklz = false
 finish = "done"
 address_prefix = "FF:03:06"
@@ -94,7 +96,8 @@ NEAR_HCI0 = [f"ff03010000{n:02x}" for n in (1, 2, 3)] + ["ff0303000001", "ff0306
 NEAR_HCI1 = [f"ff03020000{n:02x}" for n in (1, 2, 3)] + ["ff0304000001", "ff0305000001"]
 LABELS = NEAR_HCI0 + NEAR_HCI1
 UNKNOWN = "ff0307000001"
-CONTAINERS = {"quicklz": 8, "lines": 1, "raw": 1}  # completed transfers by container
+CONTAINERS = {"quicklz": 1, "lines": 1, "raw": 8}  # completed transfers by container
+NO_QUICKLZ = "ff0306000001"
 
 
 def address(label_id: str) -> str:
@@ -140,7 +143,8 @@ async def gateway(
     aisles: RunningStore, broker: Mosquitto, cloud: Cloud, tmp_path: Path
 ) -> AsyncIterator[Gateway]:
     base = settings(tmp_path, broker.port)
-    labels = dataclasses.replace(base.labels, notify_settle_s=0.05)  # labels 20x faster
+    # Labels 20x faster: they settle and confirm sooner.
+    labels = dataclasses.replace(base.labels, notify_settle_s=0.05, confirm_timeout_s=3.0)
     gw = Gateway(dataclasses.replace(base, adapters=("hci0", "hci1"), labels=labels))
     await gw.start()
     yield gw
@@ -186,8 +190,8 @@ async def test_each_label_is_written_through_the_adapter_that_hears_it_best(
 ) -> None:
     await campaign(gateway, cloud)
     stats = await control.label_stats()
-    for lid in NEAR_HCI0:
-        assert stats[address(lid)]["connects"] == {"hci0": 1}, lid
+    for lid in NEAR_HCI0:  # once; the label without QuickLZ twice (QuickLZ, then raw)
+        assert stats[address(lid)]["connects"] == {"hci0": 2 if lid == NO_QUICKLZ else 1}, lid
     for lid in NEAR_HCI1:
         assert stats[address(lid)]["connects"] == {"hci1": 1}, lid
     assert gateway.labels is not None
@@ -206,14 +210,19 @@ async def test_each_label_is_written_through_the_adapter_that_hears_it_best(
         for family in text_string_to_metric_families(render(gateway.view).decode())
         for s in family.samples
     }
-    assert metrics[("storegw_label_attempts_total", None)] == len(LABELS)
+    assert metrics[("storegw_label_attempts_total", None)] == len(LABELS) + 1  # + the QuickLZ
     transfer = metrics[("storegw_label_attempt_phase_seconds_total", "transfer")]
     assert transfer >= len(LABELS) * 0.05  # each waited for notifications to settle
     assert metrics[("storegw_label_attempt_phase_seconds_total", "connect")] > 0
     for container, n in CONTAINERS.items():
         assert metrics[("storegw_label_transfers_total", container)] == n, container
     parts = {c: metrics[("storegw_label_transfer_parts_total", c)] for c in CONTAINERS}
-    assert parts["quicklz"] > 325  # the 20-byte label alone takes 325 parts
+    assert parts["raw"] > 592  # the 20-byte label alone takes 592 parts
+    # The label that did not read QuickLZ is remembered, also on disk, and shows raw planes.
+    assert stats[address(NO_QUICKLZ)]["containers"] == {"raw": 1}
+    assert [c.value for c in gateway.labels.refusals.of(NO_QUICKLZ)] == ["quicklz"]
+    saved = await gateway.db.read(refusals.load)
+    assert saved == [(NO_QUICKLZ, 0x0101, "quicklz")]
 
 
 async def test_a_restarted_label_gets_its_content_again(

@@ -285,3 +285,16 @@ def test_check_config_prints_environment_problems_without_blaming_the_file(
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("environment STOREGW_MQTT__PROT (mqtt.prot): unknown key")
     assert err[-1] == f"{path}: 1 problem(s); nothing was changed"
+
+
+def test_unverified_layouts_are_opted_in_per_id_and_checked(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "[labels]\nunverified_layouts = [0x0008, 0x000B]\n")
+    found = problems(path)
+    assert any(
+        "labels.unverified_layouts" in p and "0x000b has a verified layout" in p for p in found
+    ), found
+    ok = write(tmp_path, MINIMAL + "[labels]\nunverified_layouts = [0x0008, 0x0228]\n")
+    from gateway.daemon.settings import settings_from_config
+
+    settings = settings_from_config(load_config(ok, environ={}))
+    assert settings.labels.unverified_layouts == frozenset({0x0008, 0x0228})

@@ -7,7 +7,7 @@ import io
 import random
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from drivers.labels import containers
 from drivers.labels.panels import PANELS, Colours, Layout, Panel, Tier
@@ -57,23 +57,39 @@ def reference_pack(img: Image.Image, panel: Panel) -> bytes:
     """The docstring's rule pixel by pixel: the slow, obvious way."""
     layout = panel.layout
     assert layout is not None
-    if layout.tft_stretch:
-        img = img.resize((img.width // 2, img.height * 2), resample=Image.Resampling.BICUBIC)
+    colour_names = panel.colors
+    rgb = {
+        "black": (0, 0, 0),
+        "white": (255, 255, 255),
+        "red": (255, 0, 0),
+        "yellow": (255, 255, 0),
+    }
+
+    def name_of(pixel: tuple[int, int, int], first_on: int) -> str:
+        on = tuple(int(c >= first_on) for c in pixel)
+        named = {(1, 1, 1): "white", (0, 0, 0): "black", (1, 0, 0): "red", (1, 1, 0): "yellow"}
+        name = named.get(on)  # type: ignore[call-overload]
+        if name not in colour_names:
+            lum = 0.2126 * 255 * on[0] + 0.7152 * 255 * on[1] + 0.0722 * 255 * on[2]
+            name = "white" if lum >= 128 else "black"
+        return name  # type: ignore[no-any-return]
+
+    first_on = 128
+    if layout.tft_stretch:  # the rule, the resize, then the rule with channels on above 128
+        img = img.convert("RGB")
+        coloured = Image.new("RGB", img.size)
+        for y in range(img.height):
+            for x in range(img.width):
+                coloured.putpixel((x, y), rgb[name_of(img.getpixel((x, y)), 128)])  # type: ignore[arg-type]
+        img = coloured.resize((img.width // 2, img.height * 2), resample=Image.Resampling.BICUBIC)
+        first_on = 129
     if layout.rotation:
         img = img.rotate(layout.rotation, expand=True)
     width, height = img.size
-    colour_names = panel.colors
     values = []
     for y in range(height - 1, -1, -1) if layout.mirror_y else range(height):
         for x in range(width - 1, -1, -1) if layout.mirror_x else range(width):
-            r, g, b = img.getpixel((x, y))  # type: ignore[misc]
-            on = (r >= 128, g >= 128, b >= 128)
-            named = {(1, 1, 1): "white", (0, 0, 0): "black", (1, 0, 0): "red", (1, 1, 0): "yellow"}
-            name = named.get(on)  # type: ignore[call-overload]
-            if name not in colour_names:
-                lum = 0.2126 * 255 * on[0] + 0.7152 * 255 * on[1] + 0.0722 * 255 * on[2]
-                name = "white" if lum >= 128 else "black"
-            values.append(name)
+            values.append(name_of(img.getpixel((x, y)), first_on))  # type: ignore[arg-type]
     if panel.two_bit:
         code = {"black": 0, "white": 1, "yellow": 2, "red": 3}
         pixels = [code[v] for v in values] + [0] * (-len(values) % 4)
@@ -138,6 +154,43 @@ def test_the_labels_frame_buffer_shows_the_picture_pixel_for_pixel(model: str) -
     counts = {c: expected.count(c) for c in (BLACK, WHITE, RED)}
     assert counts[BLACK] > 100 and counts[WHITE] > len(expected) // 2
     assert (counts[RED] > 20) == ("red" in panel.colors)
+
+
+def hass_gicisky_tft(img: Image.Image) -> bytes:
+    """hass-gicisky's writer on its 2.1" TFT (0x00A0: 250x132, rotation 90, mirrored
+    left-right), given a picture already in the panel's colours (its renderer's
+    palette): resized bicubic to half the width and twice the height, rotated, then
+    white where every channel is above 128, MSB first."""
+    img = img.convert("RGB").resize((125, 264), resample=Image.Resampling.BICUBIC)
+    img = img.rotate(90, expand=True)
+    width, height = img.size
+    bits = []
+    for y in range(height):
+        for x in range(width - 1, -1, -1):
+            r, g, b = img.getpixel((x, y))  # type: ignore[misc]
+            bits.append(r > 128 and g > 128 and b > 128)
+    bits += [False] * (-len(bits) % 8)
+    return bytes(
+        sum(bit << (7 - i) for i, bit in enumerate(bits[n : n + 8])) for n in range(0, len(bits), 8)
+    )
+
+
+def test_the_grey_level_rule_on_the_tft_is_hass_giciskys() -> None:
+    """On the TFT, greys the resize makes at an edge: exactly 128 is black, as in the
+    maintained integration; a flat grey follows the colour rule (128 white, 127 black)."""
+    panel = PANELS[0x00A0]
+    img = Image.new("RGB", (panel.width, panel.height), "white")
+    pen = ImageDraw.Draw(img)
+    rng = random.Random(1)
+    for _ in range(400):
+        x, y = rng.randrange(panel.width), rng.randrange(panel.height)
+        pen.rectangle([x, y, x + rng.randrange(1, 4), y + rng.randrange(1, 4)], fill="black")
+    resized = img.resize((125, 264), resample=Image.Resampling.BICUBIC).convert("L").tobytes()
+    assert resized.count(128) > 50  # the case in question occurs
+    assert pack(img, panel) == hass_gicisky_tft(img)
+    for grey, plane_byte in ((128, 0xFF), (127, 0x00)):
+        flat = Image.new("RGB", (panel.width, panel.height), (grey, grey, grey))
+        assert set(pack(flat, panel)) == {plane_byte}, grey
 
 
 def test_the_7_5_inch_black_white_plane_is_inverted() -> None:

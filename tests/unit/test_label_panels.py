@@ -14,6 +14,7 @@ from drivers.labels.panels import (
     Colours,
     Tier,
     UnsupportedPanel,
+    check_unverified,
     panel,
     writable_panel,
 )
@@ -59,15 +60,24 @@ def test_every_public_id_decodes_to_its_panel(hid: str, inch: str, size: str) ->
 @pytest.mark.parametrize(
     ("data", "ident", "size", "colours", "containers"),
     [
-        ("0b1d810141", 0x010B, (250, 128), Colours.BWR, (Container.QUICKLZ, Container.RAW)),
-        ("2b1e010101", 0x012B, (800, 480), Colours.BWR, (Container.QUICKLZ,)),
-        ("2b1d010100", 0x002B, (296, 128), Colours.BWR, (Container.QUICKLZ,)),
-        ("331d810140", 0x0033, (296, 128), Colours.BWR, (Container.QUICKLZ, Container.RAW)),
-        ("2b1e810102", 0x022B, (240, 416), Colours.BWR, (Container.LINES,)),
+        # What the references send to each (hass-gicisky's device table and writer, the
+        # vendor app's captures of the 4.2"), raw planes after anything compressed.
+        ("0b1d810141", 0x010B, (250, 128), Colours.BWR, (Container.RAW,)),
+        ("2b1e010101", 0x012B, (800, 480), Colours.BWR, (Container.QUICKLZ, Container.RAW)),
+        ("2b1e810101", 0x012B, (800, 480), Colours.BWR, (Container.LINES, Container.RAW)),
+        ("2b1d010100", 0x002B, (296, 128), Colours.BWR, (Container.QUICKLZ, Container.RAW)),
+        ("331d810140", 0x0033, (296, 128), Colours.BWR, (Container.RAW,)),
+        ("281d810140", 0x0028, (296, 128), Colours.BW, (Container.RAW,)),
+        ("0b1d810140", 0x000B, (212, 104), Colours.BWR, (Container.RAW,)),
+        ("2b1e810102", 0x022B, (240, 416), Colours.BWR, (Container.LINES, Container.RAW)),
         ("4b1e810140", 0x004B, (400, 300), Colours.BWR, (Container.QUICKLZ, Container.RAW)),
-        ("8b1f010100", 0x008B, (960, 640), Colours.BWR, (Container.QUICKLZ,)),
+        ("8b1f010100", 0x008B, (960, 640), Colours.BWR, (Container.QUICKLZ, Container.RAW)),
         ("a01e810140", 0x00A0, (250, 132), Colours.BW, (Container.RAW,)),
         ("2e1d810140", 0x002E, (296, 128), Colours.BWRY, (Container.RAW,)),
+        # Four-colour and TFT at 0x8101 without type bit 14: raw planes all the same.
+        ("2e1d810100", 0x002E, (296, 128), Colours.BWRY, (Container.RAW,)),
+        ("4e1e810100", 0x004E, (400, 300), Colours.BWRY, (Container.RAW,)),
+        ("a01e810100", 0x00A0, (250, 132), Colours.BW, (Container.RAW,)),
     ],
 )
 def test_real_adverts(
@@ -105,14 +115,43 @@ def test_identified_panels_are_refused_with_the_reason() -> None:
         writable_panel(0x0180)
     tiers = {t: [p for p in PANELS.values() if p.tier is t] for t in Tier}
     assert all(p.layout is None for p in tiers[Tier.IDENTIFIED])
-    assert all(p.layout is not None for p in tiers[Tier.HARDWARE] + tiers[Tier.FAMILY])
+    assert all(p.layout is not None for p in tiers[Tier.HARDWARE] + tiers[Tier.UNVERIFIED])
     hardware = {p.hardware_id for p in tiers[Tier.HARDWARE]}
     assert {0x010B, 0x0033, 0x004B, 0x012B, 0x022B, 0x008B, 0x00A0, 0x002E} <= hardware
 
 
-def test_family_members_share_their_siblings_geometry() -> None:
+UNVERIFIED = [0x0008, 0x002B, 0x0030, 0x0048, 0x0088, 0x008E, 0x0108, 0x010E, 0x0128, 0x012E]
+UNVERIFIED += [0x0228, 0x022E]
+
+
+def test_unverified_layouts_are_refused_unless_the_store_opts_in() -> None:
+    assert sorted(p.hardware_id for p in PANELS.values() if p.tier is Tier.UNVERIFIED) == sorted(
+        UNVERIFIED
+    )
+    for hid in UNVERIFIED:
+        words = rf"^unverified panel 0x{hid:04x} .*add 0x{hid:04x} to labels\.unverified_layouts$"
+        with pytest.raises(UnsupportedPanel, match=words):
+            writable_panel(hid)
+        assert writable_panel(hid, unverified={hid}).hardware_id == hid
+        assert PANELS[hid].model.endswith("-unverified")
+    with pytest.raises(UnsupportedPanel):
+        writable_panel(0x0008, unverified={0x0030})  # opted in per id, not per family
+    assert writable_panel(0x000B).model == "gicisky-2.1-bwr-000b"
+    obs = decode(advert("081d810140"))
+    assert obs is not None and obs.model == "gicisky-2.1-bw-0008-unverified"
+    check_unverified(UNVERIFIED)
+    for bad, words in (
+        (0x000B, "has a verified layout"),
+        (0x0180, "has no layout to write it with"),
+        (0x00F0, "not a known Gicisky hardware id"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            check_unverified([bad])
+
+
+def test_unverified_members_share_their_siblings_geometry() -> None:
     for p in PANELS.values():
-        if p.tier is Tier.FAMILY:
+        if p.tier is Tier.UNVERIFIED:
             siblings = [
                 q
                 for q in PANELS.values()
@@ -134,7 +173,7 @@ def test_the_readme_table_of_supported_hardware_is_true() -> None:
     )
     support = {
         Tier.HARDWARE: "written",
-        Tier.FAMILY: "written (family)",
+        Tier.UNVERIFIED: "unverified",
         Tier.IDENTIFIED: "identified",
     }
     table = {int(h, 16): (inch, int(w), int(hh), s.strip()) for h, inch, w, hh, s in rows}

@@ -100,6 +100,26 @@ def test_size_command_forms_and_a_refused_container_falls_back_in_the_same_conne
     assert part == bytes(4) + b"r" * 80
     m.receive_notification(COMMAND, b"\x02\x01")  # stray: not expected during parts
     assert m.failure is not None
+    assert m.refused == (QLZ,)  # for the next write to start with raw planes
+
+
+def test_a_compressed_image_taken_and_never_confirmed_was_not_read() -> None:
+    m = started(b"q" * 300, container=QLZ)
+    m.receive_notification(COMMAND, ask(0))
+    m.receive_notification(COMMAND, ask(1))  # the last part written
+    assert m.refused == ()
+    m.timeout()  # ...and no confirmation
+    assert m.failure is not None and m.failure[0] == "timeout" and m.refused == (QLZ,)
+    # Not when the label stopped before the end, nor for raw planes.
+    early = started(b"q" * 300, container=QLZ)
+    early.receive_notification(COMMAND, ask(0))
+    early.timeout()
+    assert early.refused == ()
+    raw = started(b"r" * 300)
+    raw.receive_notification(COMMAND, ask(0))
+    raw.receive_notification(COMMAND, ask(1))
+    raw.timeout()
+    assert raw.refused == ()
 
 
 def test_refused_by_every_container_is_rejected() -> None:

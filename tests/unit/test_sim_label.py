@@ -12,7 +12,7 @@ from drivers.labels import containers
 from drivers.labels.containers import Container
 from drivers.labels.panels import PANELS
 from drivers.types import Advertisement
-from gateway.sim.devices.labels import SERVICE
+from gateway.sim.devices.labels import SERVICE, LabelDevice
 from tests.helpers.sim_labels import Link, sim_label
 
 
@@ -48,10 +48,81 @@ async def test_every_size_command_form(size: bytes, accepted: bool) -> None:
     assert answer == (b"\x02\x00" if accepted else b"\x02\x01")
 
 
-async def test_a_firmware_without_quicklz_refuses_it_and_takes_raw_planes() -> None:
-    link = Link(sim_label(takes_quicklz=False))
-    assert await link.command(b"\x02" + struct.pack("<I", 5000) + b"\x01") == b"\x02\x01"
-    assert await link.command(b"\x02" + struct.pack("<I", 9472) + bytes(3)) == b"\x02\x00"
+async def send(device: LabelDevice, size_command: bytes, data: bytes) -> bytes | None:
+    """One whole transfer (01, the size command, 03, every part); the last answer."""
+    link = Link(device)
+    await link.command(b"\x01")
+    assert await link.command(size_command) == b"\x02\x00"
+    await link.command(b"\x03")
+    reply = None
+    for part in range(-(-len(data) // 240)):
+        reply = await link.part(struct.pack("<I", part) + data[part * 240 : (part + 1) * 240])
+    await asyncio.sleep(0.01)  # the refresh
+    return reply
+
+
+def size(length: int, tail: bytes = b"\x00\x00\x00") -> bytes:
+    return b"\x02" + struct.pack("<I", length) + tail
+
+
+async def test_a_firmware_without_quicklz_takes_it_never_confirms_and_reads_raw_planes() -> None:
+    device = sim_label(takes_quicklz=False)
+    panel = PANELS[0x0033]
+    planes = bytes(range(256)) * 37
+    qlz = containers.encode(Container.QUICKLZ, panel, planes)
+    assert await send(device, size(len(qlz), b"\x01"), qlz) is None  # taken, never confirmed
+    assert device.label_image() is None
+    assert await send(device, size(len(planes)), planes) is not None
+    assert device.label_image() == planes
+
+
+async def test_the_image_type_byte_is_deprecated_the_label_reads_the_content() -> None:
+    # The 8-byte size command (type byte 00) announcing a QuickLZ image: read as QuickLZ.
+    device = sim_label()
+    panel = PANELS[0x0033]
+    planes = bytes(range(256)) * 37
+    qlz = containers.encode(Container.QUICKLZ, panel, planes)
+    assert await send(device, size(len(qlz)), qlz) is not None
+    assert device.label_image() == planes
+    # ...and raw planes announced with type byte 01, the QuickLZ form.
+    other = bytes(reversed(planes))
+    assert await send(device, size(len(other), b"\x01"), other) is not None
+    assert device.label_image() == other
+    assert device.label_stats()["containers"] == {"quicklz": 1, "raw": 1}
+
+
+@pytest.mark.parametrize("hardware", [0x002E, 0x004E, 0x00A0])
+async def test_four_colour_and_tft_at_8101_without_the_type_bit_read_raw_planes(
+    hardware: int,
+) -> None:
+    # What the driver sends them (hass-gicisky does the same): raw planes.
+    device = sim_label(hardware=hardware, firmware=0x8101)
+    panel = PANELS[hardware]
+    assert containers.accepted(panel, 0x8101, 0) == (Container.RAW,)
+    planes = bytes(i % 251 for i in range(panel.packed_size))
+    assert await send(device, size(len(planes)), planes) is not None
+    assert device.label_image() == planes
+
+
+def fpoli_lines(planes: bytes, line_bytes: int) -> bytes:
+    """The per-line container as fpoli/gicisky-tag's encoder writes it: a u32 of the
+    body's length (the header not counted), then each line as a literal packet."""
+    body = bytearray()
+    for i in range(0, len(planes), line_bytes):
+        line = planes[i : i + line_bytes]
+        body += bytes((0x75, 3 + 4 + len(line), len(line))) + bytes(4) + line
+    return struct.pack("<I", len(body)) + bytes(body)
+
+
+async def test_fpoli_gicisky_tags_upload_to_a_2_1_inch_label_is_read() -> None:
+    device = sim_label(hardware=0x410B)
+    panel = PANELS[0x010B]
+    planes = bytes(i * 7 % 256 for i in range(panel.packed_size))
+    data = fpoli_lines(planes, panel.height // 8)
+    assert len(data) == 11504 and struct.unpack_from("<I", data)[0] == 11500
+    # Its size command: 5 bytes, the whole length.
+    assert await send(device, b"\x02" + struct.pack("<I", len(data)), data) is not None
+    assert device.label_image() == planes
 
 
 async def test_a_damaged_part_is_asked_again_and_cancel_is_answered() -> None:

@@ -11,16 +11,22 @@ github.com/eigger/hass-gicisky issue #44):
 - ``01`` is answered with the write size this link allows: ATT MTU - 3, at
   most 244 (``f4 00``); a label whose link has the default MTU of 23 asks for
   20-byte writes;
-- ``02`` is accepted in every form real labels take (5, 6 or 8 bytes; the
-  byte after the length is the image type: 01 for the QuickLZ container);
-  a firmware that does not take that container answers ``02 01``;
+- ``02`` is accepted in every form real labels take: 5 bytes (fpoli/gicisky-tag),
+  6 (``… 00``: OpenEPaperLink; ``… 01``: the vendor app and hass-gicisky for
+  QuickLZ) or 8 (``… 00 00 00``: hass-gicisky). The byte after the length, the
+  "image type", is deprecated by the vendor's note: the label reads what
+  arrives by its content, whatever that byte says;
 - ``03`` and every image part are answered ``05 00 <next part>``; a part that
   arrives damaged (an injected fault) is answered ``05 01 <same part>``; the
   last part is answered with a request for the part past the end (or ``05 08``
   on firmware that says so); ``04`` cancels;
-- it decompresses what it received into its frame buffer (planes, then
-  pixels) and shows it after the panel's refresh; a transfer it cannot decode
-  is never confirmed;
+- it reads what it received as each container its firmware knows: raw
+  planes (every label: the integrations send them to each panel they drive);
+  the per-line container and QuickLZ on black/white and black/white/red panels
+  (unless its firmware is one without QuickLZ, ``takes_quicklz = false``);
+  four-colour and TFT panels read raw planes only. It decompresses into its
+  frame buffer (planes, then pixels) and shows it after the panel's refresh;
+  a transfer it cannot read is never confirmed;
 - commands written before its notifications have settled are lost.
 
 Timing follows real labels: every command and part costs one BLE round trip
@@ -83,7 +89,6 @@ class GiciskySession(GattSession):
         self._notify: Notifier | None = None
         self._notifying_since: float | None = None
         self._size = 0
-        self._container = Container.RAW
         self._part_bytes = MAX_BLOCK - 4
         self._next_part = 0
         self._buffer = bytearray()
@@ -146,13 +151,11 @@ class GiciskySession(GattSession):
             if len(data) not in (5, 6, 8):
                 self._reply(b"\x02\x01")  # not a form it knows: refused
                 return
-            size = struct.unpack_from("<I", data, 1)[0]
-            image_type = data[5] if len(data) > 5 else 0
-            container = self._label.container_for(image_type)
-            if container is None or not 0 < size <= MAX_IMAGE_BYTES:
+            size = struct.unpack_from("<I", data, 1)[0]  # the image type after it: deprecated
+            if not 0 < size <= MAX_IMAGE_BYTES:
                 self._reply(b"\x02\x01")
                 return
-            self._size, self._container = size, container
+            self._size = size
             self._reply(b"\x02\x00")
         elif data == b"\x03" and self._size:
             self._buffer.clear()
@@ -191,7 +194,7 @@ class GiciskySession(GattSession):
         if len(self._buffer) < self._size:
             self._reply(b"\x05\x00" + struct.pack("<I", self._next_part))
             return
-        if not self._label.receive(bytes(self._buffer[: self._size]), self._container, self._via):
+        if not self._label.receive(bytes(self._buffer[: self._size]), self._via):
             return  # an image this label cannot read: it never confirms
         if self._b.finish == "done":
             self._reply(b"\x05\x08")
@@ -236,6 +239,7 @@ class LabelDevice(RadioDevice):
         # Per link (adapter, or box/adapter on a floor): images received, panel refreshes.
         self.writes: Counter[str] = Counter()
         self.refreshes: Counter[str] = Counter()
+        self.received: Counter[Container] = Counter()  # transfers read, by container
         self._frame = self._make_frame()
 
     def _make_frame(self) -> AdvertFrame:
@@ -257,13 +261,12 @@ class LabelDevice(RadioDevice):
     def advert(self, now: float) -> AdvertFrame:
         return self._frame
 
-    def container_for(self, image_type: int) -> Container | None:
-        """The container a size command announces to this firmware (None: refused)."""
-        if image_type == 0x01:
-            return Container.QUICKLZ if self.behaviour.takes_quicklz else None
-        if self.firmware >> 8 & 0x80 and not self.hardware & 0x4000:
-            return Container.LINES  # software 0x8x without type bit 14: per-line container
-        return Container.RAW
+    def reads(self) -> tuple[Container, ...]:
+        """The containers this label's firmware reads, in the order it tries them."""
+        if self.panel is None or self.panel.two_bit or self.panel.tft:
+            return (Container.RAW,)
+        compressed = (Container.QUICKLZ,) if self.behaviour.takes_quicklz else ()
+        return (*compressed, Container.LINES, Container.RAW)
 
     async def connect(self, via: str = "") -> GattSession:
         b = self.behaviour
@@ -273,14 +276,20 @@ class LabelDevice(RadioDevice):
             raise SimError("org.bluez.Error.Failed", "le-connection-abort-by-local")
         return GiciskySession(self, started, via)
 
-    def receive(self, data: bytes, container: Container, via: str = "") -> bool:
-        """A complete transfer: decode it into the frame buffer; False if it cannot."""
+    def receive(self, data: bytes, via: str = "") -> bool:
+        """A complete transfer: read it into the frame buffer; False if it cannot."""
         if self.panel is None or self.panel.layout is None:
             return False
-        try:
-            planes = decode(container, self.panel, data)
-        except ContainerError:
+        planes = None
+        for container in self.reads():
+            try:
+                planes = decode(container, self.panel, data)
+                break
+            except ContainerError:
+                continue
+        if planes is None:
             return False
+        self.received[container] += 1
         self.writes[via] += 1
         asyncio.get_running_loop().call_later(self.behaviour.refresh_s, self.show, planes, via)
         return True
@@ -310,6 +319,7 @@ class LabelDevice(RadioDevice):
             "transfer_seconds": list(self.transfer_seconds),
             "writes": dict(self.writes),
             "refreshes": dict(self.refreshes),
+            "containers": {c.value: n for c, n in self.received.items()},
         }
         links = set(self.connects) | set(self.writes) | set(self.refreshes)
         if any("/" in link for link in links):  # on a floor: the same, summed per box
