@@ -103,7 +103,10 @@ class DemoCloud:
         self._labels: set[str] = set()
         self._lock = threading.Lock()
         self._prices = {sku: Decimal(price) for sku, _, price in PRODUCTS}
-        self._versions = {sku: 0 for sku, _, _ in PRODUCTS}
+        # Versions go on from the clock, so that a demo started again (its gateway keeps
+        # the newest version of each SKU) is sent newer ones, not ignored stale ones.
+        first = int(time.time())
+        self._versions = {sku: first for sku, _, _ in PRODUCTS}
         self._sent: dict[str, str] = {}  # command id -> what it was
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=f"demo-cloud-{uuid.uuid4().hex[:8]}"

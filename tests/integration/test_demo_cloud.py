@@ -24,28 +24,24 @@ async def test_the_demo_cloud_binds_prices_and_gets_a_price_held(
     assert gateway.bridge is not None and gateway.labels is not None
     port = gateway.bridge.options.mqtt.port
     await until(lambda: len(gateway.registry) > 20, 20, "the store's devices")
-    proc = await asyncio.create_subprocess_exec(
-        *[
-            sys.executable,
-            "-m",
-            "gateway",
-            "simulate-cloud",
-            "--port",
-            str(port),
-            "--store",
-            "demo-store",
-            "--key",
-            str(key),
-            "--kid",
-            KID,
-            "--period",
-            "4",
-        ],
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+
+    async def start() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            *[sys.executable, "-m", "gateway", "simulate-cloud", "--port", str(port)],
+            *["--store", "demo-store", "--key", str(key), "--kid", KID, "--period", "4"],
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+
+    async def stop(proc: asyncio.subprocess.Process) -> str:
+        proc.terminate()
+        raw, _ = await asyncio.wait_for(proc.communicate(), 10)
+        assert proc.returncode == 0, raw.decode()
+        return raw.decode()
+
+    proc = await start()
+    labels = gateway.labels
     try:
-        labels = gateway.labels
 
         def shown() -> int:
             return sum(1 for t in labels.planner.twins.values() if t.displayed is not None)
@@ -63,8 +59,19 @@ async def test_the_demo_cloud_binds_prices_and_gets_a_price_held(
             for i in labels.planner.items.values()
         )
     finally:
-        proc.terminate()
-        raw, _ = await asyncio.wait_for(proc.communicate(), 10)
-    out = raw.decode()
-    assert proc.returncode == 0, out
+        out = await stop(proc)
     assert "cloud: sent label-bind" in out and "cloud: sent price-update: campaign 1" in out
+
+    # The demo started again: its first prices, for every SKU, are newer than the ones
+    # the gateway keeps (not ignored as stale).
+    before = {sku: i.version for sku, i in labels.planner.items.items()}
+    await asyncio.sleep(1.0)
+    proc = await start()
+    try:
+        await until(
+            lambda: all(labels.planner.items[sku].version > v for sku, v in before.items()),
+            15,
+            "the second run's first prices taken",
+        )
+    finally:
+        await stop(proc)
