@@ -19,8 +19,10 @@ from drivers.decode import decode
 from drivers.types import Advertisement
 from gateway.ble.patterns import PASSIVE_OR_PATTERNS
 from gateway.sim.control import VirtualStoreClient
-from gateway.sim.runner import RunningStore
+from gateway.sim.model import AdapterSpec, Scenario
+from gateway.sim.runner import RunningStore, virtual_store
 from gateway.sim.scenario import bthome_key, expected_devices
+from tests.helpers.sim_labels import sim_label
 from tests.integration.conftest import LABEL_SPEEDUP, SMALL_STORE
 
 LABEL = "FF:01:01:00:00:01"
@@ -286,3 +288,18 @@ async def test_many_large_label_images_read_at_once(store: RunningStore) -> None
         await control.close()
     assert [img[:1] for img in images] == [bytes([n]) for n in range(len(labels))] * 40
     assert {len(img) for img in images} == {200_000}
+
+
+async def test_a_second_discovery_reports_a_device_whose_adverts_never_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As bluetoothd does: when discovery stops, the devices found lose their RSSI
+    # (invalidated), so the next discovery reports each again with its first advert.
+    quiet = sim_label()  # the same advert and RSSI every time
+    scenario = Scenario("quiet", [AdapterSpec("hci0", "00:1A:7D:DA:71:01")], [quiet])
+    async with virtual_store(scenario) as running:
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", running.bus_address)
+        for _ in range(3):
+            seen = await scan(1.5)
+            assert quiet.address in seen
+            assert seen[quiet.address].rssi == -60

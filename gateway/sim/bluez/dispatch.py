@@ -96,6 +96,15 @@ class ObjectServer:
             props.update(changes)
         self.signal(path, PROPERTIES, "PropertiesChanged", "sa{sv}as", [interface, changes, []])
 
+    def invalidated(self, path: str, interface: str, names: list[str]) -> None:
+        """Drop properties that have no value now and say so (PropertiesChanged's
+        third argument, as bluetoothd does for a device's RSSI after discovery)."""
+        props = self.objects.get(path, {}).get(interface)
+        if props is not None:
+            for name in names:
+                props.pop(name, None)
+        self.signal(path, PROPERTIES, "PropertiesChanged", "sa{sv}as", [interface, {}, names])
+
     def signal(
         self, path: str, interface: str, member: str, signature: str, body: list[Any]
     ) -> None:

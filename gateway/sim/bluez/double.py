@@ -5,7 +5,9 @@ It serves a :class:`~gateway.sim.model.Scenario` on ``org.bluez`` exactly as
 bluetoothd would: device objects appear with ``InterfacesAdded`` when an adapter
 that is discovering (actively, or passively through an advertisement monitor)
 first hears them, then change with ``PropertiesChanged`` (RSSI,
-ManufacturerData, ServiceData) as they advertise, and disappear with
+ManufacturerData, ServiceData) as they advertise, lose their RSSI and TxPower
+(invalidated) when the adapter stops discovering, so that the next discovery
+reports them again with their first advert, and disappear with
 ``InterfacesRemoved`` after ``device_timeout_s`` without adverts. One
 scheduler (a heap of due times) drives every device's advertising.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import heapq
 import random
 import time
@@ -297,6 +300,23 @@ class BlueZDouble:
             a.silent = False  # the controller's scan is really restarted next time
             if self.server is not None:
                 self.server.changed(a.path, ADAPTER, {"Discovering": Variant("b", False)})
+            self._discovery_ended(a)
+
+    def _discovery_ended(self, a: AdapterState) -> None:
+        """As bluetoothd does when an adapter stops discovering: the devices it found lose
+        their RSSI and TxPower (invalidated), so that the next discovery reports each
+        device again with its first advert (bleak's scanners rely on it)."""
+        if self.server is None:
+            return
+        for obj in a.devices.values():
+            if obj.rssi is None and (obj.frame is None or obj.frame.tx_power is None):
+                continue
+            obj.rssi = None
+            names = ["RSSI"]
+            if obj.frame is not None and obj.frame.tx_power is not None:
+                names.append("TxPower")
+                obj.frame = dataclasses.replace(obj.frame, tx_power=None)
+            self.server.invalidated(obj.path, DEVICE, names)
 
     async def _m_SetDiscoveryFilter(self, msg: Message) -> None:
         a = self.adapter_at(msg.path or "")
@@ -386,6 +406,7 @@ class BlueZDouble:
                 a.filters.pop(name, None)
                 if not a.sessions and self.server is not None:
                     self.server.changed(a.path, ADAPTER, {"Discovering": Variant("b", False)})
+                    self._discovery_ended(a)
             a.monitors = {m for m in a.monitors if m[0] != name}
 
     # ---- advertising ------------------------------------------------------------------------
