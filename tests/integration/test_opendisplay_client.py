@@ -22,6 +22,18 @@ from opendisplay.discovery import discover_devices_with_adv
 from opendisplay.models.led_flash import LedFlashConfig
 from PIL import Image, ImageDraw
 
+from drivers.labels.opendisplay import (
+    Display,
+    OpenDisplayTransfer,
+    ReadConfig,
+    compress,
+    etag_of,
+    pack,
+)
+from drivers.labels.opendisplay import Scheme as OdScheme
+from gateway.labels.jobs import Outcome
+from gateway.labels.scheduler import ConnectGate
+from gateway.labels.session import run_machine
 from gateway.sim.devices.opendisplay import OpenDisplayBehaviour, OpenDisplayLabel, Scheme
 from gateway.sim.model import AdapterSpec, Scenario
 from gateway.sim.runner import virtual_store
@@ -175,3 +187,36 @@ async def test_its_advert_as_the_client_reads_it(store: OpenDisplayLabel) -> Non
         pass
     (_, (_, after)), *_ = (await discover_devices_with_adv(timeout=1.0)).items()
     assert after is not None and after.reboot_flag is False
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+async def test_the_gateways_own_transfer_reaches_the_same_frame_buffer(
+    store: OpenDisplayLabel, compressed: bool
+) -> None:
+    # What the maintained client makes of a picture, as palette indices...
+    async with OpenDisplayDevice(mac_address=ADDRESS, timeout=10) as device:
+        processed = await device.upload_image(picture(296, 128))
+    indices = np.asarray(processed).astype(np.uint8).tobytes()
+    await asyncio.sleep(0.3)
+    assert store.label_pixels() == indices
+    store.show(bytes(len(store.label_image() or b"")), 0, 0, "reset")  # a blank panel
+    # ...written by the gateway's own machines: the configuration, then the image.
+    label_id = ADDRESS.replace(":", "").lower()
+    reading = ReadConfig()
+    assert (await run_machine(reading, label_id, "hci0", ConnectGate())).outcome is Outcome.DONE
+    display = reading.display
+    assert display == Display(296, 128, OdScheme.BWR, 0, 0x0A, 1)
+    assert reading.container == store.config
+    image = pack(indices, display)
+    etag = etag_of("3f2a9c01" + "0" * 56)
+    machine = OpenDisplayTransfer(
+        image, compressed=compress(image) if compressed else None, etag=etag
+    )
+    result = await run_machine(machine, label_id, "hci0", ConnectGate())
+    assert result.outcome is Outcome.DONE, result
+    assert machine.sent_compressed is compressed
+    await asyncio.sleep(0.3)
+    assert store.label_pixels() == indices  # the same frame buffer as the client's
+    # The etag is committed with an END; a raw image the label ended itself has none.
+    assert store.etag == (etag if compressed else 0)
+    assert store.received == ({"zlib": 2} if compressed else {"zlib": 1, "raw": 1})
