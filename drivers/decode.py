@@ -22,6 +22,7 @@ from drivers.adverts.beacons import (
 )
 from drivers.adverts.bthome import BTHOME_UUID, decode_bthome
 from drivers.adverts.gicisky import GICISKY, decode_gicisky
+from drivers.adverts.opendisplay import OPENDISPLAY, decode_opendisplay
 from drivers.adverts.ruuvi import RUUVI, battery_pct_from_mv, decode_ruuvi
 from drivers.types import Advertisement, DeviceKind, Observation
 
@@ -69,6 +70,9 @@ def decode(
         data = manufacturer.get(GICISKY)
         if data is not None:
             return decode_gicisky(data)
+        data = manufacturer.get(OPENDISPLAY)
+        if data is not None:
+            return decode_opendisplay(data)
         data = manufacturer.get(APPLE)
         if data is not None:
             ibeacon = decode_ibeacon(data)

@@ -80,6 +80,8 @@ class LabelAdvert:
     boot_marker: int | None = None
     # Advertised bits beside the panel type that tell how the label takes its image.
     flags: int = 0
+    # Which label protocol it speaks: "gicisky" or "opendisplay".
+    family: str = "gicisky"
 
 
 @dataclass(frozen=True, slots=True)

@@ -583,6 +583,11 @@ class LabelPipeline:
             return None
         if device.label is None:
             raise UnsupportedLabel(f"{device.model}: not a shelf label this gateway can write")
+        if device.label.family != "gicisky":
+            raise UnsupportedLabel(
+                f"{device.label.family} label: recognised, but campaigns write Gicisky labels "
+                "only in this version"
+            )
         try:
             panel = writable_panel(device.label.panel_type, self._o.unverified_layouts)
         except UnsupportedPanel as exc:

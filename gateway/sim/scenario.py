@@ -29,6 +29,7 @@ from gateway.config.durations import Duration
 from gateway.config.load import format_errors
 from gateway.sim.devices.beacons import BeaconDevice
 from gateway.sim.devices.labels import LabelBehaviour, LabelDevice
+from gateway.sim.devices.opendisplay import OpenDisplayBehaviour, OpenDisplayLabel, Scheme
 from gateway.sim.devices.sensors import TEMPERATURE_NOISE_C, Climate, SensorDevice
 from gateway.sim.floorplan import FloorSpec, PathLoss, Placement, grid, uniform
 from gateway.sim.model import AdapterSpec, GatewaySpec, Scenario, SimDevice
@@ -136,6 +137,29 @@ class LabelGroup(GroupConfig):
         return panel.model if panel else f"gicisky-unknown-{self.hardware & ID_MASK:04x}"
 
 
+class OpenDisplayGroup(GroupConfig):
+    """OpenDisplay e-paper labels (``gateway.sim.devices.opendisplay``)."""
+
+    width: int = Field(296, ge=8, le=2000)
+    height: int = Field(128, ge=8, le=2000)
+    colours: Literal["bw", "bwr", "bwy", "bwry"] = "bwr"
+    rotation: Literal[0, 90, 180, 270] = 0
+    leds: int = Field(1, ge=0, le=4)
+    compressed: bool = Field(True, description="its firmware takes zlib-compressed images")
+    key: str | None = Field(
+        None, pattern=r"^[0-9a-fA-F]{32}$", description="AES-128 key (hex): the label is encrypted"
+    )
+    battery_mv: int = Field(2950, ge=2000, le=5110)
+    chunk_rtt: Duration = Field(0.03, ge=0, description="one command or chunk, answered")
+    refresh: Duration = Field(3.0, ge=0, description="the panel's full refresh")
+    connect_latency: Duration = Field(0.3, ge=0)
+    refresh_timeout_probability: float = Field(0.0, ge=0, le=1)
+
+    @property
+    def model(self) -> str:
+        return "opendisplay"
+
+
 class FloorConfig(_Model):
     width_m: float = Field(gt=0, le=2000)
     height_m: float = Field(gt=0, le=2000)
@@ -165,6 +189,7 @@ class ScenarioFile(_Model):
     beacons: list[BeaconGroup] = Field(default_factory=list)
     sensors: list[SensorGroup] = Field(default_factory=list)
     labels: list[LabelGroup] = Field(default_factory=list)
+    opendisplay: list[OpenDisplayGroup] = Field(default_factory=list)
     label_speedup: float = Field(
         1.0,
         ge=1,
@@ -175,7 +200,7 @@ class ScenarioFile(_Model):
     @model_validator(mode="after")
     def _check(self) -> ScenarioFile:
         names = {a.name for a in self.adapters}
-        for group in (*self.beacons, *self.sensors, *self.labels):
+        for group in (*self.beacons, *self.sensors, *self.labels, *self.opendisplay):
             unknown = set(group.heard_by or {}) - names
             if unknown and self.adapters:  # on a floor, layout_problems says it better
                 raise ValueError(f"heard_by names unknown adapters: {', '.join(sorted(unknown))}")
@@ -426,8 +451,32 @@ def load_scenario(path: Path) -> Scenario:
                     **_radio(spec, lg, addr, n),
                 )
             )
+    schemes = {"bw": Scheme.MONO, "bwr": Scheme.BWR, "bwy": Scheme.BWY, "bwry": Scheme.BWRY}
+    for og in spec.opendisplay:
+        for n in range(1, og.count + 1):
+            addr = device_address(og.address_prefix, n)
+            modes = (0x02 if og.compressed else 0) | 0x08
+            od = OpenDisplayBehaviour(
+                width=og.width,
+                height=og.height,
+                scheme=schemes[og.colours],
+                rotation=og.rotation,
+                leds=og.leds,
+                transmission_modes=modes,
+                chunk_rtt_s=og.chunk_rtt / fast,
+                refresh_s=og.refresh / fast,
+                fast_refresh_s=og.refresh / 5 / fast,
+                connect_latency_s=og.connect_latency / fast,
+                refresh_timeout_probability=og.refresh_timeout_probability,
+                key=bytes.fromhex(og.key) if og.key else None,
+            )
+            devices.append(
+                OpenDisplayLabel(
+                    behaviour=od, battery_mv=og.battery_mv, **_radio(spec, og, addr, n)
+                )
+            )
     for device in devices:
-        if isinstance(device, BeaconDevice | SensorDevice | LabelDevice):
+        if isinstance(device, BeaconDevice | SensorDevice | LabelDevice | OpenDisplayLabel):
             device.epoch = epoch
     adapters = [AdapterSpec(a.name, a.address, a.connection_slots) for a in spec.adapters]
     scenario = Scenario(name=spec.name, adapters=adapters, devices=devices, seed=spec.seed)
@@ -519,5 +568,10 @@ def expected_devices(path: Path) -> list[ExpectedDevice]:
         out += [
             ExpectedDevice(device_address(lg.address_prefix, n), "label", lg.model, "label")
             for n in range(1, lg.count + 1)
+        ]
+    for og in spec.opendisplay:
+        out += [
+            ExpectedDevice(device_address(og.address_prefix, n), "label", og.model, "opendisplay")
+            for n in range(1, og.count + 1)
         ]
     return out

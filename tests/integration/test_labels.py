@@ -91,11 +91,18 @@ hardware = 0x40F0
 address_prefix = "FF:03:07"
 interval = "0.5s"
 heard_by = { hci0 = -63, hci1 = -85 }
+
+[[opendisplay]]             # another family: recognised, not written by campaigns yet
+count = 1
+address_prefix = "FF:03:08"
+interval = "0.5s"
+heard_by = { hci0 = -62, hci1 = -84 }
 """
 NEAR_HCI0 = [f"ff03010000{n:02x}" for n in (1, 2, 3)] + ["ff0303000001", "ff0306000001"]
 NEAR_HCI1 = [f"ff03020000{n:02x}" for n in (1, 2, 3)] + ["ff0304000001", "ff0305000001"]
 LABELS = NEAR_HCI0 + NEAR_HCI1
 UNKNOWN = "ff0307000001"
+OPENDISPLAY = "ff0308000001"
 CONTAINERS = {"quicklz": 1, "lines": 1, "raw": 8}  # completed transfers by container
 NO_QUICKLZ = "ff0306000001"
 
@@ -162,11 +169,12 @@ async def campaign(gateway: Gateway, cloud: Cloud) -> None:
         20,
         "every label heard by both adapters",
     )
-    bindings = [{"label_id": lid, "sku": f"sku-{n}"} for n, lid in enumerate([*LABELS, UNKNOWN])]
+    targets = [*LABELS, UNKNOWN, OPENDISPLAY]
+    bindings = [{"label_id": lid, "sku": f"sku-{n}"} for n, lid in enumerate(targets)]
     cloud.publish(f"{PREFIX}/commands", signed_command("label-bind", {"bindings": bindings}))
     items = [
         {"sku": f"sku-{n}", "version": 1, "price": f"{n}.50", "currency": "EUR", "name": "Tee"}
-        for n in range(len(LABELS) + 1)
+        for n in range(len(targets))
     ]
     cloud.publish(f"{PREFIX}/commands", signed_command("price-update", {"items": items}))
 
@@ -183,6 +191,10 @@ async def campaign(gateway: Gateway, cloud: Cloud) -> None:
     failed = results[UNKNOWN]  # refused at once, with the reason
     assert failed["status"] == "failed"
     assert failed["error"].startswith("unsupported panel 0x00f0"), failed
+    other = results[OPENDISPLAY]  # heard as a label of its family, and told so
+    assert other["status"] == "failed" and other["error"].startswith("opendisplay label"), other
+    device = gateway.registry.get(OPENDISPLAY)
+    assert device is not None and device.model == "opendisplay" and device.battery_mv == 2950
 
 
 async def test_each_label_is_written_through_the_adapter_that_hears_it_best(

@@ -8,6 +8,7 @@ import pytest
 from opendisplay.models.led_flash import LedFlashConfig
 from opendisplay.protocol.config_parser import parse_config_response
 
+from drivers.decode import decode
 from drivers.labels.base import SetTimeout, Write
 from drivers.labels.opendisplay import (
     CHARACTERISTIC,
@@ -22,6 +23,7 @@ from drivers.labels.opendisplay import (
     pack,
     parse_config,
 )
+from drivers.types import Advertisement, DecodeError, DeviceKind
 from gateway.sim.devices import opendisplay as sim
 
 C = CHARACTERISTIC
@@ -155,3 +157,28 @@ def test_the_led_command_is_the_clients() -> None:
     assert led_command(0, 0xE0, 3) == b"\x00\x73\x00" + theirs
     with pytest.raises(ValueError):
         led_command(0, 0xE0, 0)
+
+
+def test_its_advert_decodes_to_a_label_of_the_family() -> None:
+    label = sim.OpenDisplayLabel(
+        behaviour=sim.OpenDisplayBehaviour(),
+        battery_mv=2950,
+        address="F0:0D:00:00:00:01",
+        name=None,
+        interval_s=1.0,
+        heard_by={"hci0": -60},
+        rssi_noise=0,
+        away=[],
+        seed=1,
+    )
+    frame = label.advert(0.0)
+    obs = decode(Advertisement("F0:0D:00:00:00:01", -60, manufacturer_data=frame.manufacturer_data))
+    assert obs is not None and obs.kind is DeviceKind.LABEL and obs.model == "opendisplay"
+    assert obs.battery_mv == 2950 and obs.readings == {"temperature_c": 22.0}
+    assert obs.label is not None and obs.label.family == "opendisplay"
+    old_firmware = {0x2446: bytes(7) + (3100).to_bytes(2, "little") + bytes([25, 7])}
+    legacy = decode(Advertisement("F0:0D:00:00:00:02", -60, manufacturer_data=old_firmware))
+    assert legacy is not None and legacy.battery_mv == 3100
+    assert legacy.readings["temperature_c"] == 25.0
+    with pytest.raises(DecodeError, match="OpenDisplay advert of 3 bytes"):
+        decode(Advertisement("F0:0D:00:00:00:03", -60, manufacturer_data={0x2446: b"abc"}))
