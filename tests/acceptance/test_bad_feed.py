@@ -57,7 +57,13 @@ async def test_a_bad_feed_is_held_and_flagged_reviewed_and_the_shelf_is_right(
         '[prices]\ncurrency = "CNY"\n'
         f'[[web.users]]\nname = "ada"\nrole = "admin"\npassword_hash = "{hashed}"\n'
     )
-    run = Run(tmp_path, broker, SUPERMARKET, extra=extra, web_port=web_port)
+    # The guard is under test here, not the labels' pace: they run twice as fast as in
+    # the supermarket's own scenario (whose campaigns test_supermarket_labels runs).
+    scenario = tmp_path / "supermarket-fast.toml"
+    text = SUPERMARKET.read_text()
+    assert "label_speedup = 10" in text
+    scenario.write_text(text.replace("label_speedup = 10", "label_speedup = 20", 1))
+    run = Run(tmp_path, broker, scenario, extra=extra, web_port=web_port)
     page = AdminPage(tmp_path / "data", web_port)
     await run.start()
     try:
@@ -130,7 +136,7 @@ async def test_a_bad_feed_is_held_and_flagged_reviewed_and_the_shelf_is_right(
 
         # The final shelf, label by label.
         expected = await asyncio.to_thread(
-            expected_hashes, SUPERMARKET, run.labels, sku, feed.newest(decided)
+            expected_hashes, scenario, run.labels, sku, feed.newest(decided)
         )
         stats = await run.refreshed(expected, labels, timeout_s=120)
         wrong = [
