@@ -40,16 +40,16 @@ ensure_venv() {
     fi
     # Reinstall only when the lock file or the project metadata changed.
     local want
-    want="$(cat "$ROOT/requirements.lock" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+    want="$(cat "$ROOT/requirements-dev.lock" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         # pip itself is in the lock (sqlite-utils needs it): upgrade it on its own
         # first, since pip cannot replace itself in the middle of a larger install.
         local pip_pin
-        pip_pin="$(grep -E '^pip==' "$ROOT/requirements.lock" || true)"
+        pip_pin="$(grep -E '^pip==' "$ROOT/requirements-dev.lock" || true)"
         if [ -n "$pip_pin" ]; then
             "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$pip_pin"
         fi
-        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/requirements.lock"
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/requirements-dev.lock"
         "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$ROOT"
         echo "$want" > "$stamp"
     fi

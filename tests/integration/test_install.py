@@ -72,6 +72,9 @@ def test_install_builds_a_working_environment(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     app = root / "opt/store-gateway"
     assert list((app / "venv").rglob("gateway/__pycache__/*.pyc"))  # compiled at install
+    # The gateway's libraries only: no test tools on a store's box.
+    for tool in ("pytest", "playwright", "opendisplay", "mypy"):
+        assert not list((app / "venv").rglob(f"site-packages/{tool}/__init__.py")), tool
     version = subprocess.run(
         [str(app / "venv/bin/python"), "-m", "gateway", "--version"],
         capture_output=True,
