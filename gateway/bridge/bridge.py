@@ -32,7 +32,6 @@ from gateway.bridge.outbox import Outbox, Outgoing
 from gateway.bridge.publisher import Publisher
 from gateway.bridge.telemetry import TelemetryBatcher, TelemetryOptions
 from gateway.contract.events import Event
-from gateway.ownership import Owner, SoleOwner
 from gateway.registry import ChangeKind, DeviceChange, DeviceRecord, Registry
 from gateway.store import Database
 from gateway.timeutil import format_epoch
@@ -60,6 +59,25 @@ StatusView = Callable[[], tuple[list[dict[str, Any]], tuple[int, int], Mapping[s
 DeviceLabel = Callable[[DeviceRecord], Mapping[str, Any] | None]
 
 
+class PublishGate(Protocol):
+    """What the bridge asks before it speaks for a device: is it this gateway's, and in
+    which epoch (a store with several gateways: ``gateway.ownership`` answers)."""
+
+    def owns(self, device_id: str) -> bool: ...
+
+    def epoch(self, device_id: str) -> int: ...
+
+
+class EveryDevice:
+    """One gateway in the store: it speaks for every device, in epoch 1."""
+
+    def owns(self, device_id: str) -> bool:
+        return True
+
+    def epoch(self, device_id: str) -> int:
+        return 1
+
+
 class ConnectionWatcher(Protocol):
     async def connected(self) -> None: ...
 
@@ -79,7 +97,7 @@ class Bridge:
         status_view: StatusView,
         device_label: DeviceLabel,
         on_command: Handler,
-        ownership: Owner | None = None,
+        ownership: PublishGate | None = None,
         signals: Sequence[str] = (),
         on_signal: Callable[[Inbound], None] | None = None,
     ) -> None:
@@ -94,7 +112,7 @@ class Bridge:
         self._status_view = status_view
         self._device_label = device_label
         # Several gateways in one store: only the owner of a device publishes about it.
-        self._ownership: Owner = ownership or SoleOwner(outbox.identity.gateway_id)
+        self._ownership: PublishGate = ownership or EveryDevice()
         self._connection_watchers: list[ConnectionWatcher] = []
         self.connection = MqttConnection(
             options.mqtt,

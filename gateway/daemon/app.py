@@ -40,6 +40,7 @@ from gateway.commands.inbox import Inbox, InboxOptions
 from gateway.commands.model import Command, EnergySettingsUpdate, Resync
 from gateway.contract.events import Event
 from gateway.contract.topics import Topics
+from gateway.daemon.links import BridgeLink
 from gateway.daemon.sdnotify import Notifier
 from gateway.daemon.supervisor import Supervisor
 from gateway.daemon.watchdog import Watchdog
@@ -229,7 +230,7 @@ class Gateway:
                 self.db,
                 self.registry,
                 self.ownership,
-                self.bridge,
+                BridgeLink(self.bridge),
                 self.alerts,
                 None if self.labels is None else self.labels.handover,
             )

@@ -4,10 +4,8 @@ from gateway.ownership.claims import Claim, ClaimedAlert, ClaimError, ShownConte
 from gateway.ownership.ownership import (
     Gained,
     Lost,
-    Owner,
     Ownership,
     OwnershipOptions,
-    SoleOwner,
     Step,
 )
 
@@ -17,10 +15,8 @@ __all__ = [
     "ClaimedAlert",
     "Gained",
     "Lost",
-    "Owner",
     "Ownership",
     "OwnershipOptions",
     "ShownContent",
-    "SoleOwner",
     "Step",
 ]

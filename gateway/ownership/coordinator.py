@@ -5,13 +5,14 @@ components that act on devices, in one place.
 Per step: what this gateway hears (the registry's smoothed RSSI of each device
 online here) goes to :meth:`Ownership.step`; its claims are published retained on
 this gateway's own claim topics (and saved, so a restart keeps them), withdrawn
-ones cleared; a device gained is announced by the bridge in its new epoch and its
+ones cleared; a device gained is announced on the broker in its new epoch and its
 alerts go on here; a device lost stops at once everywhere: no state, no alert, no
 label write.
 
 Claims are published directly (QoS 1, retained), not through the outbox: they
 matter only to the gateways connected now, and every connect publishes them all
-again.
+again. The broker is reached through a narrow port (:class:`~gateway.ownership.link.
+ClaimsLink`): the coordinator knows nothing of the bridge, nor the bridge of it.
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ import structlog
 from drivers.types import DeviceKind
 from gateway.alerts.model import Alert, AlertPhase
 from gateway.alerts.service import AlertService
-from gateway.bridge.bridge import Bridge
-from gateway.bridge.mqtt import Inbound, NotConnected
 from gateway.ownership.claims import (
     SHARDS,
     Claim,
@@ -42,6 +41,7 @@ from gateway.ownership.claims import (
     parse_hearing,
     shard_of,
 )
+from gateway.ownership.link import ClaimsLink, Message
 from gateway.ownership.ownership import Gained, Lost, Ownership, Step
 from gateway.registry import DeviceRecord, Registry
 from gateway.store import Database
@@ -79,7 +79,7 @@ class Coordinator:
         db: Database,
         registry: Registry,
         ownership: Ownership,
-        bridge: Bridge,
+        link: ClaimsLink,
         alerts: AlertService,
         labels: LabelOwner | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -87,12 +87,12 @@ class Coordinator:
         self._db = db
         self._registry = registry
         self.ownership = ownership
-        self._bridge = bridge
+        self._link = link
         self._alerts = alerts
         self._labels = labels
         self._clock = clock
         self._started = clock()
-        self._topics = bridge.topics
+        self._topics = link.topics
         self._withdrawn: set[str] = set()  # claims to clear on the broker (sent or not)
         self._awaiting: dict[str, str] = {}  # label taken over -> the gateway it was taken from
         self._hearing_sent: dict[str, dict[str, int]] = {}  # shard -> what was reported
@@ -103,7 +103,7 @@ class Coordinator:
         self.last_step_s = 0.0
         self._news = asyncio.Event()
         ownership.watch(self._news.set)
-        bridge.watch_connection(self)
+        link.watch_connection(self)
         alerts.listeners.append(lambda t: self._alerts_changed(t.alert.subject))
 
     async def open(self) -> None:
@@ -129,7 +129,7 @@ class Coordinator:
 
     # ---- the broker ------------------------------------------------------------------------
 
-    def on_message(self, inbound: Inbound) -> None:
+    def on_message(self, inbound: Message) -> None:
         """Another gateway's claim, status or hearing report (or one of this gateway's own,
         echoed): handled the moment it arrives, ahead of any queue of commands."""
         parsed = self._topics.parse_gateway_topic(inbound.topic)
@@ -188,11 +188,8 @@ class Coordinator:
         self.ownership.disconnected(self._clock())
 
     def _send(self, device_id: str, payload: bytes) -> None:
-        try:
-            fut = self._bridge.connection.publish(
-                self._topics.claim(device_id), payload, qos=1, retain=True
-            )
-        except NotConnected:
+        fut = self._link.publish(self._topics.claim(device_id), payload, qos=1, retain=True)
+        if fut is None:
             return  # sent again on the next connect
         if not payload:
             fut.add_done_callback(
@@ -270,14 +267,13 @@ class Coordinator:
         for shard, devices in shards.items():
             if self._hearing_sent.get(shard) == devices:
                 continue
-            try:
-                self._bridge.connection.publish(
-                    self._topics.hearing(shard),
-                    dump_hearing(self.ownership.me, devices) if devices else b"",
-                    qos=0,
-                    retain=True,
-                )
-            except NotConnected:
+            sent = self._link.publish(
+                self._topics.hearing(shard),
+                dump_hearing(self.ownership.me, devices) if devices else b"",
+                qos=0,
+                retain=True,
+            )
+            if sent is None:
                 return
             self._hearing_sent[shard] = devices
 
@@ -309,7 +305,7 @@ class Coordinator:
         )
         if previous is not None and previous.alerts:
             await self._alerts.adopt([_alert(gained.device_id, a) for a in previous.alerts])
-        self._bridge.gained(gained.device_id)
+        self._link.gained(gained.device_id)
         if self._labels is not None and self._is_label(gained.device_id):
             if previous is not None and self._still_speaking(gained.device_id, previous):
                 # Its last word is not in yet: a transfer it finished a moment ago may be
@@ -354,7 +350,7 @@ class Coordinator:
         if self._labels is not None and self._is_label(lost.device_id):
             await self._labels.label_lost(lost.device_id)
         await self._alerts.release(lost.device_id)
-        await self._bridge.lost(lost.device_id)
+        await self._link.lost(lost.device_id)
 
     def _is_label(self, device_id: str) -> bool:
         device = self._registry.get(device_id)

@@ -47,19 +47,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from gateway.ownership.balance import Candidate, pick, shares
 from gateway.ownership.book import ClaimBook
 from gateway.ownership.claims import MAX_ANSWERED, Claim, ClaimedAlert, ShownContent, rank
-
-
-class Owner(Protocol):
-    """What the streams and the alerts ask: is the device ours, in which epoch."""
-
-    def owns(self, device_id: str) -> bool: ...
-
-    def epoch(self, device_id: str) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -615,19 +606,3 @@ class Ownership:
         if t is None:
             t = self._tracks[device_id] = _Track()
         return t
-
-
-class SoleOwner:
-    """A store with one gateway: it owns every device, in epoch 1."""
-
-    def __init__(self, me: str) -> None:
-        self.me = me
-
-    def owns(self, device_id: str) -> bool:
-        return True
-
-    def epoch(self, device_id: str) -> int:
-        return 1
-
-    def owner(self, device_id: str) -> str | None:
-        return self.me

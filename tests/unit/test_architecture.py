@@ -118,3 +118,30 @@ def test_the_architecture_page_names_only_what_exists() -> None:
                 missing.append(token)
     assert names > 20, "the page should walk through the code by name"
     assert not missing, f"named on docs/architecture.md but not in the code: {missing}"
+
+
+def package(module: str) -> str:
+    """``gateway.bridge.mqtt`` -> ``gateway.bridge``; a top-level module is its own."""
+    return ".".join(module.split(".")[:2])
+
+
+def test_no_two_packages_import_each_other() -> None:
+    """Package level, lazy imports included: a pair that imports each other is one
+    package split in two (the bridge and ownership meet in the daemon, through ports)."""
+    mods = modules()
+    edges: dict[str, set[str]] = {}
+    for m, p in mods.items():
+        for n in imports(p, set(mods), module_level_only=False):
+            if package(n) != package(m):
+                edges.setdefault(package(m), set()).add(package(n))
+    pairs = {
+        (a, b) for a, targets in edges.items() for b in targets if a < b and a in edges.get(b, ())
+    }
+    # Seams still to redraw, each through a port or a module moved (none may be added;
+    # one redrawn leaves this list).
+    redraw = {
+        ("gateway.access", "gateway.web"),  # the password hashes, the CLIs' socket, web-cert
+        ("gateway.config", "gateway.prices"),  # the rules' check; the prices CLI's config
+        ("gateway.labels", "gateway.prices"),  # PriceItem; the catalogue joins label tables
+    }
+    assert pairs == redraw, f"packages importing each other: {sorted(pairs - redraw)}"
