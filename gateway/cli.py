@@ -19,8 +19,8 @@ from gateway import __version__
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("gateway.daemon.cli", "run the gateway daemon in the foreground"),
     "check-config": ("gateway.config.cli", "validate a configuration file (exit 78 if invalid)"),
-    "devices": ("gateway.registry.cli", "print the device registry"),
-    "prices": ("gateway.prices.cli", "print every SKU's current and held price"),
+    "devices": ("gateway.tools.devices", "print the device registry"),
+    "prices": ("gateway.tools.prices", "print every SKU's current and held price"),
     "simulate": ("gateway.sim.cli", "serve a virtual store: a BlueZ double on a private D-Bus"),
     "simulate-cloud": (
         "gateway.sim.cloud",
@@ -32,9 +32,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "keygen": ("gateway.commands.keygen", "create an Ed25519 key pair for signing commands"),
     "sign-command": ("gateway.commands.sign", "sign a JSON command from stdin as a compact JWS"),
-    "hash-password": ("gateway.web.passwords", "print a password hash for the web users list"),
-    "users": ("gateway.access.cli", "add, change, list and remove the page's users"),
-    "web-cert": ("gateway.access.cert_cli", "show the page's HTTPS certificate, or make a new one"),
+    "hash-password": ("gateway.access.passwords", "print a password hash for the web users list"),
+    "users": ("gateway.tools.users", "add, change, list and remove the page's users"),
+    "web-cert": ("gateway.tools.web_cert", "show the page's HTTPS certificate, or make a new one"),
     "counter-token": ("gateway.energy.cli", "create a token for a door's people counter"),
 }
 

@@ -21,9 +21,10 @@ import sqlite_utils
 
 from gateway.access import store, totp
 from gateway.access.audit import Entry
+from gateway.access.passwords import hash_password, verify_password
 from gateway.access.store import UserRow
 from gateway.store import Database
-from gateway.web.passwords import hash_password, verify_password
+from gateway.timeutil import format_epoch
 
 NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 ROLES = ("viewer", "technician", "admin")
@@ -316,6 +317,18 @@ async def _hash(password: str) -> str:
     return await asyncio.to_thread(hash_password, password)
 
 
+def view(u: UserRow) -> dict[str, object]:
+    """A user as ``store-gateway users list`` shows it (no secret in it)."""
+    return {
+        "name": u.name,
+        "role": u.role,
+        "disabled": u.disabled,
+        "second_factor": u.totp_secret is not None,
+        "password_at": format_epoch(u.password_at),
+        "changed_at": format_epoch(u.changed_at),
+    }
+
+
 async def apply(
     users: UserStore,
     body: Mapping[str, object],
@@ -324,8 +337,6 @@ async def apply(
     """A ``store-gateway users`` request (to the running daemon through its local socket,
     or on a stopped gateway's database): the change made through the store (sessions of
     a changed user end), audited as done ``via`` the command line; or the error."""
-    from gateway.access.cli import view
-
     action, name = str(body.get("action")), str(body.get("name") or "")
     actor = str(body.get("actor") or "") or None
     role = str(body.get("role") or "")

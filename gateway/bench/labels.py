@@ -83,8 +83,8 @@ def guard_figures(skus: int, rounds: int = 5) -> dict[str, float]:
     rules and with every rule off, on the bad feed (``gateway/bench/rig/badfeed.py``):
     each item judged and then held or applied, as a gateway takes it."""
     from gateway.bench.rig.badfeed import bad_feed
-    from gateway.labels.model import PriceItem
     from gateway.prices.guard import PriceGuard
+    from gateway.prices.model import PriceItem
     from gateway.prices.rules import RULES, PriceRules
 
     feed = bad_feed([f"sku-{n:05d}" for n in range(skus)])

@@ -472,7 +472,7 @@ class WebUserConfig(Section):
     @field_validator("password_hash")
     @classmethod
     def _hash(cls, value: str) -> str:
-        from gateway.web.passwords import check_hash_format
+        from gateway.access.passwords import check_hash_format
 
         problem = check_hash_format(value)
         if problem is not None:

@@ -45,7 +45,7 @@ from gateway.commands.model import (
     PriceUpdate,
 )
 from gateway.contract.events import EventsIn
-from gateway.labels import refusals, store
+from gateway.labels import catalogue, refusals, store
 from gateway.labels.campaign import CampaignAck, CampaignReporter
 from gateway.labels.handover import LabelHandover, LabelOwnership, answers, record_answer
 from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, SchedulerOptions
@@ -53,7 +53,6 @@ from gateway.labels.model import (
     Binding,
     LabelResult,
     LabelTwin,
-    PriceItem,
     ResultStatus,
     TwinStatus,
 )
@@ -70,8 +69,9 @@ from gateway.labels.refusals import Refusals
 from gateway.labels.scheduler import ConnectGate, LabelScheduler
 from gateway.labels.session import AttemptTimings, TransferCounts, run_machine
 from gateway.labels.shelf import Shelf
-from gateway.prices import catalogue, relay
+from gateway.prices import relay
 from gateway.prices.guard import PriceGuard
+from gateway.prices.model import PriceItem
 from gateway.prices.rules import BadRules, PriceRules
 from gateway.prices.store import Decision
 from gateway.registry import ChangeKind, DeviceChange, DeviceRecord, Registry

@@ -33,11 +33,11 @@ from gateway.labels.model import (
     ContentRef,
     LabelResult,
     LabelTwin,
-    PriceItem,
     ResultStatus,
     TwinStatus,
 )
 from gateway.prices.guard import PriceGuard
+from gateway.prices.model import PriceItem
 from gateway.store import Database
 
 log = structlog.get_logger("gateway.labels")

@@ -39,10 +39,11 @@ import sqlite_utils
 from gateway.contract.events import Event, EventsIn
 from gateway.labels import store
 from gateway.labels.jobs import Priority
-from gateway.labels.model import LabelResult, PriceItem, ResultStatus
+from gateway.labels.model import LabelResult, ResultStatus
 from gateway.labels.planner import LabelPlanner, Need
 from gateway.prices import events
 from gateway.prices.guard import Held, PriceGuard, Write
+from gateway.prices.model import PriceItem
 from gateway.prices.store import Decision
 from gateway.store import Database
 from gateway.timeutil import format_epoch

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.contract.events import Event
-from gateway.labels.model import PriceItem
+from gateway.prices.model import PriceItem
 from gateway.prices.rules import Verdict
 
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import sqlite_utils
 
-from gateway.labels.model import PriceItem
 from gateway.prices import store
 from gateway.prices.history import DAY_S, Applied, SkuHistory
+from gateway.prices.model import PriceItem
 from gateway.prices.rules import Offer, PriceRules, Verdict, judge
 from gateway.prices.store import Decision, VersionRow
 from gateway.store import Database

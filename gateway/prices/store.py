@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import sqlite_utils
 
-from gateway.labels.model import PriceItem
+from gateway.prices.model import PriceItem
 from gateway.prices.rules import Broken
 
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
+from gateway.access.passwords import hash_password
 from gateway.bench.rig.badfeed import BadFeed, FeedItem, bad_feed, expected_hashes
 from gateway.bench.rig.broker import Mosquitto, free_port
 from gateway.bench.rig.campaigns import SUPERMARKET
 from gateway.bench.rig.web import AdminPage
-from gateway.web.passwords import hash_password
 from tests.acceptance.test_supermarket_labels import Run, address, broker, sku
 
 __all__ = ["broker"]  # the fixture this module uses

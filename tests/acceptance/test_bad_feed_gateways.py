@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from gateway.access.passwords import hash_password
 from gateway.bench.rig.badfeed import bad_feed, expected_hashes
 from gateway.bench.rig.broker import Mosquitto, free_port
 from gateway.bench.rig.campaigns import LabelCloud, label_ids
@@ -25,7 +26,6 @@ from gateway.bench.rig.signing import public_x
 from gateway.bench.rig.web import AdminPage
 from gateway.sim.control import VirtualStoreClient
 from gateway.sim.runner import virtual_floor
-from gateway.web.passwords import hash_password
 from tests.acceptance.test_bad_feed import PASSWORD, decisions_for
 
 pytestmark = pytest.mark.timeout(900)

@@ -14,12 +14,12 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from gateway.access.options import AccessOptions
+from gateway.access.passwords import hash_password
 from gateway.access.users import Seed
 from gateway.bench.rig.broker import Mosquitto, free_port
 from gateway.bench.rig.signing import signed_command
 from gateway.daemon.app import Gateway
 from gateway.sim.runner import RunningStore
-from gateway.web.passwords import hash_password
 from gateway.web.server import WebOptions
 from tests.browser.test_page import CHROMIUM, chromium, new_page, shot
 from tests.integration.conftest import store

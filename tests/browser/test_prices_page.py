@@ -10,7 +10,7 @@ import asyncio
 import pytest
 from playwright.async_api import Browser, expect
 
-from gateway.labels.model import PriceItem
+from gateway.prices.model import PriceItem
 from tests.browser.test_page import CHROMIUM, browser, login, new_page, shot
 from tests.helpers.web import WebHarness
 from tests.web.test_prices_api import expire_step_up, held_store

@@ -25,6 +25,7 @@ from drivers.adverts.gicisky import decode_gicisky
 from drivers.types import Advertisement, DeviceKind, Observation
 from gateway.access import totp
 from gateway.access.audit import AuditLog
+from gateway.access.passwords import hash_password
 from gateway.access.users import Seed, UserStore
 from gateway.alerts import Rule, Selector
 from gateway.alerts.service import AlertService
@@ -48,7 +49,6 @@ from gateway.registry.history import ReadingHistory
 from gateway.sim.building import LightingZone, ThermalZone
 from gateway.store import Database
 from gateway.web.keys import LIVE_KEY
-from gateway.web.passwords import hash_password
 from gateway.web.security import Auth, LoginGuard
 from gateway.web.server import WebOptions, build_app
 from gateway.web.tls import TlsOptions, context, describe

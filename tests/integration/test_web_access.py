@@ -20,12 +20,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from gateway.access.passwords import hash_password
 from gateway.bench.rig.broker import Mosquitto, free_port
 from gateway.bench.rig.cloud import Cloud
 from gateway.bench.rig.processes import GatewayProcess
 from gateway.contract import schema_errors
 from gateway.sim.runner import RunningStore
-from gateway.web.passwords import hash_password
 from gateway.web.tls import fingerprint
 from tests.helpers.certs import make_pki
 

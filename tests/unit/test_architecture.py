@@ -134,14 +134,7 @@ def test_no_two_packages_import_each_other() -> None:
         for n in imports(p, set(mods), module_level_only=False):
             if package(n) != package(m):
                 edges.setdefault(package(m), set()).add(package(n))
-    pairs = {
+    pairs = sorted(
         (a, b) for a, targets in edges.items() for b in targets if a < b and a in edges.get(b, ())
-    }
-    # Seams still to redraw, each through a port or a module moved (none may be added;
-    # one redrawn leaves this list).
-    redraw = {
-        ("gateway.access", "gateway.web"),  # the password hashes, the CLIs' socket, web-cert
-        ("gateway.config", "gateway.prices"),  # the rules' check; the prices CLI's config
-        ("gateway.labels", "gateway.prices"),  # PriceItem; the catalogue joins label tables
-    }
-    assert pairs == redraw, f"packages importing each other: {sorted(pairs - redraw)}"
+    )
+    assert pairs == [], f"packages importing each other: {pairs}"

@@ -4,8 +4,8 @@ every wrong item held or flagged by the rule the feed says, every good one appli
 from __future__ import annotations
 
 from gateway.bench.rig.badfeed import bad_feed
-from gateway.labels.model import PriceItem
 from gateway.prices.guard import PriceGuard
+from gateway.prices.model import PriceItem
 from gateway.prices.rules import PriceRules
 
 T = 1_800_000_000.0

@@ -13,10 +13,11 @@ from gateway.contract.events import EventsIn
 from gateway.labels import store
 from gateway.labels.handover import LabelOwnership
 from gateway.labels.jobs import AttemptResult, LabelJob, Outcome, Priority, SchedulerOptions
-from gateway.labels.model import Binding, PriceItem, ResultStatus, TwinStatus
+from gateway.labels.model import Binding, ResultStatus, TwinStatus
 from gateway.labels.pipeline import LabelOptions, LabelPipeline
 from gateway.labels.planner import ContentWork, Need, Rendered, Renderer, UnsupportedLabel
 from gateway.labels.scheduler import ConnectGate
+from gateway.prices.model import PriceItem
 from gateway.registry import Registry, RegistryOptions
 from gateway.store import Database
 

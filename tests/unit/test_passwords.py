@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.web.passwords import BadHash, check_hash_format, hash_password, verify_password
+from gateway.access.passwords import BadHash, check_hash_format, hash_password, verify_password
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.contract.events import Event
-from gateway.labels.model import Binding, PriceItem, ResultStatus
+from gateway.labels.model import Binding, ResultStatus
 from gateway.labels.planner import Rendered
+from gateway.prices.model import PriceItem
 from gateway.prices.store import Decision
 from gateway.store import Database
 from tests.unit.test_label_planner import L1, L2, L3, Rig, item, results

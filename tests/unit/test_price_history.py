@@ -7,10 +7,10 @@ from pathlib import Path
 
 import sqlite_utils
 
-from gateway.labels.model import PriceItem
 from gateway.prices import store
 from gateway.prices.guard import PriceGuard
 from gateway.prices.history import DAY_S, Applied, SkuHistory
+from gateway.prices.model import PriceItem
 from gateway.prices.rules import PriceRules
 from gateway.store import Database
 

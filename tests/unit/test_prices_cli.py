@@ -11,8 +11,9 @@ import pytest
 
 from gateway.cli import main
 from gateway.labels import store as label_store
-from gateway.labels.model import Binding, PriceItem
+from gateway.labels.model import Binding
 from gateway.prices.guard import PriceGuard
+from gateway.prices.model import PriceItem
 from gateway.store import Database
 from gateway.web.local_api import SOCKET_NAME, serve_local_api
 

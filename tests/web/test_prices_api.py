@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from gateway.labels.model import Binding, PriceItem
+from gateway.labels.model import Binding
+from gateway.prices.model import PriceItem
 from gateway.web.access import STEP_UP_S
 from tests.helpers.web import WebHarness
 from tests.web.test_api import check_openapi

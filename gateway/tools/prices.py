@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 def _from_database(path: Path, sku: str | None, held: bool) -> list[dict[str, Any]]:
     import sqlite_utils
 
-    from gateway.prices import catalogue
+    from gateway.labels import catalogue
 
     if not path.exists():
         raise sqlite3.OperationalError(f"{path} does not exist")

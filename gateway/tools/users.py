@@ -160,19 +160,6 @@ async def _offline(path: Path, body: dict[str, Any], seeds: list[Any]) -> dict[s
         await db.close()
 
 
-def view(u: Any) -> dict[str, Any]:
-    from gateway.timeutil import format_epoch
-
-    return {
-        "name": u.name,
-        "role": u.role,
-        "disabled": u.disabled,
-        "second_factor": u.totp_secret is not None,
-        "password_at": format_epoch(u.password_at),
-        "changed_at": format_epoch(u.changed_at),
-    }
-
-
 def _print(rows: list[dict[str, Any]], as_json: bool) -> None:
     from gateway.cli import print_table
 
