@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
+from bleak import BleakScanner
 from epaper_dithering import ColorScheme
 from opendisplay import (
     AuthenticationFailedError,
@@ -220,3 +221,23 @@ async def test_the_gateways_own_transfer_reaches_the_same_frame_buffer(
     # The etag is committed with an END; a raw image the label ended itself has none.
     assert store.etag == (etag if compressed else 0)
     assert store.received == ({"zlib": 2} if compressed else {"zlib": 1, "raw": 1})
+
+
+@pytest.mark.parametrize(
+    ("fault", "outcome", "words"),
+    [
+        ("lost_chunk_probability", Outcome.RETRY, "no answer from the label (after a chunk)"),
+        ("drop_probability", Outcome.RETRY, ""),
+    ],
+)
+async def test_a_chunk_lost_or_the_link_dropped_is_retried_and_nothing_is_shown(
+    monkeypatch: pytest.MonkeyPatch, fault: str, outcome: Outcome, words: str
+) -> None:
+    async with running(monkeypatch, **{fault: 1.0}) as store:
+        assert await BleakScanner.find_device_by_address(ADDRESS, timeout=5) is not None
+        display = Display(296, 128, OdScheme.BWR, 0, 0x0A, 1)
+        image = pack(bytes(296 * 128), display)
+        machine = OpenDisplayTransfer(image, compressed=None, etag=5, step_timeout_s=0.5)
+        result = await run_machine(machine, ADDRESS.replace(":", "").lower(), "hci0", ConnectGate())
+    assert result.outcome is outcome and words in (result.reason or ""), result
+    assert store.label_pixels() is None and store.refreshes == []
