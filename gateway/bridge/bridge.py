@@ -124,7 +124,13 @@ class Bridge:
             signals=signals,
             on_signal=on_signal,
         )
-        self.publisher = Publisher(self.outbox, self.connection, options.mqtt.inflight)
+        self.publisher = Publisher(
+            self.outbox,
+            self.connection,
+            options.mqtt.inflight,
+            rate=options.mqtt.publish_rate,
+            max_message_bytes=options.mqtt.max_message_bytes,
+        )
         self.batcher = TelemetryBatcher(options.telemetry)
         self.session = 0
         self._next_session = 1

@@ -97,6 +97,8 @@ class MqttOptions:
     key_file: Path | None = None
     verify_hostname: bool = True
     inflight: int = 100
+    publish_rate: float | None = None  # publishes a second at most (the broker's limit)
+    max_message_bytes: int = 256 * 1024 * 1024  # larger ones the broker refuses
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 300.0
 

@@ -5,8 +5,11 @@ flight until its row is deleted after the PUBACK (deletions are batched), so it
 is never fetched twice while acknowledged; on a lost connection the in-flight
 set is cleared and those messages go out again on the next connection
 (duplicates possible, never loss). A message the broker refuses for good
-(MQTT 5 failure reason) is moved to the dead letters instead of blocking the
-queue.
+(MQTT 5 failure reason), or one larger than the broker takes (its profile's
+``max_message_bytes``), is moved to the dead letters instead of blocking the
+queue. On a broker with a publish rate (``rate``: AWS IoT Core takes 100 a
+second on a connection, then throttles and, repeated, disconnects) the backlog
+drains at that rate, in the outbox's order.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import structlog
 
 from gateway.bridge.mqtt import MqttConnection, NotConnected, PublishRefused
 from gateway.bridge.outbox import Outbox, Queued
+from gateway.bridge.profiles import TokenBucket
 from gateway.tasks import spawn, wait_set
 
 log = structlog.get_logger("gateway.bridge")
@@ -36,10 +40,16 @@ class Publisher:
         outbox: Outbox,
         connection: MqttConnection,
         window: int,
+        *,
+        rate: float | None = None,
+        max_message_bytes: int | None = None,
     ) -> None:
         self._outbox = outbox
         self._conn = connection
         self._window = window
+        self._max_bytes = max_message_bytes
+        # A tenth of a second's worth in one burst: the broker counts per second.
+        self._bucket = None if rate is None else TokenBucket(rate, rate / 10, time.monotonic())
         self._wake = asyncio.Event()
         self._online = asyncio.Event()
         self._acked: list[int] = []
@@ -85,12 +95,24 @@ class Publisher:
                 now = self._outbox.now()
                 epoch = self._epoch
                 for message in batch:
+                    if self._bucket is not None:
+                        await self._paced(self._bucket)
                     if epoch != self._epoch:
                         break
-                    try:
-                        fut = self._conn.publish(
-                            message.topic, message.wire_payload(now), 1, message.retain
+                    payload = message.wire_payload(now)
+                    if self._max_bytes is not None and len(payload) > self._max_bytes:
+                        self._outbox.sending(message.id)
+                        spawn(
+                            self._bury(
+                                message,
+                                f"{len(payload)} bytes, more than the broker takes "
+                                f"({self._max_bytes})",
+                            ),
+                            name="outbox-bury",
                         )
+                        continue
+                    try:
+                        fut = self._conn.publish(message.topic, payload, 1, message.retain)
                     except NotConnected:
                         break
                     self._outbox.sending(message.id)
@@ -104,6 +126,14 @@ class Publisher:
             deleter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await deleter
+
+    @staticmethod
+    async def _paced(bucket: TokenBucket) -> None:
+        """Wait for the broker's rate to allow the next publish."""
+        wait = bucket.wait(time.monotonic())
+        while wait > 0:
+            await asyncio.sleep(wait)
+            wait = bucket.wait(time.monotonic())
 
     def _settled(self, fut: asyncio.Future[None], message: Queued, epoch: int, sent: float) -> None:
         # Read first, also for an old session's message: an exception never read is

@@ -223,6 +223,10 @@ def format_errors(
                 f"{where}: unknown key{hint} (check the spelling; every key is listed in "
                 "config/gateway.example.toml)"
             )
+        elif not parts and kind == "value_error":
+            # A check across sections: its message names the keys (one line each).
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.extend(msg.split("\n"))
         else:
             msg = err["msg"].removeprefix("Value error, ")
             lines.append(f"{where}: {err['input']!r} is not valid: {msg}")

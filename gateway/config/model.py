@@ -96,6 +96,9 @@ class TlsConfig(Section):
 
 class MqttConfig(Section):
     enabled: bool = True
+    profile: Literal[
+        "mosquitto", "aws-iot-core", "azure-event-grid", "hivemq-cloud", "emqx", "rabbitmq"
+    ] = Field("mosquitto", description="the broker's limits by name (README: Broker profiles)")
     host: str = "localhost"
     port: int = Field(1883, ge=1, le=65535)
     client_id: str | None = Field(None, description="default: storegw-<store>-<gateway>")
@@ -106,6 +109,12 @@ class MqttConfig(Section):
     username: str | None = None
     password_file: Path | None = None
     inflight: int = Field(100, ge=1, le=65535)
+    publish_rate: float | None = Field(
+        None, gt=0, le=100000, description="publishes a second at most (default: the profile's)"
+    )
+    max_message_bytes: int | None = Field(
+        None, ge=1024, le=256 * 1024 * 1024, description="default: the profile's"
+    )
     reconnect_min: Duration = Field(1.0, gt=0)
     reconnect_max: Duration = Field(300.0, gt=0)
     tls: TlsConfig = Field(default_factory=TlsConfig)
@@ -565,6 +574,17 @@ class GatewayConfig(Section):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+    @model_validator(mode="after")
+    def _the_broker_can_carry_it(self) -> GatewayConfig:
+        if not self.mqtt.enabled:
+            return self
+        from gateway.config.broker import broker_problems
+
+        found = broker_problems(self)
+        if found:
+            raise ValueError("\n".join(found))  # one line each (gateway.config.load)
+        return self
 
     @model_validator(mode="after")
     def _shared_store_needs_the_broker(self) -> GatewayConfig:

@@ -15,6 +15,7 @@ from gateway.bridge.mqtt import MqttOptions
 from gateway.bridge.telemetry import TelemetryOptions
 from gateway.commands.inbox import InboxOptions
 from gateway.commands.jws import public_key_from_pem, public_key_from_x
+from gateway.config.broker import broker_limits, client_id
 from gateway.config.model import AlertRuleConfig, GatewayConfig
 from gateway.daemon.app import GatewaySettings
 from gateway.energy.counters import Counter
@@ -232,14 +233,15 @@ def bridge_options(config: GatewayConfig) -> BridgeOptions | None:
     if not m.enabled:
         return None
     t = config.telemetry
+    limits = broker_limits(config)
     return BridgeOptions(
         mqtt=MqttOptions(
             host=m.host,
             port=m.port,
-            client_id=m.client_id or f"storegw-{config.store_id}-{config.gateway_id}",
-            protocol=m.protocol,
-            keepalive_s=m.keepalive,
-            session_expiry_s=m.session_expiry,
+            client_id=client_id(config),
+            protocol=limits.protocol,
+            keepalive_s=limits.keepalive_s,
+            session_expiry_s=limits.session_expiry_s,
             username=m.username,
             password_file=m.password_file,
             tls=m.tls.enabled,
@@ -247,7 +249,9 @@ def bridge_options(config: GatewayConfig) -> BridgeOptions | None:
             cert_file=m.tls.cert_file,
             key_file=m.tls.key_file,
             verify_hostname=m.tls.verify_hostname,
-            inflight=m.inflight,
+            inflight=limits.inflight,
+            publish_rate=limits.publish_rate,
+            max_message_bytes=limits.max_message_bytes,
             reconnect_min_s=m.reconnect_min,
             reconnect_max_s=m.reconnect_max,
         ),
