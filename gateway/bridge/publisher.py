@@ -8,8 +8,8 @@ set is cleared and those messages go out again on the next connection
 (MQTT 5 failure reason), or one larger than the broker takes (its profile's
 ``max_message_bytes``), is moved to the dead letters instead of blocking the
 queue. On a broker with a publish rate (``rate``: AWS IoT Core takes 100 a
-second on a connection, then throttles and, repeated, disconnects) the backlog
-drains at that rate, in the outbox's order.
+second on a connection and discards what passes it) the backlog drains at that
+rate, in the outbox's order.
 """
 
 from __future__ import annotations
