@@ -69,7 +69,10 @@ export function Audit() {
   return (
     <div class="view audit">
       <h1>{t("audit.title")}</h1>
+      {/* The fields are the person's until they search (uncontrolled: a live update's
+          render never resets a choice not yet searched); a new address remounts them. */}
       <form
+        key={key}
         class="filters panel"
         id="audit-filters"
         onSubmit={(ev) => {
@@ -88,14 +91,16 @@ export function Audit() {
       >
         <label>
           {t("audit.who")}
-          <input name="actor" value={filters.actor} autoComplete="off" />
+          <input name="actor" defaultValue={filters.actor} autoComplete="off" />
         </label>
         <label>
           {t("audit.action")}
-          <select name="action" value={filters.action}>
-            <option value="">{t("all")}</option>
+          <select name="action">
+            <option value="" selected={!filters.action}>
+              {t("all")}
+            </option>
             {ACTIONS.map((a) => (
-              <option key={a} value={a}>
+              <option key={a} value={a} selected={a === filters.action}>
                 {tv("action", a)}
               </option>
             ))}
@@ -103,11 +108,11 @@ export function Audit() {
         </label>
         <label>
           {t("audit.since")}
-          <input name="since" type="datetime-local" value={filters.since} />
+          <input name="since" type="datetime-local" defaultValue={filters.since} />
         </label>
         <label>
           {t("audit.until")}
-          <input name="until" type="datetime-local" value={filters.until} />
+          <input name="until" type="datetime-local" defaultValue={filters.until} />
         </label>
         <button type="submit" class="primary">
           {t("search")}
